@@ -1,0 +1,422 @@
+//! The command line: flags defined once (clap derive), parsed into a run, executed
+//! through the library, and mapped to the documented exit codes
+//! ([`crate::error::exit`]). The plan goes to stdout, logs to stderr.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::engine::apply::{self, Report};
+use crate::engine::plan::Plan;
+use crate::engine::state::{Outcome, StateDir};
+use crate::engine::{self, Filter, render};
+use crate::error::{Error, exit};
+use crate::host::Host;
+use crate::host::runner::SystemRunner;
+use crate::playbook::{self, Playbook, Source};
+
+/// Idempotent host hardening: plan, apply with snapshots, roll back.
+#[derive(Debug, Parser)]
+#[command(name = "harden", version, about, long_about = None)]
+pub struct Cli {
+    /// More log output on stderr (repeat for more).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Output format of plans and history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+/// Where to act.
+#[derive(Debug, Clone, Args)]
+pub struct Target {
+    /// Root of the system to harden (an offline image or a temp tree); `/` is the
+    /// running system.
+    #[arg(long, default_value = "/", value_name = "DIR")]
+    pub root: PathBuf,
+    /// State directory (lock, journal, snapshots) [default: ROOT/var/lib/harden].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// What to plan.
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    /// Playbook file, or the name of an embedded one (baseline); repeatable.
+    /// Default: the embedded baseline.
+    #[arg(short, long = "playbook", value_name = "PLAYBOOK")]
+    pub playbooks: Vec<String>,
+    #[command(flatten)]
+    pub target: Target,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Only tasks with one of these tags (or rule ids).
+    #[arg(long, value_delimiter = ',', value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Skip tasks with one of these tags (or rule ids).
+    #[arg(long, value_delimiter = ',', value_name = "TAG")]
+    pub skip_tags: Vec<String>,
+    /// Set a playbook variable (overrides the playbook's `vars`).
+    #[arg(short = 'e', long = "extra-var", value_name = "KEY=VALUE")]
+    pub extra_vars: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what would change. Writes nothing, anywhere.
+    Plan {
+        #[command(flatten)]
+        args: PlanArgs,
+        /// Exit 2 when there are changes (0 when none).
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Apply the plan as one transaction (snapshot, validate, write, reload, verify).
+    Apply {
+        #[command(flatten)]
+        args: PlanArgs,
+        /// Do not ask for confirmation.
+        #[arg(short, long)]
+        yes: bool,
+    },
+    /// Quiet plan for monitoring: exit 0 when compliant, 2 on drift.
+    Check {
+        #[command(flatten)]
+        args: PlanArgs,
+    },
+    /// Restore the snapshot of a transaction (the last one by default).
+    Rollback {
+        /// Transaction id (see `harden history`).
+        txn: Option<String>,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// List transactions: time, playbook, number of changes, result.
+    History {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// List the module catalogue.
+    Modules,
+    /// Print the JSON Schema of playbooks.
+    Schema,
+}
+
+/// Runs the command line of this process and returns the exit code.
+#[must_use]
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::debug!(error = ?e);
+            let _ = writeln!(anstream::stderr(), "harden: error: {e}");
+            e.code()
+        }
+    }
+}
+
+fn init_logging(cli: &Cli) {
+    let level = if cli.quiet {
+        "error"
+    } else {
+        match cli.verbose {
+            0 => "warn",
+            1 => "info",
+            _ => "debug",
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HARDEN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+        .without_time()
+        .try_init();
+}
+
+/// Runs a parsed command.
+///
+/// # Errors
+/// Anything that stops the command before a transaction reports its own outcome.
+pub fn run(cli: Cli) -> Result<i32, Error> {
+    match cli.command {
+        Command::Plan {
+            args,
+            detailed_exitcode,
+        } => {
+            let (host, _, plan) = prepare(&args)?;
+            print_plan(&plan, args.format)?;
+            warn_interrupted(&host, &args.target);
+            Ok(if detailed_exitcode && !plan.changes.is_empty() {
+                exit::CHANGED
+            } else {
+                exit::OK
+            })
+        }
+        Command::Check { args } => {
+            let (_, _, plan) = prepare(&args)?;
+            if args.format == Format::Json {
+                print_plan(&plan, args.format)?;
+            } else if !plan.changes.is_empty() {
+                for c in &plan.changes {
+                    println!(
+                        "drift [{}] {} {}: {}",
+                        c.severity.as_str(),
+                        c.rule_id,
+                        c.target,
+                        c.summary
+                    );
+                }
+            }
+            Ok(if plan.changes.is_empty() {
+                exit::OK
+            } else {
+                exit::CHANGED
+            })
+        }
+        Command::Apply { args, yes } => cmd_apply(&args, yes),
+        Command::Rollback { txn, target } => {
+            let host = host_for(&target)?;
+            let state = state_dir(&target, &host)?;
+            let report = apply::rollback(&host, &state, txn.as_deref())
+                .map_err(|e| Error::Refused(e.to_string()))?;
+            print_report(&report, "rollback");
+            Ok(match report.outcome {
+                Outcome::Committed => exit::OK,
+                _ => exit::ROLLBACK_FAILED,
+            })
+        }
+        Command::History { target, format } => {
+            let host = host_for(&target)?;
+            let state = state_dir(&target, &host)?;
+            let lines = apply::history(&state).map_err(|e| Error::Refused(e.to_string()))?;
+            if format == Format::Json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&lines).unwrap_or_default()
+                );
+            } else if lines.is_empty() {
+                println!("no transactions in {}", state.path.display());
+            } else {
+                for l in lines {
+                    println!(
+                        "{}  {:<8} {}  {:<24} {:>3} changes  {}{}",
+                        l.id,
+                        format!("{:?}", l.kind).to_lowercase(),
+                        l.started,
+                        l.playbook,
+                        l.changes,
+                        l.result,
+                        l.message.map(|m| format!(" ({m})")).unwrap_or_default()
+                    );
+                }
+            }
+            Ok(exit::OK)
+        }
+        Command::Modules => {
+            for s in crate::modules::catalogue()? {
+                println!("{:<10} {}", s.name, s.description);
+            }
+            Ok(exit::OK)
+        }
+        Command::Schema => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&playbook::schema::generate()).unwrap_or_default()
+            );
+            Ok(exit::OK)
+        }
+    }
+}
+
+fn host_for(target: &Target) -> Result<Host, Error> {
+    let root = std::fs::canonicalize(&target.root).map_err(|source| Error::Io {
+        path: target.root.clone(),
+        source,
+    })?;
+    if !root.is_dir() {
+        return Err(Error::Refused(format!(
+            "--root {}: not a directory",
+            root.display()
+        )));
+    }
+    Ok(Host::new(root, Arc::new(SystemRunner)))
+}
+
+fn state_dir(target: &Target, host: &Host) -> Result<StateDir, Error> {
+    let path = match &target.state_dir {
+        Some(p) if p.is_absolute() => p.clone(),
+        Some(p) => std::env::current_dir()
+            .map_err(|source| Error::Io {
+                path: p.clone(),
+                source,
+            })?
+            .join(p),
+        None => host.path(Path::new("/var/lib/harden")),
+    };
+    Ok(StateDir::new(path)?)
+}
+
+fn load(args: &PlanArgs) -> Result<Playbook, Error> {
+    let overrides = playbook::parse_overrides(&args.extra_vars)?;
+    let sources: Vec<Source> = if args.playbooks.is_empty() {
+        vec![Source::resolve("baseline")]
+    } else {
+        args.playbooks.iter().map(|p| Source::resolve(p)).collect()
+    };
+    Ok(playbook::load(&sources, &overrides)?)
+}
+
+fn filter(args: &PlanArgs) -> Filter {
+    Filter {
+        tags: args.tags.iter().cloned().collect::<BTreeSet<_>>(),
+        skip_tags: args.skip_tags.iter().cloned().collect::<BTreeSet<_>>(),
+    }
+}
+
+fn prepare(args: &PlanArgs) -> Result<(Host, Playbook, Plan), Error> {
+    let pb = load(args)?;
+    let host = host_for(&args.target)?;
+    let plan = engine::plan(&host, &pb, &filter(args))?;
+    Ok((host, pb, plan))
+}
+
+fn print_plan(plan: &Plan, format: Format) -> Result<(), Error> {
+    let mut out = anstream::stdout();
+    let text = match format {
+        Format::Human => render::human(plan),
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(&render::json(plan)).unwrap_or_default();
+            s.push('\n');
+            s
+        }
+    };
+    out.write_all(text.as_bytes()).map_err(|source| Error::Io {
+        path: PathBuf::from("<stdout>"),
+        source,
+    })
+}
+
+fn warn_interrupted(host: &Host, target: &Target) {
+    if let Ok(state) = state_dir(target, host)
+        && let Ok(Some(j)) = state.journal()
+        && !state.is_locked()
+    {
+        tracing::warn!(
+            "transaction {} was interrupted (started {}); run `harden rollback` to restore its snapshot",
+            j.txn,
+            j.started
+        );
+        let _ = writeln!(
+            anstream::stderr(),
+            "harden: warning: transaction {} was interrupted; run `harden rollback` to restore its snapshot",
+            j.txn
+        );
+    }
+}
+
+fn confirm(plan: &Plan, host: &Host) -> Result<(), Error> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Refused(
+            "no terminal to confirm on: pass --yes to apply without confirmation".into(),
+        ));
+    }
+    let mut err = anstream::stderr();
+    let _ = write!(
+        err,
+        "Apply {} change(s) to {}? [y/N] ",
+        plan.changes.len(),
+        host.root.display()
+    );
+    let _ = err.flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    if matches!(line.trim(), "y" | "Y" | "yes" | "YES") {
+        Ok(())
+    } else {
+        Err(Error::Refused("not confirmed; nothing was changed".into()))
+    }
+}
+
+fn cmd_apply(args: &PlanArgs, yes: bool) -> Result<i32, Error> {
+    let (host, pb, plan) = prepare(args)?;
+    let state = state_dir(&args.target, &host)?;
+    print_plan(&plan, args.format)?;
+    if plan.changes.is_empty() {
+        if let Some(j) = state.journal()? {
+            return Err(Error::Refused(format!(
+                "transaction {} was interrupted; run `harden rollback` to restore its snapshot first",
+                j.txn
+            )));
+        }
+        return Ok(exit::OK);
+    }
+    if !yes {
+        confirm(&plan, &host)?;
+    }
+    let f = filter(args);
+    let replan = || engine::plan(&host, &pb, &f).map_err(|e| e.to_string());
+    let report =
+        apply::apply(&host, &state, &plan, &replan).map_err(|e| Error::Refused(e.to_string()))?;
+    print_report(&report, "apply");
+    Ok(match report.outcome {
+        Outcome::Committed => exit::CHANGED,
+        Outcome::ValidationFailed | Outcome::RolledBack | Outcome::Reverted => exit::ROLLED_BACK,
+        Outcome::RollbackFailed => exit::ROLLBACK_FAILED,
+    })
+}
+
+fn print_report(report: &Report, what: &str) {
+    let mut err = anstream::stderr();
+    for (h, o) in &report.handlers {
+        match o {
+            crate::host::service::Outcome::Done => {
+                let _ = writeln!(err, "harden: {h}: done");
+            }
+            crate::host::service::Outcome::Skipped(why) => {
+                let _ = writeln!(err, "harden: {h}: skipped ({why})");
+            }
+            crate::host::service::Outcome::Failed(why) => {
+                let _ = writeln!(err, "harden: {h}: FAILED: {why}");
+            }
+        }
+    }
+    let line = match report.outcome {
+        Outcome::Committed => format!("harden: {what} committed as transaction {}", report.txn),
+        Outcome::ValidationFailed => format!(
+            "harden: {what} refused by validation, nothing installed (transaction {}): {}",
+            report.txn,
+            report.message.as_deref().unwrap_or("")
+        ),
+        Outcome::RolledBack | Outcome::Reverted => format!(
+            "harden: {what} failed and was rolled back (transaction {}): {}",
+            report.txn,
+            report.message.as_deref().unwrap_or("")
+        ),
+        Outcome::RollbackFailed => format!(
+            "harden: {what} failed and restoring the snapshot failed too (transaction {}): {}; problems: {}",
+            report.txn,
+            report.message.as_deref().unwrap_or(""),
+            report.restore_problems.join("; ")
+        ),
+    };
+    let _ = writeln!(err, "{line}");
+}

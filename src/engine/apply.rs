@@ -1,0 +1,632 @@
+//! Transactions: `apply` executes a plan, `rollback` restores a snapshot. Both take
+//! the lock, snapshot everything they touch and write the journal before the first
+//! write; `apply` validates every candidate next to its target before installing
+//! anything, writes atomically, runs the deduplicated handlers, and verifies by
+//! planning again. Any failure restores the snapshot and re-runs the handlers.
+
+use std::path::Path;
+
+use super::plan::{Handler, Observed, Op, Plan, sha256_hex};
+use super::snapshot::{self, Entry, Manifest, Saved, SnapshotError};
+use super::state::{Journal, Outcome, StateDir, StateError, TxnKind, TxnResult, now_rfc3339};
+use crate::host::Host;
+use crate::host::fs::{self, Kind, Owner};
+use crate::host::runner::Cmd;
+use crate::host::service;
+use crate::modules::sysctl::read_live;
+
+/// Why a transaction could not start (nothing was changed).
+#[derive(Debug, thiserror::Error)]
+pub enum TxnError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
+    #[error(
+        "transaction {txn} ({kind:?}) was interrupted (pid {pid}, started {started}); run `harden rollback` to restore its snapshot first"
+    )]
+    Interrupted {
+        txn: String,
+        kind: TxnKind,
+        pid: u32,
+        started: String,
+    },
+    #[error(
+        "{path} changed since the plan was made ({detail}); run the plan again. Nothing was changed."
+    )]
+    Moved { path: String, detail: String },
+    #[error("nothing to roll back: {0}")]
+    NothingToRollBack(String),
+}
+
+/// How a transaction ended.
+#[derive(Debug)]
+pub struct Report {
+    pub txn: String,
+    pub outcome: Outcome,
+    /// Why it failed, when it did.
+    pub message: Option<String>,
+    /// Handlers run, with how each went.
+    pub handlers: Vec<(Handler, service::Outcome)>,
+    /// Problems met while restoring a snapshot.
+    pub restore_problems: Vec<String>,
+}
+
+/// Kills the process at a named point, in debug builds only, when
+/// `HARDEN_CRASH_AT` names it: the fault injection of the crash tests.
+fn crash_point(name: &str) {
+    if cfg!(debug_assertions) && std::env::var("HARDEN_CRASH_AT").is_ok_and(|v| v == name) {
+        let _ = nix::sys::signal::kill(nix::unistd::getpid(), nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
+fn temp_tag(txn: &str) -> String {
+    format!("harden.{txn}")
+}
+
+/// Refuses to start when an earlier transaction was interrupted.
+fn check_no_interrupted(state: &StateDir) -> Result<(), TxnError> {
+    if let Some(j) = state.journal()? {
+        return Err(TxnError::Interrupted {
+            txn: j.txn,
+            kind: j.kind,
+            pid: j.pid,
+            started: j.started,
+        });
+    }
+    Ok(())
+}
+
+/// Checks that what the plan observed still holds.
+fn check_preconditions(host: &Host, plan: &Plan) -> Result<(), TxnError> {
+    let moved = |path: &Path, detail: &str| TxnError::Moved {
+        path: path.display().to_string(),
+        detail: detail.to_string(),
+    };
+    for op in plan.ops() {
+        match op {
+            Op::WriteFile(w) => {
+                check_observed(host, &w.path, &w.expect).map_err(|d| moved(&w.path, &d))?
+            }
+            Op::Remove(r) => {
+                check_observed(host, &r.path, &r.expect).map_err(|d| moved(&r.path, &d))?
+            }
+            Op::SetMeta(m) => {
+                let now = host.lstat(&m.path).map_err(SnapshotError::from)?;
+                if now.map(|n| (n.mode, n.uid, n.gid)) != Some(m.expect) {
+                    return Err(moved(&m.path, "mode or owner"));
+                }
+            }
+            Op::MakeDir(d) => {
+                if host.lstat(&d.path).map_err(SnapshotError::from)?.is_some() {
+                    return Err(moved(&d.path, "now exists"));
+                }
+            }
+            Op::SetSysctl(s) => {
+                if read_live(&s.key).as_deref() != Some(s.expect.as_str()) {
+                    return Err(TxnError::Moved {
+                        path: format!("kernel parameter {}", s.key),
+                        detail: "live value".into(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_observed(host: &Host, path: &Path, expect: &Observed) -> Result<(), String> {
+    let meta = host.lstat(path).map_err(|e| e.to_string())?;
+    let ok = match (expect, meta.map(|m| m.kind)) {
+        (Observed::Absent, None) | (Observed::Dir, Some(Kind::Dir)) => true,
+        (Observed::Absent, Some(Kind::Symlink)) => true,
+        (Observed::File { sha256 }, Some(Kind::File)) => host
+            .read(path)
+            .map_err(|e| e.to_string())?
+            .is_some_and(|b| sha256_hex(&b) == *sha256),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err("content or existence".into())
+    }
+}
+
+/// Runs every validator of the plan on candidates written next to their targets.
+/// Returns the first rejection.
+fn validate(host: &Host, plan: &Plan, tag: &str) -> Result<(), String> {
+    for op in plan.ops() {
+        let Op::WriteFile(w) = op else { continue };
+        if w.validators.is_empty() {
+            continue;
+        }
+        let owner = Owner {
+            mode: w.mode,
+            uid: w.uid,
+            gid: w.gid,
+        };
+        let cand = fs::write_temp(&host.root, &w.path, &w.content, owner, tag, "candidate")
+            .map_err(|e| format!("{}: cannot stage candidate: {e}", w.path.display()))?;
+        let host_cand = host.path(&cand);
+        let result = (|| {
+            for v in &w.validators {
+                let argv: Vec<String> = v
+                    .argv
+                    .iter()
+                    .map(|a| a.replace("%s", &host_cand.to_string_lossy()))
+                    .collect();
+                let cmd = if v.private_run {
+                    private_run(&argv)
+                } else {
+                    Cmd::new(argv.clone())
+                };
+                match host.runner.run(&cmd) {
+                    Ok(out) if out.success() => {}
+                    Ok(out) => {
+                        return Err(format!(
+                            "{}: validator `{}` rejected the candidate (exit {}): {}",
+                            w.path.display(),
+                            argv.join(" "),
+                            out.code.map_or_else(|| "signal".into(), |c| c.to_string()),
+                            out.brief()
+                        ));
+                    }
+                    Err(e) => return Err(format!("{}: {e}", w.path.display())),
+                }
+            }
+            Ok(())
+        })();
+        let _ = fs::remove_file(&host.root, &cand);
+        result?;
+    }
+    Ok(())
+}
+
+/// Wraps a validator so it runs with a private tmpfs `/run` (see TESTING.md).
+#[must_use]
+pub fn private_run(argv: &[String]) -> Cmd {
+    let mut full: Vec<String> = vec![
+        "unshare".into(),
+        "-m".into(),
+        "sh".into(),
+        "-c".into(),
+        "mount --make-rprivate / && mount -t tmpfs -o mode=755 tmpfs /run && mkdir -m 755 /run/sshd && exec \"$@\"".into(),
+        "sh".into(),
+    ];
+    full.extend(argv.iter().cloned());
+    Cmd::new(full)
+}
+
+fn perform(host: &Host, i: usize, op: &Op, tag: &str) -> Result<(), String> {
+    let root = &host.root;
+    let r = match op {
+        Op::WriteFile(w) => {
+            let owner = Owner {
+                mode: w.mode,
+                uid: w.uid,
+                gid: w.gid,
+            };
+            let tmp = fs::write_temp(root, &w.path, &w.content, owner, tag, "tmp");
+            crash_point(&format!("op-{i}-staged"));
+            tmp.and_then(|tmp| fs::install(root, &tmp, &w.path))
+        }
+        Op::SetMeta(m) => fs::set_meta(root, &m.path, m.mode, m.uid, m.gid),
+        Op::MakeDir(d) => fs::make_dir(
+            root,
+            &d.path,
+            Owner {
+                mode: d.mode,
+                uid: d.uid,
+                gid: d.gid,
+            },
+        ),
+        Op::Remove(r) => match host.lstat(&r.path) {
+            Ok(Some(m)) if m.kind == Kind::Dir => fs::remove_dir(root, &r.path).and_then(|empty| {
+                if empty {
+                    Ok(())
+                } else {
+                    Err(fs::FsError::NotADirectory {
+                        path: r.path.clone(),
+                    })
+                }
+            }),
+            Ok(_) => fs::remove_file(root, &r.path),
+            Err(e) => Err(e),
+        },
+        Op::SetSysctl(s) => {
+            return snapshot::write_sysctl(&s.key, &s.value).map_err(|e| e.to_string());
+        }
+    };
+    r.map_err(|e| e.to_string())
+}
+
+fn run_handlers(host: &Host, handlers: &[Handler]) -> Vec<(Handler, service::Outcome)> {
+    handlers
+        .iter()
+        .map(|h| (h.clone(), service::run(host, h.action, &h.unit)))
+        .collect()
+}
+
+struct Txn<'a> {
+    host: &'a Host,
+    state: &'a StateDir,
+    id: String,
+    dir: std::path::PathBuf,
+    manifest: Manifest,
+}
+
+impl Txn<'_> {
+    fn finish(&self, outcome: Outcome, message: Option<String>) -> Result<(), StateError> {
+        self.state.put_json(
+            &self.dir,
+            "result.json",
+            &TxnResult {
+                outcome,
+                finished: now_rfc3339(),
+                message,
+                reverted_by: None,
+            },
+        )
+    }
+
+    /// Restores the snapshot, re-runs the handlers and records the outcome.
+    fn recover(&self, reason: String, mut handlers: Vec<(Handler, service::Outcome)>) -> Report {
+        let problems = snapshot::restore(
+            &self.host.root,
+            self.state,
+            &self.dir,
+            &self.manifest.entries,
+            &temp_tag(&self.id),
+        );
+        handlers.extend(run_handlers(self.host, &self.manifest.handlers));
+        let outcome = if problems.is_empty() {
+            Outcome::RolledBack
+        } else {
+            Outcome::RollbackFailed
+        };
+        let _ = self.finish(outcome, Some(reason.clone()));
+        if problems.is_empty() {
+            let _ = self.state.clear_journal();
+        }
+        Report {
+            txn: self.id.clone(),
+            outcome,
+            message: Some(reason),
+            handlers,
+            restore_problems: problems,
+        }
+    }
+}
+
+fn begin<'a>(
+    host: &'a Host,
+    state: &'a StateDir,
+    kind: TxnKind,
+    playbook: &str,
+    restores: Option<String>,
+    touches: &[snapshot::Touch],
+    changes: usize,
+    rules: Vec<String>,
+    handlers: Vec<Handler>,
+) -> Result<Txn<'a>, TxnError> {
+    let (id, dir) = state.new_txn()?;
+    let entries = snapshot::take(&host.root, state, &dir, touches)?;
+    let manifest = Manifest {
+        id: id.clone(),
+        kind,
+        started: now_rfc3339(),
+        playbook: playbook.to_string(),
+        root: host.root.clone(),
+        restores: restores.clone(),
+        changes,
+        rules,
+        handlers,
+        entries,
+    };
+    state.put_json(&dir, "manifest.json", &manifest)?;
+    crash_point("after-snapshot");
+    state.set_journal(&Journal {
+        txn: id.clone(),
+        kind,
+        pid: std::process::id(),
+        started: manifest.started.clone(),
+        restores,
+    })?;
+    crash_point("after-journal");
+    Ok(Txn {
+        host,
+        state,
+        id,
+        dir,
+        manifest,
+    })
+}
+
+/// Applies `plan`; `replan` computes the plan again for verification.
+///
+/// # Errors
+/// Only before any change (lock held, interrupted transaction, precondition moved,
+/// snapshot failure). Failures after the first change are a [`Report`] whose
+/// outcome says whether the snapshot was restored.
+pub fn apply(
+    host: &Host,
+    state: &StateDir,
+    plan: &Plan,
+    replan: &dyn Fn() -> Result<Plan, String>,
+) -> Result<Report, TxnError> {
+    let _lock = state.lock()?;
+    check_no_interrupted(state)?;
+    check_preconditions(host, plan)?;
+    let mut rules: Vec<String> = plan.changes.iter().map(|c| c.rule_id.clone()).collect();
+    rules.dedup();
+    let handlers = plan.handlers();
+    let txn = begin(
+        host,
+        state,
+        TxnKind::Apply,
+        &plan.playbook,
+        None,
+        &snapshot::touches(plan.ops()),
+        plan.changes.len(),
+        rules,
+        handlers.clone(),
+    )?;
+    let tag = temp_tag(&txn.id);
+    if let Err(reason) = validate(host, plan, &tag) {
+        let _ = txn.finish(Outcome::ValidationFailed, Some(reason.clone()));
+        state.clear_journal()?;
+        return Ok(Report {
+            txn: txn.id,
+            outcome: Outcome::ValidationFailed,
+            message: Some(reason),
+            handlers: Vec::new(),
+            restore_problems: Vec::new(),
+        });
+    }
+    for (i, op) in plan.ops().enumerate() {
+        if let Err(e) = perform(host, i, op, &tag) {
+            return Ok(txn.recover(e, Vec::new()));
+        }
+        crash_point(&format!("op-{i}-done"));
+    }
+    crash_point("before-handlers");
+    let ran = run_handlers(host, &handlers);
+    if let Some((h, service::Outcome::Failed(msg))) = ran
+        .iter()
+        .find(|(_, o)| matches!(o, service::Outcome::Failed(_)))
+    {
+        let reason = format!("handler `{h}` failed: {msg}");
+        return Ok(txn.recover(reason, ran));
+    }
+    crash_point("before-verify");
+    match replan() {
+        Ok(again) if again.changes.is_empty() => {}
+        Ok(again) => {
+            let left: Vec<String> = again
+                .changes
+                .iter()
+                .map(|c| format!("{} {}", c.rule_id, c.target))
+                .collect();
+            let reason = format!(
+                "verification failed: still to change after apply: {}",
+                left.join(", ")
+            );
+            return Ok(txn.recover(reason, ran));
+        }
+        Err(e) => return Ok(txn.recover(format!("verification failed: {e}"), ran)),
+    }
+    txn.finish(Outcome::Committed, None)?;
+    crash_point("before-clear-journal");
+    state.clear_journal()?;
+    Ok(Report {
+        txn: txn.id,
+        outcome: Outcome::Committed,
+        message: None,
+        handlers: ran,
+        restore_problems: Vec::new(),
+    })
+}
+
+/// Picks the transaction `rollback` restores: the named one, the interrupted one,
+/// or the newest committed one.
+fn rollback_target(
+    state: &StateDir,
+    requested: Option<&str>,
+) -> Result<(String, Option<Journal>), TxnError> {
+    let journal = state.journal()?;
+    if let Some(id) = requested {
+        state.txn_dir(id)?;
+        return Ok((id.to_string(), journal));
+    }
+    if let Some(j) = &journal {
+        // An interrupted rollback is resumed by restoring what it was restoring.
+        let target = j.restores.clone().unwrap_or_else(|| j.txn.clone());
+        return Ok((target, journal));
+    }
+    for id in state.txn_ids()?.iter().rev() {
+        let dir = state.txn_dir(id)?;
+        let result: Option<TxnResult> = state.get_json(&dir, "result.json")?;
+        if result.is_some_and(|r| r.outcome == Outcome::Committed) {
+            return Ok((id.clone(), None));
+        }
+    }
+    Err(TxnError::NothingToRollBack(
+        "no committed transaction in the history".into(),
+    ))
+}
+
+/// Restores the snapshot of a transaction (the last committed one, or the
+/// interrupted one, by default). A rollback is itself a transaction.
+///
+/// # Errors
+/// Before any change: lock held, unknown transaction, nothing to roll back.
+pub fn rollback(
+    host: &Host,
+    state: &StateDir,
+    requested: Option<&str>,
+) -> Result<Report, TxnError> {
+    let _lock = state.lock()?;
+    let (target, journal) = rollback_target(state, requested)?;
+    if let Some(j) = &journal
+        && requested.is_some_and(|r| r != j.restores.as_deref().unwrap_or(&j.txn))
+    {
+        return Err(TxnError::Interrupted {
+            txn: j.txn.clone(),
+            kind: j.kind,
+            pid: j.pid,
+            started: j.started.clone(),
+        });
+    }
+    let dir = state.txn_dir(&target)?;
+    let manifest: Manifest = state.get_json(&dir, "manifest.json")?.ok_or_else(|| {
+        TxnError::NothingToRollBack(format!("transaction {target} has no snapshot manifest"))
+    })?;
+    let result: Option<TxnResult> = state.get_json(&dir, "result.json")?;
+    if journal.is_none()
+        && let Some(r) = &result
+        && r.outcome != Outcome::Committed
+    {
+        return Err(TxnError::NothingToRollBack(format!(
+            "transaction {target} ended {:?}; its changes are not in place",
+            r.outcome
+        )));
+    }
+    if manifest.root != host.root {
+        return Err(TxnError::NothingToRollBack(format!(
+            "transaction {target} was made for root {}, not {}",
+            manifest.root.display(),
+            host.root.display()
+        )));
+    }
+    // Snapshot the present state of everything the target touched, so this
+    // rollback can itself be rolled back.
+    let touches = snapshot::touches_of(&manifest.entries);
+    let txn = begin(
+        host,
+        state,
+        TxnKind::Rollback,
+        &manifest.playbook,
+        Some(target.clone()),
+        &touches,
+        manifest.entries.len(),
+        manifest.rules.clone(),
+        manifest.handlers.clone(),
+    )?;
+    let mut problems = snapshot::restore(
+        &host.root,
+        state,
+        &dir,
+        &manifest.entries,
+        &temp_tag(&target),
+    );
+    // Leftovers of an interrupted rollback's own temp files.
+    if let Some(j) = &journal
+        && j.txn != target
+    {
+        for e in &manifest.entries {
+            if let Entry::Path { path, .. } = e
+                && let Some(parent) = path.parent()
+            {
+                let _ = fs::sweep_temps(&host.root, parent, &temp_tag(&j.txn));
+            }
+        }
+    }
+    crash_point("rollback-restored");
+    let handlers = run_handlers(host, &manifest.handlers);
+    if let Some((h, service::Outcome::Failed(m))) = handlers
+        .iter()
+        .find(|(_, o)| matches!(o, service::Outcome::Failed(_)))
+    {
+        problems.push(format!("handler `{h}` failed: {m}"));
+    }
+    let outcome = if problems.is_empty() {
+        Outcome::Committed
+    } else {
+        Outcome::RollbackFailed
+    };
+    txn.finish(outcome, (!problems.is_empty()).then(|| problems.join("; ")))?;
+    if problems.is_empty() {
+        let mut r = result.unwrap_or(TxnResult {
+            outcome: Outcome::Reverted,
+            finished: now_rfc3339(),
+            message: Some("interrupted".into()),
+            reverted_by: None,
+        });
+        r.outcome = Outcome::Reverted;
+        r.reverted_by = Some(txn.id.clone());
+        state.put_json(&dir, "result.json", &r)?;
+        state.clear_journal()?;
+    }
+    Ok(Report {
+        txn: txn.id,
+        outcome,
+        message: Some(format!("restored transaction {target}")),
+        handlers,
+        restore_problems: problems,
+    })
+}
+
+/// One line of `harden history`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HistoryLine {
+    pub id: String,
+    pub kind: TxnKind,
+    pub started: String,
+    pub playbook: String,
+    pub changes: usize,
+    pub result: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The transactions of a state directory, oldest first.
+///
+/// # Errors
+/// When the state directory cannot be read.
+pub fn history(state: &StateDir) -> Result<Vec<HistoryLine>, TxnError> {
+    let journal = state.journal()?;
+    let running = state.is_locked();
+    let mut out = Vec::new();
+    for id in state.txn_ids()? {
+        let dir = state.txn_dir(&id)?;
+        let Some(m) = state.get_json::<Manifest>(&dir, "manifest.json")? else {
+            continue;
+        };
+        let r: Option<TxnResult> = state.get_json(&dir, "result.json")?;
+        let result = match (&r, &journal) {
+            (Some(r), _) => match r.outcome {
+                Outcome::Reverted => {
+                    format!("reverted by {}", r.reverted_by.as_deref().unwrap_or("?"))
+                }
+                o => serde_json::to_value(o)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+            },
+            (None, Some(j)) if j.txn == id && running => "in progress".into(),
+            (None, Some(j)) if j.txn == id => "interrupted".into(),
+            (None, _) => "incomplete".into(),
+        };
+        let restores = m.restores.as_ref().map(|t| format!("restores {t}"));
+        out.push(HistoryLine {
+            id,
+            kind: m.kind,
+            started: m.started,
+            playbook: m.playbook,
+            changes: m.changes,
+            result,
+            message: r.and_then(|r| r.message).or(restores),
+        });
+    }
+    Ok(out)
+}
+
+/// Entries saved for a path in a manifest (used by tests and reports).
+#[must_use]
+pub fn saved_of<'a>(manifest: &'a Manifest, path: &Path) -> Option<&'a Saved> {
+    manifest.entries.iter().find_map(|e| match e {
+        Entry::Path { path: p, saved } if p == path => Some(saved),
+        _ => None,
+    })
+}

@@ -1,0 +1,91 @@
+//! The engine: builds a [`plan::Plan`] from a playbook against a host, renders it,
+//! and runs transactions ([`apply`]) with snapshots ([`snapshot`]) kept in the state
+//! directory ([`state`]). Planning only reads; only [`apply`] writes, and only
+//! through [`crate::host`].
+
+pub mod apply;
+pub mod plan;
+pub mod render;
+pub mod snapshot;
+pub mod state;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use plan::{Notice, NoticeLevel, Op, Plan};
+
+use crate::host::Host;
+use crate::modules::{self, ModuleError};
+use crate::playbook::{Playbook, selected};
+
+/// Which tasks to plan.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub tags: BTreeSet<String>,
+    pub skip_tags: BTreeSet<String>,
+}
+
+/// Plans every selected task against the host. Reads only.
+///
+/// # Errors
+/// A module refusing its parameters or the host state, or two rules that would
+/// change the same path.
+pub fn plan(host: &Host, playbook: &Playbook, filter: &Filter) -> Result<Plan, ModuleError> {
+    let mut out = Plan {
+        playbook: playbook.name.clone(),
+        root: host.root.clone(),
+        changes: Vec::new(),
+        notices: Vec::new(),
+    };
+    let mut owners: BTreeMap<PathBuf, String> = BTreeMap::new();
+    let mut made_dirs: BTreeSet<PathBuf> = BTreeSet::new();
+    for task in &playbook.tasks {
+        if !selected(task, &filter.tags, &filter.skip_tags) {
+            continue;
+        }
+        if let Some(when) = &task.when
+            && let Err(why) = when.check(host)
+        {
+            out.notices.push(Notice {
+                rule_id: task.id.clone(),
+                level: NoticeLevel::Info,
+                message: format!("skipped: {why}"),
+            });
+            continue;
+        }
+        let mut planned = modules::plan(host, task)?;
+        for change in &mut planned.changes {
+            // Two rules may both need the same missing parent directory: make it once.
+            change.ops.retain(|op| match op {
+                Op::MakeDir(d) if d.path != PathBuf::from(&change.target) => {
+                    made_dirs.insert(d.path.clone())
+                }
+                _ => true,
+            });
+            for op in &change.ops {
+                let path = match op {
+                    Op::WriteFile(w) => &w.path,
+                    Op::SetMeta(m) => &m.path,
+                    Op::MakeDir(d) => &d.path,
+                    Op::Remove(r) => &r.path,
+                    Op::SetSysctl(_) => continue,
+                };
+                if let Some(other) = owners.get(path)
+                    && *other != task.id
+                {
+                    return Err(ModuleError::Invalid {
+                        rule: task.id.clone(),
+                        message: format!(
+                            "{} is also changed by rule {other}; one path, one rule",
+                            path.display()
+                        ),
+                    });
+                }
+                owners.insert(path.clone(), task.id.clone());
+            }
+        }
+        out.changes.extend(planned.changes);
+        out.notices.extend(planned.notices);
+    }
+    Ok(out)
+}

@@ -1,0 +1,202 @@
+//! The plan: a typed list of changes, each made of primitive operations the engine
+//! knows how to snapshot, validate, perform and undo. Modules build plans; `plan`
+//! prints one and writes nothing; `apply` executes exactly the plan it printed,
+//! re-checking each operation's precondition (what was observed) before acting.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::host::service::Action;
+use crate::playbook::Severity;
+
+/// A hex SHA-256 of some bytes.
+#[must_use]
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut s = String::with_capacity(64);
+    for b in digest {
+        use std::fmt::Write;
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// What a path looked like when the plan was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum Observed {
+    Absent,
+    File { sha256: String },
+    Dir,
+}
+
+/// A validator run on a candidate before it is installed: `%s` in the argument
+/// vector is replaced by the candidate's host path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Validator {
+    pub argv: Vec<String>,
+    /// Run it inside a private mount namespace with a tmpfs `/run` (for tools such
+    /// as `sshd -t` that insist on `/run/sshd` existing).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub private_run: bool,
+}
+
+/// Write a whole file atomically.
+#[derive(Debug, Clone, Serialize)]
+pub struct WriteFile {
+    pub path: PathBuf,
+    #[serde(skip)]
+    pub content: Vec<u8>,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub expect: Observed,
+    pub validators: Vec<Validator>,
+}
+
+/// Change the mode and/or owner of an existing file or directory.
+#[derive(Debug, Clone, Serialize)]
+pub struct SetMeta {
+    pub path: PathBuf,
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    /// Mode, uid and gid seen when planning.
+    pub expect: (u32, u32, u32),
+}
+
+/// Create a directory.
+#[derive(Debug, Clone, Serialize)]
+pub struct MakeDir {
+    pub path: PathBuf,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// Remove a file (or an empty directory).
+#[derive(Debug, Clone, Serialize)]
+pub struct Remove {
+    pub path: PathBuf,
+    pub expect: Observed,
+}
+
+/// Set a live kernel parameter under `/proc/sys`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SetSysctl {
+    pub key: String,
+    pub value: String,
+    pub expect: String,
+}
+
+/// A primitive operation.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    WriteFile(WriteFile),
+    SetMeta(SetMeta),
+    MakeDir(MakeDir),
+    Remove(Remove),
+    SetSysctl(SetSysctl),
+}
+
+/// A service action run after all writes, deduplicated across the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+pub struct Handler {
+    pub action: Action,
+    pub unit: String,
+}
+
+impl std::fmt::Display for Handler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.action == Action::DaemonReload {
+            write!(f, "systemctl daemon-reload")
+        } else {
+            write!(f, "{} {}", self.action.verb(), self.unit)
+        }
+    }
+}
+
+/// Before and after text of a file for the dry run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Diff {
+    pub before: String,
+    pub after: String,
+    /// The content is secret: only that it changed is shown.
+    pub redacted: bool,
+}
+
+/// One planned change, as the user sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub rule_id: String,
+    pub task: String,
+    pub severity: Severity,
+    pub module: String,
+    /// What is changed: a path, or a kernel parameter.
+    pub target: String,
+    /// One line saying what changes.
+    pub summary: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<Diff>,
+    pub handlers: Vec<Handler>,
+    #[serde(skip)]
+    pub ops: Vec<Op>,
+}
+
+/// Something the user should know that is not a change.
+#[derive(Debug, Clone, Serialize)]
+pub struct Notice {
+    pub rule_id: String,
+    pub level: NoticeLevel,
+    pub message: String,
+}
+
+/// How serious a notice is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoticeLevel {
+    /// Asked for, but this host cannot have it (a kernel key it lacks).
+    Unsupported,
+    /// Information (a task skipped by `when:`, live values not managed offline).
+    Info,
+    Warning,
+}
+
+/// The whole plan for one playbook against one host.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub playbook: String,
+    pub root: PathBuf,
+    pub changes: Vec<Change>,
+    pub notices: Vec<Notice>,
+}
+
+impl Plan {
+    /// Handlers in the order first triggered, each once.
+    #[must_use]
+    pub fn handlers(&self) -> Vec<Handler> {
+        let mut out: Vec<Handler> = Vec::new();
+        for h in self.changes.iter().flat_map(|c| &c.handlers) {
+            if !out.contains(h) {
+                out.push(h.clone());
+            }
+        }
+        // daemon-reload must run before the restarts that depend on it.
+        out.sort_by_key(|h| h.action != Action::DaemonReload);
+        out
+    }
+
+    /// Every primitive operation in order.
+    pub fn ops(&self) -> impl Iterator<Item = &Op> {
+        self.changes.iter().flat_map(|c| &c.ops)
+    }
+
+    /// Counts of changes by severity.
+    #[must_use]
+    pub fn by_severity(&self) -> [(Severity, usize); 4] {
+        Severity::ALL.map(|s| (s, self.changes.iter().filter(|c| c.severity == s).count()))
+    }
+}

@@ -1,0 +1,171 @@
+//! Output of plans and reports: a human dry run (coloured unified diffs on a TTY,
+//! `NO_COLOR` respected) and a stable JSON document for machines. Secret content
+//! never reaches either: redacted diffs carry no text at all.
+
+use std::fmt::Write;
+
+use anstyle::{AnsiColor, Style};
+use serde_json::json;
+
+use super::plan::{NoticeLevel, Plan};
+use crate::playbook::Severity;
+
+/// The version of the JSON plan document (`docs/plan-format.md`).
+pub const JSON_FORMAT_VERSION: u32 = 1;
+
+const ADD: Style = AnsiColor::Green.on_default();
+const DEL: Style = AnsiColor::Red.on_default();
+const HUNK: Style = AnsiColor::Cyan.on_default();
+const BOLD: Style = Style::new().bold();
+const DIM: Style = Style::new().dimmed();
+
+fn sev_style(s: Severity) -> Style {
+    match s {
+        Severity::Critical => AnsiColor::Red.on_default().bold(),
+        Severity::High => AnsiColor::Yellow.on_default().bold(),
+        Severity::Medium => AnsiColor::Yellow.on_default(),
+        Severity::Low => Style::new(),
+    }
+}
+
+/// A unified diff of two texts.
+#[must_use]
+pub fn unified(before: &str, after: &str, path: &str) -> String {
+    similar::TextDiff::from_lines(before, after)
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("{path} (now)"), &format!("{path} (planned)"))
+        .to_string()
+}
+
+/// The human dry run. ANSI styles are always emitted; the caller's stream
+/// (anstream) strips them when the output is not a colour terminal.
+#[must_use]
+pub fn human(plan: &Plan) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{BOLD}harden plan{BOLD:#}: {} on {}",
+        plan.playbook,
+        plan.root.display()
+    );
+    for c in &plan.changes {
+        let sev = sev_style(c.severity);
+        let _ = writeln!(
+            s,
+            "\n{sev}~ [{}]{sev:#} {BOLD}{}{BOLD:#} {DIM}({}){DIM:#}\n  {}: {}",
+            c.severity.as_str(),
+            c.rule_id,
+            c.task,
+            c.target,
+            c.summary
+        );
+        if let Some(d) = &c.diff {
+            if d.redacted {
+                let _ = writeln!(s, "  {DIM}(content is secret: diff hidden){DIM:#}");
+            } else {
+                for line in unified(&d.before, &d.after, &c.target).lines() {
+                    let style = if line.starts_with("+++") || line.starts_with("---") {
+                        BOLD
+                    } else if line.starts_with('+') {
+                        ADD
+                    } else if line.starts_with('-') {
+                        DEL
+                    } else if line.starts_with("@@") {
+                        HUNK
+                    } else {
+                        Style::new()
+                    };
+                    let _ = writeln!(s, "    {style}{line}{style:#}");
+                }
+            }
+        }
+        if !c.handlers.is_empty() {
+            let hs: Vec<String> = c.handlers.iter().map(ToString::to_string).collect();
+            let _ = writeln!(s, "  then: {}", hs.join(", "));
+        }
+    }
+    if !plan.notices.is_empty() {
+        let _ = writeln!(s);
+    }
+    for n in &plan.notices {
+        let (mark, style) = match n.level {
+            NoticeLevel::Unsupported => ("unsupported", AnsiColor::Magenta.on_default()),
+            NoticeLevel::Warning => ("warning", AnsiColor::Yellow.on_default()),
+            NoticeLevel::Info => ("note", DIM),
+        };
+        let _ = writeln!(s, "{style}{mark}{style:#} {}: {}", n.rule_id, n.message);
+    }
+    let counts: Vec<String> = plan
+        .by_severity()
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(sev, n)| format!("{n} {}", sev.as_str()))
+        .collect();
+    let unsupported = plan
+        .notices
+        .iter()
+        .filter(|n| n.level == NoticeLevel::Unsupported)
+        .count();
+    let _ = write!(
+        s,
+        "\n{BOLD}Plan:{BOLD:#} {} change{}",
+        plan.changes.len(),
+        if plan.changes.len() == 1 { "" } else { "s" }
+    );
+    if !counts.is_empty() {
+        let _ = write!(s, " ({})", counts.join(", "));
+    }
+    if unsupported > 0 {
+        let _ = write!(s, ", {unsupported} unsupported on this host");
+    }
+    let _ = writeln!(s, ".");
+    s
+}
+
+/// The JSON plan document.
+#[must_use]
+pub fn json(plan: &Plan) -> serde_json::Value {
+    let changes: Vec<serde_json::Value> = plan
+        .changes
+        .iter()
+        .map(|c| {
+            let diff = c.diff.as_ref().map(|d| {
+                if d.redacted {
+                    json!({ "redacted": true, "unified": null })
+                } else {
+                    json!({ "redacted": false, "unified": unified(&d.before, &d.after, &c.target) })
+                }
+            });
+            json!({
+                "rule_id": c.rule_id,
+                "task": c.task,
+                "severity": c.severity,
+                "module": c.module,
+                "target": c.target,
+                "summary": c.summary,
+                "diff": diff,
+                "handlers": c.handlers.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "operations": c.ops.len(),
+            })
+        })
+        .collect();
+    let by_severity: serde_json::Map<String, serde_json::Value> = plan
+        .by_severity()
+        .iter()
+        .map(|(s, n)| (s.as_str().to_string(), json!(n)))
+        .collect();
+    json!({
+        "format_version": JSON_FORMAT_VERSION,
+        "playbook": plan.playbook,
+        "root": plan.root,
+        "changes": changes,
+        "notices": plan.notices,
+        "summary": {
+            "changes": plan.changes.len(),
+            "by_severity": by_severity,
+            "unsupported": plan.notices.iter().filter(|n| n.level == NoticeLevel::Unsupported).count(),
+            "handlers": plan.handlers().iter().map(ToString::to_string).collect::<Vec<_>>(),
+        }
+    })
+}

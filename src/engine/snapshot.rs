@@ -1,0 +1,350 @@
+//! Snapshots: the state of every path and kernel parameter a transaction touches,
+//! saved before the first write (content, mode, owner, existence, symlink target),
+//! and restoring it. A manifest lists the entries in the order they were touched;
+//! restoring walks it backwards, so files go before the directories made for them.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::plan::{Handler, Op, sha256_hex};
+use super::state::{StateDir, StateError, TxnKind};
+use crate::formats::sysctl::proc_path;
+use crate::host::fs::{self, FsError, Kind, Owner};
+use crate::modules::sysctl::{PROC_SYS, read_live};
+
+/// The saved state of one path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum Saved {
+    Absent,
+    File {
+        mode: u32,
+        uid: u32,
+        gid: u32,
+        /// Hash of the saved content, when content was saved.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        blob: Option<String>,
+    },
+    Dir {
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    },
+    Symlink {
+        target: PathBuf,
+    },
+}
+
+/// One snapshot entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Entry {
+    Path { path: PathBuf, saved: Saved },
+    Sysctl { key: String, value: Option<String> },
+}
+
+/// What a transaction will touch: a path (and whether its content matters), or a
+/// kernel parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Touch {
+    Path { path: PathBuf, content: bool },
+    Sysctl(String),
+}
+
+/// The manifest of a transaction, written before its first change.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub id: String,
+    pub kind: TxnKind,
+    pub started: String,
+    pub playbook: String,
+    pub root: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restores: Option<String>,
+    pub changes: usize,
+    pub rules: Vec<String>,
+    pub handlers: Vec<Handler>,
+    pub entries: Vec<Entry>,
+}
+
+/// A snapshot or restore failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("{path}: {message}")]
+    Refused { path: PathBuf, message: String },
+    #[error("kernel parameter {key}: {message}")]
+    Sysctl { key: String, message: String },
+}
+
+/// The touches of a list of operations, each path once (content wanted if any op
+/// wanted it), in first-touch order.
+#[must_use]
+pub fn touches<'a>(ops: impl IntoIterator<Item = &'a Op>) -> Vec<Touch> {
+    let mut out: Vec<Touch> = Vec::new();
+    let mut add = |t: Touch| {
+        if let Touch::Path { path, content } = &t
+            && let Some(Touch::Path { content: c, .. }) = out
+                .iter_mut()
+                .find(|x| matches!(x, Touch::Path { path: p, .. } if p == path))
+        {
+            *c |= *content;
+            return;
+        }
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    };
+    for op in ops {
+        match op {
+            Op::WriteFile(w) => add(Touch::Path {
+                path: w.path.clone(),
+                content: true,
+            }),
+            Op::Remove(r) => add(Touch::Path {
+                path: r.path.clone(),
+                content: true,
+            }),
+            Op::SetMeta(m) => add(Touch::Path {
+                path: m.path.clone(),
+                content: false,
+            }),
+            Op::MakeDir(d) => add(Touch::Path {
+                path: d.path.clone(),
+                content: false,
+            }),
+            Op::SetSysctl(s) => add(Touch::Sysctl(s.key.clone())),
+        }
+    }
+    out
+}
+
+/// The touches that restore (and later re-restore) what `entries` saved.
+#[must_use]
+pub fn touches_of(entries: &[Entry]) -> Vec<Touch> {
+    entries
+        .iter()
+        .map(|e| match e {
+            Entry::Path { path, saved } => Touch::Path {
+                path: path.clone(),
+                content: !matches!(saved, Saved::Dir { .. } | Saved::File { blob: None, .. }),
+            },
+            Entry::Sysctl { key, .. } => Touch::Sysctl(key.clone()),
+        })
+        .collect()
+}
+
+/// Saves the current state of `touches` into the transaction directory.
+///
+/// # Errors
+/// When a path cannot be read or saved, or is something harden does not restore.
+pub fn take(
+    root: &Path,
+    state: &StateDir,
+    txn_dir: &Path,
+    touches: &[Touch],
+) -> Result<Vec<Entry>, SnapshotError> {
+    let mut entries = Vec::with_capacity(touches.len());
+    for t in touches {
+        entries.push(match t {
+            Touch::Sysctl(key) => Entry::Sysctl {
+                key: key.clone(),
+                value: read_live(key),
+            },
+            Touch::Path { path, content } => {
+                let saved = match fs::lstat(root, path)? {
+                    None => Saved::Absent,
+                    Some(m) => match m.kind {
+                        Kind::File => {
+                            let blob = if *content {
+                                let bytes = fs::read(root, path)?.unwrap_or_default();
+                                let sha = sha256_hex(&bytes);
+                                state.put_blob(txn_dir, &sha, &bytes)?;
+                                Some(sha)
+                            } else {
+                                None
+                            };
+                            Saved::File {
+                                mode: m.mode,
+                                uid: m.uid,
+                                gid: m.gid,
+                                blob,
+                            }
+                        }
+                        Kind::Dir => Saved::Dir {
+                            mode: m.mode,
+                            uid: m.uid,
+                            gid: m.gid,
+                        },
+                        Kind::Symlink => Saved::Symlink {
+                            target: std::fs::read_link(fs::host_path(root, path)).map_err(
+                                |source| FsError::Io {
+                                    path: path.clone(),
+                                    op: "readlink",
+                                    source,
+                                },
+                            )?,
+                        },
+                        Kind::Other => {
+                            return Err(SnapshotError::Refused {
+                                path: path.clone(),
+                                message: "not a file, directory or symlink".into(),
+                            });
+                        }
+                    },
+                };
+                Entry::Path {
+                    path: path.clone(),
+                    saved,
+                }
+            }
+        });
+    }
+    Ok(entries)
+}
+
+/// Writes a live kernel parameter.
+///
+/// # Errors
+/// When the kernel refuses it.
+pub fn write_sysctl(key: &str, value: &str) -> Result<(), SnapshotError> {
+    std::fs::write(Path::new(PROC_SYS).join(proc_path(key)), value).map_err(|e| {
+        SnapshotError::Sysctl {
+            key: key.into(),
+            message: e.to_string(),
+        }
+    })
+}
+
+/// Restores `entries` (backwards). Every entry is attempted; the problems are
+/// returned, so one failure does not leave the rest unrestored.
+#[must_use]
+pub fn restore(
+    root: &Path,
+    state: &StateDir,
+    txn_dir: &Path,
+    entries: &[Entry],
+    temp_tag: &str,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for e in entries.iter().rev() {
+        if let Err(err) = restore_one(root, state, txn_dir, e) {
+            problems.push(err.to_string());
+        }
+    }
+    // Temp files a crash may have left next to the touched paths.
+    let mut dirs: Vec<PathBuf> = entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Path { path, .. } => path.parent().map(Path::to_path_buf),
+            Entry::Sysctl { .. } => None,
+        })
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    for d in dirs {
+        if let Err(e) = fs::sweep_temps(root, &d, temp_tag) {
+            problems.push(e.to_string());
+        }
+    }
+    problems
+}
+
+fn restore_one(
+    root: &Path,
+    state: &StateDir,
+    txn_dir: &Path,
+    e: &Entry,
+) -> Result<(), SnapshotError> {
+    match e {
+        Entry::Sysctl { key, value } => {
+            if let Some(v) = value
+                && read_live(key).as_deref() != Some(v.as_str())
+            {
+                write_sysctl(key, v)?;
+            }
+        }
+        Entry::Path { path, saved } => {
+            let now = fs::lstat(root, path)?;
+            match saved {
+                Saved::Absent => match now.map(|m| m.kind) {
+                    None => {}
+                    Some(Kind::Dir) => {
+                        if !fs::remove_dir(root, path)? {
+                            return Err(SnapshotError::Refused {
+                                path: path.clone(),
+                                message:
+                                    "did not exist before, but is not empty now; left in place"
+                                        .into(),
+                            });
+                        }
+                    }
+                    Some(_) => fs::remove_file(root, path)?,
+                },
+                Saved::File {
+                    mode,
+                    uid,
+                    gid,
+                    blob,
+                } => {
+                    let owner = Owner {
+                        mode: *mode,
+                        uid: *uid,
+                        gid: *gid,
+                    };
+                    if let Some(sha) = blob {
+                        let bytes = state.get_blob(txn_dir, sha)?;
+                        let same = now.is_some_and(|m| {
+                            m.kind == Kind::File && (m.mode, m.uid, m.gid) == (*mode, *uid, *gid)
+                        }) && fs::read(root, path)?.as_deref() == Some(bytes.as_slice());
+                        if !same {
+                            if now.is_some_and(|m| m.kind == Kind::Symlink) {
+                                fs::remove_file(root, path)?;
+                            }
+                            fs::write_atomic(root, path, &bytes, owner, "harden-restore")?;
+                        }
+                    } else {
+                        fs::set_meta(root, path, Some(*mode), Some(*uid), Some(*gid))?;
+                    }
+                }
+                Saved::Dir { mode, uid, gid } => {
+                    if now.is_none() {
+                        fs::make_dir(
+                            root,
+                            path,
+                            Owner {
+                                mode: *mode,
+                                uid: *uid,
+                                gid: *gid,
+                            },
+                        )?;
+                    } else {
+                        fs::set_meta(root, path, Some(*mode), Some(*uid), Some(*gid))?;
+                    }
+                }
+                Saved::Symlink { target } => {
+                    let host = fs::host_path(root, path);
+                    let current = std::fs::read_link(&host).ok();
+                    if current.as_ref() != Some(target) {
+                        if now.is_some() {
+                            fs::remove_file(root, path)?;
+                        }
+                        // The parent was checked for symlinks by remove_file/lstat.
+                        std::os::unix::fs::symlink(target, &host).map_err(|source| {
+                            FsError::Io {
+                                path: path.clone(),
+                                op: "symlink",
+                                source,
+                            }
+                        })?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}

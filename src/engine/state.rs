@@ -1,0 +1,413 @@
+//! The state directory (`ROOT/var/lib/harden` by default, `0700`): the run lock, the
+//! journal of the transaction in progress, and one folder per transaction holding
+//! its snapshot manifest, the saved file contents and its result. Everything here is
+//! written atomically and never through a symlink; `plan` only ever reads it.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+
+use crate::host::fs::{self, FsError, Owner};
+
+/// A state directory problem.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    #[error(
+        "another harden run holds the lock {lock} (pid {pid}); wait for it to finish, nothing was changed"
+    )]
+    Locked { lock: PathBuf, pid: String },
+    #[error("{path}: {message}")]
+    Corrupt { path: PathBuf, message: String },
+    #[error("no transaction `{0}` in the state directory (see `harden history`)")]
+    NoSuchTxn(String),
+    #[error("the state directory {0} is not absolute")]
+    Relative(PathBuf),
+}
+
+type Result<T> = std::result::Result<T, StateError>;
+
+/// What a transaction did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TxnKind {
+    Apply,
+    Rollback,
+}
+
+/// How a transaction ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Applied and verified.
+    Committed,
+    /// A validator rejected a candidate; nothing was installed.
+    ValidationFailed,
+    /// Failed, and the snapshot was restored.
+    RolledBack,
+    /// Failed, and restoring the snapshot failed too.
+    RollbackFailed,
+    /// Undone later by a `harden rollback` transaction.
+    Reverted,
+}
+
+/// The result file of a finished transaction.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TxnResult {
+    pub outcome: Outcome,
+    pub finished: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverted_by: Option<String>,
+}
+
+/// The journal: present exactly while a transaction is in progress.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Journal {
+    pub txn: String,
+    pub kind: TxnKind,
+    pub pid: u32,
+    pub started: String,
+    /// For a rollback: the transaction being restored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restores: Option<String>,
+}
+
+/// The state directory of one root.
+#[derive(Debug, Clone)]
+pub struct StateDir {
+    /// Host path (absolute).
+    pub path: PathBuf,
+}
+
+/// The held run lock; released on drop.
+#[derive(Debug)]
+pub struct Lock {
+    _flock: Flock<File>,
+}
+
+const PRIVATE: u32 = 0o600;
+
+/// A UTC timestamp `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+#[must_use]
+pub fn now_rfc3339() -> String {
+    let d = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = d.as_secs();
+    let (y, m, day) = civil(secs / 86_400);
+    let rem = secs % 86_400;
+    format!(
+        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+/// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+fn civil(days: u64) -> (i64, u32, u32) {
+    let z = i64::try_from(days).unwrap_or(0) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+impl StateDir {
+    /// The state directory at a host path.
+    ///
+    /// # Errors
+    /// When the path is relative.
+    pub fn new(path: PathBuf) -> Result<Self> {
+        if !path.is_absolute() {
+            return Err(StateError::Relative(path));
+        }
+        Ok(Self {
+            path: fs::normalise(&path),
+        })
+    }
+
+    fn p(&self, rel: &str) -> PathBuf {
+        self.path.join(rel)
+    }
+
+    fn owner() -> Owner {
+        Owner {
+            mode: PRIVATE,
+            uid: nix::unistd::geteuid().as_raw(),
+            gid: nix::unistd::getegid().as_raw(),
+        }
+    }
+
+    fn ensure_dir(path: &Path) -> Result<()> {
+        let mut cur = PathBuf::from("/");
+        for c in fs::components(path)? {
+            cur.push(c);
+            if fs::lstat(Path::new("/"), &cur)?.is_none() {
+                fs::make_dir(
+                    Path::new("/"),
+                    &cur,
+                    Owner {
+                        mode: 0o700,
+                        ..Self::owner()
+                    },
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes a state file atomically (`0600`).
+    fn write(&self, path: &Path, bytes: &[u8]) -> Result<()> {
+        fs::write_atomic(Path::new("/"), path, bytes, Self::owner(), "harden-state")?;
+        Ok(())
+    }
+
+    fn read_json<T: for<'de> Deserialize<'de>>(&self, path: &Path) -> Result<Option<T>> {
+        let Some(bytes) = fs::read(Path::new("/"), path)? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| StateError::Corrupt {
+                path: path.into(),
+                message: e.to_string(),
+            })
+    }
+
+    fn write_json<T: Serialize>(&self, path: &Path, value: &T) -> Result<()> {
+        let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| StateError::Corrupt {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+        bytes.push(b'\n');
+        self.write(path, &bytes)
+    }
+
+    /// Takes the run lock, creating the state directory (`0700`) if needed. A second
+    /// run fails at once.
+    ///
+    /// # Errors
+    /// When the lock is held or the directory cannot be made.
+    pub fn lock(&self) -> Result<Lock> {
+        Self::ensure_dir(&self.path)?;
+        fs::set_meta(Path::new("/"), &self.path, Some(0o700), None, None)?;
+        let lock_path = self.p("lock");
+        let file = open_nofollow(&lock_path, true)?;
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(flock) => {
+                use std::io::{Seek, Write};
+                let mut f: &File = &flock;
+                let _ = f.set_len(0);
+                let _ = f.seek(std::io::SeekFrom::Start(0));
+                let _ = writeln!(f, "{}", std::process::id());
+                Ok(Lock { _flock: flock })
+            }
+            Err((_, _)) => Err(StateError::Locked {
+                pid: std::fs::read_to_string(&lock_path)
+                    .map(|s| s.trim().to_string())
+                    .unwrap_or_else(|_| "unknown".into()),
+                lock: lock_path,
+            }),
+        }
+    }
+
+    /// Whether another run holds the lock right now (read-only probe).
+    #[must_use]
+    pub fn is_locked(&self) -> bool {
+        let Ok(file) = open_nofollow(&self.p("lock"), false) else {
+            return false;
+        };
+        Flock::lock(file, FlockArg::LockSharedNonblock).is_err()
+    }
+
+    /// The journal of a transaction in progress (or interrupted), if any.
+    ///
+    /// # Errors
+    /// When the journal is unreadable or corrupt.
+    pub fn journal(&self) -> Result<Option<Journal>> {
+        self.read_json(&self.p("journal.json"))
+    }
+
+    /// Records that `journal.txn` is in progress (before its first write).
+    ///
+    /// # Errors
+    /// When the journal cannot be written.
+    pub fn set_journal(&self, journal: &Journal) -> Result<()> {
+        self.write_json(&self.p("journal.json"), journal)
+    }
+
+    /// Clears the journal (the transaction ended).
+    ///
+    /// # Errors
+    /// When it cannot be removed.
+    pub fn clear_journal(&self) -> Result<()> {
+        fs::remove_file(Path::new("/"), &self.p("journal.json"))?;
+        Ok(())
+    }
+
+    /// A fresh transaction id and its (created) directory.
+    ///
+    /// # Errors
+    /// When the directory cannot be made.
+    pub fn new_txn(&self) -> Result<(String, PathBuf)> {
+        let txns = self.p("txn");
+        Self::ensure_dir(&txns)?;
+        let stamp: String = now_rfc3339().chars().filter(char::is_ascii_digit).collect();
+        for n in 0..1000 {
+            let id = format!("{}-{}-{n:03}", &stamp[..8], &stamp[8..]);
+            let dir = txns.join(&id);
+            if fs::lstat(Path::new("/"), &dir)?.is_none() {
+                Self::ensure_dir(&dir)?;
+                Self::ensure_dir(&dir.join("blobs"))?;
+                return Ok((id, dir));
+            }
+        }
+        Err(StateError::Corrupt {
+            path: txns,
+            message: "cannot allocate a transaction id".into(),
+        })
+    }
+
+    /// The directory of transaction `id`.
+    ///
+    /// # Errors
+    /// When there is no such transaction.
+    pub fn txn_dir(&self, id: &str) -> Result<PathBuf> {
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit() || c == '-') {
+            return Err(StateError::NoSuchTxn(id.into()));
+        }
+        let dir = self.p("txn").join(id);
+        if fs::lstat(Path::new("/"), &dir)?.is_none() {
+            return Err(StateError::NoSuchTxn(id.into()));
+        }
+        Ok(dir)
+    }
+
+    /// Transaction ids, oldest first.
+    ///
+    /// # Errors
+    /// When the directory cannot be listed.
+    pub fn txn_ids(&self) -> Result<Vec<String>> {
+        let dir = self.p("txn");
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            return Ok(Vec::new());
+        };
+        let mut ids: Vec<String> = rd
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Saves a blob (file content) in a transaction, named by its hash.
+    ///
+    /// # Errors
+    /// When it cannot be written.
+    pub fn put_blob(&self, txn_dir: &Path, sha: &str, bytes: &[u8]) -> Result<()> {
+        let path = txn_dir.join("blobs").join(sha);
+        if fs::lstat(Path::new("/"), &path)?.is_none() {
+            self.write(&path, bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Reads a blob back, checking its hash.
+    ///
+    /// # Errors
+    /// When it is missing or does not match its hash.
+    pub fn get_blob(&self, txn_dir: &Path, sha: &str) -> Result<Vec<u8>> {
+        let path = txn_dir.join("blobs").join(sha);
+        let bytes = fs::read(Path::new("/"), &path)?.ok_or_else(|| StateError::Corrupt {
+            path: path.clone(),
+            message: "saved content is missing".into(),
+        })?;
+        if crate::engine::plan::sha256_hex(&bytes) != sha {
+            return Err(StateError::Corrupt {
+                path,
+                message: "saved content does not match its hash".into(),
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// Writes a JSON document in a transaction directory.
+    ///
+    /// # Errors
+    /// When it cannot be written.
+    pub fn put_json<T: Serialize>(&self, txn_dir: &Path, name: &str, value: &T) -> Result<()> {
+        self.write_json(&txn_dir.join(name), value)
+    }
+
+    /// Reads a JSON document of a transaction directory.
+    ///
+    /// # Errors
+    /// When it is unreadable or corrupt.
+    pub fn get_json<T: for<'de> Deserialize<'de>>(
+        &self,
+        txn_dir: &Path,
+        name: &str,
+    ) -> Result<Option<T>> {
+        self.read_json(&txn_dir.join(name))
+    }
+}
+
+fn open_nofollow(path: &Path, create: bool) -> Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC);
+    if create {
+        o.write(true).create(true).mode(PRIVATE);
+    }
+    o.open(path).map_err(|source| {
+        StateError::Fs(FsError::Io {
+            path: path.into(),
+            op: "open lock",
+            source,
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil(0), (1970, 1, 1));
+        assert_eq!(civil(20_418), (2025, 11, 26));
+        assert_eq!(civil(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn second_lock_fails_at_once() {
+        let t = tempfile::tempdir().unwrap();
+        let s = StateDir::new(t.path().join("state")).unwrap();
+        let held = s.lock().unwrap();
+        assert!(s.is_locked());
+        assert!(matches!(s.lock(), Err(StateError::Locked { .. })));
+        drop(held);
+        assert!(!s.is_locked());
+        assert!(s.lock().is_ok());
+        let mode = std::fs::metadata(&s.path).unwrap();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
+            0o700
+        );
+    }
+}

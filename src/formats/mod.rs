@@ -1,0 +1,5 @@
+//! Config file formats, each parsed and edited losslessly: untouched lines and
+//! comments survive byte for byte. Formats work on text only; they never touch the
+//! file system or run commands.
+
+pub mod sysctl;

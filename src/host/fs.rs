@@ -1,0 +1,588 @@
+//! File access under the root prefix, without ever following a symlink.
+//!
+//! Every path harden manages is a *logical* absolute path (`/etc/ssh/sshd_config`)
+//! resolved under the root (`--root`). Directories are walked one component at a time
+//! with `openat(O_NOFOLLOW)`, so a symlink planted in a directory or at the target can
+//! neither redirect a write nor make a read leave the root: it is an error naming the
+//! path. Writes are atomic: a `0600` temp file created exclusively in the target's
+//! directory, filled, given its mode and owner, fsynced, renamed over the target, and
+//! the directory fsynced. This module does not decide *what* to write.
+
+use std::ffi::OsStr;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag, openat, renameat};
+use nix::sys::stat::{FileStat, Mode, SFlag, fchmod, fstatat, mkdirat};
+use nix::unistd::{Gid, Uid, UnlinkatFlags, fchown, fsync, unlinkat};
+
+/// A failure to read or write a managed path.
+#[derive(Debug, thiserror::Error)]
+pub enum FsError {
+    #[error("{path}: not an absolute, normalised path (no `..`, no `.`)")]
+    BadPath { path: PathBuf },
+    #[error("{path}: is a symlink; harden never reads or writes through a symlink")]
+    Symlink { path: PathBuf },
+    #[error("{path}: expected a directory")]
+    NotADirectory { path: PathBuf },
+    #[error("{path}: {op} failed: {errno}")]
+    Sys {
+        path: PathBuf,
+        op: &'static str,
+        errno: Errno,
+    },
+    #[error("{path}: {op} failed: {source}")]
+    Io {
+        path: PathBuf,
+        op: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+type Result<T> = std::result::Result<T, FsError>;
+
+/// What kind of object a path is, without following symlinks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink,
+    Other,
+}
+
+/// Metadata of a path (never of a symlink's target).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meta {
+    pub kind: Kind,
+    /// Permission bits including setuid/setgid/sticky (`mode & 0o7777`).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub len: u64,
+}
+
+impl Meta {
+    fn from_stat(st: &FileStat) -> Self {
+        let fmt = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+        let kind = if fmt == SFlag::S_IFREG {
+            Kind::File
+        } else if fmt == SFlag::S_IFDIR {
+            Kind::Dir
+        } else if fmt == SFlag::S_IFLNK {
+            Kind::Symlink
+        } else {
+            Kind::Other
+        };
+        Self {
+            kind,
+            mode: st.st_mode & 0o7777,
+            uid: st.st_uid,
+            gid: st.st_gid,
+            len: u64::try_from(st.st_size).unwrap_or(0),
+        }
+    }
+}
+
+/// Checks that `path` is absolute and normalised, and returns its components.
+pub fn components(path: &Path) -> Result<Vec<&OsStr>> {
+    let mut out = Vec::new();
+    let mut iter = path.components();
+    if iter.next() != Some(Component::RootDir) {
+        return Err(FsError::BadPath { path: path.into() });
+    }
+    for c in iter {
+        match c {
+            Component::Normal(n) => out.push(n),
+            _ => return Err(FsError::BadPath { path: path.into() }),
+        }
+    }
+    Ok(out)
+}
+
+/// The host path of a logical path under `root`.
+#[must_use]
+pub fn host_path(root: &Path, logical: &Path) -> PathBuf {
+    let rel = logical.strip_prefix("/").unwrap_or(logical);
+    if rel.as_os_str().is_empty() {
+        root.to_path_buf()
+    } else {
+        root.join(rel)
+    }
+}
+
+fn sys<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(Errno) -> FsError + 'a {
+    move |errno| FsError::Sys {
+        path: path.to_path_buf(),
+        op,
+        errno,
+    }
+}
+
+fn open_root(root: &Path) -> Result<OwnedFd> {
+    nix::fcntl::open(
+        root,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(sys(root, "open root"))
+}
+
+/// Opens the directory `dir` (logical) under `root`, refusing symlinks on the way.
+/// Returns `None` when a component does not exist.
+pub fn open_dir(root: &Path, dir: &Path) -> Result<Option<OwnedFd>> {
+    let comps = components(dir)?;
+    let mut fd = open_root(root)?;
+    let mut walked = PathBuf::from("/");
+    for c in comps {
+        walked.push(c);
+        match openat(
+            fd.as_fd(),
+            c,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(next) => fd = next,
+            Err(Errno::ENOENT) => return Ok(None),
+            Err(Errno::ELOOP) => return Err(FsError::Symlink { path: walked }),
+            Err(Errno::ENOTDIR) => {
+                // Either a symlink (O_NOFOLLOW on a link to a dir gives ENOTDIR on
+                // some kernels) or a plain file: tell them apart.
+                let st = fstatat(fd.as_fd(), c, AtFlags::AT_SYMLINK_NOFOLLOW)
+                    .map_err(sys(&walked, "stat"))?;
+                if Meta::from_stat(&st).kind == Kind::Symlink {
+                    return Err(FsError::Symlink { path: walked });
+                }
+                return Err(FsError::NotADirectory { path: walked });
+            }
+            Err(e) => return Err(sys(&walked, "open directory")(e)),
+        }
+    }
+    Ok(Some(fd))
+}
+
+fn split(path: &Path) -> Result<(PathBuf, &OsStr)> {
+    let comps = components(path)?;
+    let Some(name) = comps.last() else {
+        return Err(FsError::BadPath { path: path.into() });
+    };
+    let parent = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+    Ok((parent, name))
+}
+
+/// Metadata of `path` without following a symlink at the end; `None` if absent.
+pub fn lstat(root: &Path, path: &Path) -> Result<Option<Meta>> {
+    if components(path)?.is_empty() {
+        let st = nix::sys::stat::stat(root).map_err(sys(root, "stat"))?;
+        return Ok(Some(Meta::from_stat(&st)));
+    }
+    let (parent, name) = split(path)?;
+    let Some(dir) = open_dir(root, &parent)? else {
+        return Ok(None);
+    };
+    match fstatat(dir.as_fd(), name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) => Ok(Some(Meta::from_stat(&st))),
+        Err(Errno::ENOENT) => Ok(None),
+        Err(e) => Err(sys(path, "stat")(e)),
+    }
+}
+
+/// Reads a regular file; `None` if it does not exist. A symlink is an error.
+pub fn read(root: &Path, path: &Path) -> Result<Option<Vec<u8>>> {
+    let (parent, name) = split(path)?;
+    let Some(dir) = open_dir(root, &parent)? else {
+        return Ok(None);
+    };
+    let fd = match openat(
+        dir.as_fd(),
+        name,
+        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Ok(None),
+        Err(Errno::ELOOP) => return Err(FsError::Symlink { path: path.into() }),
+        Err(e) => return Err(sys(path, "open")(e)),
+    };
+    let mut file = std::fs::File::from(fd);
+    let meta = file.metadata().map_err(|source| FsError::Io {
+        path: path.into(),
+        op: "stat",
+        source,
+    })?;
+    if !meta.is_file() {
+        return Err(FsError::Io {
+            path: path.into(),
+            op: "read",
+            source: std::io::Error::other("not a regular file"),
+        });
+    }
+    let mut buf = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.read_to_end(&mut buf).map_err(|source| FsError::Io {
+        path: path.into(),
+        op: "read",
+        source,
+    })?;
+    Ok(Some(buf))
+}
+
+/// Reads a file that may legitimately be a symlink inside the root (such as
+/// `/etc/os-release`), resolving links inside the root. Only for facts, never for
+/// managed files.
+#[must_use]
+pub fn read_resolving(root: &Path, path: &Path) -> Option<Vec<u8>> {
+    let mut current = path.to_path_buf();
+    for _ in 0..16 {
+        match read(root, &current) {
+            Ok(content) => return content,
+            Err(FsError::Symlink { path: link }) => {
+                let target = std::fs::read_link(host_path(root, &link)).ok()?;
+                let base = link.parent().unwrap_or(Path::new("/")).to_path_buf();
+                let joined = if target.is_absolute() {
+                    target
+                } else {
+                    base.join(target)
+                };
+                let rest = current.strip_prefix(&link).ok()?.to_path_buf();
+                current = normalise(&joined.join(rest));
+            }
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+/// Lexically normalises an absolute path, clamping `..` at the root.
+#[must_use]
+pub fn normalise(path: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in path.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Identifies temp files that belong to one transaction, so a crash leaves nothing
+/// that rollback cannot find and remove.
+#[must_use]
+pub fn temp_name(prefix: &str, name: &OsStr, purpose: &str) -> PathBuf {
+    let mut s = format!(".{prefix}.").into_bytes();
+    s.extend_from_slice(name.as_bytes());
+    s.push(b'.');
+    s.extend_from_slice(purpose.as_bytes());
+    PathBuf::from(OsStr::from_bytes(&s))
+}
+
+/// Final metadata for a written file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner {
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// Writes `content` to a new temp file next to `path` (exclusive create, `0600`),
+/// sets the final mode and owner, fsyncs it, and returns its logical path. The caller
+/// either renames it into place with [`install`] or removes it.
+pub fn write_temp(
+    root: &Path,
+    path: &Path,
+    content: &[u8],
+    owner: Owner,
+    tag: &str,
+    purpose: &str,
+) -> Result<PathBuf> {
+    let (parent, name) = split(path)?;
+    let dir = open_dir(root, &parent)?.ok_or_else(|| FsError::Sys {
+        path: parent.clone(),
+        op: "open directory",
+        errno: Errno::ENOENT,
+    })?;
+    let tmp = temp_name(tag, name, purpose);
+    let tmp_logical = parent.join(&tmp);
+    // A leftover from an earlier crash of the same transaction id is ours to replace.
+    match unlinkat(dir.as_fd(), tmp.as_path(), UnlinkatFlags::NoRemoveDir) {
+        Ok(()) | Err(Errno::ENOENT) => {}
+        Err(e) => return Err(sys(&tmp_logical, "remove stale temp")(e)),
+    }
+    let fd = openat(
+        dir.as_fd(),
+        tmp.as_path(),
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    )
+    .map_err(sys(&tmp_logical, "create temp"))?;
+    let result = fill(&fd, content, owner, &tmp_logical);
+    if let Err(e) = result {
+        let _ = unlinkat(dir.as_fd(), tmp.as_path(), UnlinkatFlags::NoRemoveDir);
+        return Err(e);
+    }
+    Ok(tmp_logical)
+}
+
+fn fill(fd: &OwnedFd, content: &[u8], owner: Owner, path: &Path) -> Result<()> {
+    let mut file = std::fs::File::from(fd.try_clone().map_err(|source| FsError::Io {
+        path: path.into(),
+        op: "dup",
+        source,
+    })?);
+    file.write_all(content).map_err(|source| FsError::Io {
+        path: path.into(),
+        op: "write",
+        source,
+    })?;
+    set_owner_fd(fd, owner, path)?;
+    fsync(fd).map_err(sys(path, "fsync"))
+}
+
+fn set_owner_fd(fd: &OwnedFd, owner: Owner, path: &Path) -> Result<()> {
+    // chown first: it clears setuid/setgid bits, which the chmod then sets as asked.
+    let st = nix::sys::stat::fstat(fd).map_err(sys(path, "stat"))?;
+    if st.st_uid != owner.uid || st.st_gid != owner.gid {
+        fchown(
+            fd,
+            Some(Uid::from_raw(owner.uid)),
+            Some(Gid::from_raw(owner.gid)),
+        )
+        .map_err(sys(path, "chown"))?;
+    }
+    fchmod(fd, Mode::from_bits_truncate(owner.mode)).map_err(sys(path, "chmod"))
+}
+
+/// Renames the temp file `tmp` (from [`write_temp`]) over `path` and fsyncs the
+/// directory. Refuses when `path` has become a symlink or a directory.
+pub fn install(root: &Path, tmp: &Path, path: &Path) -> Result<()> {
+    let (parent, name) = split(path)?;
+    let (_, tmp_name) = split(tmp)?;
+    let dir = open_dir(root, &parent)?.ok_or_else(|| FsError::Sys {
+        path: parent.clone(),
+        op: "open directory",
+        errno: Errno::ENOENT,
+    })?;
+    match fstatat(dir.as_fd(), name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) => match Meta::from_stat(&st).kind {
+            Kind::Symlink => {
+                let _ = unlinkat(dir.as_fd(), tmp_name, UnlinkatFlags::NoRemoveDir);
+                return Err(FsError::Symlink { path: path.into() });
+            }
+            Kind::Dir => {
+                let _ = unlinkat(dir.as_fd(), tmp_name, UnlinkatFlags::NoRemoveDir);
+                return Err(FsError::Sys {
+                    path: path.into(),
+                    op: "replace",
+                    errno: Errno::EISDIR,
+                });
+            }
+            _ => {}
+        },
+        Err(Errno::ENOENT) => {}
+        Err(e) => return Err(sys(path, "stat")(e)),
+    }
+    renameat(dir.as_fd(), tmp_name, dir.as_fd(), name).map_err(sys(path, "rename"))?;
+    fsync(dir.as_fd()).map_err(sys(&parent, "fsync directory"))
+}
+
+/// Atomically replaces (or creates) `path` with `content` and the given owner.
+pub fn write_atomic(
+    root: &Path,
+    path: &Path,
+    content: &[u8],
+    owner: Owner,
+    tag: &str,
+) -> Result<()> {
+    let tmp = write_temp(root, path, content, owner, tag, "tmp")?;
+    install(root, &tmp, path)
+}
+
+/// Removes a file we created, ignoring its absence.
+pub fn remove_file(root: &Path, path: &Path) -> Result<()> {
+    let (parent, name) = split(path)?;
+    let Some(dir) = open_dir(root, &parent)? else {
+        return Ok(());
+    };
+    match unlinkat(dir.as_fd(), name, UnlinkatFlags::NoRemoveDir) {
+        Ok(()) | Err(Errno::ENOENT) => {}
+        Err(e) => return Err(sys(path, "remove")(e)),
+    }
+    fsync(dir.as_fd()).map_err(sys(&parent, "fsync directory"))
+}
+
+/// Removes an empty directory; `Ok(false)` when it is not empty.
+pub fn remove_dir(root: &Path, path: &Path) -> Result<bool> {
+    let (parent, name) = split(path)?;
+    let Some(dir) = open_dir(root, &parent)? else {
+        return Ok(true);
+    };
+    match unlinkat(dir.as_fd(), name, UnlinkatFlags::RemoveDir) {
+        Ok(()) | Err(Errno::ENOENT) => {}
+        Err(Errno::ENOTEMPTY | Errno::EEXIST) => return Ok(false),
+        Err(e) => return Err(sys(path, "remove directory")(e)),
+    }
+    fsync(dir.as_fd()).map_err(sys(&parent, "fsync directory"))?;
+    Ok(true)
+}
+
+/// Creates one directory (its parent must exist) with mode and owner.
+pub fn make_dir(root: &Path, path: &Path, owner: Owner) -> Result<()> {
+    let (parent, name) = split(path)?;
+    let dir = open_dir(root, &parent)?.ok_or_else(|| FsError::Sys {
+        path: parent.clone(),
+        op: "open directory",
+        errno: Errno::ENOENT,
+    })?;
+    match mkdirat(dir.as_fd(), name, Mode::from_bits_truncate(0o700)) {
+        Ok(()) | Err(Errno::EEXIST) => {}
+        Err(e) => return Err(sys(path, "mkdir")(e)),
+    }
+    fsync(dir.as_fd()).map_err(sys(&parent, "fsync directory"))?;
+    set_meta(
+        root,
+        path,
+        Some(owner.mode),
+        Some(owner.uid),
+        Some(owner.gid),
+    )
+}
+
+/// Sets mode and/or owner of a file or directory, never through a symlink.
+pub fn set_meta(
+    root: &Path,
+    path: &Path,
+    mode: Option<u32>,
+    uid: Option<u32>,
+    gid: Option<u32>,
+) -> Result<()> {
+    let fd = if components(path)?.is_empty() {
+        open_root(root)?
+    } else {
+        let (parent, name) = split(path)?;
+        let dir = open_dir(root, &parent)?.ok_or_else(|| FsError::Sys {
+            path: parent.clone(),
+            op: "open directory",
+            errno: Errno::ENOENT,
+        })?;
+        match openat(
+            dir.as_fd(),
+            name,
+            OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(Errno::ELOOP) => return Err(FsError::Symlink { path: path.into() }),
+            Err(e) => return Err(sys(path, "open")(e)),
+        }
+    };
+    let st = nix::sys::stat::fstat(&fd).map_err(sys(path, "stat"))?;
+    let kind = Meta::from_stat(&st).kind;
+    if !matches!(kind, Kind::File | Kind::Dir) {
+        return Err(FsError::Sys {
+            path: path.into(),
+            op: "chmod (not a file or directory)",
+            errno: Errno::EINVAL,
+        });
+    }
+    let uid = uid.unwrap_or(st.st_uid);
+    let gid = gid.unwrap_or(st.st_gid);
+    let mode = mode.unwrap_or(st.st_mode & 0o7777);
+    set_owner_fd(&fd, Owner { mode, uid, gid }, path)
+}
+
+/// Removes the temp files of transaction `tag` left in `dir` by a crash.
+pub fn sweep_temps(root: &Path, dir: &Path, tag: &str) -> Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
+    let Some(_) = open_dir(root, dir)? else {
+        return Ok(removed);
+    };
+    let prefix = format!(".{tag}.");
+    let host_dir = host_path(root, dir);
+    let entries = std::fs::read_dir(&host_dir).map_err(|source| FsError::Io {
+        path: dir.into(),
+        op: "list",
+        source,
+    })?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if name.as_bytes().starts_with(prefix.as_bytes()) {
+            let logical = dir.join(&name);
+            remove_file(root, &logical)?;
+            removed.push(logical);
+        }
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner() -> Owner {
+        Owner {
+            mode: 0o640,
+            uid: nix::unistd::getuid().as_raw(),
+            gid: nix::unistd::getgid().as_raw(),
+        }
+    }
+
+    #[test]
+    fn write_then_read_round_trips_with_mode() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir(t.path().join("etc")).unwrap();
+        let p = Path::new("/etc/x.conf");
+        write_atomic(t.path(), p, b"hello\n", owner(), "harden.t").unwrap();
+        assert_eq!(read(t.path(), p).unwrap().unwrap(), b"hello\n");
+        let m = lstat(t.path(), p).unwrap().unwrap();
+        assert_eq!((m.kind, m.mode), (Kind::File, 0o640));
+        // No temp file left behind.
+        assert_eq!(std::fs::read_dir(t.path().join("etc")).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn refuses_symlink_at_target_and_in_directory() {
+        let t = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir(t.path().join("etc")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("victim"), t.path().join("etc/x")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), t.path().join("linkdir")).unwrap();
+        let err = write_atomic(t.path(), Path::new("/etc/x"), b"a", owner(), "harden.t");
+        assert!(matches!(err, Err(FsError::Symlink { .. })), "{err:?}");
+        let err = write_atomic(t.path(), Path::new("/linkdir/y"), b"a", owner(), "harden.t");
+        assert!(matches!(err, Err(FsError::Symlink { .. })), "{err:?}");
+        assert!(!outside.path().join("victim").exists());
+        assert!(!outside.path().join("y").exists());
+        // And no temp left in /etc.
+        assert_eq!(std::fs::read_dir(t.path().join("etc")).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn relative_and_dotted_paths_are_rejected() {
+        assert!(components(Path::new("etc/x")).is_err());
+        assert!(components(Path::new("/etc/../x")).is_err());
+        assert_eq!(components(Path::new("/etc/x")).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn read_resolving_stays_in_root() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("usr/lib")).unwrap();
+        std::fs::create_dir(t.path().join("etc")).unwrap();
+        std::fs::write(t.path().join("usr/lib/os-release"), "ID=debian\n").unwrap();
+        std::os::unix::fs::symlink("../usr/lib/os-release", t.path().join("etc/os-release"))
+            .unwrap();
+        let got = read_resolving(t.path(), Path::new("/etc/os-release")).unwrap();
+        assert_eq!(got, b"ID=debian\n");
+        std::fs::remove_file(t.path().join("etc/os-release")).unwrap();
+        std::os::unix::fs::symlink("/usr/lib/os-release", t.path().join("etc/os-release")).unwrap();
+        let got = read_resolving(t.path(), Path::new("/etc/os-release")).unwrap();
+        assert_eq!(got, b"ID=debian\n");
+    }
+}

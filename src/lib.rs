@@ -1,0 +1,15 @@
+//! `harden` converges a host (or an offline root file system) to a hardened desired
+//! state: a playbook is planned against the host, printed as a dry run, and applied
+//! as one transaction with snapshots, validation, reloads and rollback.
+//!
+//! The rooms: [`playbook`] reads what the user wants, [`modules`] turn it into typed
+//! changes, [`formats`] edit config text losslessly, [`host`] is the only way to touch
+//! the machine, and [`engine`] plans, applies, snapshots and rolls back.
+
+pub mod cli;
+pub mod engine;
+pub mod error;
+pub mod formats;
+pub mod host;
+pub mod modules;
+pub mod playbook;

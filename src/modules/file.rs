@@ -1,0 +1,450 @@
+//! `file`: a path's existence, content, mode and owner, optionally recursive with
+//! separate file and directory modes. Owner and group names resolve in the root's
+//! own `passwd`/`group`. A symlink is never followed: at the target it is an error,
+//! inside a recursive tree it is left alone, and a walk never crosses into another
+//! file system. `secret: true` keeps content out of every diff.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Deserializer};
+
+use super::{Ctx, ModuleError, Out, diff, missing_parents, observed};
+use crate::engine::plan::{MakeDir, Observed, Op, Remove, SetMeta, Validator, WriteFile};
+use crate::host::fs::{Kind, Meta};
+
+/// An octal permission mode, written as a quoted string (`"0640"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileMode(pub u32);
+
+impl<'de> Deserialize<'de> for FileMode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = FileMode;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an octal mode as a quoted string, e.g. \"0640\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<FileMode, E> {
+                let digits = s.strip_prefix("0o").unwrap_or(s);
+                if digits.is_empty() || digits.len() > 5 {
+                    return Err(E::custom(format!(
+                        "mode `{s}`: expected 3 or 4 octal digits"
+                    )));
+                }
+                let m = u32::from_str_radix(digits, 8)
+                    .map_err(|_| E::custom(format!("mode `{s}` is not octal")))?;
+                if m > 0o7777 {
+                    return Err(E::custom(format!("mode `{s}` is larger than 07777")));
+                }
+                Ok(FileMode(m))
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<FileMode, E> {
+                Err(E::custom(format!(
+                    "mode {n}: write modes as quoted octal strings (\"0{n}\"); unquoted, YAML reads them as decimal numbers"
+                )))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<FileMode, E> {
+                Err(E::custom(format!(
+                    "mode {n}: write modes as quoted octal strings, e.g. \"0640\""
+                )))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl schemars::JsonSchema for FileMode {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "FileMode".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^(0o)?[0-7]{3,5}$",
+            "description": "Octal permission bits as a quoted string, e.g. \"0640\"."
+        })
+    }
+}
+
+/// What should exist at the path.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// A regular file (created only when `content` is given).
+    #[default]
+    File,
+    /// A directory (created when missing).
+    Directory,
+    /// Nothing: a file, symlink or empty directory is removed.
+    Absent,
+}
+
+/// Parameters of `file:`.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// The path, absolute.
+    pub path: PathBuf,
+    #[serde(default)]
+    pub state: State,
+    /// Mode of the path (and, with `recurse`, of everything below unless
+    /// `file_mode`/`dir_mode` say otherwise).
+    #[serde(default)]
+    pub mode: Option<FileMode>,
+    /// Owner name (or numeric uid), resolved in the root's passwd.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// Group name (or numeric gid), resolved in the root's group.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Apply owner, group and modes to everything below a directory.
+    #[serde(default)]
+    pub recurse: bool,
+    /// With `recurse`: the mode of regular files below.
+    #[serde(default)]
+    pub file_mode: Option<FileMode>,
+    /// With `recurse`: the mode of directories below.
+    #[serde(default)]
+    pub dir_mode: Option<FileMode>,
+    /// The whole content of the file.
+    #[serde(default)]
+    pub content: Option<String>,
+    /// The content is secret: diffs and reports never show it.
+    #[serde(default)]
+    pub secret: bool,
+    /// A validator run on the candidate before install; `%s` is its path
+    /// (e.g. `[visudo, -c, -f, "%s"]`).
+    #[serde(default)]
+    pub validate: Option<Vec<String>>,
+}
+
+struct Wanted {
+    mode: Option<u32>,
+    uid: Option<u32>,
+    gid: Option<u32>,
+}
+
+impl Wanted {
+    fn meta_op(&self, path: &Path, m: &Meta) -> Option<(Op, String)> {
+        let mode = self.mode.filter(|x| *x != m.mode);
+        let uid = self.uid.filter(|x| *x != m.uid);
+        let gid = self.gid.filter(|x| *x != m.gid);
+        if mode.is_none() && uid.is_none() && gid.is_none() {
+            return None;
+        }
+        let mut what = Vec::new();
+        if let Some(x) = mode {
+            what.push(format!("mode {:04o} -> {x:04o}", m.mode));
+        }
+        if let Some(x) = uid {
+            what.push(format!("owner {} -> {x}", m.uid));
+        }
+        if let Some(x) = gid {
+            what.push(format!("group {} -> {x}", m.gid));
+        }
+        Some((
+            Op::SetMeta(SetMeta {
+                path: path.to_path_buf(),
+                mode,
+                uid,
+                gid,
+                expect: (m.mode, m.uid, m.gid),
+            }),
+            what.join(", "),
+        ))
+    }
+}
+
+pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
+    let path = ctx.path_param(Some(&p.path), "path")?;
+    if path == Path::new("/") {
+        return Err(ctx.invalid("refusing to manage `/` itself"));
+    }
+    let uid =
+        p.owner
+            .as_deref()
+            .map(|o| {
+                ctx.host.ids.uid(o).ok_or_else(|| {
+                    ctx.invalid(format!("owner `{o}` is not in the root's /etc/passwd"))
+                })
+            })
+            .transpose()?;
+    let gid =
+        p.group
+            .as_deref()
+            .map(|g| {
+                ctx.host.ids.gid(g).ok_or_else(|| {
+                    ctx.invalid(format!("group `{g}` is not in the root's /etc/group"))
+                })
+            })
+            .transpose()?;
+    if let Some(v) = &p.validate
+        && !v.iter().any(|a| a.contains("%s"))
+    {
+        return Err(ctx.invalid("`validate` must name the candidate as `%s`"));
+    }
+    if p.recurse && p.state != State::Directory {
+        return Err(ctx.invalid("`recurse` needs `state: directory`"));
+    }
+    if (p.file_mode.is_some() || p.dir_mode.is_some()) && !p.recurse {
+        return Err(ctx.invalid("`file_mode` and `dir_mode` need `recurse: true`"));
+    }
+    if p.content.is_some() && p.state != State::File {
+        return Err(ctx.invalid("`content` needs `state: file`"));
+    }
+    let meta = ctx.host.lstat(&path).map_err(ctx.fs())?;
+    if let Some(m) = &meta
+        && m.kind == Kind::Symlink
+        && p.state != State::Absent
+    {
+        return Err(ctx.invalid(format!(
+            "{} is a symlink; harden does not manage a path through a symlink",
+            path.display()
+        )));
+    }
+    let target = path.display().to_string();
+    match p.state {
+        State::Absent => plan_absent(ctx, &path, meta, out),
+        State::File => {
+            let wanted = Wanted {
+                mode: p.mode.map(|m| m.0),
+                uid,
+                gid,
+            };
+            plan_file(ctx, p, &path, meta, &wanted, out)
+        }
+        State::Directory => {
+            let top = Wanted {
+                mode: p.mode.or(p.dir_mode).map(|m| m.0),
+                uid,
+                gid,
+            };
+            match meta {
+                None => {
+                    let mut c = ctx.change(&target, "create directory");
+                    c.ops = missing_parents(ctx, &path)?;
+                    c.ops.push(Op::MakeDir(MakeDir {
+                        path: path.clone(),
+                        mode: top.mode.unwrap_or(0o755),
+                        uid: uid.unwrap_or(0),
+                        gid: gid.unwrap_or(0),
+                    }));
+                    out.changes.push(c);
+                }
+                Some(m) if m.kind == Kind::Dir => {
+                    if let Some((op, what)) = top.meta_op(&path, &m) {
+                        let mut c = ctx.change(&target, what);
+                        c.ops.push(op);
+                        out.changes.push(c);
+                    }
+                    if p.recurse {
+                        plan_tree(ctx, p, &path, uid, gid, out)?;
+                    }
+                }
+                Some(_) => {
+                    return Err(ctx.invalid(format!("{target} exists and is not a directory")));
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn plan_absent(
+    ctx: &Ctx,
+    path: &Path,
+    meta: Option<Meta>,
+    out: &mut Out,
+) -> Result<(), ModuleError> {
+    let Some(m) = meta else { return Ok(()) };
+    let expect = match m.kind {
+        Kind::File => observed(ctx.host.read(path).map_err(ctx.fs())?.as_deref()),
+        Kind::Dir => {
+            let host = ctx.host.path(path);
+            let empty = std::fs::read_dir(&host)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false);
+            if !empty {
+                return Err(ctx.invalid(format!(
+                    "{} is a directory that is not empty; harden removes only empty directories",
+                    path.display()
+                )));
+            }
+            Observed::Dir
+        }
+        Kind::Symlink => Observed::Absent,
+        Kind::Other => {
+            return Err(ctx.invalid(format!("{} is not a file or directory", path.display())));
+        }
+    };
+    let mut c = ctx.change(path.display().to_string(), "remove");
+    c.ops.push(Op::Remove(Remove {
+        path: path.to_path_buf(),
+        expect,
+    }));
+    out.changes.push(c);
+    Ok(())
+}
+
+fn plan_file(
+    ctx: &Ctx,
+    p: &Params,
+    path: &Path,
+    meta: Option<Meta>,
+    wanted: &Wanted,
+    out: &mut Out,
+) -> Result<(), ModuleError> {
+    let target = path.display().to_string();
+    if let Some(m) = &meta
+        && m.kind != Kind::File
+    {
+        return Err(ctx.invalid(format!("{target} exists and is not a regular file")));
+    }
+    if let Some(content) = &p.content {
+        let before = ctx.host.read(path).map_err(ctx.fs())?;
+        if before.as_deref() != Some(content.as_bytes()) {
+            let mode = wanted.mode.or(meta.map(|m| m.mode)).unwrap_or(0o644);
+            let uid = wanted.uid.or(meta.map(|m| m.uid)).unwrap_or(0);
+            let gid = wanted.gid.or(meta.map(|m| m.gid)).unwrap_or(0);
+            let mut c = ctx.change(
+                &target,
+                if before.is_some() {
+                    "update content"
+                } else {
+                    "create file"
+                },
+            );
+            c.diff = Some(diff(
+                before.as_deref().unwrap_or_default(),
+                content.as_bytes(),
+                p.secret,
+            ));
+            c.ops = missing_parents(ctx, path)?;
+            c.ops.push(Op::WriteFile(WriteFile {
+                path: path.to_path_buf(),
+                content: content.clone().into_bytes(),
+                mode,
+                uid,
+                gid,
+                expect: observed(before.as_deref()),
+                validators: p
+                    .validate
+                    .iter()
+                    .map(|argv| Validator {
+                        argv: argv.clone(),
+                        private_run: false,
+                    })
+                    .collect(),
+            }));
+            out.changes.push(c);
+            return Ok(());
+        }
+    }
+    let Some(m) = meta else {
+        return Err(ctx.invalid(format!(
+            "{target} does not exist; give `content` to create it, or add `when: {{ exists: {target} }}`"
+        )));
+    };
+    if let Some((op, what)) = wanted.meta_op(path, &m) {
+        let mut c = ctx.change(&target, what);
+        c.ops.push(op);
+        out.changes.push(c);
+    }
+    Ok(())
+}
+
+/// Walks the tree below `top` (not following symlinks, not crossing file systems)
+/// and plans one change holding every metadata fix.
+fn plan_tree(
+    ctx: &Ctx,
+    p: &Params,
+    top: &Path,
+    uid: Option<u32>,
+    gid: Option<u32>,
+    out: &mut Out,
+) -> Result<(), ModuleError> {
+    let files = Wanted {
+        mode: p.file_mode.or(p.mode).map(|m| m.0),
+        uid,
+        gid,
+    };
+    let dirs = Wanted {
+        mode: p.dir_mode.or(p.mode).map(|m| m.0),
+        uid,
+        gid,
+    };
+    let host_top = ctx.host.path(top);
+    let dev = std::fs::symlink_metadata(&host_top)
+        .map_err(|e| ctx.invalid(format!("{}: {e}", top.display())))?
+        .dev();
+    let mut ops = Vec::new();
+    let mut examples = Vec::new();
+    let (mut seen, mut skipped_links) = (0usize, 0usize);
+    let mut stack = vec![(host_top, top.to_path_buf())];
+    while let Some((host_dir, logical_dir)) = stack.pop() {
+        let entries = std::fs::read_dir(&host_dir)
+            .map_err(|e| ctx.invalid(format!("{}: {e}", logical_dir.display())))?;
+        for entry in entries {
+            let entry =
+                entry.map_err(|e| ctx.invalid(format!("{}: {e}", logical_dir.display())))?;
+            let md = entry
+                .metadata()
+                .map_err(|e| ctx.invalid(format!("{}: {e}", entry.path().display())))?;
+            let logical = logical_dir.join(entry.file_name());
+            let ft = md.file_type();
+            let meta = Meta {
+                kind: if ft.is_dir() {
+                    Kind::Dir
+                } else if ft.is_file() {
+                    Kind::File
+                } else {
+                    Kind::Other
+                },
+                mode: md.mode() & 0o7777,
+                uid: md.uid(),
+                gid: md.gid(),
+                len: md.len(),
+            };
+            seen += 1;
+            let wanted = if ft.is_symlink() {
+                skipped_links += 1;
+                continue;
+            } else if ft.is_dir() {
+                if md.dev() != dev {
+                    continue;
+                }
+                stack.push((entry.path(), logical.clone()));
+                &dirs
+            } else if ft.is_file() {
+                &files
+            } else {
+                continue;
+            };
+            if let Some((op, what)) = wanted.meta_op(&logical, &meta) {
+                if examples.len() < 3 {
+                    examples.push(format!("{}: {what}", logical.display()));
+                }
+                ops.push(op);
+            }
+        }
+    }
+    if !ops.is_empty() {
+        let more = ops.len().saturating_sub(examples.len());
+        let mut summary = format!(
+            "{} of {seen} paths below change; {}",
+            ops.len(),
+            examples.join("; ")
+        );
+        if more > 0 {
+            summary.push_str(&format!("; and {more} more"));
+        }
+        if skipped_links > 0 {
+            summary.push_str(&format!(" ({skipped_links} symlinks left alone)"));
+        }
+        let mut c = ctx.change(format!("{}/** (recursive)", top.display()), summary);
+        c.ops = ops;
+        out.changes.push(c);
+    }
+    Ok(())
+}

@@ -1,0 +1,326 @@
+//! The module catalogue: what a task key (`sysctl:`, `file:`, ...) means. Each module
+//! has a declarative spec in `modules/NAME.yaml` (description, parameters, default
+//! paths, validator, handler), embedded at build time and listed by
+//! `harden modules`; its Rust side only turns parameters into typed changes
+//! ([`crate::engine::plan::Change`]) by reading the host. Modules never write.
+
+pub mod file;
+pub mod sysctl;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+use serde::de::MapAccess;
+
+use crate::engine::plan::{Change, Diff, MakeDir, Notice, NoticeLevel, Observed, Op, sha256_hex};
+use crate::host::Host;
+use crate::host::fs::{FsError, Kind};
+use crate::playbook::Task;
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/modules.rs"));
+}
+
+/// A module could not plan.
+#[derive(Debug, thiserror::Error)]
+pub enum ModuleError {
+    #[error("rule {rule}: {message}")]
+    Invalid { rule: String, message: String },
+    #[error("rule {rule}: {source}")]
+    Fs {
+        rule: String,
+        #[source]
+        source: FsError,
+    },
+    #[error("module catalogue: modules/{file}.yaml: {message}")]
+    Catalogue { file: String, message: String },
+}
+
+/// A task's module and its parameters.
+#[derive(Debug, Clone)]
+pub enum ModuleCall {
+    Sysctl(sysctl::Params),
+    File(file::Params),
+}
+
+impl ModuleCall {
+    /// The module's name (its task key).
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Sysctl(_) => "sysctl",
+            Self::File(_) => "file",
+        }
+    }
+}
+
+/// Reads the parameters of module `name` from the playbook; `None` when there is
+/// no such module.
+///
+/// # Errors
+/// When the parameters do not fit the module (the error carries the position).
+pub fn deserialize_call<'de, A: MapAccess<'de>>(
+    name: &str,
+    map: &mut A,
+) -> Result<Option<ModuleCall>, A::Error> {
+    Ok(Some(match name {
+        "sysctl" => ModuleCall::Sysctl(map.next_value()?),
+        "file" => ModuleCall::File(map.next_value()?),
+        _ => return Ok(None),
+    }))
+}
+
+/// The module names, for messages and the schema.
+#[must_use]
+pub fn names() -> Vec<&'static str> {
+    vec!["file", "sysctl"]
+}
+
+/// The declarative spec of a module (`modules/NAME.yaml`).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    pub name: String,
+    /// One line for `harden modules`.
+    pub description: String,
+    /// The SEEDS.md requirement(s) it serves.
+    #[serde(default)]
+    pub requirements: Vec<String>,
+    /// The Rust resource kind that executes it.
+    pub kind: String,
+    /// Default values of parameters (paths above all).
+    #[serde(default)]
+    pub defaults: BTreeMap<String, String>,
+    /// Validator run on candidates; `%s` is the candidate path.
+    #[serde(default)]
+    pub validator: Option<Vec<String>>,
+    /// Service action after a change, as `ACTION UNIT`.
+    #[serde(default)]
+    pub handler: Option<String>,
+    /// Parameter name → one-line documentation.
+    pub params: BTreeMap<String, String>,
+}
+
+/// The embedded catalogue, parsed once.
+///
+/// # Errors
+/// When a spec in `modules/` is malformed (a test keeps this from shipping).
+pub fn catalogue() -> Result<&'static [Spec], ModuleError> {
+    static CAT: OnceLock<Result<Vec<Spec>, (String, String)>> = OnceLock::new();
+    let cat = CAT.get_or_init(|| {
+        embedded::SPECS
+            .iter()
+            .map(|(file, text)| {
+                let spec: Spec = serde_saphyr::from_str(text)
+                    .map_err(|e| ((*file).to_string(), e.to_string()))?;
+                if spec.name != *file {
+                    return Err((
+                        (*file).to_string(),
+                        format!("name `{}` differs from file name", spec.name),
+                    ));
+                }
+                Ok(spec)
+            })
+            .collect()
+    });
+    match cat {
+        Ok(v) => Ok(v),
+        Err((file, message)) => Err(ModuleError::Catalogue {
+            file: file.clone(),
+            message: message.clone(),
+        }),
+    }
+}
+
+/// The spec of one module.
+///
+/// # Errors
+/// When the catalogue is malformed or lacks the module.
+pub fn spec(name: &str) -> Result<&'static Spec, ModuleError> {
+    catalogue()?
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| ModuleError::Catalogue {
+            file: name.to_string(),
+            message: "missing spec".into(),
+        })
+}
+
+/// What planning one task produced.
+#[derive(Debug, Default)]
+pub struct Out {
+    pub changes: Vec<Change>,
+    pub notices: Vec<Notice>,
+}
+
+/// Everything a module needs to plan one task.
+pub struct Ctx<'a> {
+    pub host: &'a Host,
+    pub task: &'a Task,
+    pub spec: &'static Spec,
+}
+
+impl Ctx<'_> {
+    /// An error about this task's parameters.
+    pub fn invalid(&self, message: impl Into<String>) -> ModuleError {
+        ModuleError::Invalid {
+            rule: self.task.id.clone(),
+            message: message.into(),
+        }
+    }
+
+    /// Wraps a file-system error with this task's rule id.
+    pub fn fs(&self) -> impl FnOnce(FsError) -> ModuleError + '_ {
+        |source| ModuleError::Fs {
+            rule: self.task.id.clone(),
+            source,
+        }
+    }
+
+    /// A new change of this task.
+    #[must_use]
+    pub fn change(&self, target: impl Into<String>, summary: impl Into<String>) -> Change {
+        Change {
+            rule_id: self.task.id.clone(),
+            task: self.task.name.clone(),
+            severity: self.task.severity,
+            module: self.task.module.name().to_string(),
+            target: target.into(),
+            summary: summary.into(),
+            diff: None,
+            handlers: Vec::new(),
+            ops: Vec::new(),
+        }
+    }
+
+    /// A notice of this task.
+    #[must_use]
+    pub fn notice(&self, level: NoticeLevel, message: impl Into<String>) -> Notice {
+        Notice {
+            rule_id: self.task.id.clone(),
+            level,
+            message: message.into(),
+        }
+    }
+
+    /// A path parameter or the spec's default, checked to be absolute and normalised.
+    ///
+    /// # Errors
+    /// When neither is given or the path is not absolute and normalised.
+    pub fn path_param(&self, given: Option<&Path>, key: &str) -> Result<PathBuf, ModuleError> {
+        let path = match given {
+            Some(p) => p.to_path_buf(),
+            None => PathBuf::from(
+                self.spec
+                    .defaults
+                    .get(key)
+                    .ok_or_else(|| self.invalid(format!("`{key}` is required")))?,
+            ),
+        };
+        crate::host::fs::components(&path).map_err(self.fs())?;
+        Ok(path)
+    }
+}
+
+/// Plans one task.
+///
+/// # Errors
+/// Bad parameters, or a host state the module refuses to touch.
+pub fn plan(host: &Host, task: &Task) -> Result<Out, ModuleError> {
+    let ctx = Ctx {
+        host,
+        task,
+        spec: spec(task.module.name())?,
+    };
+    let mut out = Out::default();
+    match &task.module {
+        ModuleCall::Sysctl(p) => sysctl::plan(&ctx, p, &mut out)?,
+        ModuleCall::File(p) => file::plan(&ctx, p, &mut out)?,
+    }
+    Ok(out)
+}
+
+/// `MakeDir` operations for the missing ancestors of `path` (root-owned, `0755`),
+/// outermost first.
+///
+/// # Errors
+/// When an ancestor exists but is not a directory, or crosses a symlink.
+pub fn missing_parents(ctx: &Ctx, path: &Path) -> Result<Vec<Op>, ModuleError> {
+    let mut missing = Vec::new();
+    let mut cur = path.parent();
+    while let Some(dir) = cur {
+        match ctx.host.lstat(dir).map_err(ctx.fs())? {
+            Some(m) if m.kind == Kind::Dir => break,
+            Some(_) => return Err(ctx.invalid(format!("{} is not a directory", dir.display()))),
+            None => missing.push(dir.to_path_buf()),
+        }
+        cur = dir.parent();
+    }
+    Ok(missing
+        .into_iter()
+        .rev()
+        .map(|path| {
+            Op::MakeDir(MakeDir {
+                path,
+                mode: 0o755,
+                uid: 0,
+                gid: 0,
+            })
+        })
+        .collect())
+}
+
+/// What a file looks like now, for the precondition of a write.
+#[must_use]
+pub fn observed(content: Option<&[u8]>) -> Observed {
+    content.map_or(Observed::Absent, |c| Observed::File {
+        sha256: sha256_hex(c),
+    })
+}
+
+/// A diff between two texts (lossy for non-UTF-8), redacted when secret.
+#[must_use]
+pub fn diff(before: &[u8], after: &[u8], secret: bool) -> Diff {
+    if secret {
+        return Diff {
+            before: String::new(),
+            after: String::new(),
+            redacted: true,
+        };
+    }
+    Diff {
+        before: String::from_utf8_lossy(before).into_owned(),
+        after: String::from_utf8_lossy(after).into_owned(),
+        redacted: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalogue_parses_and_matches_the_modules() {
+        let cat = catalogue().unwrap();
+        let mut spec_names: Vec<&str> = cat.iter().map(|s| s.name.as_str()).collect();
+        spec_names.sort_unstable();
+        assert_eq!(
+            spec_names,
+            names(),
+            "modules/*.yaml and the Rust modules differ"
+        );
+        for s in cat {
+            assert!(!s.description.is_empty());
+        }
+    }
+}
+
+/// The JSON Schema of each module's parameters, by task key.
+pub fn param_schemas(g: &mut schemars::SchemaGenerator) -> Vec<(&'static str, schemars::Schema)> {
+    vec![
+        ("file", g.subschema_for::<file::Params>()),
+        ("sysctl", g.subschema_for::<sysctl::Params>()),
+    ]
+}

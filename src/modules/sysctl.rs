@@ -1,0 +1,167 @@
+//! `sysctl`: kernel parameters, in a `sysctl.d` drop-in (so they survive a reboot)
+//! and, when the root is the running system, live under `/proc/sys`. A key this
+//! kernel does not have is reported as unsupported on this host and left out of the
+//! drop-in, never fatal. Under another `--root`, only the file is managed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{Ctx, ModuleError, Out, diff, missing_parents, observed};
+use crate::engine::plan::{NoticeLevel, Op, SetSysctl, WriteFile};
+use crate::formats::sysctl::{SysctlFile, normalise_key, normalise_value, proc_path};
+use crate::playbook::VarValue;
+
+/// Parameters of `sysctl:`.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// Kernel parameter → value, e.g. `net.ipv4.ip_forward: 0`.
+    pub settings: BTreeMap<String, VarValue>,
+    /// The drop-in file (default `/etc/sysctl.d/99-harden.conf`).
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    /// Also set live values (default: when the root is `/`).
+    #[serde(default)]
+    pub live: Option<bool>,
+}
+
+/// Where live kernel parameters are read and written.
+pub const PROC_SYS: &str = "/proc/sys";
+
+fn valid_key(key: &str) -> bool {
+    !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c))
+        && !key.split(['.', '/']).any(|p| p.is_empty() || p == "..")
+}
+
+/// Reads a live value; `None` when this kernel has no such key.
+#[must_use]
+pub fn read_live(key: &str) -> Option<String> {
+    std::fs::read_to_string(Path::new(PROC_SYS).join(proc_path(key)))
+        .ok()
+        .map(|v| normalise_value(&v))
+}
+
+pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
+    let path = ctx.path_param(p.file.as_deref(), "file")?;
+    let live = p.live.unwrap_or_else(|| ctx.host.is_live());
+    if live && !ctx.host.is_live() {
+        return Err(ctx.invalid("`live: true` needs the running system as root (--root /)"));
+    }
+    let mut wanted = Vec::new();
+    for (key, value) in &p.settings {
+        let key = normalise_key(key);
+        let value = value.to_string();
+        if !valid_key(&key) {
+            return Err(ctx.invalid(format!("`{key}` is not a kernel parameter name")));
+        }
+        if value.contains(['\n', '\r']) || value.trim().is_empty() {
+            return Err(ctx.invalid(format!("{key}: value must be one non-empty line")));
+        }
+        wanted.push((key, value.trim().to_string()));
+    }
+    if !live {
+        out.notices.push(ctx.notice(
+            NoticeLevel::Info,
+            format!(
+                "live kernel values not managed (root {} is not the running system)",
+                ctx.host.root.display()
+            ),
+        ));
+    }
+    let mut live_ops = Vec::new();
+    let mut live_lines = Vec::new();
+    let mut supported = Vec::new();
+    for (key, value) in wanted {
+        if live {
+            let Some(current) = read_live(&key) else {
+                out.notices.push(ctx.notice(
+                    NoticeLevel::Unsupported,
+                    format!(
+                        "{key}: not supported on this host (no {PROC_SYS}/{})",
+                        proc_path(&key)
+                    ),
+                ));
+                continue;
+            };
+            if current != normalise_value(&value) {
+                live_lines.push(format!("{key}: {current} -> {value}"));
+                live_ops.push(Op::SetSysctl(SetSysctl {
+                    key: key.clone(),
+                    value: value.clone(),
+                    expect: current,
+                }));
+            }
+        }
+        supported.push((key, value));
+    }
+
+    let before = ctx.host.read(&path).map_err(ctx.fs())?;
+    let text = before
+        .as_deref()
+        .map(|b| String::from_utf8_lossy(b).into_owned());
+    let mut file = SysctlFile::parse(
+        text.as_deref()
+            .unwrap_or("# Managed by harden: kernel and network hardening.\n"),
+    );
+    for (k, v) in &supported {
+        file.set(k, v);
+    }
+    let after = file.render();
+    if before.as_deref() != Some(after.as_bytes()) && !supported.is_empty() {
+        let meta = ctx.host.lstat(&path).map_err(ctx.fs())?;
+        let (mode, uid, gid) = meta.map_or((0o644, 0, 0), |m| (m.mode, m.uid, m.gid));
+        let mut ops = missing_parents(ctx, &path)?;
+        ops.push(Op::WriteFile(WriteFile {
+            path: path.clone(),
+            content: after.clone().into_bytes(),
+            mode,
+            uid,
+            gid,
+            expect: observed(before.as_deref()),
+            validators: Vec::new(),
+        }));
+        let mut c = ctx.change(
+            path.display().to_string(),
+            if before.is_some() {
+                "update drop-in"
+            } else {
+                "create drop-in"
+            },
+        );
+        c.diff = Some(diff(
+            before.as_deref().unwrap_or_default(),
+            after.as_bytes(),
+            false,
+        ));
+        c.ops = ops;
+        out.changes.push(c);
+    }
+    if !live_ops.is_empty() {
+        let mut c = ctx.change(
+            format!("{PROC_SYS} ({} keys)", live_ops.len()),
+            live_lines.join("; "),
+        );
+        c.ops = live_ops;
+        out.changes.push(c);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_key;
+
+    #[test]
+    fn key_names() {
+        assert!(valid_key("net.ipv4.ip_forward"));
+        assert!(valid_key("kernel.exec-shield"));
+        assert!(!valid_key("net..x"));
+        assert!(!valid_key("../etc/passwd"));
+        assert!(!valid_key("a b"));
+    }
+}

@@ -1,0 +1,567 @@
+//! Playbooks: what the user wants, read strictly. A playbook is YAML with `name`,
+//! `vars`, `include` and `tasks`; each task has a name, a stable rule `id`, a
+//! severity, tags, an optional `when:` on host facts, and exactly one module key.
+//! Unknown fields, unknown modules, duplicate keys and wrong types are errors naming
+//! file, line and column. `{{ var }}` references are replaced before parsing, from
+//! the playbook's `vars` and `-e KEY=VALUE` overrides. This module knows nothing of
+//! the host beyond evaluating `when:`.
+
+pub mod schema;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::host::Host;
+use crate::host::facts::OsFamily;
+use crate::modules::ModuleCall;
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/playbooks.rs"));
+}
+
+/// The playbooks shipped inside the binary (`playbooks/*.yml`), by name.
+pub const EMBEDDED: &[(&str, &str)] = embedded::PLAYBOOKS;
+
+/// A playbook could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PlaybookError {
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file}:{line}:{column}: {message}")]
+    Syntax {
+        file: String,
+        line: u64,
+        column: u64,
+        message: String,
+    },
+    #[error("{file}: {message}")]
+    Invalid { file: String, message: String },
+    #[error("-e {0}: expected KEY=VALUE")]
+    BadOverride(String),
+}
+
+/// How much a rule matters (the guides' 🔴 critical, 🟠 high, 🟡 medium).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Critical,
+    High,
+    Medium,
+    Low,
+}
+
+impl Default for Severity {
+    fn default() -> Self {
+        Self::Medium
+    }
+}
+
+impl Severity {
+    pub const ALL: [Self; 4] = [Self::Critical, Self::High, Self::Medium, Self::Low];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Critical => "critical",
+            Self::High => "high",
+            Self::Medium => "medium",
+            Self::Low => "low",
+        }
+    }
+}
+
+/// Conditions on host facts; all given conditions must hold.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct When {
+    /// The OS family of the root (from its os-release).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_family: Option<OsFamily>,
+    /// This path exists under the root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exists: Option<PathBuf>,
+    /// This path does not exist under the root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub absent: Option<PathBuf>,
+    /// An executable of this name exists under the root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binary: Option<String>,
+    /// The root is (true) or is not (false) the running system.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<bool>,
+}
+
+impl When {
+    /// Whether the conditions hold on `host`; `Err` names the first that fails.
+    ///
+    /// # Errors
+    /// Returns the reason the task is skipped.
+    pub fn check(&self, host: &Host) -> Result<(), String> {
+        if let Some(f) = self.os_family
+            && host.facts.os_family != f
+        {
+            return Err(format!(
+                "os_family is {:?}, not {f:?}",
+                host.facts.os_family
+            ));
+        }
+        if let Some(p) = &self.exists
+            && !matches!(host.lstat(p), Ok(Some(_)))
+        {
+            return Err(format!("{} does not exist", p.display()));
+        }
+        if let Some(p) = &self.absent
+            && !matches!(host.lstat(p), Ok(None))
+        {
+            return Err(format!("{} exists", p.display()));
+        }
+        if let Some(b) = &self.binary
+            && host.binary(b).is_none()
+        {
+            return Err(format!("no `{b}` binary"));
+        }
+        if let Some(l) = self.live
+            && host.is_live() != l
+        {
+            return Err(if l { "offline root" } else { "live root" }.into());
+        }
+        Ok(())
+    }
+}
+
+/// One task: a rule with exactly one module call.
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub name: String,
+    pub id: String,
+    pub severity: Severity,
+    pub tags: Vec<String>,
+    pub when: Option<When>,
+    /// Why the rule exists, one line (shown in docs and reports).
+    pub rationale: Option<String>,
+    pub module: ModuleCall,
+    /// The file the task came from.
+    pub source: String,
+}
+
+const TASK_FIELDS: [&str; 6] = ["name", "id", "severity", "tags", "when", "rationale"];
+
+impl<'de> Deserialize<'de> for Task {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(TaskVisitor)
+    }
+}
+
+struct TaskVisitor;
+
+impl<'de> Visitor<'de> for TaskVisitor {
+    type Value = Task;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a task: name, id, severity, tags, when, rationale and one module key")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Task, A::Error> {
+        let mut name = None;
+        let mut id: Option<String> = None;
+        let mut severity = None;
+        let mut tags = None;
+        let mut when = None;
+        let mut rationale = None;
+        let mut module: Option<(String, ModuleCall)> = None;
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "name" => name = Some(map.next_value()?),
+                "id" => id = Some(map.next_value()?),
+                "severity" => severity = Some(map.next_value()?),
+                "tags" => tags = Some(map.next_value()?),
+                "when" => when = Some(map.next_value()?),
+                "rationale" => rationale = Some(map.next_value()?),
+                other => {
+                    if let Some((first, _)) = &module {
+                        return Err(de::Error::custom(format!(
+                            "a task has exactly one module; `{first}` and `{other}` both given"
+                        )));
+                    }
+                    match crate::modules::deserialize_call(other, &mut map)? {
+                        Some(call) => module = Some((other.to_string(), call)),
+                        None => {
+                            return Err(de::Error::custom(format!(
+                                "unknown field or module `{other}` (task fields: {}; modules: {})",
+                                TASK_FIELDS.join(", "),
+                                crate::modules::names().join(", ")
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+        let name: String = name.ok_or_else(|| de::Error::missing_field("name"))?;
+        let id = id.ok_or_else(|| de::Error::missing_field("id"))?;
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        {
+            return Err(de::Error::custom(format!(
+                "rule id `{id}`: use letters, digits, `.`, `_` and `-`"
+            )));
+        }
+        let Some((_, module)) = module else {
+            return Err(de::Error::custom(format!(
+                "task `{name}` has no module (one of: {})",
+                crate::modules::names().join(", ")
+            )));
+        };
+        Ok(Task {
+            name,
+            id,
+            severity: severity.unwrap_or_default(),
+            tags: tags.unwrap_or_default(),
+            when,
+            rationale,
+            module,
+            source: String::new(),
+        })
+    }
+}
+
+/// A scalar variable value.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum VarValue {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+}
+
+impl fmt::Display for VarValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Bool(b) => write!(f, "{b}"),
+            Self::Int(i) => write!(f, "{i}"),
+            Self::Float(x) => write!(f, "{x}"),
+            Self::Str(s) => f.write_str(s),
+        }
+    }
+}
+
+/// The file as written (before includes are resolved).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlaybookFile {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    vars: BTreeMap<String, VarValue>,
+    #[serde(default)]
+    include: Vec<String>,
+    #[serde(default)]
+    tasks: Vec<Task>,
+}
+
+/// The first pass reads only `vars`, leniently, so templates can be filled in.
+#[derive(Debug, Deserialize)]
+struct VarsOnly {
+    #[serde(default)]
+    vars: BTreeMap<String, VarValue>,
+}
+
+/// A loaded playbook with its includes resolved.
+#[derive(Debug, Clone)]
+pub struct Playbook {
+    /// The name shown in plans and history.
+    pub name: String,
+    /// Where it came from (a path, or `embedded:NAME`).
+    pub source: String,
+    pub tasks: Vec<Task>,
+}
+
+/// Where a playbook comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    File(PathBuf),
+    Embedded(&'static str, &'static str),
+}
+
+impl Source {
+    /// An embedded playbook by name, or a path.
+    #[must_use]
+    pub fn resolve(spec: &str) -> Self {
+        if let Some((n, text)) = EMBEDDED.iter().find(|(n, _)| *n == spec) {
+            return Self::Embedded(n, text);
+        }
+        Self::File(PathBuf::from(spec))
+    }
+
+    fn label(&self) -> String {
+        match self {
+            Self::File(p) => p.display().to_string(),
+            Self::Embedded(n, _) => format!("embedded:{n}"),
+        }
+    }
+
+    fn text(&self) -> Result<String, PlaybookError> {
+        match self {
+            Self::File(p) => std::fs::read_to_string(p).map_err(|source| PlaybookError::Read {
+                file: self.label(),
+                source,
+            }),
+            Self::Embedded(_, t) => Ok((*t).to_string()),
+        }
+    }
+}
+
+/// Parses `KEY=VALUE` overrides from the command line.
+///
+/// # Errors
+/// When an override has no `=` or an empty key.
+pub fn parse_overrides(raw: &[String]) -> Result<BTreeMap<String, VarValue>, PlaybookError> {
+    raw.iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => {
+                Ok((k.trim().to_string(), VarValue::Str(v.to_string())))
+            }
+            _ => Err(PlaybookError::BadOverride(kv.clone())),
+        })
+        .collect()
+}
+
+/// Loads the playbooks in order (their tasks concatenated), resolving includes.
+///
+/// # Errors
+/// Any read, syntax or validation error, naming the file and position.
+pub fn load(
+    sources: &[Source],
+    overrides: &BTreeMap<String, VarValue>,
+) -> Result<Playbook, PlaybookError> {
+    let mut tasks = Vec::new();
+    let mut names = Vec::new();
+    let mut labels = Vec::new();
+    for src in sources {
+        let mut stack = Vec::new();
+        let name = load_one(src, &BTreeMap::new(), overrides, &mut stack, &mut tasks)?;
+        names.push(name);
+        labels.push(src.label());
+    }
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    for t in &tasks {
+        if let Some(prev) = seen.insert(&t.id, &t.source) {
+            return Err(PlaybookError::Invalid {
+                file: t.source.clone(),
+                message: format!("rule id `{}` is used twice (also in {prev})", t.id),
+            });
+        }
+    }
+    Ok(Playbook {
+        name: names.join("+"),
+        source: labels.join(","),
+        tasks,
+    })
+}
+
+fn load_one(
+    src: &Source,
+    inherited: &BTreeMap<String, VarValue>,
+    overrides: &BTreeMap<String, VarValue>,
+    stack: &mut Vec<String>,
+    out: &mut Vec<Task>,
+) -> Result<String, PlaybookError> {
+    let label = src.label();
+    if stack.contains(&label) {
+        return Err(PlaybookError::Invalid {
+            file: label,
+            message: format!("include cycle: {}", stack.join(" -> ")),
+        });
+    }
+    let text = src.text()?;
+    let syntax = |e: serde_saphyr::Error| syntax_error(&label, &e);
+    let opts = || serde_saphyr::options! { strict_booleans: true };
+    let pre: VarsOnly = serde_saphyr::from_str_with_options(&text, opts()).map_err(syntax)?;
+    let mut vars = pre.vars;
+    vars.extend(inherited.iter().map(|(k, v)| (k.clone(), v.clone())));
+    vars.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let text = substitute(&text, &vars, &label)?;
+    let file: PlaybookFile = serde_saphyr::from_str_with_options(&text, opts()).map_err(syntax)?;
+    stack.push(label.clone());
+    for inc in &file.include {
+        let inc_src = match src {
+            Source::File(p) if !EMBEDDED.iter().any(|(n, _)| n == inc) => {
+                let base = p.parent().unwrap_or(Path::new("."));
+                Source::File(base.join(inc))
+            }
+            _ => Source::resolve(inc),
+        };
+        if let Source::File(_) = inc_src
+            && matches!(src, Source::Embedded(..))
+        {
+            return Err(PlaybookError::Invalid {
+                file: label,
+                message: format!("embedded playbooks include only embedded ones, not `{inc}`"),
+            });
+        }
+        load_one(&inc_src, &vars, overrides, stack, out)?;
+    }
+    stack.pop();
+    for mut t in file.tasks {
+        t.source.clone_from(&label);
+        out.push(t);
+    }
+    Ok(file.name.unwrap_or_else(|| match src {
+        Source::File(p) => p
+            .file_stem()
+            .map_or_else(|| label.clone(), |s| s.to_string_lossy().into_owned()),
+        Source::Embedded(n, _) => (*n).to_string(),
+    }))
+}
+
+fn syntax_error(file: &str, e: &serde_saphyr::Error) -> PlaybookError {
+    let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+    // The library's message may embed a snippet; keep the first line.
+    let full = e.to_string();
+    let message = full
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or(&full)
+        .trim()
+        .to_string();
+    PlaybookError::Syntax {
+        file: file.to_string(),
+        line,
+        column,
+        message,
+    }
+}
+
+/// Replaces `{{ name }}` with variable values, keeping line and column positions of
+/// everything before the reference intact.
+fn substitute(
+    text: &str,
+    vars: &BTreeMap<String, VarValue>,
+    file: &str,
+) -> Result<String, PlaybookError> {
+    let mut out = String::with_capacity(text.len());
+    for (lineno, line) in text.split_inclusive('\n').enumerate() {
+        let mut rest = line;
+        while let Some(start) = rest.find("{{") {
+            let col = line.len() - rest.len() + start + 1;
+            let err = |message: String| PlaybookError::Syntax {
+                file: file.to_string(),
+                line: lineno as u64 + 1,
+                column: col as u64,
+                message,
+            };
+            let Some(len) = rest[start..].find("}}") else {
+                return Err(err("`{{` without closing `}}`".into()));
+            };
+            let name = rest[start + 2..start + len].trim();
+            let value = vars
+                .get(name)
+                .ok_or_else(|| err(format!("undefined variable `{name}`")))?
+                .to_string();
+            if value.contains('\n') {
+                return Err(err(format!("variable `{name}` holds a newline")));
+            }
+            out.push_str(&rest[..start]);
+            out.push_str(&value);
+            rest = &rest[start + len + 2..];
+        }
+        out.push_str(rest);
+    }
+    Ok(out)
+}
+
+/// Selects tasks by `--tags` / `--skip-tags` (a task's id also counts as a tag).
+#[must_use]
+pub fn selected(task: &Task, tags: &BTreeSet<String>, skip: &BTreeSet<String>) -> bool {
+    let has = |set: &BTreeSet<String>| {
+        set.contains(&task.id) || task.tags.iter().any(|t| set.contains(t))
+    };
+    (tags.is_empty() || has(tags)) && !has(skip)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str) -> Result<Playbook, PlaybookError> {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("pb.yml");
+        std::fs::write(&p, text).unwrap();
+        load(&[Source::File(p)], &BTreeMap::new())
+    }
+
+    #[test]
+    fn substitutes_vars_with_overrides() {
+        let vars: BTreeMap<String, VarValue> = [("port".to_string(), VarValue::Int(22))]
+            .into_iter()
+            .collect();
+        let out = substitute("a: \"{{ port }}\"\n", &vars, "f").unwrap();
+        assert_eq!(out, "a: \"22\"\n");
+        let err = substitute("a: 1\nb: \"{{nope}}\"\n", &vars, "f").unwrap_err();
+        assert_eq!(err.to_string(), "f:2:5: undefined variable `nope`");
+    }
+
+    #[test]
+    fn unknown_module_names_position() {
+        let err = load_text("tasks:\n  - name: x\n    id: a.b\n    sysctll: {}\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("pb.yml:4:"), "{msg}");
+        assert!(msg.contains("unknown field or module `sysctll`"), "{msg}");
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors() {
+        let err = load_text("name: a\nname: b\n").unwrap_err();
+        assert!(err.to_string().contains("pb.yml:2:"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_rule_ids_are_errors() {
+        let err = load_text(
+            "tasks:\n  - {name: a, id: x, sysctl: {settings: {a.b: 1}}}\n  - {name: b, id: x, sysctl: {settings: {a.c: 1}}}\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("rule id `x` is used twice"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn tags_select() {
+        let pb = load_text(
+            "tasks:\n  - {name: a, id: k.s, tags: [kernel], sysctl: {settings: {a.b: 1}}}\n",
+        )
+        .unwrap();
+        let t = &pb.tasks[0];
+        let set = |v: &[&str]| v.iter().map(ToString::to_string).collect::<BTreeSet<_>>();
+        assert!(selected(t, &set(&[]), &set(&[])));
+        assert!(selected(t, &set(&["kernel"]), &set(&[])));
+        assert!(selected(t, &set(&["k.s"]), &set(&[])));
+        assert!(!selected(t, &set(&["ssh"]), &set(&[])));
+        assert!(!selected(t, &set(&[]), &set(&["kernel"])));
+    }
+}
