@@ -91,6 +91,10 @@ pub enum Command {
         /// Do not ask for confirmation.
         #[arg(short, long)]
         yes: bool,
+        /// Apply even though an anti-lockout guard refuses the plan. You may lose
+        /// access to this host.
+        #[arg(long)]
+        i_accept_lockout_risk: bool,
     },
     /// Quiet plan for monitoring: exit 0 when compliant, 2 on drift.
     Check {
@@ -192,7 +196,11 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
                 exit::CHANGED
             })
         }
-        Command::Apply { args, yes } => cmd_apply(&args, yes),
+        Command::Apply {
+            args,
+            yes,
+            i_accept_lockout_risk,
+        } => cmd_apply(&args, yes, i_accept_lockout_risk),
         Command::Rollback { txn, target } => {
             let host = host_for(&target)?;
             let state = state_dir(&target, &host)?;
@@ -356,7 +364,7 @@ fn confirm(plan: &Plan, host: &Host) -> Result<(), Error> {
     }
 }
 
-fn cmd_apply(args: &PlanArgs, yes: bool) -> Result<i32, Error> {
+fn cmd_apply(args: &PlanArgs, yes: bool, accept_lockout: bool) -> Result<i32, Error> {
     let (host, pb, plan) = prepare(args)?;
     let state = state_dir(&args.target, &host)?;
     print_plan(&plan, args.format)?;
@@ -368,6 +376,23 @@ fn cmd_apply(args: &PlanArgs, yes: bool) -> Result<i32, Error> {
             )));
         }
         return Ok(exit::OK);
+    }
+    let refusals: Vec<String> = plan
+        .refusals()
+        .map(|n| format!("{}: {}", n.rule_id, n.message))
+        .collect();
+    if !refusals.is_empty() {
+        if !accept_lockout {
+            return Err(Error::Refused(format!(
+                "the anti-lockout guard refuses this plan, nothing was changed:\n  {}\n(fix the playbook or the host; --i-accept-lockout-risk overrides)",
+                refusals.join("\n  ")
+            )));
+        }
+        let _ = writeln!(
+            anstream::stderr(),
+            "harden: WARNING: applying despite the anti-lockout guard (--i-accept-lockout-risk):\n  {}",
+            refusals.join("\n  ")
+        );
     }
     if !yes {
         confirm(&plan, &host)?;

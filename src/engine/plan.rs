@@ -163,6 +163,9 @@ pub enum NoticeLevel {
     /// Information (a task skipped by `when:`, live values not managed offline).
     Info,
     Warning,
+    /// A safety guard refuses this plan (anti-lockout): `apply` stops before any
+    /// change unless the operator passes `--i-accept-lockout-risk`.
+    Refused,
 }
 
 /// The whole plan for one playbook against one host.
@@ -192,6 +195,13 @@ impl Plan {
     /// Every primitive operation in order.
     pub fn ops(&self) -> impl Iterator<Item = &Op> {
         self.changes.iter().flat_map(|c| &c.ops)
+    }
+
+    /// The guard refusals in this plan.
+    pub fn refusals(&self) -> impl Iterator<Item = &Notice> {
+        self.notices
+            .iter()
+            .filter(|n| n.level == NoticeLevel::Refused)
     }
 
     /// Counts of changes by severity.

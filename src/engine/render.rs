@@ -93,6 +93,7 @@ pub fn human(plan: &Plan) -> String {
             NoticeLevel::Unsupported => ("unsupported", AnsiColor::Magenta.on_default()),
             NoticeLevel::Warning => ("warning", AnsiColor::Yellow.on_default()),
             NoticeLevel::Info => ("note", DIM),
+            NoticeLevel::Refused => ("REFUSED", AnsiColor::Red.on_default().bold()),
         };
         let _ = writeln!(s, "{style}{mark}{style:#} {}: {}", n.rule_id, n.message);
     }
