@@ -86,10 +86,10 @@ fn check_preconditions(host: &Host, plan: &Plan) -> Result<(), TxnError> {
     for op in plan.ops() {
         match op {
             Op::WriteFile(w) => {
-                check_observed(host, &w.path, &w.expect).map_err(|d| moved(&w.path, &d))?
+                check_observed(host, &w.path, &w.expect).map_err(|d| moved(&w.path, &d))?;
             }
             Op::Remove(r) => {
-                check_observed(host, &r.path, &r.expect).map_err(|d| moved(&r.path, &d))?
+                check_observed(host, &r.path, &r.expect).map_err(|d| moved(&r.path, &d))?;
             }
             Op::SetMeta(m) => {
                 let now = host.lstat(&m.path).map_err(SnapshotError::from)?;
@@ -118,8 +118,7 @@ fn check_preconditions(host: &Host, plan: &Plan) -> Result<(), TxnError> {
 fn check_observed(host: &Host, path: &Path, expect: &Observed) -> Result<(), String> {
     let meta = host.lstat(path).map_err(|e| e.to_string())?;
     let ok = match (expect, meta.map(|m| m.kind)) {
-        (Observed::Absent, None) | (Observed::Dir, Some(Kind::Dir)) => true,
-        (Observed::Absent, Some(Kind::Symlink)) => true,
+        (Observed::Absent, None | Some(Kind::Symlink)) | (Observed::Dir, Some(Kind::Dir)) => true,
         (Observed::File { sha256 }, Some(Kind::File)) => host
             .read(path)
             .map_err(|e| e.to_string())?
@@ -146,7 +145,16 @@ fn validate(host: &Host, plan: &Plan, tag: &str) -> Result<(), String> {
             uid: w.uid,
             gid: w.gid,
         };
-        let cand = fs::write_temp(&host.root, &w.path, &w.content, owner, tag, "candidate")
+        // Next to the target; if its directory is yet to be made, in the nearest
+        // existing ancestor (nothing is created before validation passes).
+        let mut dir = w.path.parent().unwrap_or(Path::new("/")).to_path_buf();
+        while dir != Path::new("/")
+            && !matches!(host.lstat(&dir), Ok(Some(m)) if m.kind == Kind::Dir)
+        {
+            dir = dir.parent().unwrap_or(Path::new("/")).to_path_buf();
+        }
+        let stage_as = dir.join(w.path.file_name().unwrap_or_default());
+        let cand = fs::write_temp(&host.root, &stage_as, &w.content, owner, tag, "candidate")
             .map_err(|e| format!("{}: cannot stage candidate: {e}", w.path.display()))?;
         let host_cand = host.path(&cand);
         let result = (|| {
@@ -299,17 +307,29 @@ impl Txn<'_> {
     }
 }
 
-fn begin<'a>(
-    host: &'a Host,
-    state: &'a StateDir,
+/// What a new transaction is about.
+struct Begin<'t> {
     kind: TxnKind,
-    playbook: &str,
+    playbook: &'t str,
     restores: Option<String>,
-    touches: &[snapshot::Touch],
+    touches: &'t [snapshot::Touch],
     changes: usize,
     rules: Vec<String>,
     handlers: Vec<Handler>,
-) -> Result<Txn<'a>, TxnError> {
+}
+
+/// Snapshots everything the transaction touches, writes its manifest, then the
+/// journal: from here on a crash is recoverable.
+fn begin<'a>(host: &'a Host, state: &'a StateDir, b: Begin) -> Result<Txn<'a>, TxnError> {
+    let Begin {
+        kind,
+        playbook,
+        restores,
+        touches,
+        changes,
+        rules,
+        handlers,
+    } = b;
     let (id, dir) = state.new_txn()?;
     let entries = snapshot::take(&host.root, state, &dir, touches)?;
     let manifest = Manifest {
@@ -361,16 +381,19 @@ pub fn apply(
     let mut rules: Vec<String> = plan.changes.iter().map(|c| c.rule_id.clone()).collect();
     rules.dedup();
     let handlers = plan.handlers();
+    let touches = snapshot::touches(plan.ops());
     let txn = begin(
         host,
         state,
-        TxnKind::Apply,
-        &plan.playbook,
-        None,
-        &snapshot::touches(plan.ops()),
-        plan.changes.len(),
-        rules,
-        handlers.clone(),
+        Begin {
+            kind: TxnKind::Apply,
+            playbook: &plan.playbook,
+            restores: None,
+            touches: &touches,
+            changes: plan.changes.len(),
+            rules,
+            handlers: handlers.clone(),
+        },
     )?;
     let tag = temp_tag(&txn.id);
     if let Err(reason) = validate(host, plan, &tag) {
@@ -505,13 +528,15 @@ pub fn rollback(
     let txn = begin(
         host,
         state,
-        TxnKind::Rollback,
-        &manifest.playbook,
-        Some(target.clone()),
-        &touches,
-        manifest.entries.len(),
-        manifest.rules.clone(),
-        manifest.handlers.clone(),
+        Begin {
+            kind: TxnKind::Rollback,
+            playbook: &manifest.playbook,
+            restores: Some(target.clone()),
+            touches: &touches,
+            changes: manifest.entries.len(),
+            rules: manifest.rules.clone(),
+            handlers: manifest.handlers.clone(),
+        },
     )?;
     let mut problems = snapshot::restore(
         &host.root,

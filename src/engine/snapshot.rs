@@ -230,13 +230,9 @@ pub fn restore(
     entries: &[Entry],
     temp_tag: &str,
 ) -> Vec<String> {
+    // Temp files a crash may have left next to the touched paths go first: a
+    // directory made by the transaction can only be removed once it is empty.
     let mut problems = Vec::new();
-    for e in entries.iter().rev() {
-        if let Err(err) = restore_one(root, state, txn_dir, e) {
-            problems.push(err.to_string());
-        }
-    }
-    // Temp files a crash may have left next to the touched paths.
     let mut dirs: Vec<PathBuf> = entries
         .iter()
         .filter_map(|e| match e {
@@ -249,6 +245,11 @@ pub fn restore(
     for d in dirs {
         if let Err(e) = fs::sweep_temps(root, &d, temp_tag) {
             problems.push(e.to_string());
+        }
+    }
+    for e in entries.iter().rev() {
+        if let Err(err) = restore_one(root, state, txn_dir, e) {
+            problems.push(err.to_string());
         }
     }
     problems
@@ -274,7 +275,8 @@ fn restore_one(
                 Saved::Absent => match now.map(|m| m.kind) {
                     None => {}
                     Some(Kind::Dir) => {
-                        if !fs::remove_dir(root, path)? {
+                        let emptied = fs::remove_dir(root, path)?;
+                        if !emptied {
                             return Err(SnapshotError::Refused {
                                 path: path.clone(),
                                 message:

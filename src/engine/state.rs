@@ -170,12 +170,12 @@ impl StateDir {
     }
 
     /// Writes a state file atomically (`0600`).
-    fn write(&self, path: &Path, bytes: &[u8]) -> Result<()> {
+    fn write(path: &Path, bytes: &[u8]) -> Result<()> {
         fs::write_atomic(Path::new("/"), path, bytes, Self::owner(), "harden-state")?;
         Ok(())
     }
 
-    fn read_json<T: for<'de> Deserialize<'de>>(&self, path: &Path) -> Result<Option<T>> {
+    fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>> {
         let Some(bytes) = fs::read(Path::new("/"), path)? else {
             return Ok(None);
         };
@@ -187,13 +187,13 @@ impl StateDir {
             })
     }
 
-    fn write_json<T: Serialize>(&self, path: &Path, value: &T) -> Result<()> {
+    fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
         let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| StateError::Corrupt {
             path: path.into(),
             message: e.to_string(),
         })?;
         bytes.push(b'\n');
-        self.write(path, &bytes)
+        Self::write(path, &bytes)
     }
 
     /// Takes the run lock, creating the state directory (`0700`) if needed. A second
@@ -217,8 +217,7 @@ impl StateDir {
             }
             Err((_, _)) => Err(StateError::Locked {
                 pid: std::fs::read_to_string(&lock_path)
-                    .map(|s| s.trim().to_string())
-                    .unwrap_or_else(|_| "unknown".into()),
+                    .map_or_else(|_| "unknown".into(), |s| s.trim().to_string()),
                 lock: lock_path,
             }),
         }
@@ -238,7 +237,16 @@ impl StateDir {
     /// # Errors
     /// When the journal is unreadable or corrupt.
     pub fn journal(&self) -> Result<Option<Journal>> {
-        self.read_json(&self.p("journal.json"))
+        let Some(j) = Self::read_json::<Journal>(&self.p("journal.json"))? else {
+            return Ok(None);
+        };
+        // A journal whose transaction recorded its result is stale: the process
+        // died between finishing and clearing it. Nothing was interrupted.
+        let finished = self.p("txn").join(&j.txn).join("result.json");
+        if fs::lstat(Path::new("/"), &finished)?.is_some() {
+            return Ok(None);
+        }
+        Ok(Some(j))
     }
 
     /// Records that `journal.txn` is in progress (before its first write).
@@ -246,7 +254,7 @@ impl StateDir {
     /// # Errors
     /// When the journal cannot be written.
     pub fn set_journal(&self, journal: &Journal) -> Result<()> {
-        self.write_json(&self.p("journal.json"), journal)
+        Self::write_json(&self.p("journal.json"), journal)
     }
 
     /// Clears the journal (the transaction ended).
@@ -321,7 +329,7 @@ impl StateDir {
     pub fn put_blob(&self, txn_dir: &Path, sha: &str, bytes: &[u8]) -> Result<()> {
         let path = txn_dir.join("blobs").join(sha);
         if fs::lstat(Path::new("/"), &path)?.is_none() {
-            self.write(&path, bytes)?;
+            Self::write(&path, bytes)?;
         }
         Ok(())
     }
@@ -350,7 +358,7 @@ impl StateDir {
     /// # Errors
     /// When it cannot be written.
     pub fn put_json<T: Serialize>(&self, txn_dir: &Path, name: &str, value: &T) -> Result<()> {
-        self.write_json(&txn_dir.join(name), value)
+        Self::write_json(&txn_dir.join(name), value)
     }
 
     /// Reads a JSON document of a transaction directory.
@@ -362,7 +370,7 @@ impl StateDir {
         txn_dir: &Path,
         name: &str,
     ) -> Result<Option<T>> {
-        self.read_json(&txn_dir.join(name))
+        Self::read_json(&txn_dir.join(name))
     }
 }
 

@@ -4,6 +4,7 @@
 //! inside a recursive tree it is left alone, and a walk never crosses into another
 //! file system. `secret: true` keeps content out of every diff.
 
+use std::fmt::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -42,6 +43,11 @@ impl<'de> Deserialize<'de> for FileMode {
             fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<FileMode, E> {
                 Err(E::custom(format!(
                     "mode {n}: write modes as quoted octal strings (\"0{n}\"); unquoted, YAML reads them as decimal numbers"
+                )))
+            }
+            fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<FileMode, E> {
+                Err(E::custom(format!(
+                    "mode {n}: write modes as quoted octal strings, e.g. \"0640\"; unquoted, YAML reads them as numbers"
                 )))
             }
             fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<FileMode, E> {
@@ -262,9 +268,7 @@ fn plan_absent(
         Kind::File => observed(ctx.host.read(path).map_err(ctx.fs())?.as_deref()),
         Kind::Dir => {
             let host = ctx.host.path(path);
-            let empty = std::fs::read_dir(&host)
-                .map(|mut d| d.next().is_none())
-                .unwrap_or(false);
+            let empty = std::fs::read_dir(&host).is_ok_and(|mut d| d.next().is_none());
             if !empty {
                 return Err(ctx.invalid(format!(
                     "{} is a directory that is not empty; harden removes only empty directories",
@@ -437,10 +441,10 @@ fn plan_tree(
             examples.join("; ")
         );
         if more > 0 {
-            summary.push_str(&format!("; and {more} more"));
+            let _ = write!(summary, "; and {more} more");
         }
         if skipped_links > 0 {
-            summary.push_str(&format!(" ({skipped_links} symlinks left alone)"));
+            let _ = write!(summary, " ({skipped_links} symlinks left alone)");
         }
         let mut c = ctx.change(format!("{}/** (recursive)", top.display()), summary);
         c.ops = ops;

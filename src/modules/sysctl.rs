@@ -100,6 +100,26 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         supported.push((key, value));
     }
 
+    plan_file(ctx, &path, &supported, out)?;
+    if !live_ops.is_empty() {
+        let mut c = ctx.change(
+            format!("{PROC_SYS} ({} keys)", live_ops.len()),
+            live_lines.join("; "),
+        );
+        c.ops = live_ops;
+        out.changes.push(c);
+    }
+    Ok(())
+}
+
+/// The drop-in file holding the supported settings.
+fn plan_file(
+    ctx: &Ctx,
+    path: &Path,
+    supported: &[(String, String)],
+    out: &mut Out,
+) -> Result<(), ModuleError> {
+    let path = path.to_path_buf();
     let before = ctx.host.read(&path).map_err(ctx.fs())?;
     let text = before
         .as_deref()
@@ -108,7 +128,7 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         text.as_deref()
             .unwrap_or("# Managed by harden: kernel and network hardening.\n"),
     );
-    for (k, v) in &supported {
+    for (k, v) in supported {
         file.set(k, v);
     }
     let after = file.render();
@@ -139,14 +159,6 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
             false,
         ));
         c.ops = ops;
-        out.changes.push(c);
-    }
-    if !live_ops.is_empty() {
-        let mut c = ctx.change(
-            format!("{PROC_SYS} ({} keys)", live_ops.len()),
-            live_lines.join("; "),
-        );
-        c.ops = live_ops;
         out.changes.push(c);
     }
     Ok(())

@@ -58,6 +58,7 @@ pub enum PlaybookError {
     PartialOrd,
     Ord,
     Hash,
+    Default,
     Serialize,
     Deserialize,
     schemars::JsonSchema,
@@ -66,14 +67,9 @@ pub enum PlaybookError {
 pub enum Severity {
     Critical,
     High,
+    #[default]
     Medium,
     Low,
-}
-
-impl Default for Severity {
-    fn default() -> Self {
-        Self::Medium
-    }
 }
 
 impl Severity {
@@ -189,7 +185,15 @@ impl<'de> Visitor<'de> for TaskVisitor {
         let mut when = None;
         let mut rationale = None;
         let mut module: Option<(String, ModuleCall)> = None;
-        while let Some(key) = map.next_key::<String>()? {
+        while let Some(spanned) = map.next_key::<serde_saphyr::Spanned<String>>()? {
+            let key = spanned.value;
+            let at = |msg: String| {
+                de::Error::custom(at_marker(
+                    spanned.referenced.line(),
+                    spanned.referenced.column(),
+                    &msg,
+                ))
+            };
             match key.as_str() {
                 "name" => name = Some(map.next_value()?),
                 "id" => id = Some(map.next_value()?),
@@ -199,14 +203,14 @@ impl<'de> Visitor<'de> for TaskVisitor {
                 "rationale" => rationale = Some(map.next_value()?),
                 other => {
                     if let Some((first, _)) = &module {
-                        return Err(de::Error::custom(format!(
+                        return Err(at(format!(
                             "a task has exactly one module; `{first}` and `{other}` both given"
                         )));
                     }
                     match crate::modules::deserialize_call(other, &mut map)? {
                         Some(call) => module = Some((other.to_string(), call)),
                         None => {
-                            return Err(de::Error::custom(format!(
+                            return Err(at(format!(
                                 "unknown field or module `{other}` (task fields: {}; modules: {})",
                                 TASK_FIELDS.join(", "),
                                 crate::modules::names().join(", ")
@@ -437,16 +441,39 @@ fn load_one(
     }))
 }
 
+/// Custom errors raised while reading a task carry the position of the offending
+/// key (the deserializer would report the start of the task): `[@L:C] msg`.
+fn at_marker(line: u64, column: u64, msg: &str) -> String {
+    format!("[@{line}:{column}] {msg}")
+}
+
 fn syntax_error(file: &str, e: &serde_saphyr::Error) -> PlaybookError {
-    let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-    // The library's message may embed a snippet; keep the first line.
-    let full = e.to_string();
-    let message = full
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or(&full)
-        .trim()
-        .to_string();
+    let (mut line, mut column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+    let mut message = match e {
+        serde_saphyr::Error::Message { msg, .. } => msg.clone(),
+        other => {
+            // The rendered message may embed a snippet; keep its first line.
+            let full = other.to_string();
+            let first = full
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or(&full)
+                .trim();
+            let plain = first.strip_prefix("error: ").unwrap_or(first);
+            match plain.split_once(": ") {
+                Some((pos, rest)) if pos.starts_with("line ") => rest.to_string(),
+                _ => plain.to_string(),
+            }
+        }
+    };
+    if let Some(start) = message.find("[@")
+        && let Some((pos, msg)) = message[start + 2..].split_once("] ")
+        && let Some((l, c)) = pos.split_once(':')
+    {
+        line = l.parse().unwrap_or(line);
+        column = c.parse().unwrap_or(column);
+        message = msg.to_string();
+    }
     PlaybookError::Syntax {
         file: file.to_string(),
         line,

@@ -1,0 +1,59 @@
+//! The command line and generated artefacts.
+
+use crate::support::*;
+
+#[test]
+fn playbook_schema_is_current() {
+    let env = Env::new();
+    let out = env.harden(&["schema"]);
+    expect_code(&out, 0);
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/playbook.schema.json"
+    ))
+    .unwrap_or_default();
+    assert!(
+        committed == stdout(&out),
+        "docs/playbook.schema.json is stale: run `cargo run -- schema > docs/playbook.schema.json`"
+    );
+}
+
+#[test]
+fn modules_lists_the_catalogue() {
+    let env = Env::new();
+    let out = env.harden(&["modules"]);
+    expect_code(&out, 0);
+    let text = stdout(&out);
+    assert!(text.contains("sysctl "), "{text}");
+    assert!(text.contains("file "), "{text}");
+}
+
+#[test]
+fn rollback_with_nothing_to_roll_back_is_a_clear_error() {
+    let env = Env::new();
+    let out = env.harden(&["rollback"]);
+    expect_code(&out, 1);
+    assert!(
+        stderr(&out).contains("nothing to roll back"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.harden(&["rollback", "20990101-000000000-000"]);
+    expect_code(&out, 1);
+    assert!(stderr(&out).contains("no transaction"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_missing_root_is_a_clear_error() {
+    let out = assert_cmd::Command::cargo_bin("harden")
+        .unwrap()
+        .args(["plan", "--root", "/nonexistent/root"])
+        .output()
+        .unwrap();
+    expect_code(&out, 1);
+    assert!(
+        stderr(&out).contains("/nonexistent/root"),
+        "{}",
+        stderr(&out)
+    );
+}
