@@ -655,3 +655,127 @@ pub fn saved_of<'a>(manifest: &'a Manifest, path: &Path) -> Option<&'a Saved> {
         _ => None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::engine::plan::{Change, WriteFile};
+    use crate::host::facts::Init;
+    use crate::host::runner::RecordingRunner;
+    use crate::host::service::Action;
+    use crate::playbook::Severity;
+
+    fn setup(runner: Arc<RecordingRunner>) -> (tempfile::TempDir, Host, StateDir, Plan) {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("root");
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::write(root.join("etc/app.conf"), "old\n").unwrap();
+        let mut host = Host::new(root.clone(), runner);
+        host.facts.init = Init::Systemd;
+        let state = StateDir::new(t.path().join("state")).unwrap();
+        let uid = nix::unistd::getuid().as_raw();
+        let gid = nix::unistd::getgid().as_raw();
+        let change = Change {
+            rule_id: "app.conf".into(),
+            task: "app".into(),
+            severity: Severity::High,
+            module: "file".into(),
+            target: "/etc/app.conf".into(),
+            summary: "update".into(),
+            diff: None,
+            handlers: vec![Handler {
+                action: Action::Reload,
+                unit: "app".into(),
+            }],
+            ops: vec![Op::WriteFile(WriteFile {
+                path: PathBuf::from("/etc/app.conf"),
+                content: b"new\n".to_vec(),
+                mode: 0o644,
+                uid,
+                gid,
+                expect: Observed::File {
+                    sha256: sha256_hex(b"old\n"),
+                },
+                validators: Vec::new(),
+            })],
+        };
+        let plan = Plan {
+            playbook: "t".into(),
+            root,
+            changes: vec![change],
+            notices: Vec::new(),
+        };
+        (t, host, state, plan)
+    }
+
+    fn empty(plan: &Plan) -> Plan {
+        Plan {
+            changes: Vec::new(),
+            ..plan.clone()
+        }
+    }
+
+    #[test]
+    fn a_failed_reload_restores_the_snapshot_and_reloads_again() {
+        let runner = Arc::new(RecordingRunner::failing_on("reload app"));
+        let (_t, host, state, plan) = setup(runner.clone());
+        let report = apply(&host, &state, &plan, &|| Ok(empty(&plan))).unwrap();
+        assert_eq!(report.outcome, Outcome::RolledBack);
+        assert!(
+            report
+                .message
+                .unwrap()
+                .contains("handler `reload app` failed")
+        );
+        assert_eq!(
+            std::fs::read_to_string(host.path(Path::new("/etc/app.conf"))).unwrap(),
+            "old\n"
+        );
+        let reload = vec!["systemctl".to_string(), "reload".into(), "app".into()];
+        assert_eq!(runner.calls(), vec![reload.clone(), reload]);
+        assert!(state.journal().unwrap().is_none());
+    }
+
+    #[test]
+    fn handlers_run_once_after_all_writes() {
+        let runner = Arc::new(RecordingRunner::new());
+        let (_t, host, state, mut plan) = setup(runner.clone());
+        let mut second = plan.changes[0].clone();
+        second.rule_id = "other".into();
+        second.ops.clear();
+        plan.changes.push(second);
+        let report = apply(&host, &state, &plan, &|| Ok(empty(&plan))).unwrap();
+        assert_eq!(report.outcome, Outcome::Committed);
+        assert_eq!(runner.calls().len(), 1, "{:?}", runner.calls());
+    }
+
+    #[test]
+    fn a_failed_verification_restores_the_snapshot() {
+        let runner = Arc::new(RecordingRunner::new());
+        let (_t, host, state, plan) = setup(runner);
+        let report = apply(&host, &state, &plan, &|| Ok(plan.clone())).unwrap();
+        assert_eq!(report.outcome, Outcome::RolledBack);
+        assert!(report.message.unwrap().contains("verification failed"));
+        assert_eq!(
+            std::fs::read_to_string(host.path(Path::new("/etc/app.conf"))).unwrap(),
+            "old\n"
+        );
+    }
+
+    #[test]
+    fn a_precondition_that_moved_changes_nothing() {
+        let runner = Arc::new(RecordingRunner::new());
+        let (_t, host, state, plan) = setup(runner);
+        std::fs::write(host.path(Path::new("/etc/app.conf")), "edited meanwhile\n").unwrap();
+        let err = apply(&host, &state, &plan, &|| Ok(empty(&plan))).unwrap_err();
+        assert!(matches!(err, TxnError::Moved { .. }), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(host.path(Path::new("/etc/app.conf"))).unwrap(),
+            "edited meanwhile\n"
+        );
+        assert!(state.txn_ids().unwrap().is_empty());
+    }
+}

@@ -23,7 +23,9 @@ pub enum OsFamily {
 #[serde(rename_all = "lowercase")]
 pub enum Init {
     Systemd,
-    /// No init we can talk to (container, chroot, CI machine, or an offline root).
+    /// The root is not the running system: its services are not running here.
+    Offline,
+    /// No init we can talk to (a container or this kind of CI machine).
     None,
 }
 
@@ -53,7 +55,9 @@ impl Facts {
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default();
         let (os_id, os_family) = parse_os_release(&release);
-        let init = if live && Path::new("/run/systemd/system").is_dir() {
+        let init = if !live {
+            Init::Offline
+        } else if Path::new("/run/systemd/system").is_dir() {
             Init::Systemd
         } else {
             Init::None

@@ -41,15 +41,18 @@ pub enum Outcome {
 /// Runs `action` on `unit` (ignored for daemon-reload) on the host.
 #[must_use]
 pub fn run(host: &Host, action: Action, unit: &str) -> Outcome {
-    if !host.is_live() {
-        return Outcome::Skipped(format!(
-            "offline root {}, {} skipped",
-            host.root.display(),
-            action.verb()
-        ));
-    }
-    if host.facts.init == Init::None {
-        return Outcome::Skipped(format!("no running init, {} skipped", action.verb()));
+    match host.facts.init {
+        Init::Offline => {
+            return Outcome::Skipped(format!(
+                "offline root {}, {} skipped",
+                host.root.display(),
+                action.verb()
+            ));
+        }
+        Init::None => {
+            return Outcome::Skipped(format!("no running init, {} skipped", action.verb()));
+        }
+        Init::Systemd => {}
     }
     let mut argv = vec!["systemctl".to_string(), action.verb().to_string()];
     if action != Action::DaemonReload {
@@ -59,5 +62,57 @@ pub fn run(host: &Host, action: Action, unit: &str) -> Outcome {
         Ok(out) if out.success() => Outcome::Done,
         Ok(out) => Outcome::Failed(out.brief()),
         Err(e) => Outcome::Failed(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::host::runner::RecordingRunner;
+
+    fn host(init: Init, runner: Arc<RecordingRunner>) -> Host {
+        let mut h = Host::new(std::path::PathBuf::from("/nonexistent-root"), runner);
+        h.facts.init = init;
+        h
+    }
+
+    #[test]
+    fn without_init_reloads_are_skipped_with_the_reason() {
+        let r = Arc::new(RecordingRunner::new());
+        let out = run(&host(Init::None, r.clone()), Action::Reload, "ssh");
+        assert_eq!(
+            out,
+            Outcome::Skipped("no running init, reload skipped".into())
+        );
+        let out = run(&host(Init::Offline, r.clone()), Action::Reload, "ssh");
+        assert!(matches!(out, Outcome::Skipped(m) if m.starts_with("offline root")));
+        assert!(r.calls().is_empty());
+    }
+
+    #[test]
+    fn with_systemd_it_calls_systemctl() {
+        let r = Arc::new(RecordingRunner::new());
+        assert_eq!(
+            run(&host(Init::Systemd, r.clone()), Action::Reload, "ssh"),
+            Outcome::Done
+        );
+        assert_eq!(
+            run(&host(Init::Systemd, r.clone()), Action::DaemonReload, "x"),
+            Outcome::Done
+        );
+        assert_eq!(
+            r.calls(),
+            vec![
+                vec!["systemctl".to_string(), "reload".into(), "ssh".into()],
+                vec!["systemctl".to_string(), "daemon-reload".into()],
+            ]
+        );
+        let failing = Arc::new(RecordingRunner::failing_on("reload ssh"));
+        assert!(matches!(
+            run(&host(Init::Systemd, failing), Action::Reload, "ssh"),
+            Outcome::Failed(_)
+        ));
     }
 }
