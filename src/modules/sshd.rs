@@ -203,9 +203,18 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         },
     };
     let check = validator::Check::new(ctx.host, &main, out, ctx);
-    for &i in &changed {
+    let texts: Vec<String> = changed.iter().map(|&i| after[i].render()).collect();
+    let staged: Vec<(&Path, &str, bool)> = changed
+        .iter()
+        .zip(&texts)
+        .map(|(&i, t)| {
+            let f = &tree.files[i];
+            (f.path.as_path(), t.as_str(), f.before.is_some())
+        })
+        .collect();
+    for (k, &i) in changed.iter().enumerate() {
         let f = &tree.files[i];
-        let text = after[i].render();
+        let text = texts[k].clone();
         let meta = ctx.host.lstat(&f.path).map_err(ctx.fs())?;
         let (mode, uid, gid) = meta.map_or((0o644, 0, 0), |m| (m.mode, m.uid, m.gid));
         let mut ops = if f.before.is_none() {
@@ -222,7 +231,7 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
             expect: observed(f.before.as_deref()),
             validators: check
                 .as_ref()
-                .map(|c| vec![c.validator(ctx.host, i != 0, &f.path)])
+                .map(|c| vec![c.validator(ctx.host, &staged, k)])
                 .unwrap_or_default(),
         }));
         let summary = if i == 0 {
@@ -583,8 +592,12 @@ pub mod validator {
     //! - bind-mounts the root's `/etc/ssh` over `/etc/ssh`, so `Include
     //!   /etc/ssh/sshd_config.d/*.conf` (absolute, or relative: sshd resolves those
     //!   against `/etc/ssh`) reads the root's drop-ins, never the machine's;
-    //! - for a drop-in candidate, bind-mounts the candidate over the drop-in and
-    //!   checks the main file, so the drop-in is checked in its real context;
+    //! - bind-mounts the candidate over its file, and the planned content of every
+    //!   *other* file of the plan (passed as an argument, written to the private
+    //!   `/run`) over theirs, then checks the main file: the engine validates one
+    //!   candidate at a time, but each check sees the whole planned configuration
+    //!   (a `Subsystem` moved from a drop-in to the main file is valid only with
+    //!   both edits; the current drop-in plus the new main file is not);
     //! - when the root has no host keys (a fresh image, a test tree), generates a
     //!   throw-away ed25519 key in the private `/run` and passes `-o HostKey=` (sshd
     //!   -t fails with "no hostkeys available" otherwise; missing keys named by the
@@ -601,9 +614,15 @@ pub mod validator {
 
     use super::SSH_DIR;
 
-    const SCRIPT: &str = r#"r=$1 c=$2 o=$3 k=$4; shift 4
+    // `'%''s'` is `%s` to the shell; spelt so because the engine replaces every
+    // `%s` in a validator's arguments with the candidate's path.
+    const SCRIPT: &str = r#"r=$1 k=$2 n=$3; shift 3
 if [ -n "$r" ]; then mount --bind "$r" /etc/ssh || exit 1; fi
-if [ -n "$o" ]; then mount --bind "$c" "$o" || exit 1; fi
+while [ "$n" -gt 0 ]; do
+  v=$1 kind=$2 val=$3; shift 3; n=$((n-1))
+  if [ "$kind" = c ]; then s=/run/harden-stage-$n; printf '%''s' "$val" > "$s" || exit 1; else s=$val; fi
+  mount --bind "$s" "$v" || exit 1
+done
 if [ -n "$k" ]; then ssh-keygen -q -t ed25519 -N '' -f /run/harden-hostkey </dev/null >/dev/null || exit 1; set -- "$@" -o HostKey=/run/harden-hostkey; fi
 exec "$@""#;
 
@@ -673,36 +692,41 @@ exec "$@""#;
             })
         }
 
-        /// The validator of the candidate for `path` (`included`: a drop-in).
+        /// The validator of candidate `i` of `files` (logical path, final text,
+        /// whether it exists now; the main file first): the candidate and every
+        /// other planned file are bound over their real paths, and the main file
+        /// is checked, so the whole planned configuration is what sshd reads.
         #[must_use]
-        pub fn validator(&self, host: &Host, included: bool, path: &Path) -> Validator {
+        pub fn validator(&self, host: &Host, files: &[(&Path, &str, bool)], i: usize) -> Validator {
             let s = |p: &Path| p.to_string_lossy().into_owned();
+            let mut binds: Vec<[String; 3]> = Vec::new();
+            let mut target = s(&self.main_view);
+            for (j, (path, text, exists)) in files.iter().enumerate() {
+                if !exists {
+                    // Nothing to bind over: check the candidate itself.
+                    if j == i {
+                        target = "%s".into();
+                    }
+                    continue;
+                }
+                let v = s(&view(host, path));
+                if j == i {
+                    binds.push([v, "f".into(), "%s".into()]);
+                } else if !text.contains("%s") {
+                    binds.push([v, "c".into(), (*text).to_string()]);
+                }
+            }
             let mut argv: Vec<String> = vec![
                 "sh".into(),
                 "-c".into(),
                 SCRIPT.into(),
                 "sh".into(),
                 self.root_ssh.as_deref().map(s).unwrap_or_default(),
-                "%s".into(),
-                if included {
-                    s(&view(host, path))
-                } else {
-                    String::new()
-                },
-                if self.hostkey {
-                    "1".into()
-                } else {
-                    String::new()
-                },
-                s(&self.sshd),
-                "-t".into(),
-                "-f".into(),
+                if self.hostkey { "1".into() } else { String::new() },
+                binds.len().to_string(),
             ];
-            argv.push(if included {
-                s(&self.main_view)
-            } else {
-                "%s".into()
-            });
+            argv.extend(binds.into_iter().flatten());
+            argv.extend([s(&self.sshd), "-t".into(), "-f".into(), target]);
             Validator {
                 argv,
                 private_run: true,
