@@ -722,7 +722,11 @@ exec "$@""#;
                 SCRIPT.into(),
                 "sh".into(),
                 self.root_ssh.as_deref().map(s).unwrap_or_default(),
-                if self.hostkey { "1".into() } else { String::new() },
+                if self.hostkey {
+                    "1".into()
+                } else {
+                    String::new()
+                },
                 binds.len().to_string(),
             ];
             argv.extend(binds.into_iter().flatten());

@@ -79,12 +79,21 @@ fn debian_default_with_cloud_init_drop_in_converges_and_rolls_back() {
     let p = pb(&env, HARDEN);
 
     // sshd -T before: the cloud-init drop-in wins.
-    assert!(has(&sshd_t(&env, DEFAULT_CONN), "passwordauthentication yes"));
+    assert!(has(
+        &sshd_t(&env, DEFAULT_CONN),
+        "passwordauthentication yes"
+    ));
 
     let plan = env.harden(&["plan", "-p", &p]);
     let text = stdout(&plan);
-    assert!(text.contains("neutralises /etc/ssh/sshd_config.d/50-cloud-init.conf:1"), "{text}");
-    assert!(text.contains("neutralise `PasswordAuthentication yes` (line 1)"), "{text}");
+    assert!(
+        text.contains("neutralises /etc/ssh/sshd_config.d/50-cloud-init.conf:1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("neutralise `PasswordAuthentication yes` (line 1)"),
+        "{text}"
+    );
     assert!(text.contains("sshd -t"), "{text}");
     assert_eq!(env.tree(), before, "plan wrote something");
 
@@ -103,7 +112,9 @@ fn debian_default_with_cloud_init_drop_in_converges_and_rolls_back() {
         "X11Forwarding no",
         "LogLevel VERBOSE",
     ] {
-        let at = main.find(&format!("{l}\n")).unwrap_or_else(|| panic!("{l}\n{main}"));
+        let at = main
+            .find(&format!("{l}\n"))
+            .unwrap_or_else(|| panic!("{l}\n{main}"));
         assert!(at < inc, "{l} after Include:\n{main}");
     }
     let managed = [
@@ -130,6 +141,7 @@ fn debian_default_with_cloud_init_drop_in_converges_and_rolls_back() {
         "# PasswordAuthentication yes  # disabled by harden\n"
     );
 
+    assert_eq!(env.mode("etc/ssh/sshd_config"), 0o644, "mode kept");
     // The real sshd agrees on every effective value.
     let t = sshd_t(&env, DEFAULT_CONN);
     for l in [
@@ -158,9 +170,8 @@ fn debian_default_with_cloud_init_drop_in_converges_and_rolls_back() {
 fn match_blocks_are_never_edited() {
     let env = debian_root();
     add_key(&env, "home/alice");
-    let main = format!(
-        "{DEBIAN12}Match User backup\n\tPasswordAuthentication yes\n\tX11Forwarding yes\n"
-    );
+    let main =
+        format!("{DEBIAN12}Match User backup\n\tPasswordAuthentication yes\n\tX11Forwarding yes\n");
     env.write("etc/ssh/sshd_config", &main);
     let p = pb(&env, HARDEN);
     let plan = env.harden(&["plan", "-p", &p]);
@@ -171,8 +182,13 @@ fn match_blocks_are_never_edited() {
     );
     expect_code(&env.harden(&["apply", "--yes", "-p", &p]), 2);
     let after = env.read("etc/ssh/sshd_config");
-    assert!(after.ends_with("Match User backup\n\tPasswordAuthentication yes\n\tX11Forwarding yes\n"));
-    assert!(has(&sshd_t(&env, DEFAULT_CONN), "passwordauthentication no"));
+    assert!(
+        after.ends_with("Match User backup\n\tPasswordAuthentication yes\n\tX11Forwarding yes\n")
+    );
+    assert!(has(
+        &sshd_t(&env, DEFAULT_CONN),
+        "passwordauthentication no"
+    ));
     assert!(has(
         &sshd_t(&env, "user=backup,host=h,addr=192.0.2.1"),
         "passwordauthentication yes"
@@ -185,7 +201,10 @@ fn unknown_mac_is_rejected_by_sshd_t_and_nothing_is_installed() {
     let env = debian_root();
     add_key(&env, "home/alice");
     let before = env.tree();
-    let p = pb(&env, r#"{ MACs: "hmac-sha2-256-etm@openssh.com,hmac-foo" }"#);
+    let p = pb(
+        &env,
+        r#"{ MACs: "hmac-sha2-256-etm@openssh.com,hmac-foo" }"#,
+    );
     let out = env.harden(&["apply", "--yes", "-p", &p]);
     expect_code(&out, 4);
     assert!(stderr(&out).contains("hmac-foo"), "{}", stderr(&out));
@@ -214,8 +233,15 @@ fn subsystem_is_never_duplicated_into_a_drop_in() {
         "# Subsystem sftp internal-sftp  # disabled by harden\n"
     );
     let main = env.read("etc/ssh/sshd_config");
-    assert_eq!(main.matches("\nSubsystem").count() + main.starts_with("Subsystem") as usize, 1, "{main}");
-    assert!(has(&sshd_t(&env, DEFAULT_CONN), "subsystem sftp internal-sftp"));
+    assert_eq!(
+        main.matches("\nSubsystem").count() + main.starts_with("Subsystem") as usize,
+        1,
+        "{main}"
+    );
+    assert!(has(
+        &sshd_t(&env, DEFAULT_CONN),
+        "subsystem sftp internal-sftp"
+    ));
 }
 
 #[test]
@@ -239,9 +265,16 @@ fn modern_crypto_keeps_only_supported_recommended_algorithms() {
     };
     let macs = get("macs");
     assert!(macs.split(',').all(|m| m.contains("-etm@")), "{macs}");
-    assert!(get("ciphers").split(',').all(|c| c.starts_with("chacha20") || c.starts_with("aes")));
+    assert!(
+        get("ciphers")
+            .split(',')
+            .all(|c| c.starts_with("chacha20") || c.starts_with("aes"))
+    );
     assert!(get("kexalgorithms").split(',').all(|k| k.contains("25519")));
-    assert!(!get("hostkeyalgorithms").contains("ssh-rsa,") && !get("hostkeyalgorithms").contains("ecdsa"));
+    assert!(
+        !get("hostkeyalgorithms").contains("ssh-rsa,")
+            && !get("hostkeyalgorithms").contains("ecdsa")
+    );
     expect_code(&env.harden(&["plan", "-p", &p, "--detailed-exitcode"]), 0);
 }
 
@@ -267,9 +300,16 @@ fn refused_then_passes(env: &Env, p: &str, envs: &[(&str, &str)], words: &[&str]
 fn guard_passwords_off_without_any_key() {
     let env = debian_root();
     let p = pb(&env, "{ PasswordAuthentication: false }");
-    refused_then_passes(&env, &p, &[], &["no account allowed to log in has a usable authorized key", "alice"], || {
-        add_key(&env, "home/alice")
-    });
+    refused_then_passes(
+        &env,
+        &p,
+        &[],
+        &[
+            "no account allowed to log in has a usable authorized key",
+            "alice",
+        ],
+        || add_key(&env, "home/alice"),
+    );
 }
 
 #[test]
@@ -291,27 +331,42 @@ fn guard_honours_authorized_keys_file_with_tokens() {
 fn guard_allow_users_excluding_the_session_user() {
     let env = debian_root();
     add_key(&env, "home/alice");
-    env.write("etc/passwd", &format!("{PASSWD}bob:x:1001:1001::/home/bob:/bin/bash\n"));
+    env.write(
+        "etc/passwd",
+        &format!("{PASSWD}bob:x:1001:1001::/home/bob:/bin/bash\n"),
+    );
     let before = env.tree();
     let p = pb(&env, "{ AllowUsers: [bob] }");
     let alice = [("SUDO_USER", "alice")];
     let plan = env.harden_env(&["plan", "-p", &p], &alice);
     let text = stdout(&plan);
-    assert!(text.contains("exclude `alice`, the account running this session"), "{text}");
-    assert!(text.contains("exclude every account with an authorized key (alice)"), "{text}");
+    assert!(
+        text.contains("exclude `alice`, the account running this session"),
+        "{text}"
+    );
+    assert!(
+        text.contains("exclude every account with an authorized key (alice)"),
+        "{text}"
+    );
     expect_code(&env.harden_env(&["apply", "--yes", "-p", &p], &alice), 1);
     assert_eq!(env.tree(), before);
     // Bob runs the session and has a key: nobody is shut out.
     std::fs::create_dir_all(env.path("home/bob")).unwrap();
     add_key(&env, "home/bob");
-    expect_code(&env.harden_env(&["apply", "--yes", "-p", &p], &[("SUDO_USER", "bob")]), 2);
+    expect_code(
+        &env.harden_env(&["apply", "--yes", "-p", &p], &[("SUDO_USER", "bob")]),
+        2,
+    );
 }
 
 #[test]
 fn guard_allow_users_session_user_then_passes() {
     let env = debian_root();
     add_key(&env, "home/alice");
-    env.write("etc/passwd", &format!("{PASSWD}bob:x:1001:1001::/home/bob:/bin/bash\n"));
+    env.write(
+        "etc/passwd",
+        &format!("{PASSWD}bob:x:1001:1001::/home/bob:/bin/bash\n"),
+    );
     let before = env.tree();
     let p = pb(&env, "{ AllowUsers: [bob] }");
     let out = env.harden_env(&["apply", "--yes", "-p", &p], &[("SUDO_USER", "bob")]);
@@ -319,7 +374,10 @@ fn guard_allow_users_session_user_then_passes() {
     expect_code(&out, 1);
     assert_eq!(env.tree(), before);
     let p = pb(&env, "{ AllowUsers: [alice, bob] }");
-    expect_code(&env.harden_env(&["apply", "--yes", "-p", &p], &[("SUDO_USER", "bob")]), 2);
+    expect_code(
+        &env.harden_env(&["apply", "--yes", "-p", &p], &[("SUDO_USER", "bob")]),
+        2,
+    );
     assert!(has(&sshd_t(&env, DEFAULT_CONN), "allowusers alice"));
 }
 
@@ -328,9 +386,13 @@ fn guard_root_login_off_when_root_is_the_only_way_in() {
     let env = debian_root();
     add_key(&env, "root");
     let p = pb(&env, r#"{ PermitRootLogin: "no" }"#);
-    refused_then_passes(&env, &p, &[], &["PermitRootLogin no", "root is the only account"], || {
-        add_key(&env, "home/alice")
-    });
+    refused_then_passes(
+        &env,
+        &p,
+        &[],
+        &["PermitRootLogin no", "root is the only account"],
+        || add_key(&env, "home/alice"),
+    );
 }
 
 #[test]
@@ -345,7 +407,8 @@ fn guard_port_change_under_socket_activation() {
     .unwrap();
     let p = pb(&env, "{ Port: 2222 }");
     refused_then_passes(&env, &p, &[], &["ssh.socket is enabled"], || {
-        std::fs::remove_file(env.path("etc/systemd/system/sockets.target.wants/ssh.socket")).unwrap();
+        std::fs::remove_file(env.path("etc/systemd/system/sockets.target.wants/ssh.socket"))
+            .unwrap();
     });
 }
 
@@ -374,4 +437,89 @@ fn accept_lockout_risk_overrides_loudly() {
     let out = env.harden(&["apply", "--yes", "--i-accept-lockout-risk", "-p", &p]);
     expect_code(&out, 2);
     assert!(stderr(&out).contains("anti-lockout"), "{}", stderr(&out));
+}
+
+/// End to end: the applied root's config runs a real sshd inside `unshare -n -m -p`
+/// (loopback only, private /run, the root's /etc/ssh bound over /etc/ssh, alice
+/// added to a private copy of /etc/passwd). Key login works; password and root
+/// login are refused.
+#[test]
+fn real_sshd_on_loopback_key_login_only() {
+    use std::os::unix::fs::PermissionsExt;
+    require("sshd");
+    require("ssh");
+    let env = debian_root();
+    let key = env.base.join("id_ed25519");
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    for home in ["home/alice", "root"] {
+        env.write(&format!("{home}/.ssh/authorized_keys"), &public);
+        env.chmod(&format!("{home}/.ssh/authorized_keys"), 0o600);
+        env.chmod(&format!("{home}/.ssh"), 0o700);
+    }
+    for (p, uid) in [
+        ("home/alice", 4242),
+        ("home/alice/.ssh", 4242),
+        ("home/alice/.ssh/authorized_keys", 4242),
+    ] {
+        std::os::unix::fs::chown(env.path(p), Some(uid), Some(uid)).unwrap();
+    }
+    for d in [
+        env.base.as_path(),
+        env.root.as_path(),
+        &env.path("home"),
+        &env.path("home/alice"),
+    ] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let settings = HARDEN.replace(" }", ", Port: 2222 }");
+    let p = pb(&env, &settings);
+    expect_code(&env.harden(&["apply", "--yes", "-p", &p]), 2);
+
+    let script = r#"set -e
+mount --make-rprivate /
+ip link set lo up
+mount -t tmpfs -o mode=755 tmpfs /run; mkdir -m 755 /run/sshd
+mount --bind "$R/etc/ssh" /etc/ssh
+mount --bind "$R/root" /root
+cp /etc/passwd /run/passwd
+echo "alice:x:4242:4242::$R/home/alice:/bin/bash" >> /run/passwd
+mount --bind /run/passwd /etc/passwd
+cp /etc/shadow /run/shadow
+echo "alice:*:19000:0:99999:7:::" >> /run/shadow
+mount --bind /run/shadow /etc/shadow
+ssh-keygen -q -t ed25519 -N '' -f /run/hk </dev/null >/dev/null
+/usr/sbin/sshd -f /etc/ssh/sshd_config -h /run/hk -E /run/sshd.log
+set +e
+o="-F /dev/null -i $K -p 2222 -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=5"
+for i in 1 2 3 4 5 6 7 8 9 10; do ssh $o alice@127.0.0.1 true 2>/dev/null && break; sleep 0.2; done
+ssh $o alice@127.0.0.1 true; echo "key=$?"
+ssh $o -o PubkeyAuthentication=no alice@127.0.0.1 true 2>&1; echo "password=$?"
+ssh $o root@127.0.0.1 true 2>&1; echo "root=$?"
+cat /run/sshd.log
+"#;
+    let out = Command::new("unshare")
+        .args(["-n", "-m", "-p", "-f", "--mount-proc", "sh", "-c", script])
+        .env("R", &env.root)
+        .env("K", &key)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("key=0"), "{text}");
+    assert!(text.contains("Permission denied (publickey)"), "{text}");
+    assert!(!text.contains("password=0"), "{text}");
+    assert!(
+        !text.contains("root=0") && text.contains("root=255"),
+        "{text}"
+    );
+    assert!(text.contains("ROOT LOGIN REFUSED"), "{text}");
 }
