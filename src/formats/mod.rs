@@ -2,4 +2,5 @@
 //! comments survive byte for byte. Formats work on text only; they never touch the
 //! file system or run commands.
 
+pub mod sshd_config;
 pub mod sysctl;

@@ -5,6 +5,7 @@
 //! ([`crate::engine::plan::Change`]) by reading the host. Modules never write.
 
 pub mod file;
+pub mod sshd;
 pub mod sysctl;
 
 use std::collections::BTreeMap;
@@ -43,6 +44,7 @@ pub enum ModuleError {
 pub enum ModuleCall {
     Sysctl(sysctl::Params),
     File(file::Params),
+    Sshd(sshd::Params),
 }
 
 impl ModuleCall {
@@ -52,6 +54,7 @@ impl ModuleCall {
         match self {
             Self::Sysctl(_) => "sysctl",
             Self::File(_) => "file",
+            Self::Sshd(_) => "sshd",
         }
     }
 }
@@ -68,6 +71,7 @@ pub fn deserialize_call<'de, A: MapAccess<'de>>(
     Ok(Some(match name {
         "sysctl" => ModuleCall::Sysctl(map.next_value()?),
         "file" => ModuleCall::File(map.next_value()?),
+        "sshd" => ModuleCall::Sshd(map.next_value()?),
         _ => return Ok(None),
     }))
 }
@@ -75,7 +79,7 @@ pub fn deserialize_call<'de, A: MapAccess<'de>>(
 /// The module names, for messages and the schema.
 #[must_use]
 pub fn names() -> Vec<&'static str> {
-    vec!["file", "sysctl"]
+    vec!["file", "sshd", "sysctl"]
 }
 
 /// The declarative spec of a module (`modules/NAME.yaml`).
@@ -238,6 +242,7 @@ pub fn plan(host: &Host, task: &Task) -> Result<Out, ModuleError> {
     match &task.module {
         ModuleCall::Sysctl(p) => sysctl::plan(&ctx, p, &mut out)?,
         ModuleCall::File(p) => file::plan(&ctx, p, &mut out)?,
+        ModuleCall::Sshd(p) => sshd::plan(&ctx, p, &mut out)?,
     }
     Ok(out)
 }
@@ -301,6 +306,7 @@ pub fn diff(before: &[u8], after: &[u8], secret: bool) -> Diff {
 pub fn param_schemas(g: &mut schemars::SchemaGenerator) -> Vec<(&'static str, schemars::Schema)> {
     vec![
         ("file", g.subschema_for::<file::Params>()),
+        ("sshd", g.subschema_for::<sshd::Params>()),
         ("sysctl", g.subschema_for::<sysctl::Params>()),
     ]
 }

@@ -8,4 +8,5 @@ mod cli;
 mod crash;
 mod plan;
 mod playbook_errors;
+mod sshd;
 mod sysctl_live;

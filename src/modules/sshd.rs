@@ -1,0 +1,821 @@
+//! `sshd`: OpenSSH server settings managed by their *effective* value, with the
+//! semantics of sshd itself: keywords are case-insensitive, the first value obtained
+//! wins (lists such as `AllowUsers` and `Port` accumulate), `Include` is followed
+//! (globs, relative paths against `/etc/ssh`) under the root, and `Match` blocks are
+//! never edited. Each desired value is written in the main file *before* its first
+//! `Include` (so it wins, and scanners reading only the main file see it), and
+//! conflicting lines in included files (the classic `50-cloud-init.conf` with
+//! `PasswordAuthentication yes`) are commented out; the plan says which.
+//!
+//! Candidates are checked with the real `sshd -t` in a private mount namespace (see
+//! [`validator`] for how includes and host keys are made to resolve under `--root`).
+//! An anti-lockout guard ([`guard`]) refuses plans that would shut out every way in.
+//! This module only reads the host: files, and `ssh -Q` for the crypto preset.
+
+mod guard;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{Ctx, ModuleError, Out, diff, missing_parents, observed};
+use crate::engine::plan::{Handler, NoticeLevel, Op, WriteFile};
+use crate::formats::sshd_config::{Directive, SSH_DIR, SshdConfig, is_list_keyword};
+use crate::host::Host;
+use crate::host::facts::OsFamily;
+use crate::host::runner::Cmd;
+use crate::host::service::Action;
+use crate::playbook::VarValue;
+
+/// A setting's value: a scalar (`yes`, `3`, `sftp internal-sftp`) or a list.
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum Setting {
+    One(VarValue),
+    Many(Vec<VarValue>),
+}
+
+/// The crypto presets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Crypto {
+    /// curve25519/sntrup/ML-KEM key exchange, chacha20-poly1305 and AES-GCM/CTR,
+    /// encrypt-then-MAC MACs, ed25519 and rsa-sha2 host keys.
+    Modern,
+}
+
+/// Parameters of `sshd:`.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// Keyword → value, e.g. `PermitRootLogin: "no"`, `AllowUsers: [alice, bob]`.
+    #[serde(default)]
+    pub settings: BTreeMap<String, Setting>,
+    /// A crypto preset.
+    #[serde(default)]
+    pub crypto: Option<Crypto>,
+    /// The main `sshd_config` (default `/etc/ssh/sshd_config`).
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+}
+
+/// The `crypto: modern` lists, best first; filtered by what the installed OpenSSH
+/// supports.
+pub const MODERN: [(&str, &str, &[&str]); 4] = [
+    (
+        "KexAlgorithms",
+        "kex",
+        &[
+            "mlkem768x25519-sha256",
+            "sntrup761x25519-sha512",
+            "sntrup761x25519-sha512@openssh.com",
+            "curve25519-sha256",
+            "curve25519-sha256@libssh.org",
+        ],
+    ),
+    (
+        "Ciphers",
+        "cipher",
+        &[
+            "chacha20-poly1305@openssh.com",
+            "aes256-gcm@openssh.com",
+            "aes128-gcm@openssh.com",
+            "aes256-ctr",
+            "aes192-ctr",
+            "aes128-ctr",
+        ],
+    ),
+    (
+        "MACs",
+        "mac",
+        &[
+            "hmac-sha2-512-etm@openssh.com",
+            "hmac-sha2-256-etm@openssh.com",
+            "umac-128-etm@openssh.com",
+        ],
+    ),
+    (
+        "HostKeyAlgorithms",
+        "HostKeyAlgorithms",
+        &[
+            "ssh-ed25519",
+            "ssh-ed25519-cert-v01@openssh.com",
+            "sk-ssh-ed25519@openssh.com",
+            "sk-ssh-ed25519-cert-v01@openssh.com",
+            "rsa-sha2-512",
+            "rsa-sha2-512-cert-v01@openssh.com",
+            "rsa-sha2-256",
+            "rsa-sha2-256-cert-v01@openssh.com",
+        ],
+    ),
+];
+
+/// One config file of the include tree.
+struct Loaded {
+    path: PathBuf,
+    before: Option<Vec<u8>>,
+    cfg: SshdConfig,
+}
+
+/// The main file and everything it includes (global scope), in reading order.
+struct Tree {
+    files: Vec<Loaded>,
+    /// (file index, ordinal of its `Include` directive) → included file indices.
+    includes: HashMap<(usize, usize), Vec<usize>>,
+    /// `Include` lines inside `Match` blocks (file, line): not followed for edits.
+    match_includes: Vec<(PathBuf, usize)>,
+}
+
+/// The desired settings: keyword as given, arguments per value.
+type Wanted = Vec<(String, Vec<String>)>;
+
+/// Conflicts: per included file, the lines commented out; per setting, where.
+type Neutralised = (BTreeMap<usize, Vec<String>>, BTreeMap<String, Vec<String>>);
+
+/// Comments out global lines of included files that conflict with `wanted`.
+fn neutralise(tree: &Tree, after: &mut [SshdConfig], wanted: &Wanted) -> Neutralised {
+    let mut neutralised: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    let mut per_setting: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (i, cfg) in after.iter_mut().enumerate().skip(1) {
+        for (kw, vals) in wanted {
+            let conflicting: Vec<(usize, String)> = cfg
+                .global_values(kw)
+                .into_iter()
+                .filter(|d| conflicts(kw, vals, d))
+                .map(|d| (d.line, format!("{} {}", d.keyword, d.args.join(" "))))
+                .collect();
+            if conflicting.is_empty() {
+                continue;
+            }
+            cfg.comment_out_global_if(kw, |d| conflicts(kw, vals, d));
+            for (line, text) in conflicting {
+                neutralised
+                    .entry(i)
+                    .or_default()
+                    .push(format!("`{text}` (line {line})"));
+                per_setting
+                    .entry(kw.clone())
+                    .or_default()
+                    .push(format!("{}:{line}", tree.files[i].path.display()));
+            }
+        }
+    }
+    (neutralised, per_setting)
+}
+
+/// The main file's summary: per setting, the line it lands on and what it overrides.
+fn main_summary(
+    wanted: &Wanted,
+    landed: &[(String, String)],
+    per_setting: &BTreeMap<String, Vec<String>>,
+) -> String {
+    let parts: Vec<String> = wanted
+        .iter()
+        .zip(landed)
+        .map(|((kw, vals), (_, lines))| {
+            let mut s = format!("{kw} {} (line {lines})", vals.join(" "));
+            if let Some(n) = per_setting.get(kw) {
+                let _ = write!(s, ", neutralises {}", n.join(", "));
+            }
+            s
+        })
+        .collect();
+    format!("set before any Include: {}", parts.join("; "))
+}
+
+pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
+    let main = ctx.path_param(p.file.as_deref(), "file")?;
+    let mut wanted = wanted_settings(ctx, p)?;
+    if p.crypto == Some(Crypto::Modern) {
+        modern_crypto(ctx, &mut wanted, out);
+    }
+    if wanted.is_empty() {
+        return Err(ctx.invalid("nothing to manage: give `settings` and/or `crypto`"));
+    }
+    let tree = load_tree(ctx, &main)?;
+    let mut after: Vec<SshdConfig> = tree.files.iter().map(|f| f.cfg.clone()).collect();
+
+    // Main file: each value before the first Include.
+    let mut landed = Vec::new();
+    for (kw, vals) in &wanted {
+        after[0]
+            .set_global_at_top(kw, vals)
+            .map_err(|e| ctx.invalid(format!("{kw}: {e}")))?;
+    }
+    for (kw, _) in &wanted {
+        let lines: Vec<String> = after[0]
+            .global_values(kw)
+            .iter()
+            .map(|d| d.line.to_string())
+            .collect();
+        landed.push((kw.clone(), lines.join(",")));
+    }
+
+    // Included files: neutralise conflicting global lines.
+    let (neutralised, per_setting) = neutralise(&tree, &mut after, &wanted);
+
+    let changed: Vec<usize> = (0..after.len())
+        .filter(|&i| tree.files[i].before.as_deref() != Some(after[i].render().as_bytes()))
+        .collect();
+    match_warnings(ctx, &tree, &wanted, out);
+    if changed.is_empty() {
+        return Ok(());
+    }
+
+    let handler = Handler {
+        action: Action::Reload,
+        unit: if ctx.host.facts.os_family == OsFamily::Debian {
+            "ssh".into()
+        } else {
+            "sshd".into()
+        },
+    };
+    let check = validator::Check::new(ctx.host, &main, out, ctx);
+    let texts: Vec<String> = changed.iter().map(|&i| after[i].render()).collect();
+    let staged: Vec<(&Path, &str, bool)> = changed
+        .iter()
+        .zip(&texts)
+        .map(|(&i, t)| {
+            let f = &tree.files[i];
+            (f.path.as_path(), t.as_str(), f.before.is_some())
+        })
+        .collect();
+    for (k, &i) in changed.iter().enumerate() {
+        let f = &tree.files[i];
+        let text = texts[k].clone();
+        let meta = ctx.host.lstat(&f.path).map_err(ctx.fs())?;
+        let (mode, uid, gid) = meta.map_or((0o644, 0, 0), |m| (m.mode, m.uid, m.gid));
+        let mut ops = if f.before.is_none() {
+            missing_parents(ctx, &f.path)?
+        } else {
+            Vec::new()
+        };
+        ops.push(Op::WriteFile(WriteFile {
+            path: f.path.clone(),
+            content: text.clone().into_bytes(),
+            mode,
+            uid,
+            gid,
+            expect: observed(f.before.as_deref()),
+            validators: check
+                .as_ref()
+                .map(|c| vec![c.validator(ctx.host, &staged, k)])
+                .unwrap_or_default(),
+        }));
+        let summary = if i == 0 {
+            main_summary(&wanted, &landed, &per_setting)
+        } else {
+            format!(
+                "neutralise {} (overridden by {})",
+                neutralised
+                    .get(&i)
+                    .map(|v| v.join(", "))
+                    .unwrap_or_default(),
+                main.display()
+            )
+        };
+        let mut c = ctx.change(f.path.display().to_string(), summary);
+        c.diff = Some(diff(
+            f.before.as_deref().unwrap_or_default(),
+            text.as_bytes(),
+            false,
+        ));
+        c.ops = ops;
+        c.handlers = vec![handler.clone()];
+        out.changes.push(c);
+    }
+
+    let before_cfgs: Vec<&SshdConfig> = tree.files.iter().map(|f| &f.cfg).collect();
+    let after_cfgs: Vec<&SshdConfig> = after.iter().collect();
+    let before = guard::Effective::of(&flatten(&tree, &before_cfgs));
+    let after_eff = guard::Effective::of(&flatten(&tree, &after_cfgs));
+    guard::check(ctx, &main, &before, &after_eff, out);
+    Ok(())
+}
+
+/// The settings as keyword → arguments, plus checks on keywords.
+fn wanted_settings(ctx: &Ctx, p: &Params) -> Result<Wanted, ModuleError> {
+    let mut wanted: Wanted = Vec::new();
+    for (kw, setting) in &p.settings {
+        if kw.is_empty()
+            || !kw.chars().all(|c| c.is_ascii_alphanumeric())
+            || kw.eq_ignore_ascii_case("match")
+            || kw.eq_ignore_ascii_case("include")
+        {
+            return Err(ctx.invalid(format!(
+                "`{kw}` cannot be managed as a setting (not a keyword, or Match/Include)"
+            )));
+        }
+        if wanted.iter().any(|(k, _)| k.eq_ignore_ascii_case(kw)) {
+            return Err(ctx.invalid(format!(
+                "`{kw}` is given twice (keywords are case-insensitive)"
+            )));
+        }
+        let scalar = |v: &VarValue| match v {
+            VarValue::Bool(true) => "yes".to_string(),
+            VarValue::Bool(false) => "no".to_string(),
+            other => other.to_string(),
+        };
+        let vals: Vec<String> = match setting {
+            Setting::One(v) => scalar(v).split_whitespace().map(str::to_string).collect(),
+            Setting::Many(vs) => vs.iter().map(scalar).collect(),
+        };
+        if vals.is_empty()
+            || vals
+                .iter()
+                .any(|v| v.trim().is_empty() || v.contains(['\n', '\r']))
+        {
+            return Err(ctx.invalid(format!("{kw}: values must be non-empty single lines")));
+        }
+        if matches!(setting, Setting::Many(v) if v.len() > 1) && !is_list_keyword(kw) {
+            return Err(ctx.invalid(format!(
+                "{kw} takes one value (first one wins in sshd); give a string, not a list"
+            )));
+        }
+        wanted.push((kw.clone(), vals));
+    }
+    Ok(wanted)
+}
+
+/// Whether line `d` (in an included file) disagrees with the desired value.
+fn conflicts(kw: &str, vals: &[String], d: &Directive) -> bool {
+    let lower = kw.to_ascii_lowercase();
+    match lower.as_str() {
+        // Duplicated subsystems are fatal; one in a drop-in would clash with ours.
+        "subsystem" => d.args.first() == vals.first(),
+        _ if is_list_keyword(kw) => !d.args.iter().all(|a| vals.contains(a)),
+        _ => {
+            d.args.len() != vals.len()
+                || d.args
+                    .iter()
+                    .zip(vals)
+                    .any(|(a, b)| !a.eq_ignore_ascii_case(b))
+        }
+    }
+}
+
+/// Adds the `crypto: modern` lists, filtered by `ssh -Q`, for keywords the settings
+/// do not give.
+fn modern_crypto(ctx: &Ctx, wanted: &mut Wanted, out: &mut Out) {
+    let ssh = ctx
+        .host
+        .binary("ssh")
+        .map(|b| ctx.host.path(&b))
+        .or_else(|| Some(PathBuf::from("/usr/bin/ssh")).filter(|p| p.is_file()));
+    for (kw, query, list) in MODERN {
+        if wanted.iter().any(|(k, _)| k.eq_ignore_ascii_case(kw)) {
+            continue;
+        }
+        let supported = ssh.as_ref().and_then(|ssh| {
+            let cmd = Cmd::new([ssh.as_os_str(), "-Q".as_ref(), query.as_ref()]);
+            ctx.host
+                .runner
+                .run(&cmd)
+                .ok()
+                .filter(crate::host::runner::Output::success)
+                .map(|o| o.stdout.lines().map(str::to_string).collect::<Vec<_>>())
+        });
+        let algs: Vec<&str> = match &supported {
+            Some(s) => list
+                .iter()
+                .copied()
+                .filter(|a| s.iter().any(|x| x == a))
+                .collect(),
+            None => list.to_vec(),
+        };
+        if supported.is_none() {
+            out.notices.push(ctx.notice(
+                NoticeLevel::Warning,
+                format!("{kw}: no ssh binary to ask (`ssh -Q {query}`): the list is not filtered"),
+            ));
+        }
+        if algs.is_empty() {
+            out.notices.push(ctx.notice(
+                NoticeLevel::Unsupported,
+                format!("{kw}: the installed OpenSSH supports none of the modern algorithms"),
+            ));
+            continue;
+        }
+        wanted.push((kw.to_string(), vec![algs.join(",")]));
+    }
+}
+
+/// Reads and parses one config file.
+fn load(ctx: &Ctx, path: &Path) -> Result<Loaded, ModuleError> {
+    let before = ctx.host.read(path).map_err(ctx.fs())?;
+    let text = before
+        .as_deref()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default();
+    let cfg = SshdConfig::parse(&text).map_err(|e| {
+        ctx.invalid(format!(
+            "{}:{}: {} (fix the file first)",
+            path.display(),
+            e.line,
+            e.message
+        ))
+    })?;
+    Ok(Loaded {
+        path: path.to_path_buf(),
+        before,
+        cfg,
+    })
+}
+
+/// Loads the main file and, recursively, every file its global `Include`s name.
+fn load_tree(ctx: &Ctx, main: &Path) -> Result<Tree, ModuleError> {
+    let mut tree = Tree {
+        files: vec![load(ctx, main)?],
+        includes: HashMap::new(),
+        match_includes: Vec::new(),
+    };
+    let mut queue = vec![(0usize, 0usize)];
+    while let Some((idx, depth)) = queue.pop() {
+        if depth > 16 {
+            return Err(ctx.invalid(format!(
+                "{}: Include nested too deeply",
+                tree.files[idx].path.display()
+            )));
+        }
+        let incs = tree.files[idx].cfg.includes();
+        for (ord, inc) in incs.iter().enumerate() {
+            if !matches!(inc.scope, crate::formats::sshd_config::Scope::Global) {
+                tree.match_includes
+                    .push((tree.files[idx].path.clone(), inc.line));
+                continue;
+            }
+            let mut targets = Vec::new();
+            for pat in inc.resolved_patterns() {
+                for path in expand_glob(ctx.host, &pat) {
+                    let i = if let Some(i) = tree.files.iter().position(|f| f.path == path) {
+                        i
+                    } else {
+                        tree.files.push(load(ctx, &path)?);
+                        queue.push((tree.files.len() - 1, depth + 1));
+                        tree.files.len() - 1
+                    };
+                    targets.push(i);
+                }
+            }
+            tree.includes.insert((idx, ord), targets);
+        }
+    }
+    Ok(tree)
+}
+
+/// The global directives in the order sshd reads them, following includes.
+fn flatten<'a>(tree: &Tree, cfgs: &[&'a SshdConfig]) -> Vec<&'a Directive> {
+    fn walk<'a>(
+        tree: &Tree,
+        cfgs: &[&'a SshdConfig],
+        idx: usize,
+        depth: usize,
+        out: &mut Vec<&'a Directive>,
+    ) {
+        if depth > 16 {
+            return;
+        }
+        let mut ord = 0;
+        for d in cfgs[idx].directives() {
+            if d.keyword_lower == "include" {
+                if d.is_global()
+                    && let Some(targets) = tree.includes.get(&(idx, ord))
+                {
+                    for &t in targets {
+                        walk(tree, cfgs, t, depth + 1, out);
+                    }
+                }
+                ord += 1;
+            } else if d.is_global() {
+                out.push(d);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(tree, cfgs, 0, 0, &mut out);
+    out
+}
+
+/// Warns about `Match` blocks that set a managed keyword: they are left alone.
+fn match_warnings(ctx: &Ctx, tree: &Tree, wanted: &Wanted, out: &mut Out) {
+    for f in &tree.files {
+        for d in f.cfg.directives() {
+            if d.is_global() {
+                continue;
+            }
+            if let Some((kw, vals)) = wanted
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(&d.keyword))
+                && conflicts(kw, vals, d)
+            {
+                out.notices.push(ctx.notice(
+                    NoticeLevel::Warning,
+                    format!(
+                        "{}:{}: `{} {}` inside a Match block applies to matching connections; Match blocks are not edited",
+                        f.path.display(),
+                        d.line,
+                        d.keyword,
+                        d.args.join(" ")
+                    ),
+                ));
+            }
+        }
+    }
+    for (path, line) in &tree.match_includes {
+        out.notices.push(ctx.notice(
+            NoticeLevel::Warning,
+            format!(
+                "{}:{line}: Include inside a Match block is not followed",
+                path.display()
+            ),
+        ));
+    }
+}
+
+/// Expands an absolute glob (`*`, `?`, `[...]`) under the root: regular files only,
+/// sorted as glob(3) does. Names starting with `.` match only an explicit `.`.
+fn expand_glob(host: &Host, pattern: &str) -> Vec<PathBuf> {
+    let mut paths = vec![PathBuf::from("/")];
+    for comp in pattern.split('/').filter(|c| !c.is_empty()) {
+        let mut next = Vec::new();
+        for base in &paths {
+            if comp.contains(['*', '?', '[']) {
+                let Ok(rd) = std::fs::read_dir(host.path(base)) else {
+                    continue;
+                };
+                let mut names: Vec<String> = rd
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| wild_match(comp, n))
+                    .collect();
+                names.sort();
+                next.extend(names.into_iter().map(|n| base.join(n)));
+            } else {
+                next.push(base.join(comp));
+            }
+        }
+        paths = next;
+    }
+    paths.retain(|p| std::fs::metadata(host.path(p)).is_ok_and(|m| m.is_file()));
+    paths
+}
+
+/// `fnmatch`-style matching of one path component.
+#[must_use]
+pub fn wild_match(pat: &str, name: &str) -> bool {
+    fn go(p: &[char], n: &[char]) -> bool {
+        match p.split_first() {
+            None => n.is_empty(),
+            Some(('*', rest)) => (0..=n.len()).any(|i| go(rest, &n[i..])),
+            Some(('?', rest)) => !n.is_empty() && go(rest, &n[1..]),
+            Some(('[', rest)) => {
+                let Some(close) = rest.iter().skip(1).position(|&c| c == ']').map(|i| i + 1) else {
+                    return n.first() == Some(&'[') && go(rest, &n[1..]);
+                };
+                let Some(&c) = n.first() else { return false };
+                let (neg, set) = match rest[..close].split_first() {
+                    Some(('!' | '^', s)) => (true, s),
+                    _ => (false, &rest[..close]),
+                };
+                let mut hit = false;
+                let mut i = 0;
+                while i < set.len() {
+                    if i + 2 < set.len() && set[i + 1] == '-' {
+                        hit |= set[i] <= c && c <= set[i + 2];
+                        i += 3;
+                    } else {
+                        hit |= set[i] == c;
+                        i += 1;
+                    }
+                }
+                hit != neg && go(&rest[close + 1..], &n[1..])
+            }
+            Some((&c, rest)) => n.first() == Some(&c) && go(rest, &n[1..]),
+        }
+    }
+    if name.starts_with('.') && !pat.starts_with('.') {
+        return false;
+    }
+    let p: Vec<char> = pat.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    go(&p, &n)
+}
+
+pub mod validator {
+    //! How candidates are checked with the real `sshd -t`, meaningfully even under
+    //! `--root`: inside the private mount namespace the engine gives validators
+    //! (tmpfs `/run`, `/run/sshd`), a small `sh` script
+    //! - bind-mounts the root's `/etc/ssh` over `/etc/ssh`, so `Include
+    //!   /etc/ssh/sshd_config.d/*.conf` (absolute, or relative: sshd resolves those
+    //!   against `/etc/ssh`) reads the root's drop-ins, never the machine's;
+    //! - bind-mounts the candidate over its file, and the planned content of every
+    //!   *other* file of the plan (passed as an argument, written to the private
+    //!   `/run`) over theirs, then checks the main file: the engine validates one
+    //!   candidate at a time, but each check sees the whole planned configuration
+    //!   (a `Subsystem` moved from a drop-in to the main file is valid only with
+    //!   both edits; the current drop-in plus the new main file is not);
+    //! - when the root has no host keys (a fresh image, a test tree), generates a
+    //!   throw-away ed25519 key in the private `/run` and passes `-o HostKey=` (sshd
+    //!   -t fails with "no hostkeys available" otherwise; missing keys named by the
+    //!   config only print "Unable to load host key" and do not fail the check).
+    //!
+    //! The binary is the root's own `sshd` when it has one, else (under another
+    //! `--root`) the machine's `/usr/sbin/sshd`; the plan says which.
+
+    use std::fmt::Write;
+    use std::path::{Path, PathBuf};
+
+    use crate::engine::plan::{NoticeLevel, Validator};
+    use crate::host::Host;
+    use crate::modules::{Ctx, Out};
+
+    use super::SSH_DIR;
+
+    // `'%''s'` is `%s` to the shell; spelt so because the engine replaces every
+    // `%s` in a validator's arguments with the candidate's path.
+    const SCRIPT: &str = r#"r=$1 k=$2 n=$3; shift 3
+if [ -n "$r" ]; then mount --bind "$r" /etc/ssh || exit 1; fi
+while [ "$n" -gt 0 ]; do
+  v=$1 kind=$2 val=$3; shift 3; n=$((n-1))
+  if [ "$kind" = c ]; then s=/run/harden-stage-$n; printf '%''s' "$val" > "$s" || exit 1; else s=$val; fi
+  mount --bind "$s" "$v" || exit 1
+done
+if [ -n "$k" ]; then ssh-keygen -q -t ed25519 -N '' -f /run/harden-hostkey </dev/null >/dev/null || exit 1; set -- "$@" -o HostKey=/run/harden-hostkey; fi
+exec "$@""#;
+
+    /// The validation setup for one plan.
+    pub struct Check {
+        sshd: PathBuf,
+        /// The root's `/etc/ssh` on the host, when the root is not `/`.
+        root_ssh: Option<PathBuf>,
+        /// Add a throw-away host key.
+        hostkey: bool,
+        /// Where the main file is seen inside the namespace.
+        main_view: PathBuf,
+    }
+
+    fn view(host: &Host, logical: &Path) -> PathBuf {
+        if host.is_live() || logical.starts_with(SSH_DIR) {
+            logical.to_path_buf()
+        } else {
+            host.path(logical)
+        }
+    }
+
+    impl Check {
+        /// Finds the binary and says in the plan how candidates will be checked.
+        pub fn new(host: &Host, main: &Path, out: &mut Out, ctx: &Ctx) -> Option<Self> {
+            let (sshd, which) = if let Some(b) = host.binary("sshd") {
+                let label = if host.is_live() {
+                    b.display().to_string()
+                } else {
+                    format!("{} of the root", b.display())
+                };
+                (host.path(&b), label)
+            } else if !host.is_live() && Path::new("/usr/sbin/sshd").is_file() {
+                (
+                    PathBuf::from("/usr/sbin/sshd"),
+                    "/usr/sbin/sshd of this machine (the root has none)".to_string(),
+                )
+            } else {
+                out.notices.push(ctx.notice(
+                    NoticeLevel::Warning,
+                    "no sshd binary found: candidates are installed without `sshd -t`",
+                ));
+                return None;
+            };
+            let hostkey = !["ed25519", "ecdsa", "rsa"].iter().any(|t| {
+                host.path(&Path::new(SSH_DIR).join(format!("ssh_host_{t}_key")))
+                    .is_file()
+            });
+            let mut msg = format!(
+                "candidates are checked with `sshd -t` ({which}) in a private mount namespace"
+            );
+            if !host.is_live() {
+                let _ = write!(
+                    msg,
+                    ", with {} bound over /etc/ssh so includes resolve in the root",
+                    host.path(Path::new(SSH_DIR)).display()
+                );
+            }
+            if hostkey {
+                msg.push_str("; the root has no host keys, a throw-away key stands in");
+            }
+            out.notices.push(ctx.notice(NoticeLevel::Info, msg));
+            Some(Self {
+                sshd,
+                root_ssh: (!host.is_live()).then(|| host.path(Path::new(SSH_DIR))),
+                hostkey,
+                main_view: view(host, main),
+            })
+        }
+
+        /// The validator of candidate `i` of `files` (logical path, final text,
+        /// whether it exists now; the main file first): the candidate and every
+        /// other planned file are bound over their real paths, and the main file
+        /// is checked, so the whole planned configuration is what sshd reads.
+        #[must_use]
+        pub fn validator(&self, host: &Host, files: &[(&Path, &str, bool)], i: usize) -> Validator {
+            let s = |p: &Path| p.to_string_lossy().into_owned();
+            let mut binds: Vec<[String; 3]> = Vec::new();
+            let mut target = s(&self.main_view);
+            for (j, (path, text, exists)) in files.iter().enumerate() {
+                if !exists {
+                    // Nothing to bind over: check the candidate itself.
+                    if j == i {
+                        target = "%s".into();
+                    }
+                    continue;
+                }
+                let v = s(&view(host, path));
+                if j == i {
+                    binds.push([v, "f".into(), "%s".into()]);
+                } else if !text.contains("%s") {
+                    binds.push([v, "c".into(), (*text).to_string()]);
+                }
+            }
+            let mut argv: Vec<String> = vec![
+                "sh".into(),
+                "-c".into(),
+                SCRIPT.into(),
+                "sh".into(),
+                self.root_ssh.as_deref().map(s).unwrap_or_default(),
+                if self.hostkey {
+                    "1".into()
+                } else {
+                    String::new()
+                },
+                binds.len().to_string(),
+            ];
+            argv.extend(binds.into_iter().flatten());
+            argv.extend([s(&self.sshd), "-t".into(), "-f".into(), target]);
+            Validator {
+                argv,
+                private_run: true,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(wild_match("*.conf", "50-cloud-init.conf"));
+        assert!(!wild_match(
+            "*.conf",
+            ".harden.x.50-cloud-init.conf.candidate"
+        ));
+        assert!(!wild_match("*.conf", "a.conf.bak"));
+        assert!(wild_match("[0-9]?-*.conf", "50-x.conf"));
+        assert!(!wild_match("[!0-9]*", "5x"));
+    }
+
+    fn dir(line: &str) -> Directive {
+        SshdConfig::parse(line)
+            .unwrap()
+            .directives()
+            .next()
+            .unwrap()
+            .clone()
+    }
+
+    #[test]
+    fn conflict_rules() {
+        let v = |s: &[&str]| s.iter().map(|x| (*x).to_string()).collect::<Vec<_>>();
+        assert!(conflicts(
+            "PasswordAuthentication",
+            &v(&["no"]),
+            &dir("PasswordAuthentication yes")
+        ));
+        assert!(!conflicts(
+            "PasswordAuthentication",
+            &v(&["no"]),
+            &dir("passwordauthentication NO")
+        ));
+        assert!(conflicts(
+            "AllowUsers",
+            &v(&["alice"]),
+            &dir("AllowUsers alice bob")
+        ));
+        assert!(!conflicts(
+            "AllowUsers",
+            &v(&["alice", "bob"]),
+            &dir("AllowUsers bob")
+        ));
+        assert!(conflicts(
+            "Subsystem",
+            &v(&["sftp", "internal-sftp"]),
+            &dir("Subsystem sftp internal-sftp")
+        ));
+        assert!(!conflicts(
+            "Subsystem",
+            &v(&["sftp", "internal-sftp"]),
+            &dir("Subsystem other /x")
+        ));
+    }
+}
