@@ -2,4 +2,6 @@
 //! comments survive byte for byte. Formats work on text only; they never touch the
 //! file system or run commands.
 
+pub mod accounts;
+pub mod ini;
 pub mod sysctl;
