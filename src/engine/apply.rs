@@ -299,6 +299,7 @@ impl Txn<'_> {
     }
 }
 
+#[allow(clippy::too_many_arguments)] // one call per transaction kind; a struct would only rename them
 fn begin<'a>(
     host: &'a Host,
     state: &'a StateDir,

@@ -57,7 +57,7 @@ pub fn plan(host: &Host, playbook: &Playbook, filter: &Filter) -> Result<Plan, M
         for change in &mut planned.changes {
             // Two rules may both need the same missing parent directory: make it once.
             change.ops.retain(|op| match op {
-                Op::MakeDir(d) if d.path != PathBuf::from(&change.target) => {
+                Op::MakeDir(d) if d.path.as_os_str() != change.target.as_str() => {
                     made_dirs.insert(d.path.clone())
                 }
                 _ => true,

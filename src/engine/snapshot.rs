@@ -273,16 +273,14 @@ fn restore_one(
             match saved {
                 Saved::Absent => match now.map(|m| m.kind) {
                     None => {}
-                    Some(Kind::Dir) => {
-                        if !fs::remove_dir(root, path)? {
-                            return Err(SnapshotError::Refused {
-                                path: path.clone(),
-                                message:
-                                    "did not exist before, but is not empty now; left in place"
-                                        .into(),
-                            });
-                        }
+                    Some(Kind::Dir) if !fs::remove_dir(root, path)? => {
+                        return Err(SnapshotError::Refused {
+                            path: path.clone(),
+                            message: "did not exist before, but is not empty now; left in place"
+                                .into(),
+                        });
                     }
+                    Some(Kind::Dir) => {}
                     Some(_) => fs::remove_file(root, path)?,
                 },
                 Saved::File {

@@ -297,6 +297,14 @@ pub fn diff(before: &[u8], after: &[u8], secret: bool) -> Diff {
     }
 }
 
+/// The JSON Schema of each module's parameters, by task key.
+pub fn param_schemas(g: &mut schemars::SchemaGenerator) -> Vec<(&'static str, schemars::Schema)> {
+    vec![
+        ("file", g.subschema_for::<file::Params>()),
+        ("sysctl", g.subschema_for::<sysctl::Params>()),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,12 +323,4 @@ mod tests {
             assert!(!s.description.is_empty());
         }
     }
-}
-
-/// The JSON Schema of each module's parameters, by task key.
-pub fn param_schemas(g: &mut schemars::SchemaGenerator) -> Vec<(&'static str, schemars::Schema)> {
-    vec![
-        ("file", g.subschema_for::<file::Params>()),
-        ("sysctl", g.subschema_for::<sysctl::Params>()),
-    ]
 }

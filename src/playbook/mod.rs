@@ -51,6 +51,7 @@ pub enum PlaybookError {
 /// How much a rule matters (the guides' 🔴 critical, 🟠 high, 🟡 medium).
 #[derive(
     Debug,
+    Default,
     Clone,
     Copy,
     PartialEq,
@@ -66,14 +67,9 @@ pub enum PlaybookError {
 pub enum Severity {
     Critical,
     High,
+    #[default]
     Medium,
     Low,
-}
-
-impl Default for Severity {
-    fn default() -> Self {
-        Self::Medium
-    }
 }
 
 impl Severity {
