@@ -6,11 +6,12 @@
 
 use std::path::Path;
 
-use super::plan::{Handler, Observed, Op, Plan, sha256_hex};
+use super::plan::{Handler, Lock, Observed, Op, Plan, sha256_hex};
 use super::snapshot::{self, Entry, Manifest, Saved, SnapshotError};
 use super::state::{Journal, Outcome, StateDir, StateError, TxnKind, TxnResult, now_rfc3339};
 use crate::host::Host;
 use crate::host::fs::{self, Kind, Owner};
+use crate::host::locks::{self, LockError};
 use crate::host::runner::Cmd;
 use crate::host::service;
 use crate::modules::sysctl::read_live;
@@ -22,6 +23,8 @@ pub enum TxnError {
     State(#[from] StateError),
     #[error(transparent)]
     Snapshot(#[from] SnapshotError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
     #[error(
         "transaction {txn} ({kind:?}) was interrupted (pid {pid}, started {started}); run `harden rollback` to restore its snapshot first"
     )]
@@ -310,6 +313,7 @@ fn begin<'a>(
     changes: usize,
     rules: Vec<String>,
     handlers: Vec<Handler>,
+    locks: Vec<Lock>,
 ) -> Result<Txn<'a>, TxnError> {
     let (id, dir) = state.new_txn()?;
     let entries = snapshot::take(&host.root, state, &dir, touches)?;
@@ -323,6 +327,7 @@ fn begin<'a>(
         changes,
         rules,
         handlers,
+        locks,
         entries,
     };
     state.put_json(&dir, "manifest.json", &manifest)?;
@@ -358,6 +363,11 @@ pub fn apply(
 ) -> Result<Report, TxnError> {
     let _lock = state.lock()?;
     check_no_interrupted(state)?;
+    // Other programs' locks (shadow-utils' for the account databases) are taken
+    // before the preconditions are checked and held until the end, restore
+    // included: nothing can change those files between check, write and verify.
+    let plan_locks = plan.locks();
+    let _held = locks::acquire(&host.root, &plan_locks)?;
     check_preconditions(host, plan)?;
     let mut rules: Vec<String> = plan.changes.iter().map(|c| c.rule_id.clone()).collect();
     rules.dedup();
@@ -372,6 +382,7 @@ pub fn apply(
         plan.changes.len(),
         rules,
         handlers.clone(),
+        plan_locks,
     )?;
     let tag = temp_tag(&txn.id);
     if let Err(reason) = validate(host, plan, &tag) {
@@ -500,6 +511,7 @@ pub fn rollback(
             host.root.display()
         )));
     }
+    let _held = locks::acquire(&host.root, &manifest.locks)?;
     // Snapshot the present state of everything the target touched, so this
     // rollback can itself be rolled back.
     let touches = snapshot::touches_of(&manifest.entries);
@@ -513,6 +525,7 @@ pub fn rollback(
         manifest.entries.len(),
         manifest.rules.clone(),
         manifest.handlers.clone(),
+        manifest.locks.clone(),
     )?;
     let mut problems = snapshot::restore(
         &host.root,

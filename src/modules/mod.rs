@@ -191,6 +191,7 @@ impl Ctx<'_> {
             summary: summary.into(),
             diff: None,
             handlers: Vec::new(),
+            locks: Vec::new(),
             ops: Vec::new(),
         }
     }
