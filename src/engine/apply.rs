@@ -86,10 +86,26 @@ fn check_preconditions(host: &Host, plan: &Plan) -> Result<(), TxnError> {
         path: path.display().to_string(),
         detail: detail.to_string(),
     };
+    // A file several rules rewrite in turn is checked against the disk once: each
+    // later write expects the content of the one before it (see `engine::plan`).
+    let mut written: std::collections::BTreeMap<&Path, &[u8]> = std::collections::BTreeMap::new();
     for op in plan.ops() {
         match op {
             Op::WriteFile(w) => {
-                check_observed(host, &w.path, &w.expect).map_err(|d| moved(&w.path, &d))?
+                match written.get(w.path.as_path()) {
+                    Some(prev) => {
+                        let chained = Observed::File {
+                            sha256: sha256_hex(prev),
+                        };
+                        if w.expect != chained {
+                            return Err(moved(&w.path, "two writes in the plan disagree"));
+                        }
+                    }
+                    None => {
+                        check_observed(host, &w.path, &w.expect).map_err(|d| moved(&w.path, &d))?
+                    }
+                }
+                written.insert(&w.path, &w.content);
             }
             Op::Remove(r) => {
                 check_observed(host, &r.path, &r.expect).map_err(|d| moved(&r.path, &d))?

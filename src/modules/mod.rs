@@ -14,7 +14,9 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 use serde::de::MapAccess;
 
-use crate::engine::plan::{Change, Diff, MakeDir, Notice, NoticeLevel, Observed, Op, sha256_hex};
+use crate::engine::plan::{
+    Change, Diff, MakeDir, Notice, NoticeLevel, Observed, Op, WriteFile, sha256_hex,
+};
 use crate::host::Host;
 use crate::host::fs::{FsError, Kind};
 use crate::playbook::Task;
@@ -155,11 +157,38 @@ pub struct Out {
     pub notices: Vec<Notice>,
 }
 
+/// Whole-file writes planned by earlier tasks of the same plan, so a later task
+/// editing the same file (a second `user:` editing `/etc/passwd`) plans on top of
+/// them instead of on the disk's content.
+#[derive(Debug, Default)]
+pub struct Pending(BTreeMap<PathBuf, Vec<u8>>);
+
+impl Pending {
+    /// Records a planned write.
+    pub fn record(&mut self, w: &WriteFile) {
+        self.0.insert(w.path.clone(), w.content.clone());
+    }
+
+    /// The content `path` will have after the earlier writes, if any writes it.
+    #[must_use]
+    pub fn get(&self, path: &Path) -> Option<&[u8]> {
+        self.0.get(path).map(Vec::as_slice)
+    }
+
+    /// Whether `w` was planned on top of an earlier write of its path.
+    #[must_use]
+    pub fn continues(&self, w: &WriteFile) -> bool {
+        self.get(&w.path)
+            .is_some_and(|c| w.expect == observed(Some(c)))
+    }
+}
+
 /// Everything a module needs to plan one task.
 pub struct Ctx<'a> {
     pub host: &'a Host,
     pub task: &'a Task,
     pub spec: &'static Spec,
+    pub pending: &'a Pending,
 }
 
 impl Ctx<'_> {
@@ -206,6 +235,19 @@ impl Ctx<'_> {
         }
     }
 
+    /// Reads a file as it will be after the earlier tasks of this plan (the
+    /// disk's content when no earlier task writes it). Modules that rewrite a
+    /// whole shared file (the account databases) read through this.
+    ///
+    /// # Errors
+    /// When the path is unreadable or crosses a symlink.
+    pub fn read_planned(&self, path: &Path) -> Result<Option<Vec<u8>>, ModuleError> {
+        match self.pending.get(path) {
+            Some(c) => Ok(Some(c.to_vec())),
+            None => self.host.read(path).map_err(self.fs()),
+        }
+    }
+
     /// A path parameter or the spec's default, checked to be absolute and normalised.
     ///
     /// # Errors
@@ -229,11 +271,12 @@ impl Ctx<'_> {
 ///
 /// # Errors
 /// Bad parameters, or a host state the module refuses to touch.
-pub fn plan(host: &Host, task: &Task) -> Result<Out, ModuleError> {
+pub fn plan(host: &Host, task: &Task, pending: &Pending) -> Result<Out, ModuleError> {
     let ctx = Ctx {
         host,
         task,
         spec: spec(task.module.name())?,
+        pending,
     };
     let mut out = Out::default();
     match &task.module {
