@@ -641,6 +641,10 @@ impl Passwd {
     pub fn set_shell(&mut self, name: &str, shell: &str) -> Result<bool, AccountsError> {
         self.set_field(name, 6, shell)
     }
+    /// Sets the comment (GECOS) field.
+    pub fn set_gecos(&mut self, name: &str, gecos: &str) -> Result<bool, AccountsError> {
+        self.set_field(name, 4, gecos)
+    }
     /// Sets the home directory (the directory itself is not touched).
     pub fn set_home(&mut self, name: &str, home: &str) -> Result<bool, AccountsError> {
         self.set_field(name, 5, home)

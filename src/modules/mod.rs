@@ -4,8 +4,11 @@
 //! `harden modules`; its Rust side only turns parameters into typed changes
 //! ([`crate::engine::plan::Change`]) by reading the host. Modules never write.
 
+pub mod fail2ban;
 pub mod file;
+pub mod sudoers;
 pub mod sysctl;
+pub mod user;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -45,6 +48,9 @@ pub enum ModuleError {
 pub enum ModuleCall {
     Sysctl(sysctl::Params),
     File(file::Params),
+    User(user::Params),
+    Sudoers(sudoers::Params),
+    Fail2ban(fail2ban::Params),
 }
 
 impl ModuleCall {
@@ -54,6 +60,9 @@ impl ModuleCall {
         match self {
             Self::Sysctl(_) => "sysctl",
             Self::File(_) => "file",
+            Self::User(_) => "user",
+            Self::Sudoers(_) => "sudoers",
+            Self::Fail2ban(_) => "fail2ban",
         }
     }
 }
@@ -70,6 +79,9 @@ pub fn deserialize_call<'de, A: MapAccess<'de>>(
     Ok(Some(match name {
         "sysctl" => ModuleCall::Sysctl(map.next_value()?),
         "file" => ModuleCall::File(map.next_value()?),
+        "user" => ModuleCall::User(map.next_value()?),
+        "sudoers" => ModuleCall::Sudoers(map.next_value()?),
+        "fail2ban" => ModuleCall::Fail2ban(map.next_value()?),
         _ => return Ok(None),
     }))
 }
@@ -77,7 +89,7 @@ pub fn deserialize_call<'de, A: MapAccess<'de>>(
 /// The module names, for messages and the schema.
 #[must_use]
 pub fn names() -> Vec<&'static str> {
-    vec!["file", "sysctl"]
+    vec!["fail2ban", "file", "sudoers", "sysctl", "user"]
 }
 
 /// The declarative spec of a module (`modules/NAME.yaml`).
@@ -282,6 +294,9 @@ pub fn plan(host: &Host, task: &Task, pending: &Pending) -> Result<Out, ModuleEr
     match &task.module {
         ModuleCall::Sysctl(p) => sysctl::plan(&ctx, p, &mut out)?,
         ModuleCall::File(p) => file::plan(&ctx, p, &mut out)?,
+        ModuleCall::User(p) => user::plan(&ctx, p, &mut out)?,
+        ModuleCall::Sudoers(p) => sudoers::plan(&ctx, p, &mut out)?,
+        ModuleCall::Fail2ban(p) => fail2ban::plan(&ctx, p, &mut out)?,
     }
     Ok(out)
 }
@@ -344,8 +359,11 @@ pub fn diff(before: &[u8], after: &[u8], secret: bool) -> Diff {
 /// The JSON Schema of each module's parameters, by task key.
 pub fn param_schemas(g: &mut schemars::SchemaGenerator) -> Vec<(&'static str, schemars::Schema)> {
     vec![
+        ("fail2ban", g.subschema_for::<fail2ban::Params>()),
         ("file", g.subschema_for::<file::Params>()),
+        ("sudoers", g.subschema_for::<sudoers::Params>()),
         ("sysctl", g.subschema_for::<sysctl::Params>()),
+        ("user", g.subschema_for::<user::Params>()),
     ]
 }
 
