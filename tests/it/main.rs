@@ -5,3 +5,4 @@ mod support;
 
 mod accounts;
 mod fail2ban;
+mod files;
