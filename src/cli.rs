@@ -119,6 +119,21 @@ pub enum Command {
     Modules,
     /// Print the JSON Schema of playbooks.
     Schema,
+    /// Validator used by the `fail2ban` module's plans: stage the root's fail2ban
+    /// directory with the candidates in place and run `fail2ban-client -t` on it.
+    #[command(hide = true)]
+    ValidateFail2ban {
+        #[arg(long)]
+        root: PathBuf,
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        target: PathBuf,
+        #[arg(long)]
+        candidate: PathBuf,
+        #[arg(long = "put", value_name = "LOGICAL=HEX")]
+        puts: Vec<String>,
+    },
 }
 
 /// Runs the command line of this process and returns the exit code.
@@ -244,6 +259,21 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
                 println!("{:<10} {}", s.name, s.description);
             }
             Ok(exit::OK)
+        }
+        Command::ValidateFail2ban {
+            root,
+            dir,
+            target,
+            candidate,
+            puts,
+        } => {
+            match crate::modules::fail2ban::check_staged(&root, &dir, &target, &candidate, &puts) {
+                Ok(()) => Ok(exit::OK),
+                Err(e) => {
+                    eprintln!("{e}");
+                    Ok(exit::ERROR)
+                }
+            }
         }
         Command::Schema => {
             println!(

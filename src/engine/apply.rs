@@ -6,11 +6,12 @@
 
 use std::path::Path;
 
-use super::plan::{Handler, Observed, Op, Plan, sha256_hex};
+use super::plan::{Handler, Lock, Observed, Op, Plan, sha256_hex};
 use super::snapshot::{self, Entry, Manifest, Saved, SnapshotError};
 use super::state::{Journal, Outcome, StateDir, StateError, TxnKind, TxnResult, now_rfc3339};
 use crate::host::Host;
 use crate::host::fs::{self, Kind, Owner};
+use crate::host::locks::{self, LockError};
 use crate::host::runner::Cmd;
 use crate::host::service;
 use crate::modules::sysctl::read_live;
@@ -22,6 +23,8 @@ pub enum TxnError {
     State(#[from] StateError),
     #[error(transparent)]
     Snapshot(#[from] SnapshotError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
     #[error(
         "transaction {txn} ({kind:?}) was interrupted (pid {pid}, started {started}); run `harden rollback` to restore its snapshot first"
     )]
@@ -83,10 +86,26 @@ fn check_preconditions(host: &Host, plan: &Plan) -> Result<(), TxnError> {
         path: path.display().to_string(),
         detail: detail.to_string(),
     };
+    // A file several rules rewrite in turn is checked against the disk once: each
+    // later write expects the content of the one before it (see `engine::plan`).
+    let mut written: std::collections::BTreeMap<&Path, &[u8]> = std::collections::BTreeMap::new();
     for op in plan.ops() {
         match op {
             Op::WriteFile(w) => {
-                check_observed(host, &w.path, &w.expect).map_err(|d| moved(&w.path, &d))?;
+                match written.get(w.path.as_path()) {
+                    Some(prev) => {
+                        let chained = Observed::File {
+                            sha256: sha256_hex(prev),
+                        };
+                        if w.expect != chained {
+                            return Err(moved(&w.path, "two writes in the plan disagree"));
+                        }
+                    }
+                    None => {
+                        check_observed(host, &w.path, &w.expect).map_err(|d| moved(&w.path, &d))?;
+                    }
+                }
+                written.insert(&w.path, &w.content);
             }
             Op::Remove(r) => {
                 check_observed(host, &r.path, &r.expect).map_err(|d| moved(&r.path, &d))?;
@@ -316,6 +335,7 @@ struct Begin<'t> {
     changes: usize,
     rules: Vec<String>,
     handlers: Vec<Handler>,
+    locks: Vec<Lock>,
 }
 
 /// Snapshots everything the transaction touches, writes its manifest, then the
@@ -329,6 +349,7 @@ fn begin<'a>(host: &'a Host, state: &'a StateDir, b: Begin) -> Result<Txn<'a>, T
         changes,
         rules,
         handlers,
+        locks,
     } = b;
     let (id, dir) = state.new_txn()?;
     let entries = snapshot::take(&host.root, state, &dir, touches)?;
@@ -342,6 +363,7 @@ fn begin<'a>(host: &'a Host, state: &'a StateDir, b: Begin) -> Result<Txn<'a>, T
         changes,
         rules,
         handlers,
+        locks,
         entries,
     };
     state.put_json(&dir, "manifest.json", &manifest)?;
@@ -377,6 +399,11 @@ pub fn apply(
 ) -> Result<Report, TxnError> {
     let _lock = state.lock()?;
     check_no_interrupted(state)?;
+    // Other programs' locks (shadow-utils' for the account databases) are taken
+    // before the preconditions are checked and held until the end, restore
+    // included: nothing can change those files between check, write and verify.
+    let plan_locks = plan.locks();
+    let _held = locks::acquire(&host.root, &plan_locks)?;
     check_preconditions(host, plan)?;
     let mut rules: Vec<String> = plan.changes.iter().map(|c| c.rule_id.clone()).collect();
     rules.dedup();
@@ -393,6 +420,7 @@ pub fn apply(
             changes: plan.changes.len(),
             rules,
             handlers: handlers.clone(),
+            locks: plan_locks,
         },
     )?;
     let tag = temp_tag(&txn.id);
@@ -522,6 +550,7 @@ pub fn rollback(
             host.root.display()
         )));
     }
+    let _held = locks::acquire(&host.root, &manifest.locks)?;
     // Snapshot the present state of everything the target touched, so this
     // rollback can itself be rolled back.
     let touches = snapshot::touches_of(&manifest.entries);
@@ -536,6 +565,7 @@ pub fn rollback(
             changes: manifest.entries.len(),
             rules: manifest.rules.clone(),
             handlers: manifest.handlers.clone(),
+            locks: manifest.locks.clone(),
         },
     )?;
     let mut problems = snapshot::restore(
@@ -690,6 +720,7 @@ mod tests {
                 action: Action::Reload,
                 unit: "app".into(),
             }],
+            locks: Vec::new(),
             ops: vec![Op::WriteFile(WriteFile {
                 path: PathBuf::from("/etc/app.conf"),
                 content: b"new\n".to_vec(),

@@ -29,7 +29,10 @@ pub struct Filter {
 ///
 /// # Errors
 /// A module refusing its parameters or the host state, or two rules that would
-/// change the same path.
+/// change the same path. One exception: a rule may rewrite a whole file an
+/// earlier rule of the plan writes when it planned on top of that write (its
+/// `expect` is the earlier content, read through [`modules::Pending`]); several
+/// `user:` tasks edit `/etc/passwd` that way, in order.
 pub fn plan(host: &Host, playbook: &Playbook, filter: &Filter) -> Result<Plan, ModuleError> {
     let mut out = Plan {
         playbook: playbook.name.clone(),
@@ -39,6 +42,7 @@ pub fn plan(host: &Host, playbook: &Playbook, filter: &Filter) -> Result<Plan, M
     };
     let mut owners: BTreeMap<PathBuf, String> = BTreeMap::new();
     let mut made_dirs: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut pending = modules::Pending::default();
     for task in &playbook.tasks {
         if !selected(task, &filter.tags, &filter.skip_tags) {
             continue;
@@ -53,7 +57,7 @@ pub fn plan(host: &Host, playbook: &Playbook, filter: &Filter) -> Result<Plan, M
             });
             continue;
         }
-        let mut planned = modules::plan(host, task)?;
+        let mut planned = modules::plan(host, task, &pending)?;
         for change in &mut planned.changes {
             // Two rules may both need the same missing parent directory: make it once.
             change.ops.retain(|op| match op {
@@ -70,8 +74,10 @@ pub fn plan(host: &Host, playbook: &Playbook, filter: &Filter) -> Result<Plan, M
                     Op::Remove(r) => &r.path,
                     Op::SetSysctl(_) => continue,
                 };
+                let chained = matches!(op, Op::WriteFile(w) if pending.continues(w));
                 if let Some(other) = owners.get(path)
                     && *other != task.id
+                    && !chained
                 {
                     return Err(ModuleError::Invalid {
                         rule: task.id.clone(),
@@ -82,6 +88,11 @@ pub fn plan(host: &Host, playbook: &Playbook, filter: &Filter) -> Result<Plan, M
                     });
                 }
                 owners.insert(path.clone(), task.id.clone());
+            }
+            for op in &change.ops {
+                if let Op::WriteFile(w) = op {
+                    pending.record(w);
+                }
             }
         }
         out.changes.extend(planned.changes);

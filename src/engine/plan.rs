@@ -102,6 +102,21 @@ pub enum Op {
     SetSysctl(SetSysctl),
 }
 
+/// An advisory lock other programs honour, held by `apply` (and `rollback`) from
+/// the precondition check until the writes are verified, so a concurrent tool
+/// following the same convention (shadow-utils' `useradd`, `passwd`, `vipw`) never
+/// interleaves with the transaction. See [`crate::host::locks`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Lock {
+    /// A POSIX record lock on the whole file (`lckpwdf(3)`: `/etc/.pwd.lock`),
+    /// created `0600` when missing and left in place.
+    Fcntl { path: PathBuf },
+    /// `PATH.lock` holding our pid, created exclusively and removed after
+    /// (shadow-utils' `commonio_lock` on `/etc/passwd` and friends).
+    PidFile { path: PathBuf },
+}
+
 /// A service action run after all writes, deduplicated across the plan.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
 pub struct Handler {
@@ -142,6 +157,9 @@ pub struct Change {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<Diff>,
     pub handlers: Vec<Handler>,
+    /// Locks to hold while the plan is applied, in the order to take them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub locks: Vec<Lock>,
     #[serde(skip)]
     pub ops: Vec<Op>,
 }
@@ -189,6 +207,18 @@ impl Plan {
         }
         // daemon-reload must run before the restarts that depend on it.
         out.sort_by_key(|h| h.action != Action::DaemonReload);
+        out
+    }
+
+    /// The locks of all changes, each once, in the order first asked for.
+    #[must_use]
+    pub fn locks(&self) -> Vec<Lock> {
+        let mut out: Vec<Lock> = Vec::new();
+        for l in self.changes.iter().flat_map(|c| &c.locks) {
+            if !out.contains(l) {
+                out.push(l.clone());
+            }
+        }
         out
     }
 

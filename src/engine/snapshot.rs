@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::plan::{Handler, Op, sha256_hex};
+use super::plan::{Handler, Lock, Op, sha256_hex};
 use super::state::{StateDir, StateError, TxnKind};
 use crate::formats::sysctl::proc_path;
 use crate::host::fs::{self, FsError, Kind, Owner};
@@ -65,6 +65,9 @@ pub struct Manifest {
     pub changes: usize,
     pub rules: Vec<String>,
     pub handlers: Vec<Handler>,
+    /// Locks the transaction held; a rollback of it takes them again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locks: Vec<Lock>,
     pub entries: Vec<Entry>,
 }
 

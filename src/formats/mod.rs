@@ -2,5 +2,7 @@
 //! comments survive byte for byte. Formats work on text only; they never touch the
 //! file system or run commands.
 
+pub mod accounts;
+pub mod ini;
 pub mod sshd_config;
 pub mod sysctl;

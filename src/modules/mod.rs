@@ -4,9 +4,12 @@
 //! `harden modules`; its Rust side only turns parameters into typed changes
 //! ([`crate::engine::plan::Change`]) by reading the host. Modules never write.
 
+pub mod fail2ban;
 pub mod file;
 pub mod sshd;
+pub mod sudoers;
 pub mod sysctl;
+pub mod user;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,7 +18,9 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 use serde::de::MapAccess;
 
-use crate::engine::plan::{Change, Diff, MakeDir, Notice, NoticeLevel, Observed, Op, sha256_hex};
+use crate::engine::plan::{
+    Change, Diff, MakeDir, Notice, NoticeLevel, Observed, Op, WriteFile, sha256_hex,
+};
 use crate::host::Host;
 use crate::host::fs::{FsError, Kind};
 use crate::playbook::Task;
@@ -45,6 +50,9 @@ pub enum ModuleCall {
     Sysctl(sysctl::Params),
     File(file::Params),
     Sshd(sshd::Params),
+    User(user::Params),
+    Sudoers(sudoers::Params),
+    Fail2ban(fail2ban::Params),
 }
 
 impl ModuleCall {
@@ -55,6 +63,9 @@ impl ModuleCall {
             Self::Sysctl(_) => "sysctl",
             Self::File(_) => "file",
             Self::Sshd(_) => "sshd",
+            Self::User(_) => "user",
+            Self::Sudoers(_) => "sudoers",
+            Self::Fail2ban(_) => "fail2ban",
         }
     }
 }
@@ -72,6 +83,9 @@ pub fn deserialize_call<'de, A: MapAccess<'de>>(
         "sysctl" => ModuleCall::Sysctl(map.next_value()?),
         "file" => ModuleCall::File(map.next_value()?),
         "sshd" => ModuleCall::Sshd(map.next_value()?),
+        "user" => ModuleCall::User(map.next_value()?),
+        "sudoers" => ModuleCall::Sudoers(map.next_value()?),
+        "fail2ban" => ModuleCall::Fail2ban(map.next_value()?),
         _ => return Ok(None),
     }))
 }
@@ -79,7 +93,7 @@ pub fn deserialize_call<'de, A: MapAccess<'de>>(
 /// The module names, for messages and the schema.
 #[must_use]
 pub fn names() -> Vec<&'static str> {
-    vec!["file", "sshd", "sysctl"]
+    vec!["fail2ban", "file", "sshd", "sudoers", "sysctl", "user"]
 }
 
 /// The declarative spec of a module (`modules/NAME.yaml`).
@@ -159,11 +173,38 @@ pub struct Out {
     pub notices: Vec<Notice>,
 }
 
+/// Whole-file writes planned by earlier tasks of the same plan, so a later task
+/// editing the same file (a second `user:` editing `/etc/passwd`) plans on top of
+/// them instead of on the disk's content.
+#[derive(Debug, Default)]
+pub struct Pending(BTreeMap<PathBuf, Vec<u8>>);
+
+impl Pending {
+    /// Records a planned write.
+    pub fn record(&mut self, w: &WriteFile) {
+        self.0.insert(w.path.clone(), w.content.clone());
+    }
+
+    /// The content `path` will have after the earlier writes, if any writes it.
+    #[must_use]
+    pub fn get(&self, path: &Path) -> Option<&[u8]> {
+        self.0.get(path).map(Vec::as_slice)
+    }
+
+    /// Whether `w` was planned on top of an earlier write of its path.
+    #[must_use]
+    pub fn continues(&self, w: &WriteFile) -> bool {
+        self.get(&w.path)
+            .is_some_and(|c| w.expect == observed(Some(c)))
+    }
+}
+
 /// Everything a module needs to plan one task.
 pub struct Ctx<'a> {
     pub host: &'a Host,
     pub task: &'a Task,
     pub spec: &'static Spec,
+    pub pending: &'a Pending,
 }
 
 impl Ctx<'_> {
@@ -195,6 +236,7 @@ impl Ctx<'_> {
             summary: summary.into(),
             diff: None,
             handlers: Vec::new(),
+            locks: Vec::new(),
             ops: Vec::new(),
         }
     }
@@ -206,6 +248,19 @@ impl Ctx<'_> {
             rule_id: self.task.id.clone(),
             level,
             message: message.into(),
+        }
+    }
+
+    /// Reads a file as it will be after the earlier tasks of this plan (the
+    /// disk's content when no earlier task writes it). Modules that rewrite a
+    /// whole shared file (the account databases) read through this.
+    ///
+    /// # Errors
+    /// When the path is unreadable or crosses a symlink.
+    pub fn read_planned(&self, path: &Path) -> Result<Option<Vec<u8>>, ModuleError> {
+        match self.pending.get(path) {
+            Some(c) => Ok(Some(c.to_vec())),
+            None => self.host.read(path).map_err(self.fs()),
         }
     }
 
@@ -232,17 +287,21 @@ impl Ctx<'_> {
 ///
 /// # Errors
 /// Bad parameters, or a host state the module refuses to touch.
-pub fn plan(host: &Host, task: &Task) -> Result<Out, ModuleError> {
+pub fn plan(host: &Host, task: &Task, pending: &Pending) -> Result<Out, ModuleError> {
     let ctx = Ctx {
         host,
         task,
         spec: spec(task.module.name())?,
+        pending,
     };
     let mut out = Out::default();
     match &task.module {
         ModuleCall::Sysctl(p) => sysctl::plan(&ctx, p, &mut out)?,
         ModuleCall::File(p) => file::plan(&ctx, p, &mut out)?,
         ModuleCall::Sshd(p) => sshd::plan(&ctx, p, &mut out)?,
+        ModuleCall::User(p) => user::plan(&ctx, p, &mut out)?,
+        ModuleCall::Sudoers(p) => sudoers::plan(&ctx, p, &mut out)?,
+        ModuleCall::Fail2ban(p) => fail2ban::plan(&ctx, p, &mut out)?,
     }
     Ok(out)
 }
@@ -305,9 +364,12 @@ pub fn diff(before: &[u8], after: &[u8], secret: bool) -> Diff {
 /// The JSON Schema of each module's parameters, by task key.
 pub fn param_schemas(g: &mut schemars::SchemaGenerator) -> Vec<(&'static str, schemars::Schema)> {
     vec![
+        ("fail2ban", g.subschema_for::<fail2ban::Params>()),
         ("file", g.subschema_for::<file::Params>()),
         ("sshd", g.subschema_for::<sshd::Params>()),
+        ("sudoers", g.subschema_for::<sudoers::Params>()),
         ("sysctl", g.subschema_for::<sysctl::Params>()),
+        ("user", g.subschema_for::<user::Params>()),
     ]
 }
 

@@ -3,9 +3,12 @@
 
 mod support;
 
+mod accounts;
 mod apply;
 mod cli;
 mod crash;
+mod fail2ban;
+mod files;
 mod plan;
 mod playbook_errors;
 mod sshd;

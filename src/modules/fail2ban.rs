@@ -1,0 +1,602 @@
+//! `fail2ban`: jails in one file harden owns (`/etc/fail2ban/jail.d/harden.local`)
+//! and custom filters in `filter.d/NAME.local` (or `NAME.conf` when no stock
+//! `NAME.conf` exists), everything else in `/etc/fail2ban` kept as it is.
+//!
+//! Three checks, with the real tools:
+//! - every filter's `tests` run through `fail2ban-regex` at plan time, and the
+//!   captured address must equal the test's `host` (no match when none is given):
+//!   a filter whose tests fail is an error and nothing is planned. This is what
+//!   catches the guide's greedy `^.*Failed login attempt.*<HOST>.*$`, which
+//!   captures `0.0.0.7` for `203.0.113.7`;
+//! - backend awareness: a jail whose `logpath` matches no file under the root is an
+//!   error saying so; a stock jail (no `logpath`) on a root that logs to the
+//!   journal only gets `backend = systemd`;
+//! - before install, the whole configuration is staged (a copy of the root's
+//!   `/etc/fail2ban` with every candidate in place) and checked with
+//!   `fail2ban-client -c STAGED -t`, through the hidden `harden validate-fail2ban`
+//!   validator ([`check_staged`]); logpaths are then resolved in the root's
+//!   `/var/log` (bound over `/var/log` in a private mount namespace).
+//!
+//! Changes reload fail2ban.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{Ctx, ModuleError, Out, diff, missing_parents, observed};
+use crate::engine::plan::{Handler, NoticeLevel, Op, Validator, WriteFile};
+use crate::formats::ini::{IniBuilder, IniDialect};
+use crate::host::runner::{Cmd, Runner, SystemRunner};
+use crate::host::service::Action;
+use crate::playbook::VarValue;
+
+/// Parameters of `fail2ban:`.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// Keys of the `[DEFAULT]` section (bantime, findtime, maxretry, ...).
+    #[serde(default)]
+    pub defaults: BTreeMap<String, VarValue>,
+    /// Jail name → its keys (enabled, logpath, filter, backend, port, ...).
+    #[serde(default)]
+    pub jails: BTreeMap<String, BTreeMap<String, VarValue>>,
+    /// Custom filters by name.
+    #[serde(default)]
+    pub filters: BTreeMap<String, Filter>,
+}
+
+/// A custom filter and the log lines that prove it.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Filter {
+    /// Regular expressions for failures; each names the address (`<ADDR>`, `<HOST>`).
+    pub failregex: Vec<String>,
+    #[serde(default)]
+    pub ignoreregex: Vec<String>,
+    #[serde(default)]
+    pub datepattern: Option<String>,
+    /// Log lines and the address each must yield (none: it must not match).
+    #[serde(default)]
+    pub tests: Vec<FilterTest>,
+}
+
+/// One filter test.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FilterTest {
+    pub line: String,
+    /// The address the line must yield; absent: the line must not match.
+    #[serde(default)]
+    pub host: Option<String>,
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c))
+}
+
+fn valid_key(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn one_line(ctx: &Ctx, what: &str, v: &str) -> Result<(), ModuleError> {
+    if v.contains(['\n', '\r']) {
+        return Err(ctx.invalid(format!("{what}: must be one line")));
+    }
+    Ok(())
+}
+
+fn is_true(v: Option<&VarValue>) -> bool {
+    match v {
+        Some(VarValue::Bool(b)) => *b,
+        Some(VarValue::Str(s)) => matches!(s.to_ascii_lowercase().as_str(), "true" | "yes" | "1"),
+        Some(VarValue::Int(i)) => *i != 0,
+        _ => false,
+    }
+}
+
+/// `*`/`?` wildcard match of one path component.
+fn wildcard(pattern: &[u8], name: &[u8]) -> bool {
+    match (pattern.first(), name.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => {
+            wildcard(&pattern[1..], name) || (!name.is_empty() && wildcard(pattern, &name[1..]))
+        }
+        (Some(b'?'), Some(_)) => wildcard(&pattern[1..], &name[1..]),
+        (Some(p), Some(n)) if p == n => wildcard(&pattern[1..], &name[1..]),
+        _ => false,
+    }
+}
+
+/// Whether a logpath pattern (wildcards in the file name only) matches a file
+/// under the root.
+fn logpath_exists(ctx: &Ctx, pattern: &str) -> bool {
+    let p = Path::new(pattern);
+    let (Some(dir), Some(name)) = (p.parent(), p.file_name()) else {
+        return false;
+    };
+    let name = name.to_string_lossy();
+    if !name.contains(['*', '?']) {
+        return matches!(ctx.host.lstat(p), Ok(Some(_)));
+    }
+    std::fs::read_dir(ctx.host.path(dir)).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| wildcard(name.as_bytes(), e.file_name().as_encoded_bytes()))
+    })
+}
+
+/// A root whose system logs go to the journal only (no syslog files).
+fn journald_only(ctx: &Ctx) -> bool {
+    [
+        "/var/log/syslog",
+        "/var/log/messages",
+        "/var/log/auth.log",
+        "/var/log/secure",
+    ]
+    .iter()
+    .all(|f| !matches!(ctx.host.lstat(Path::new(f)), Ok(Some(_))))
+}
+
+fn filter_text(ctx: &Ctx, name: &str, f: &Filter) -> Result<String, ModuleError> {
+    for r in f.failregex.iter().chain(&f.ignoreregex) {
+        one_line(ctx, &format!("filter {name}: regex"), r)?;
+    }
+    if f.failregex.is_empty() {
+        return Err(ctx.invalid(format!("filter {name}: `failregex` is empty")));
+    }
+    let mut entries = vec![
+        ("failregex", f.failregex.join("\n")),
+        ("ignoreregex", f.ignoreregex.join("\n")),
+    ];
+    if let Some(d) = &f.datepattern {
+        one_line(ctx, &format!("filter {name}: datepattern"), d)?;
+        entries.push(("datepattern", d.clone()));
+    }
+    IniBuilder::new(IniDialect::Python)
+        .comment(&format!(
+            "Managed by harden (rule {}): changes here are overwritten.",
+            ctx.task.id
+        ))
+        .section("Definition", entries)
+        .render()
+        .map_err(|e| ctx.invalid(format!("filter {name}: {e}")))
+}
+
+/// Runs a filter's tests through the real `fail2ban-regex`; the failures, or a
+/// reason the tests could not run.
+fn run_tests(
+    ctx: &Ctx,
+    name: &str,
+    text: &str,
+    tests: &[FilterTest],
+) -> Result<Vec<String>, String> {
+    let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+    let filter = dir.path().join(format!("{name}.conf"));
+    std::fs::write(&filter, text).map_err(|e| format!("{}: {e}", filter.display()))?;
+    let mut failures = Vec::new();
+    for (i, t) in tests.iter().enumerate() {
+        let log = dir.path().join(format!("test-{i}.log"));
+        std::fs::write(&log, format!("{}\n", t.line))
+            .map_err(|e| format!("{}: {e}", log.display()))?;
+        let cmd = Cmd::new([
+            "fail2ban-regex".as_ref(),
+            "-o".as_ref(),
+            "ip".as_ref(),
+            log.as_os_str(),
+            filter.as_os_str(),
+        ]);
+        let out = ctx.host.runner.run(&cmd).map_err(|e| e.to_string())?;
+        if !out.success() {
+            failures.push(format!(
+                "test {}: fail2ban-regex failed: {}",
+                i + 1,
+                out.brief()
+            ));
+            continue;
+        }
+        let got: Vec<&str> = out
+            .stdout
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let ok = match &t.host {
+            Some(h) => got == [h.as_str()],
+            None => got.is_empty(),
+        };
+        if !ok {
+            failures.push(format!(
+                "test {}: {:?} captured {} but expected {}",
+                i + 1,
+                t.line,
+                if got.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    got.join(", ")
+                },
+                t.host
+                    .as_deref()
+                    .map_or_else(|| "no match".to_string(), str::to_string)
+            ));
+        }
+    }
+    Ok(failures)
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+fn from_hex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
+    let dir = ctx.path_param(None, "dir")?;
+    let jail_file = ctx.path_param(None, "jail_file")?;
+    if ctx.host.lstat(&dir).map_err(ctx.fs())?.is_none() {
+        return Err(ctx.invalid(format!(
+            "{} does not exist under the root (is fail2ban installed?)",
+            dir.display()
+        )));
+    }
+    let journal_only = journald_only(ctx);
+
+    // The jail file.
+    let mut sections: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    let kv = |what: &str,
+              m: &BTreeMap<String, VarValue>|
+     -> Result<Vec<(String, String)>, ModuleError> {
+        m.iter()
+            .map(|(k, v)| {
+                if !valid_key(k) {
+                    return Err(ctx.invalid(format!("{what}: `{k}` is not a fail2ban key")));
+                }
+                let v = v.to_string();
+                one_line(ctx, &format!("{what}: {k}"), &v)?;
+                Ok((k.clone(), v))
+            })
+            .collect()
+    };
+    if !p.defaults.is_empty() {
+        sections.push(("DEFAULT".into(), kv("defaults", &p.defaults)?));
+    }
+    for (name, keys) in &p.jails {
+        if !valid_name(name) || name == "DEFAULT" || name == "INCLUDES" {
+            return Err(ctx.invalid(format!("`{name}` is not a jail name")));
+        }
+        let mut entries = kv(&format!("jail {name}"), keys)?;
+        if let Some(f) = keys.get("filter") {
+            let f = f.to_string();
+            let base = f.split('[').next().unwrap_or("").trim();
+            let stock = dir.join("filter.d").join(format!("{base}.conf"));
+            let exists = p.filters.contains_key(base)
+                || matches!(ctx.host.lstat(&stock), Ok(Some(_)))
+                || matches!(
+                    ctx.host
+                        .lstat(&dir.join("filter.d").join(format!("{base}.local"))),
+                    Ok(Some(_))
+                );
+            if !exists {
+                return Err(ctx.invalid(format!(
+                    "jail {name}: filter `{base}` is neither in {} nor in this task's `filters`",
+                    dir.join("filter.d").display()
+                )));
+            }
+        }
+        if is_true(keys.get("enabled")) && !keys.contains_key("backend") {
+            match keys.get("logpath") {
+                Some(lp) => {
+                    let lp = lp.to_string();
+                    for pattern in lp.split_whitespace() {
+                        if !logpath_exists(ctx, pattern) {
+                            let hint = if journal_only {
+                                "this root logs to the journal only: create the service's log file, or set `backend: systemd` with a `journalmatch`"
+                            } else {
+                                "create it (fail2ban refuses to start a jail without its log), or set `backend: systemd`"
+                            };
+                            return Err(ctx.invalid(format!(
+                                "jail {name}: logpath {pattern} matches no file under the root; {hint}"
+                            )));
+                        }
+                    }
+                }
+                None if journal_only => {
+                    entries.push(("backend".into(), "systemd".into()));
+                    out.notices.push(ctx.notice(
+                        NoticeLevel::Info,
+                        format!(
+                            "jail {name}: no syslog files under the root (journald only): backend = systemd"
+                        ),
+                    ));
+                }
+                None => {}
+            }
+        }
+        sections.push((name.clone(), entries));
+    }
+    let mut builder = IniBuilder::new(IniDialect::Python).comment(&format!(
+        "Managed by harden (rule {}): changes here are overwritten.",
+        ctx.task.id
+    ));
+    for (name, entries) in &sections {
+        builder = builder.section(name, entries.iter().map(|(k, v)| (k, v)));
+    }
+    let mut files: Vec<(PathBuf, String)> = Vec::new();
+    if !sections.is_empty() {
+        let text = builder
+            .render()
+            .map_err(|e| ctx.invalid(format!("jail file: {e}")))?;
+        files.push((jail_file.clone(), text));
+    }
+
+    // The filters, each tested.
+    for (name, f) in &p.filters {
+        if !valid_name(name) {
+            return Err(ctx.invalid(format!("`{name}` is not a filter name")));
+        }
+        let text = filter_text(ctx, name, f)?;
+        if f.tests.is_empty() {
+            out.notices.push(ctx.notice(
+                NoticeLevel::Warning,
+                format!("filter {name} has no `tests`: its captured address is unchecked"),
+            ));
+        } else {
+            match run_tests(ctx, name, &text, &f.tests) {
+                Ok(failures) if failures.is_empty() => {}
+                Ok(failures) => {
+                    return Err(ctx.invalid(format!(
+                        "filter {name}: its tests fail with fail2ban-regex: {} (a greedy `.*` before <HOST> eats the start of the address; use `.*?` and <ADDR>)",
+                        failures.join("; ")
+                    )));
+                }
+                Err(why) => {
+                    return Err(ctx.invalid(format!(
+                        "filter {name}: cannot run its tests with fail2ban-regex: {why}"
+                    )));
+                }
+            }
+        }
+        let stock = dir.join("filter.d").join(format!("{name}.conf"));
+        let stock_exists = matches!(ctx.host.lstat(&stock), Ok(Some(_)))
+            && !ctx
+                .host
+                .read(&stock)
+                .ok()
+                .flatten()
+                .is_some_and(|b| b.starts_with(b"# Managed by harden"));
+        let path = if stock_exists {
+            dir.join("filter.d").join(format!("{name}.local"))
+        } else {
+            stock
+        };
+        files.push((path, text));
+    }
+
+    // Changes, the first carrying the staged check of the whole configuration.
+    let mut pending = Vec::new();
+    for (path, text) in &files {
+        let before = ctx.host.read(path).map_err(ctx.fs())?;
+        if before.as_deref() == Some(text.as_bytes()) {
+            continue;
+        }
+        pending.push((path.clone(), text.clone(), before));
+    }
+    let Some((first, _, _)) = pending.first() else {
+        return Ok(());
+    };
+    let exe = std::env::current_exe().map_err(|e| {
+        ctx.invalid(format!(
+            "cannot find the harden binary for the validator: {e}"
+        ))
+    })?;
+    let mut argv = vec![
+        exe.display().to_string(),
+        "validate-fail2ban".into(),
+        "--root".into(),
+        ctx.host.root.display().to_string(),
+        "--dir".into(),
+        dir.display().to_string(),
+        "--target".into(),
+        first.display().to_string(),
+        "--candidate".into(),
+        "%s".into(),
+    ];
+    for (path, text, _) in pending.iter().skip(1) {
+        argv.push("--put".into());
+        argv.push(format!("{}={}", path.display(), to_hex(text.as_bytes())));
+    }
+    let handler = Handler {
+        action: Action::Reload,
+        unit: "fail2ban".into(),
+    };
+    for (i, (path, text, before)) in pending.into_iter().enumerate() {
+        let meta = ctx.host.lstat(&path).map_err(ctx.fs())?;
+        let (mode, uid, gid) = meta.map_or((0o644, 0, 0), |m| (m.mode, m.uid, m.gid));
+        let mut c = ctx.change(
+            path.display().to_string(),
+            if before.is_some() { "update" } else { "create" },
+        );
+        c.diff = Some(diff(
+            before.as_deref().unwrap_or_default(),
+            text.as_bytes(),
+            false,
+        ));
+        c.ops = missing_parents(ctx, &path)?;
+        c.ops.push(Op::WriteFile(WriteFile {
+            path,
+            content: text.into_bytes(),
+            mode,
+            uid,
+            gid,
+            expect: observed(before.as_deref()),
+            validators: if i == 0 {
+                vec![Validator {
+                    argv: argv.clone(),
+                    private_run: false,
+                }]
+            } else {
+                Vec::new()
+            },
+        }));
+        c.handlers.push(handler.clone());
+        out.changes.push(c);
+    }
+    Ok(())
+}
+
+/// A staged check could not be made or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("bad --put argument `{0}` (expected LOGICAL=HEX)")]
+    Put(String),
+    #[error("{0} is not inside the fail2ban directory")]
+    Outside(PathBuf),
+    #[error("fail2ban-client -t rejected the staged configuration:\n{0}")]
+    Rejected(String),
+    #[error(transparent)]
+    Run(#[from] crate::host::runner::RunError),
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<(), StageError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| StageError::Io { path, source }
+    };
+    std::fs::create_dir_all(to).map_err(io(to))?;
+    for e in std::fs::read_dir(from).map_err(io(from))? {
+        let e = e.map_err(io(from))?;
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        let ft = e.file_type().map_err(io(&src))?;
+        if ft.is_dir() {
+            copy_tree(&src, &dst)?;
+        } else if ft.is_symlink() {
+            let target = std::fs::read_link(&src).map_err(io(&src))?;
+            std::os::unix::fs::symlink(target, &dst).map_err(io(&dst))?;
+        } else if ft.is_file() {
+            std::fs::copy(&src, &dst).map_err(io(&src))?;
+        }
+    }
+    Ok(())
+}
+
+/// The hidden `harden validate-fail2ban` validator: stages a copy of the root's
+/// fail2ban directory `dir` with `candidate` (a host path) in place of `target`
+/// and each `LOGICAL=HEX` of `puts` written, then runs `fail2ban-client -c STAGED
+/// -t`. For a root other than `/`, the check runs in a private mount namespace
+/// with the root's `/var/log` (or an empty tmpfs) over `/var/log`, so logpaths are
+/// those of the root and the machine's own logs are never consulted.
+///
+/// # Errors
+/// When staging fails or `fail2ban-client` rejects the configuration.
+pub fn check_staged(
+    root: &Path,
+    dir: &Path,
+    target: &Path,
+    candidate: &Path,
+    puts: &[String],
+) -> Result<(), StageError> {
+    let tmp = tempfile::tempdir().map_err(|source| StageError::Io {
+        path: std::env::temp_dir(),
+        source,
+    })?;
+    let stage = tmp.path().join("fail2ban");
+    copy_tree(&crate::host::fs::host_path(root, dir), &stage)?;
+    let place = |logical: &Path, content: &[u8]| -> Result<(), StageError> {
+        let rel = logical
+            .strip_prefix(dir)
+            .map_err(|_| StageError::Outside(logical.to_path_buf()))?;
+        let dst = stage.join(rel);
+        if let Some(parent) = dst.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| StageError::Io {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        std::fs::write(&dst, content).map_err(|source| StageError::Io { path: dst, source })
+    };
+    let cand = std::fs::read(candidate).map_err(|source| StageError::Io {
+        path: candidate.to_path_buf(),
+        source,
+    })?;
+    place(target, &cand)?;
+    for put in puts {
+        let (logical, hex) = put
+            .split_once('=')
+            .ok_or_else(|| StageError::Put(put.clone()))?;
+        let content = from_hex(hex).ok_or_else(|| StageError::Put(put.clone()))?;
+        place(Path::new(logical), &content)?;
+    }
+    let stage_s = stage.display().to_string();
+    let cmd = if root == Path::new("/") {
+        Cmd::new(["fail2ban-client", "-c", &stage_s, "-t"])
+    } else {
+        let logs = crate::host::fs::host_path(root, Path::new("/var/log"));
+        Cmd::new([
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            "mount --make-rprivate / && if [ -d \"$1\" ]; then mount --bind \"$1\" /var/log; else mount -t tmpfs tmpfs /var/log; fi && shift && exec \"$@\"",
+            "sh",
+            &logs.display().to_string(),
+            "fail2ban-client",
+            "-c",
+            &stage_s,
+            "-t",
+        ])
+    };
+    let out = SystemRunner.run(&cmd)?;
+    if out.success() {
+        return Ok(());
+    }
+    let text = format!("{}\n{}", out.stderr, out.stdout);
+    let errors: Vec<&str> = text.lines().filter(|l| l.contains("ERROR")).collect();
+    Err(StageError::Rejected(if errors.is_empty() {
+        out.brief()
+    } else {
+        errors.join("\n")
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard(b"*error.log", b"error.log"));
+        assert!(wildcard(b"*error.log", b"site-error.log"));
+        assert!(!wildcard(b"*error.log", b"access.log"));
+        assert!(wildcard(b"auth.lo?", b"auth.log"));
+    }
+
+    #[test]
+    fn hex_round_trip() {
+        let s = b"[Definition]\nfailregex = ^%(x)s <ADDR>\n";
+        assert_eq!(from_hex(&to_hex(s)).unwrap(), s);
+        assert!(from_hex("abc").is_none());
+        assert!(from_hex("zz").is_none());
+    }
+}

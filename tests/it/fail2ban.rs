@@ -1,0 +1,204 @@
+//! `fail2ban`: jails and tested filters, checked with the real `fail2ban-regex` at
+//! plan time and the real `fail2ban-client -t` on a staged copy before install.
+
+use std::path::Path;
+
+use crate::support::*;
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let ft = e.file_type().unwrap();
+        let dst = to.join(e.file_name());
+        if ft.is_dir() {
+            copy_tree(&e.path(), &dst);
+        } else if ft.is_file() {
+            std::fs::copy(e.path(), dst).unwrap();
+        }
+    }
+}
+
+/// A root with the machine's stock `/etc/fail2ban`, the logs the jails read, and
+/// no syslog files (journald only, as Debian 12 by default).
+fn f2b_env() -> Env {
+    require("fail2ban-client");
+    require("fail2ban-regex");
+    let env = Env::new();
+    copy_tree(Path::new("/etc/fail2ban"), &env.path("etc/fail2ban"));
+    env.write("var/log/postiz/auth.log", "");
+    env.write("var/log/nginx/error.log", "");
+    env
+}
+
+fn playbook(failregex: &str) -> String {
+    format!(
+        r#"
+name: f2b
+tasks:
+  - name: fail2ban jails
+    id: f2b.jails
+    fail2ban:
+      defaults: {{ bantime: 3600, findtime: 600, maxretry: 5 }}
+      jails:
+        sshd: {{ enabled: true }}
+        nginx-limit-req: {{ enabled: true, logpath: /var/log/nginx/*error.log }}
+        postiz-auth: {{ enabled: true, filter: postiz-auth, logpath: /var/log/postiz/auth.log, bantime: 7200 }}
+      filters:
+        postiz-auth:
+          failregex: ['{failregex}']
+          tests:
+            - {{ line: "2026-11-23 10:00:01 Failed login attempt for admin from 203.0.113.7", host: 203.0.113.7 }}
+            - {{ line: "2026-11-23 10:00:02 Login ok for admin from 198.51.100.4" }}
+"#
+    )
+}
+
+const GOOD: &str = r"^.*?Failed login attempt.*?<ADDR>";
+const GUIDE: &str = r"^.*Failed login attempt.*<HOST>.*$";
+
+#[test]
+fn postiz_jails_apply_validated_and_plan_is_then_empty() {
+    let env = f2b_env();
+    let pb = env.playbook("pb.yml", &playbook(GOOD));
+    let p = pb.to_str().unwrap();
+    let out = env.harden(&["plan", "-p", p]);
+    expect_code(&out, 0);
+    assert!(
+        stdout(&out).contains("backend = systemd"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = env.harden(&["apply", "--yes", "-p", p]);
+    expect_code(&out, 2);
+    let jails = env.read("etc/fail2ban/jail.d/harden.local");
+    for want in [
+        "[DEFAULT]\nbantime = 3600\nfindtime = 600\nmaxretry = 5\n",
+        "[sshd]\nenabled = true\nbackend = systemd\n",
+        "[postiz-auth]\nbantime = 7200\nenabled = true\nfilter = postiz-auth\nlogpath = /var/log/postiz/auth.log\n",
+    ] {
+        assert!(jails.contains(want), "{jails}");
+    }
+    // No stock postiz-auth.conf: the filter is a .conf; the stock files are kept.
+    let filter = env.path("etc/fail2ban/filter.d/postiz-auth.conf");
+    assert!(
+        env.read("etc/fail2ban/filter.d/postiz-auth.conf")
+            .contains("failregex = ^.*?Failed")
+    );
+    assert_eq!(
+        env.read("etc/fail2ban/jail.conf"),
+        std::fs::read_to_string("/etc/fail2ban/jail.conf").unwrap()
+    );
+
+    // Real tools on the applied root: the filter captures the right address...
+    let log = env.base.join("t.log");
+    std::fs::write(
+        &log,
+        "2026-11-23 10:00:01 Failed login attempt for admin from 203.0.113.7\n",
+    )
+    .unwrap();
+    let re = std::process::Command::new("fail2ban-regex")
+        .args(["-o", "ip"])
+        .arg(&log)
+        .arg(&filter)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&re.stdout).trim(), "203.0.113.7");
+    // ...and the whole applied configuration passes fail2ban-client -t (through
+    // the same staging validator, with the root's /var/log).
+    let jail = env.path("etc/fail2ban/jail.d/harden.local");
+    let out = assert_cmd::Command::cargo_bin("harden")
+        .unwrap()
+        .args([
+            "validate-fail2ban",
+            "--root",
+            env.root.to_str().unwrap(),
+            "--dir",
+            "/etc/fail2ban",
+            "--target",
+            "/etc/fail2ban/jail.d/harden.local",
+            "--candidate",
+            jail.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+
+    expect_code(&env.harden(&["plan", "-p", p, "--detailed-exitcode"]), 0);
+}
+
+#[test]
+fn the_guides_greedy_filter_is_flagged_and_nothing_is_installed() {
+    let env = f2b_env();
+    let before = env.tree();
+    let pb = env.playbook("pb.yml", &playbook(GUIDE));
+    let out = env.harden(&["apply", "--yes", "-p", pb.to_str().unwrap()]);
+    expect_code(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("captured 0.0.0.7 but expected 203.0.113.7"),
+        "{err}"
+    );
+    assert_eq!(env.tree(), before);
+}
+
+#[test]
+fn a_configuration_fail2ban_client_rejects_installs_nothing_and_exits_4() {
+    let env = f2b_env();
+    let before = env.tree();
+    let pb = env.playbook(
+        "pb.yml",
+        "name: x\ntasks:\n  - name: J\n    id: f2b.bad\n    fail2ban:\n      jails:\n        sshd: { enabled: true, action: no-such-action }\n",
+    );
+    let out = env.harden(&["apply", "--yes", "-p", pb.to_str().unwrap()]);
+    expect_code(&out, 4);
+    assert!(stderr(&out).contains("no-such-action"), "{}", stderr(&out));
+    assert_eq!(env.tree(), before);
+}
+
+#[test]
+fn a_missing_logpath_is_a_clear_error() {
+    let env = f2b_env();
+    std::fs::remove_file(env.path("var/log/postiz/auth.log")).unwrap();
+    let pb = env.playbook("pb.yml", &playbook(GOOD));
+    let out = env.harden(&["plan", "-p", pb.to_str().unwrap()]);
+    expect_code(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("logpath /var/log/postiz/auth.log matches no file under the root; this root logs to the journal only"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_filter_with_a_stock_conf_goes_to_a_local_file() {
+    let env = f2b_env();
+    let pb = env.playbook(
+        "pb.yml",
+        r#"
+name: x
+tasks:
+  - name: F
+    id: f2b.sshd-extra
+    fail2ban:
+      # Debian's stock sshd jail has no log file on a journald-only root; without
+      # this jail (and the backend harden then adds) the staged check rejects it.
+      jails: { sshd: { enabled: true } }
+      filters:
+        sshd:
+          failregex: ['^.*?Invalid user \S+ from <ADDR>']
+          tests: [ { line: "Invalid user bob from 192.0.2.9 port 22", host: 192.0.2.9 } ]
+"#,
+    );
+    let stock = env.read("etc/fail2ban/filter.d/sshd.conf");
+    expect_code(
+        &env.harden(&["apply", "--yes", "-p", pb.to_str().unwrap()]),
+        2,
+    );
+    assert!(
+        env.read("etc/fail2ban/filter.d/sshd.local")
+            .contains("Invalid user")
+    );
+    assert_eq!(env.read("etc/fail2ban/filter.d/sshd.conf"), stock);
+}
