@@ -190,27 +190,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
                 exit::OK
             })
         }
-        Command::Check { args } => {
-            let (_, _, plan) = prepare(&args)?;
-            if args.format == Format::Json {
-                print_plan(&plan, args.format)?;
-            } else if !plan.changes.is_empty() {
-                for c in &plan.changes {
-                    println!(
-                        "drift [{}] {} {}: {}",
-                        c.severity.as_str(),
-                        c.rule_id,
-                        c.target,
-                        c.summary
-                    );
-                }
-            }
-            Ok(if plan.changes.is_empty() {
-                exit::OK
-            } else {
-                exit::CHANGED
-            })
-        }
+        Command::Check { args } => cmd_check(&args),
         Command::Apply {
             args,
             yes,
@@ -227,33 +207,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
                 _ => exit::ROLLBACK_FAILED,
             })
         }
-        Command::History { target, format } => {
-            let host = host_for(&target)?;
-            let state = state_dir(&target, &host)?;
-            let lines = apply::history(&state).map_err(|e| Error::Refused(e.to_string()))?;
-            if format == Format::Json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&lines).unwrap_or_default()
-                );
-            } else if lines.is_empty() {
-                println!("no transactions in {}", state.path.display());
-            } else {
-                for l in lines {
-                    println!(
-                        "{}  {:<8} {}  {:<24} {:>3} changes  {}{}",
-                        l.id,
-                        format!("{:?}", l.kind).to_lowercase(),
-                        l.started,
-                        l.playbook,
-                        l.changes,
-                        l.result,
-                        l.message.map(|m| format!(" ({m})")).unwrap_or_default()
-                    );
-                }
-            }
-            Ok(exit::OK)
-        }
+        Command::History { target, format } => cmd_history(&target, format),
         Command::Modules => {
             for s in crate::modules::catalogue()? {
                 println!("{:<10} {}", s.name, s.description);
@@ -283,6 +237,56 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             Ok(exit::OK)
         }
     }
+}
+
+fn cmd_check(args: &PlanArgs) -> Result<i32, Error> {
+    let (_, _, plan) = prepare(args)?;
+    if args.format == Format::Json {
+        print_plan(&plan, args.format)?;
+    } else {
+        for c in &plan.changes {
+            println!(
+                "drift [{}] {} {}: {}",
+                c.severity.as_str(),
+                c.rule_id,
+                c.target,
+                c.summary
+            );
+        }
+    }
+    Ok(if plan.changes.is_empty() {
+        exit::OK
+    } else {
+        exit::CHANGED
+    })
+}
+
+fn cmd_history(target: &Target, format: Format) -> Result<i32, Error> {
+    let host = host_for(target)?;
+    let state = state_dir(target, &host)?;
+    let lines = apply::history(&state).map_err(|e| Error::Refused(e.to_string()))?;
+    if format == Format::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&lines).unwrap_or_default()
+        );
+    } else if lines.is_empty() {
+        println!("no transactions in {}", state.path.display());
+    } else {
+        for l in lines {
+            println!(
+                "{}  {:<8} {}  {:<24} {:>3} changes  {}{}",
+                l.id,
+                format!("{:?}", l.kind).to_lowercase(),
+                l.started,
+                l.playbook,
+                l.changes,
+                l.result,
+                l.message.map(|m| format!(" ({m})")).unwrap_or_default()
+            );
+        }
+    }
+    Ok(exit::OK)
 }
 
 fn host_for(target: &Target) -> Result<Host, Error> {
