@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde::de::MapAccess;
 
 use crate::engine::plan::{
-    Change, Diff, MakeDir, Notice, NoticeLevel, Observed, Op, WriteFile, sha256_hex,
+    Change, Diff, MakeDir, Notice, NoticeLevel, Observed, Op, Validator, WriteFile, sha256_hex,
 };
 use crate::host::Host;
 use crate::host::fs::{FsError, Kind};
@@ -334,6 +334,51 @@ pub fn missing_parents(ctx: &Ctx, path: &Path) -> Result<Vec<Op>, ModuleError> {
             })
         })
         .collect())
+}
+
+/// A whole-file write, described for [`Ctx::write_change`].
+pub struct FileWrite<'a> {
+    pub path: &'a Path,
+    /// The content now (`None`: the file does not exist).
+    pub before: Option<&'a [u8]>,
+    pub after: &'a [u8],
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub validators: Vec<Validator>,
+    /// Hide the content from diffs.
+    pub secret: bool,
+    /// What the file is, for the summary ("drop-in" gives "update drop-in").
+    pub what: &'a str,
+}
+
+impl Ctx<'_> {
+    /// A change that writes a whole file: its precondition is the content seen now,
+    /// missing parent directories are made first, and the diff is redacted when
+    /// secret.
+    ///
+    /// # Errors
+    /// When an ancestor of the path is not a directory.
+    pub fn write_change(&self, w: FileWrite) -> Result<Change, ModuleError> {
+        let verb = if w.before.is_some() {
+            "update"
+        } else {
+            "create"
+        };
+        let mut c = self.change(w.path.display().to_string(), format!("{verb} {}", w.what));
+        c.diff = Some(diff(w.before.unwrap_or_default(), w.after, w.secret));
+        c.ops = missing_parents(self, w.path)?;
+        c.ops.push(Op::WriteFile(WriteFile {
+            path: w.path.to_path_buf(),
+            content: w.after.to_vec(),
+            mode: w.mode,
+            uid: w.uid,
+            gid: w.gid,
+            expect: observed(w.before),
+            validators: w.validators,
+        }));
+        Ok(c)
+    }
 }
 
 /// What a file looks like now, for the precondition of a write.
