@@ -139,6 +139,17 @@ pub enum Command {
 /// Runs the command line of this process and returns the exit code.
 #[must_use]
 pub fn main() -> i32 {
+    // Started by Ansible as a binary module: one argument, a JSON arguments file.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(file) = crate::ansible::args_file(&argv) {
+        let result = crate::ansible::run_file(&file);
+        println!("{result}");
+        return if result["failed"] == serde_json::Value::Bool(true) {
+            exit::ERROR
+        } else {
+            exit::OK
+        };
+    }
     let cli = Cli::parse();
     init_logging(&cli);
     match run(cli) {
@@ -303,7 +314,7 @@ fn host_for(target: &Target) -> Result<Host, Error> {
     Ok(Host::new(root, Arc::new(SystemRunner)))
 }
 
-fn state_dir(target: &Target, host: &Host) -> Result<StateDir, Error> {
+pub(crate) fn state_dir(target: &Target, host: &Host) -> Result<StateDir, Error> {
     let path = match &target.state_dir {
         Some(p) if p.is_absolute() => p.clone(),
         Some(p) => std::env::current_dir()
@@ -334,7 +345,7 @@ fn filter(args: &PlanArgs) -> Filter {
     }
 }
 
-fn prepare(args: &PlanArgs) -> Result<(Host, Playbook, Plan), Error> {
+pub(crate) fn prepare(args: &PlanArgs) -> Result<(Host, Playbook, Plan), Error> {
     let pb = load(args)?;
     let host = host_for(&args.target)?;
     let plan = engine::plan(&host, &pb, &filter(args))?;
