@@ -4,6 +4,7 @@
 mod support;
 
 mod accounts;
+mod ansible;
 mod apply;
 mod cli;
 mod crash;
