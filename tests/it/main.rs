@@ -6,6 +6,7 @@ mod support;
 mod accounts;
 mod apply;
 mod cli;
+mod confirm;
 mod crash;
 mod fail2ban;
 mod files;
