@@ -465,6 +465,43 @@ fn load_tree(ctx: &Ctx, main: &Path) -> Result<Tree, ModuleError> {
     Ok(tree)
 }
 
+/// The ports sshd listens on according to its effective configuration under the
+/// root (`Port` lines accumulate across includes, a `ListenAddress` with a port adds
+/// it), 22 when none is set or there is no `sshd_config`. Used by the firewall's
+/// anti-lockout guard.
+///
+/// # Errors
+/// When a config file is unreadable or does not parse.
+pub fn effective_ports(ctx: &Ctx) -> Result<Vec<u16>, ModuleError> {
+    let main = Path::new(SSH_DIR).join("sshd_config");
+    if ctx.host.read(&main).map_err(ctx.fs())?.is_none() {
+        return Ok(vec![22]);
+    }
+    let tree = load_tree(ctx, &main)?;
+    let cfgs: Vec<&SshdConfig> = tree.files.iter().map(|f| &f.cfg).collect();
+    let mut ports = Vec::new();
+    for d in flatten(&tree, &cfgs) {
+        let Some(arg) = d.args.first() else { continue };
+        let port = match d.keyword_lower.as_str() {
+            "port" => arg.parse().ok(),
+            "listenaddress" => match arg.rsplit_once(':') {
+                Some((host, p)) if host.ends_with(']') || !host.contains(':') => p.parse().ok(),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(p) = port
+            && !ports.contains(&p)
+        {
+            ports.push(p);
+        }
+    }
+    if ports.is_empty() {
+        ports.push(22);
+    }
+    Ok(ports)
+}
+
 /// The global directives in the order sshd reads them, following includes.
 fn flatten<'a>(tree: &Tree, cfgs: &[&'a SshdConfig]) -> Vec<&'a Directive> {
     fn walk<'a>(
