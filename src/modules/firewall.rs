@@ -13,8 +13,8 @@
 //! new operation kind: the transaction snapshots, writes atomically and rolls back
 //! these files like any other, the tool's own format is never re-implemented, and
 //! `--root` hardens an offline image with no daemon running. On the running system
-//! a handler loads the new files into the kernel (`systemctl restart ufw`, which
-//! runs `ufw-init`; `systemctl reload firewalld`, which is `firewall-cmd --reload`);
+//! a handler loads the new files into the kernel with the tool (`ufw --force
+//! enable` or `ufw disable`, see [`crate::host::service::Action::FirewallSync`]; `systemctl reload firewalld`, which is `firewall-cmd --reload`);
 //! the service layer skips it with the reason under an offline root.
 //!
 //! Anti-lockout: the rules and policy *after* the change (read back from the tool)
@@ -212,13 +212,12 @@ fn backend(ctx: &Ctx, p: &Params) -> Result<Backend, ModuleError> {
         None if ufw_active => Backend::Ufw,
         None if fwd_active => Backend::Firewalld,
         None => match (ufw::installed(ctx)?, firewalld::installed(ctx)?) {
-            (true, false) => Backend::Ufw,
-            (false, true) => Backend::Firewalld,
             (false, false) => {
                 return Err(ctx.invalid("neither ufw nor firewalld is installed under the root"));
             }
+            (false, true) => Backend::Firewalld,
             (true, true) if ctx.host.facts.os_family == OsFamily::Redhat => Backend::Firewalld,
-            (true, true) => Backend::Ufw,
+            (true, _) => Backend::Ufw,
         },
     };
     let other_active = match chosen {
@@ -346,7 +345,7 @@ fn rule_diff(before: &[Checked], after: &[Checked]) -> String {
             "none".to_string()
         } else {
             v.iter()
-                .map(|r| r.to_string())
+                .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(", ")
         }
@@ -434,7 +433,10 @@ mod tests {
             rule("allow", "22", Some("tcp"), Some("10.0.0.0/8")),
             rule("allow", "222", None, None),
         ] {
-            assert!(lockout(&[22], true, &[bad.clone()]).is_some(), "{bad:?}");
+            assert!(
+                lockout(&[22], true, std::slice::from_ref(&bad)).is_some(),
+                "{bad:?}"
+            );
         }
     }
 

@@ -10,6 +10,7 @@ mod confirm;
 mod crash;
 mod fail2ban;
 mod files;
+mod firewall;
 mod plan;
 mod playbook_errors;
 mod sshd;

@@ -6,6 +6,7 @@
 //! and sourced rules become rich rules. The zone's target carries
 //! `default_incoming`. Enabling the firewalld unit is not managed (reported).
 
+use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 use super::run_tool;
@@ -79,15 +80,15 @@ impl Stage {
     }
 
     fn cmd(&self, ctx: &Ctx, args: &[String]) -> Result<String, ModuleError> {
-        let mut argv = vec![
+        let mut full = vec![
             "firewall-offline-cmd".to_string(),
             "--system-config".into(),
             self.etc.display().to_string(),
             "--default-config".into(),
             self.defaults.display().to_string(),
         ];
-        argv.extend(args.iter().cloned());
-        run_tool(ctx, argv)
+        full.extend(args.iter().cloned());
+        run_tool(ctx, full)
     }
 
     fn list(&self, ctx: &Ctx, zone: &str, what: &str) -> Result<Vec<String>, ModuleError> {
@@ -179,13 +180,14 @@ fn rich(r: &Checked) -> String {
     let mut s = String::from("rule");
     if let Some(f) = &r.from {
         let family = if f.contains(':') { "ipv6" } else { "ipv4" };
-        s.push_str(&format!(" family=\"{family}\" source address=\"{f}\""));
+        let _ = write!(s, " family=\"{family}\" source address=\"{f}\"");
     }
-    s.push_str(&format!(
+    let _ = write!(
+        s,
         " port port=\"{}\" protocol=\"{}\"",
         r.port.replace(':', "-"),
         r.proto.as_deref().unwrap_or("tcp")
-    ));
+    );
     s.push_str(match r.action {
         "limit" => " accept limit value=\"6/m\"",
         "allow" => " accept",

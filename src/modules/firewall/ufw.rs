@@ -134,7 +134,7 @@ impl Stage {
 
     /// Runs `ufw ARGS` on the stage, in throw-away network and mount namespaces.
     fn ufw(&self, ctx: &Ctx, args: &[String]) -> Result<String, ModuleError> {
-        let mut argv = vec![
+        let mut full = vec![
             "unshare".to_string(),
             "-n".into(),
             "-m".into(),
@@ -142,8 +142,8 @@ impl Stage {
             "--rootdir=/".into(),
             format!("--datadir={}", self.data.display()),
         ];
-        argv.extend(args.iter().cloned());
-        run_tool(ctx, argv)
+        full.extend(args.iter().cloned());
+        run_tool(ctx, full)
     }
 
     fn rules(&self, ctx: &Ctx) -> Result<Vec<(Checked, Vec<String>)>, ModuleError> {
@@ -289,7 +289,7 @@ pub fn plan(
     let rules_before: Vec<Checked> = before.into_iter().map(|(r, _)| r).collect();
     let rules_after: Vec<Checked> = after.into_iter().map(|(r, _)| r).collect();
     let handler = Handler {
-        action: Action::Restart,
+        action: Action::FirewallSync,
         unit: "ufw".into(),
     };
     let summary = rule_diff(&rules_before, &rules_after);
