@@ -105,24 +105,35 @@ fn confirmed_apply_stays() {
 }
 
 #[test]
-fn watchdog_reverts_even_when_the_apply_is_killed_after_its_first_write() {
-    let (env, pb) = setup();
-    let before = env.tree();
-    let out = env.harden_env(
-        &["apply", "--yes", "-p", &pb, "--confirm-within", "2"],
-        &[("HARDEN_CRASH_AT", "op-0-done")],
-    );
-    assert_eq!(out.status.code(), None, "not killed: {}", stderr(&out));
-    assert_eq!(
-        env.read("etc/app.env"),
-        "NEW=1\n",
-        "the write did not happen"
-    );
-    let pid = watchdog_pid(&env);
-    wait_for("the watchdog to revert", 20, pid, || env.tree() == before);
-    wait_for("the watchdog to exit", 20, pid, || !alive(pid));
-    assert!(!env.state.join("journal.json").exists());
-    expect_code(&env.harden(&["apply", "--yes", "-p", &pb]), 2);
+fn watchdog_reverts_even_when_the_apply_is_killed() {
+    // Right after arming (nothing written yet), right after the first write, and
+    // after the commit before the window was refreshed.
+    for point in ["after-arm", "op-0-done", "after-commit-confirm"] {
+        let (env, pb) = setup();
+        let before = env.tree();
+        let out = env.harden_env(
+            &["apply", "--yes", "-p", &pb, "--confirm-within", "2"],
+            &[("HARDEN_CRASH_AT", point)],
+        );
+        assert_eq!(
+            out.status.code(),
+            None,
+            "{point}: not killed: {}",
+            stderr(&out)
+        );
+        if point != "after-arm" {
+            assert_eq!(
+                env.read("etc/app.env"),
+                "NEW=1\n",
+                "{point}: no write happened"
+            );
+        }
+        let pid = watchdog_pid(&env);
+        wait_for("the watchdog to revert", 20, pid, || env.tree() == before);
+        wait_for("the watchdog to exit", 20, pid, || !alive(pid));
+        assert!(!env.state.join("journal.json").exists(), "{point}");
+        expect_code(&env.harden(&["apply", "--yes", "-p", &pb]), 2);
+    }
 }
 
 #[test]
