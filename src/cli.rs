@@ -224,6 +224,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             let report = apply::rollback(&host, &state, txn.as_deref())
                 .map_err(|e| Error::Refused(e.to_string()))?;
             print_report(&report, "rollback");
+            confirm::settle(&state);
             Ok(match report.outcome {
                 Outcome::Committed => exit::OK,
                 _ => exit::ROLLBACK_FAILED,
@@ -429,9 +430,16 @@ fn cmd_apply(
     let (host, pb, plan) = prepare(args)?;
     let state = state_dir(&args.target, &host)?;
     print_plan(&plan, args.format)?;
+    confirm::settle(&state);
     if let Some(p) = confirm::pending(&state)? {
         return Err(Error::Refused(format!(
-            "transaction {} waits for `harden confirm` (its watchdog reverts it otherwise); confirm it or let it expire first",
+            "transaction {} waits for `harden confirm` (its watchdog reverts it otherwise); confirm it, let it expire or `harden rollback {}` first",
+            p.txn, p.txn
+        )));
+    }
+    if let Some(p) = confirm::reverting(&state)? {
+        return Err(Error::Refused(format!(
+            "the confirm watchdog is reverting transaction {}; wait for it to finish",
             p.txn
         )));
     }

@@ -110,6 +110,33 @@ pub fn disarm(state: &StateDir, txn: &str) {
     }
 }
 
+/// Drops a pending confirmation whose transaction was already reverted by hand
+/// (`harden rollback`), so it no longer blocks applies.
+pub fn settle(state: &StateDir) {
+    if let Ok(Some(p)) = pending(state)
+        && let Ok(dir) = state.txn_dir(&p.txn)
+        && let Ok(Some(r)) = state.get_json::<TxnResult>(&dir, "result.json")
+        && r.outcome == Outcome::Reverted
+    {
+        let _ = std::fs::remove_file(file(state, PENDING));
+    }
+}
+
+/// A transaction whose watchdog has expired it and is still reverting it (a
+/// watchdog that died half-way leaves the journal, which `apply` reports).
+///
+/// # Errors
+/// When the file is unreadable or corrupt.
+pub fn reverting(state: &StateDir) -> Result<Option<Pending>, StateError> {
+    Ok(state
+        .get_json::<Pending>(&state.path, EXPIRED)?
+        .filter(|e| {
+            e.outcome.is_none()
+                && e.watchdog_pid
+                    .is_none_or(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists())
+        }))
+}
+
 /// How the watchdog ended.
 #[derive(Debug)]
 pub enum Watch {

@@ -105,6 +105,20 @@ fn confirmed_apply_stays() {
 }
 
 #[test]
+fn a_manual_rollback_settles_the_pending_confirmation() {
+    let (env, pb) = setup();
+    let before = env.tree();
+    let out = env.harden(&["apply", "--yes", "-p", &pb, "--confirm-within", "30"]);
+    expect_code(&out, 2);
+    let pid = watchdog_pid(&env);
+    expect_code(&env.harden(&["rollback"]), 0);
+    assert_eq!(env.tree(), before);
+    wait_for("the watchdog to exit", 20, pid, || !alive(pid));
+    assert!(!env.state.join("pending-confirm.json").exists());
+    expect_code(&env.harden(&["apply", "--yes", "-p", &pb]), 2);
+}
+
+#[test]
 fn watchdog_reverts_even_when_the_apply_is_killed() {
     // Right after arming (nothing written yet), right after the first write, and
     // after the commit before the window was refreshed.
