@@ -7,21 +7,8 @@ use std::process::Command;
 
 use crate::support::*;
 
-const FULL: &str = r"
-name: fw
-tasks:
-  - name: Host firewall
-    id: net.firewall
-    firewall:
-      default_incoming: deny
-      default_outgoing: allow
-      rules:
-        - { allow: 22/tcp, comment: ssh }
-        - { allow: 443/tcp }
-        - { limit: 2222/tcp }
-        - { allow: 5432/tcp, from: 10.0.0.0/8 }
-      enabled: true
-";
+/// The example playbook the README points at.
+const FULL: &str = include_str!("../../examples/firewall.yml");
 
 fn copy_tree(from: &Path, to: &Path) {
     let st = Command::new("cp")
