@@ -404,7 +404,7 @@ fn modern_crypto(ctx: &Ctx, wanted: &mut Wanted, out: &mut Out) {
 
 /// Reads and parses one config file.
 fn load(ctx: &Ctx, path: &Path) -> Result<Loaded, ModuleError> {
-    let before = ctx.host.read(path).map_err(ctx.fs())?;
+    let before = ctx.read_planned(path)?;
     let text = before
         .as_deref()
         .map(|b| String::from_utf8_lossy(b).into_owned())
@@ -467,14 +467,15 @@ fn load_tree(ctx: &Ctx, main: &Path) -> Result<Tree, ModuleError> {
 
 /// The ports sshd listens on according to its effective configuration under the
 /// root (`Port` lines accumulate across includes, a `ListenAddress` with a port adds
-/// it), 22 when none is set or there is no `sshd_config`. Used by the firewall's
-/// anti-lockout guard.
+/// it), 22 when none is set or there is no `sshd_config`. Files are read as the
+/// earlier tasks of the plan leave them, so an `sshd` task moving the port before
+/// the `firewall` task counts. Used by the firewall's anti-lockout guard.
 ///
 /// # Errors
 /// When a config file is unreadable or does not parse.
 pub fn effective_ports(ctx: &Ctx) -> Result<Vec<u16>, ModuleError> {
     let main = Path::new(SSH_DIR).join("sshd_config");
-    if ctx.host.read(&main).map_err(ctx.fs())?.is_none() {
+    if ctx.read_planned(&main)?.is_none() {
         return Ok(vec![22]);
     }
     let tree = load_tree(ctx, &main)?;

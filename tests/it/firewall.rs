@@ -291,3 +291,25 @@ fn firewalld_offline_apply_passes_check_config_and_plans_empty_after() {
     expect_code(&env.harden(&["rollback"]), 0);
     assert_eq!(etc(&env), before);
 }
+
+#[test]
+fn the_guard_follows_an_sshd_port_change_earlier_in_the_same_plan() {
+    let env = ufw_root();
+    env.write(
+        "etc/ssh/sshd_config",
+        "Port 22\nPasswordAuthentication no\n",
+    );
+    let pb = |allow: &str| {
+        format!(
+            "name: move\ntasks:\n  - name: sshd port\n    id: ssh.port\n    sshd: {{ settings: {{ Port: 2222 }} }}\n  - name: fw\n    id: net.firewall\n    firewall:\n      default_incoming: deny\n      enabled: true\n      rules: [{{ allow: {allow} }}]\n"
+        )
+    };
+    let old_port = env.playbook("old.yml", &pb("22/tcp"));
+    let out = env.harden(&["plan", "-p", old_port.to_str().unwrap()]);
+    expect_code(&out, 0);
+    assert!(stdout(&out).contains("SSH port 2222"), "{}", stdout(&out));
+    let new_port = env.playbook("new.yml", &pb("2222/tcp"));
+    let out = env.harden(&["plan", "-p", new_port.to_str().unwrap()]);
+    expect_code(&out, 0);
+    assert!(!stdout(&out).contains("SSH port"), "{}", stdout(&out));
+}
