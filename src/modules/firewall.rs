@@ -21,6 +21,11 @@
 //! must still allow every port sshd listens on (its effective configuration, see
 //! [`super::sshd::effective_ports`]); otherwise the plan carries a `Refused` notice.
 //!
+//! Rules are matched on action, port, protocol and source; new ones are appended
+//! (ufw matches first to last), a changed ufw comment is updated in place, and
+//! `purge: true` deletes the rest. The guard reads sshd's configuration as earlier
+//! tasks of the same plan leave it, so order an `sshd` port change before this task.
+//!
 //! Not managed: enabling the firewalld service itself (a unit symlink; reported),
 //! ufw application profiles and interface-specific rules (kept as they are).
 
