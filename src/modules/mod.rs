@@ -6,6 +6,7 @@
 
 pub mod fail2ban;
 pub mod file;
+pub mod firewall;
 pub mod sshd;
 pub mod sudoers;
 pub mod sysctl;
@@ -49,6 +50,7 @@ pub enum ModuleError {
 pub enum ModuleCall {
     Sysctl(sysctl::Params),
     File(file::Params),
+    Firewall(firewall::Params),
     Sshd(sshd::Params),
     User(user::Params),
     Sudoers(sudoers::Params),
@@ -62,6 +64,7 @@ impl ModuleCall {
         match self {
             Self::Sysctl(_) => "sysctl",
             Self::File(_) => "file",
+            Self::Firewall(_) => "firewall",
             Self::Sshd(_) => "sshd",
             Self::User(_) => "user",
             Self::Sudoers(_) => "sudoers",
@@ -82,6 +85,7 @@ pub fn deserialize_call<'de, A: MapAccess<'de>>(
     Ok(Some(match name {
         "sysctl" => ModuleCall::Sysctl(map.next_value()?),
         "file" => ModuleCall::File(map.next_value()?),
+        "firewall" => ModuleCall::Firewall(map.next_value()?),
         "sshd" => ModuleCall::Sshd(map.next_value()?),
         "user" => ModuleCall::User(map.next_value()?),
         "sudoers" => ModuleCall::Sudoers(map.next_value()?),
@@ -93,7 +97,9 @@ pub fn deserialize_call<'de, A: MapAccess<'de>>(
 /// The module names, for messages and the schema.
 #[must_use]
 pub fn names() -> Vec<&'static str> {
-    vec!["fail2ban", "file", "sshd", "sudoers", "sysctl", "user"]
+    vec![
+        "fail2ban", "file", "firewall", "sshd", "sudoers", "sysctl", "user",
+    ]
 }
 
 /// The declarative spec of a module (`modules/NAME.yaml`).
@@ -298,6 +304,7 @@ pub fn plan(host: &Host, task: &Task, pending: &Pending) -> Result<Out, ModuleEr
     match &task.module {
         ModuleCall::Sysctl(p) => sysctl::plan(&ctx, p, &mut out)?,
         ModuleCall::File(p) => file::plan(&ctx, p, &mut out)?,
+        ModuleCall::Firewall(p) => firewall::plan(&ctx, p, &mut out)?,
         ModuleCall::Sshd(p) => sshd::plan(&ctx, p, &mut out)?,
         ModuleCall::User(p) => user::plan(&ctx, p, &mut out)?,
         ModuleCall::Sudoers(p) => sudoers::plan(&ctx, p, &mut out)?,
@@ -411,6 +418,7 @@ pub fn param_schemas(g: &mut schemars::SchemaGenerator) -> Vec<(&'static str, sc
     vec![
         ("fail2ban", g.subschema_for::<fail2ban::Params>()),
         ("file", g.subschema_for::<file::Params>()),
+        ("firewall", g.subschema_for::<firewall::Params>()),
         ("sshd", g.subschema_for::<sshd::Params>()),
         ("sudoers", g.subschema_for::<sudoers::Params>()),
         ("sysctl", g.subschema_for::<sysctl::Params>()),
