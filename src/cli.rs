@@ -74,6 +74,52 @@ pub struct PlanArgs {
     pub extra_vars: Vec<String>,
 }
 
+/// Reports and metrics of a run (`check`, `apply`, `rollback`).
+#[derive(Debug, Clone, Args)]
+pub struct RunOpts {
+    /// Keep the newest N run reports in STATE/reports (older ones are deleted).
+    #[arg(long, value_name = "N", default_value_t = crate::report::DEFAULT_KEEP)]
+    pub keep_reports: usize,
+    /// Write Prometheus text-format metrics of this run to PATH (atomically), for
+    /// `node_exporter`'s textfile collector. A host path, not under --root.
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
+}
+
+/// `harden timer` actions.
+#[derive(Debug, Subcommand)]
+pub enum TimerAction {
+    /// Write harden.service and harden.timer under ROOT/etc/systemd/system (one
+    /// transaction), then enable the timer where systemd runs.
+    Install {
+        /// A systemd time span (`1h`, `30min`: every so long after the last run)
+        /// or a calendar event (`hourly`, `daily`, `*-*-* 03:00`).
+        #[arg(long, default_value = "1h", value_name = "WHEN")]
+        every: String,
+        /// `check` reports drift only; `apply` converges with every guard on.
+        #[arg(long, value_enum, default_value_t = crate::timer::Mode::Check)]
+        mode: crate::timer::Mode,
+        /// Playbook file (stored as an absolute path) or embedded name; repeatable.
+        /// Default: the embedded baseline.
+        #[arg(short, long = "playbook", value_name = "PLAYBOOK")]
+        playbooks: Vec<String>,
+        /// Random delay added to each run (`RandomizedDelaySec`).
+        #[arg(long, default_value = "10m", value_name = "SPAN")]
+        randomized_delay: String,
+        /// The harden binary the service runs [default: this binary].
+        #[arg(long, value_name = "PATH")]
+        binary: Option<PathBuf>,
+        /// Let each run write Prometheus metrics to PATH.
+        #[arg(long, value_name = "PATH")]
+        metrics_file: Option<PathBuf>,
+    },
+    /// Disable the timer (where systemd runs) and delete both units and the
+    /// enable link (one transaction).
+    Remove,
+    /// Show the installed units, their schedule and the last run.
+    Status,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show what would change. Writes nothing, anywhere.
@@ -95,11 +141,16 @@ pub enum Command {
         /// access to this host.
         #[arg(long)]
         i_accept_lockout_risk: bool,
+        #[command(flatten)]
+        run: RunOpts,
     },
-    /// Quiet plan for monitoring: exit 0 when compliant, 2 on drift.
+    /// Quiet plan for monitoring: exit 0 when compliant, 2 on drift. Writes a run
+    /// report in the state directory (and metrics when asked), nothing else.
     Check {
         #[command(flatten)]
         args: PlanArgs,
+        #[command(flatten)]
+        run: RunOpts,
     },
     /// Restore the snapshot of a transaction (the last one by default).
     Rollback {
@@ -107,14 +158,34 @@ pub enum Command {
         txn: Option<String>,
         #[command(flatten)]
         target: Target,
+        #[command(flatten)]
+        run: RunOpts,
     },
-    /// List transactions: time, playbook, number of changes, result.
+    /// List transactions: time, playbook, number of changes, result. With
+    /// `--runs`: the run reports (check, apply, rollback) instead.
     History {
         #[command(flatten)]
         target: Target,
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
+        /// List run reports (STATE/reports) instead of transactions.
+        #[arg(long)]
+        runs: bool,
     },
+    /// Scheduled convergence: a systemd timer running `harden check` or `apply`.
+    Timer {
+        #[command(flatten)]
+        target: Target,
+        #[command(subcommand)]
+        action: TimerAction,
+    },
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
     /// List the module catalogue.
     Modules,
     /// Print the JSON Schema of playbooks.
@@ -176,6 +247,7 @@ fn init_logging(cli: &Cli) {
 /// # Errors
 /// Anything that stops the command before a transaction reports its own outcome.
 pub fn run(cli: Cli) -> Result<i32, Error> {
+    let quiet = cli.quiet;
     match cli.command {
         Command::Plan {
             args,
@@ -190,24 +262,49 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
                 exit::OK
             })
         }
-        Command::Check { args } => cmd_check(&args),
+        Command::Check { args, run } => recorded("check", &args.target, &run, quiet, |rec| {
+            cmd_check(&args, rec)
+        }),
         Command::Apply {
             args,
             yes,
             i_accept_lockout_risk,
-        } => cmd_apply(&args, yes, i_accept_lockout_risk),
-        Command::Rollback { txn, target } => {
-            let host = host_for(&target)?;
-            let state = state_dir(&target, &host)?;
-            let report = apply::rollback(&host, &state, txn.as_deref())
-                .map_err(|e| Error::Refused(e.to_string()))?;
-            print_report(&report, "rollback");
-            Ok(match report.outcome {
-                Outcome::Committed => exit::OK,
-                _ => exit::ROLLBACK_FAILED,
+            run,
+        } => recorded("apply", &args.target, &run, quiet, |rec| {
+            cmd_apply(&args, yes, i_accept_lockout_risk, rec)
+        }),
+        Command::Rollback { txn, target, run } => {
+            recorded("rollback", &target, &run, quiet, |rec| {
+                cmd_rollback(&target, txn.as_deref(), rec)
             })
         }
-        Command::History { target, format } => cmd_history(&target, format),
+        Command::History {
+            target,
+            format,
+            runs,
+        } => {
+            if runs {
+                cmd_runs(&target, format)
+            } else {
+                cmd_history(&target, format)
+            }
+        }
+        Command::Timer { target, action } => crate::timer::cli::run(&target, action),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "harden", &mut std::io::stdout());
+            Ok(exit::OK)
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .map_err(|source| Error::Io {
+                    path: PathBuf::from("<stdout>"),
+                    source,
+                })?;
+            Ok(exit::OK)
+        }
         Command::Modules => {
             for s in crate::modules::catalogue()? {
                 println!("{:<10} {}", s.name, s.description);
@@ -239,8 +336,14 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     }
 }
 
-fn cmd_check(args: &PlanArgs) -> Result<i32, Error> {
+fn cmd_check(args: &PlanArgs, rec: &mut Recorder) -> Result<i32, Error> {
     let (_, _, plan) = prepare(args)?;
+    rec.result = if plan.changes.is_empty() {
+        "compliant"
+    } else {
+        "drift"
+    };
+    rec.plan = Some(plan.clone());
     if args.format == Format::Json {
         print_plan(&plan, args.format)?;
     } else {
@@ -259,6 +362,128 @@ fn cmd_check(args: &PlanArgs) -> Result<i32, Error> {
     } else {
         exit::CHANGED
     })
+}
+
+fn cmd_rollback(target: &Target, txn: Option<&str>, rec: &mut Recorder) -> Result<i32, Error> {
+    let host = host_for(target)?;
+    let state = state_dir(target, &host)?;
+    let report = apply::rollback(&host, &state, txn).map_err(|e| Error::Refused(e.to_string()))?;
+    print_report(&report, "rollback");
+    rec.record(&report);
+    Ok(match report.outcome {
+        Outcome::Committed => exit::OK,
+        _ => exit::ROLLBACK_FAILED,
+    })
+}
+
+/// What a run tells its report, filled in as the command goes.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    pub plan: Option<Plan>,
+    pub result: &'static str,
+    pub txn: Option<String>,
+    pub message: Option<String>,
+    pub committed: bool,
+}
+
+impl Recorder {
+    fn record(&mut self, report: &Report) {
+        self.txn = Some(report.txn.clone());
+        self.message.clone_from(&report.message);
+        self.committed = report.outcome == Outcome::Committed;
+        self.result = match report.outcome {
+            Outcome::Committed => "committed",
+            Outcome::ValidationFailed => "validation-failed",
+            Outcome::RolledBack | Outcome::Reverted => "rolled-back",
+            Outcome::RollbackFailed => "rollback-failed",
+        };
+    }
+}
+
+/// Runs a command that leaves a report: appends it to STATE/reports, writes the
+/// metrics file when asked, and prints the one-line summary on stderr.
+fn recorded(
+    command: &str,
+    target: &Target,
+    opts: &RunOpts,
+    quiet: bool,
+    f: impl FnOnce(&mut Recorder) -> Result<i32, Error>,
+) -> Result<i32, Error> {
+    let started = crate::engine::state::now_rfc3339();
+    let clock = std::time::Instant::now();
+    let mut rec = Recorder::default();
+    let result = f(&mut rec);
+    let mut r =
+        crate::report::RunReport::new(command, &started, clock.elapsed(), rec.plan.as_ref());
+    r.exit_code = match &result {
+        Ok(c) => *c,
+        Err(e) => e.code(),
+    };
+    r.result = match (&result, rec.result) {
+        (Err(_), _) => "error".into(),
+        (Ok(_), "") => "nothing-to-do".into(),
+        (Ok(_), s) => s.into(),
+    };
+    if let Err(e) = &result {
+        rec.message = Some(e.to_string());
+    }
+    r.txn = rec.txn;
+    r.message = rec.message;
+    if command == "apply" {
+        r.applied = if rec.committed { r.changes.len() } else { 0 };
+        r.failed = if rec.committed || rec.result.is_empty() {
+            0
+        } else {
+            r.changes.len()
+        };
+    }
+    if let Ok(host) = host_for(target) {
+        if r.root.as_os_str().is_empty() {
+            r.root.clone_from(&host.root);
+        }
+        match state_dir(target, &host).map(|s| crate::report::save(&s, &r, opts.keep_reports)) {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!("cannot write the run report: {e}"),
+            Err(e) => tracing::warn!("cannot write the run report: {e}"),
+        }
+    }
+    if let Some(path) = &opts.metrics_file
+        && let Err(e) = crate::report::write_metrics(path, &r)
+    {
+        let _ = writeln!(anstream::stderr(), "harden: cannot write metrics: {e}");
+    }
+    if !quiet {
+        let _ = writeln!(anstream::stderr(), "{}", r.summary());
+    }
+    result
+}
+
+fn cmd_runs(target: &Target, format: Format) -> Result<i32, Error> {
+    let host = host_for(target)?;
+    let state = state_dir(target, &host)?;
+    let runs = crate::report::load_all(&state);
+    if format == Format::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&runs).unwrap_or_default()
+        );
+    } else if runs.is_empty() {
+        println!("no run reports in {}", crate::report::dir(&state).display());
+    } else {
+        for r in runs {
+            println!(
+                "{}  {:<8} {:<17} exit {}  {:>3} changes  {:>6} ms  {}",
+                r.started,
+                r.command,
+                r.result,
+                r.exit_code,
+                r.changes.len(),
+                r.duration_ms,
+                r.playbook
+            );
+        }
+    }
+    Ok(exit::OK)
 }
 
 fn cmd_history(target: &Target, format: Format) -> Result<i32, Error> {
@@ -289,7 +514,7 @@ fn cmd_history(target: &Target, format: Format) -> Result<i32, Error> {
     Ok(exit::OK)
 }
 
-fn host_for(target: &Target) -> Result<Host, Error> {
+pub(crate) fn host_for(target: &Target) -> Result<Host, Error> {
     let root = std::fs::canonicalize(&target.root).map_err(|source| Error::Io {
         path: target.root.clone(),
         source,
@@ -303,7 +528,7 @@ fn host_for(target: &Target) -> Result<Host, Error> {
     Ok(Host::new(root, Arc::new(SystemRunner)))
 }
 
-fn state_dir(target: &Target, host: &Host) -> Result<StateDir, Error> {
+pub(crate) fn state_dir(target: &Target, host: &Host) -> Result<StateDir, Error> {
     let path = match &target.state_dir {
         Some(p) if p.is_absolute() => p.clone(),
         Some(p) => std::env::current_dir()
@@ -341,7 +566,7 @@ fn prepare(args: &PlanArgs) -> Result<(Host, Playbook, Plan), Error> {
     Ok((host, pb, plan))
 }
 
-fn print_plan(plan: &Plan, format: Format) -> Result<(), Error> {
+pub(crate) fn print_plan(plan: &Plan, format: Format) -> Result<(), Error> {
     let mut out = anstream::stdout();
     let text = match format {
         Format::Human => render::human(plan),
@@ -398,8 +623,14 @@ fn confirm(plan: &Plan, host: &Host) -> Result<(), Error> {
     }
 }
 
-fn cmd_apply(args: &PlanArgs, yes: bool, accept_lockout: bool) -> Result<i32, Error> {
+fn cmd_apply(
+    args: &PlanArgs,
+    yes: bool,
+    accept_lockout: bool,
+    rec: &mut Recorder,
+) -> Result<i32, Error> {
     let (host, pb, plan) = prepare(args)?;
+    rec.plan = Some(plan.clone());
     let state = state_dir(&args.target, &host)?;
     print_plan(&plan, args.format)?;
     if plan.changes.is_empty() {
@@ -436,6 +667,7 @@ fn cmd_apply(args: &PlanArgs, yes: bool, accept_lockout: bool) -> Result<i32, Er
     let report =
         apply::apply(&host, &state, &plan, &replan).map_err(|e| Error::Refused(e.to_string()))?;
     print_report(&report, "apply");
+    rec.record(&report);
     Ok(match report.outcome {
         Outcome::Committed => exit::CHANGED,
         Outcome::ValidationFailed | Outcome::RolledBack | Outcome::Reverted => exit::ROLLED_BACK,
@@ -443,7 +675,7 @@ fn cmd_apply(args: &PlanArgs, yes: bool, accept_lockout: bool) -> Result<i32, Er
     })
 }
 
-fn print_report(report: &Report, what: &str) {
+pub(crate) fn print_report(report: &Report, what: &str) {
     let mut err = anstream::stderr();
     for (h, o) in &report.handlers {
         match o {

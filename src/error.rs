@@ -29,6 +29,8 @@ pub enum Error {
     Fs(#[from] crate::host::fs::FsError),
     #[error(transparent)]
     State(#[from] crate::engine::state::StateError),
+    #[error(transparent)]
+    Timer(#[from] crate::timer::TimerError),
     #[error("{0}")]
     Refused(String),
     #[error("cannot use {path}: {source}")]

@@ -13,3 +13,5 @@ pub mod formats;
 pub mod host;
 pub mod modules;
 pub mod playbook;
+pub mod report;
+pub mod timer;
