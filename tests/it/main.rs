@@ -11,6 +11,7 @@ mod fail2ban;
 mod files;
 mod plan;
 mod playbook_errors;
+mod reports;
 mod sshd;
 mod sysctl_live;
 mod timer;
