@@ -57,3 +57,36 @@ fn a_missing_root_is_a_clear_error() {
         stderr(&out)
     );
 }
+
+/// The committed man page and completions are generated from the one CLI
+/// definition; this fails when a flag changed and they were not regenerated.
+#[test]
+fn man_page_and_completions_are_current() {
+    let env = Env::new();
+    let mut stale = Vec::new();
+    let mut check = |args: &[&str], file: &str| {
+        let out = env.harden(args);
+        expect_code(&out, 0);
+        let path = format!("{}/docs/{file}", env!("CARGO_MANIFEST_DIR"));
+        if std::fs::read_to_string(&path).unwrap_or_default() != stdout(&out)
+            || stdout(&out).is_empty()
+        {
+            stale.push(format!(
+                "docs/{file}: run `cargo run -q -- {} > docs/{file}`",
+                args.join(" ")
+            ));
+        }
+    };
+    check(&["man"], "harden.1");
+    for shell in ["bash", "zsh", "fish"] {
+        check(
+            &["completions", shell],
+            &format!("completions/harden.{shell}"),
+        );
+    }
+    assert!(
+        stale.is_empty(),
+        "stale generated files:\n{}",
+        stale.join("\n")
+    );
+}
