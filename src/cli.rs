@@ -122,16 +122,25 @@ pub enum TimerAction {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Show what would change. Writes nothing, anywhere.
+    /// Show what would change. Writes nothing on the host; `-o FILE` writes only
+    /// that file.
     Plan {
         #[command(flatten)]
         args: PlanArgs,
+        /// Also save the plan, with hashes of everything it observed and the
+        /// content to write, to FILE (0600) for `harden apply FILE`.
+        #[arg(short = 'o', long = "out", value_name = "FILE")]
+        out: Option<PathBuf>,
         /// Exit 2 when there are changes (0 when none).
         #[arg(long)]
         detailed_exitcode: bool,
     },
     /// Apply the plan as one transaction (snapshot, validate, write, reload, verify).
     Apply {
+        /// A plan saved by `harden plan -o`: apply exactly it, or refuse (exit 1,
+        /// nothing changed) if anything it observed changed since.
+        #[arg(value_name = "PLANFILE", conflicts_with_all = ["playbooks", "tags", "skip_tags", "extra_vars"])]
+        plan_file: Option<PathBuf>,
         #[command(flatten)]
         args: PlanArgs,
         /// Do not ask for confirmation.
@@ -210,7 +219,19 @@ pub enum Command {
 /// Runs the command line of this process and returns the exit code.
 #[must_use]
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    // Usage errors exit 1 like every error before a change (clap's own default,
+    // 2, means "changes" here); --help and --version exit 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                exit::ERROR
+            } else {
+                exit::OK
+            };
+        }
+    };
     init_logging(&cli);
     match run(cli) {
         Ok(code) => code,
@@ -251,10 +272,20 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Command::Plan {
             args,
+            out,
             detailed_exitcode,
         } => {
             let (host, _, plan) = prepare(&args)?;
             print_plan(&plan, args.format)?;
+            if let Some(out) = out {
+                crate::planfile::save(&out, identity(&args)?, &plan)?;
+                let _ = writeln!(
+                    anstream::stderr(),
+                    "harden: plan saved to {} (0600: it holds the content to write); apply it with `harden apply {}`",
+                    out.display(),
+                    out.display()
+                );
+            }
             warn_interrupted(&host, &args.target);
             Ok(if detailed_exitcode && !plan.changes.is_empty() {
                 exit::CHANGED
@@ -266,12 +297,13 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             cmd_check(&args, rec)
         }),
         Command::Apply {
+            plan_file,
             args,
             yes,
             i_accept_lockout_risk,
             run,
         } => recorded("apply", &args.target, &run, quiet, |rec| {
-            cmd_apply(&args, yes, i_accept_lockout_risk, rec)
+            cmd_apply(&args, plan_file.as_deref(), yes, i_accept_lockout_risk, rec)
         }),
         Command::Rollback { txn, target, run } => {
             recorded("rollback", &target, &run, quiet, |rec| {
@@ -623,13 +655,52 @@ fn confirm(plan: &Plan, host: &Host) -> Result<(), Error> {
     }
 }
 
+fn identity(args: &PlanArgs) -> Result<crate::planfile::Identity, Error> {
+    let playbooks = if args.playbooks.is_empty() {
+        vec!["baseline".to_string()]
+    } else {
+        args.playbooks.clone()
+    };
+    Ok(crate::planfile::identity(
+        &playbooks,
+        &args.tags,
+        &args.skip_tags,
+        &args.extra_vars,
+    )?)
+}
+
+/// Plans again for a saved plan, from its own playbooks and filters, and
+/// refuses unless the result is the saved plan exactly.
+fn replan_saved(args: &PlanArgs, path: &Path) -> Result<(PlanArgs, Host, Playbook, Plan), Error> {
+    let file = crate::planfile::load(path)?;
+    let id = &file.body.identity;
+    let saved = PlanArgs {
+        playbooks: id.playbooks.clone(),
+        tags: id.tags.clone(),
+        skip_tags: id.skip_tags.clone(),
+        extra_vars: id.extra_vars.clone(),
+        ..args.clone()
+    };
+    let (host, pb, plan) = prepare(&saved)?;
+    crate::planfile::check_current(path, &file, &identity(&saved)?, &host.root, &plan)?;
+    Ok((saved, host, pb, plan))
+}
+
 fn cmd_apply(
     args: &PlanArgs,
+    plan_file: Option<&Path>,
     yes: bool,
     accept_lockout: bool,
     rec: &mut Recorder,
 ) -> Result<i32, Error> {
-    let (host, pb, plan) = prepare(args)?;
+    let (args, host, pb, plan) = match plan_file {
+        Some(path) => replan_saved(args, path)?,
+        None => {
+            let (host, pb, plan) = prepare(args)?;
+            (args.clone(), host, pb, plan)
+        }
+    };
+    let args = &args;
     rec.plan = Some(plan.clone());
     let state = state_dir(&args.target, &host)?;
     print_plan(&plan, args.format)?;

@@ -30,6 +30,8 @@ pub enum Error {
     #[error(transparent)]
     State(#[from] crate::engine::state::StateError),
     #[error(transparent)]
+    PlanFile(#[from] crate::planfile::PlanFileError),
+    #[error(transparent)]
     Timer(#[from] crate::timer::TimerError),
     #[error("{0}")]
     Refused(String),

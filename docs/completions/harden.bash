@@ -550,7 +550,7 @@ _harden() {
             return 0
             ;;
         harden__subcmd__plan)
-            opts="-p -e -v -q -h --playbook --root --state-dir --format --tags --skip-tags --extra-var --detailed-exitcode --verbose --quiet --help"
+            opts="-p -e -o -v -q -h --playbook --root --state-dir --format --tags --skip-tags --extra-var --out --detailed-exitcode --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -589,6 +589,14 @@ _harden() {
                     return 0
                     ;;
                 -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

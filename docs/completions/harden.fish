@@ -28,7 +28,7 @@ complete -c harden -n "__fish_harden_needs_command" -s v -l verbose -d 'More log
 complete -c harden -n "__fish_harden_needs_command" -s q -l quiet -d 'Only errors on stderr'
 complete -c harden -n "__fish_harden_needs_command" -s h -l help -d 'Print help'
 complete -c harden -n "__fish_harden_needs_command" -s V -l version -d 'Print version'
-complete -c harden -n "__fish_harden_needs_command" -f -a "plan" -d 'Show what would change. Writes nothing, anywhere'
+complete -c harden -n "__fish_harden_needs_command" -f -a "plan" -d 'Show what would change. Writes nothing on the host; `-o FILE` writes only that file'
 complete -c harden -n "__fish_harden_needs_command" -f -a "apply" -d 'Apply the plan as one transaction (snapshot, validate, write, reload, verify)'
 complete -c harden -n "__fish_harden_needs_command" -f -a "check" -d 'Quiet plan for monitoring: exit 0 when compliant, 2 on drift. Writes a run report in the state directory (and metrics when asked), nothing else'
 complete -c harden -n "__fish_harden_needs_command" -f -a "rollback" -d 'Restore the snapshot of a transaction (the last one by default)'
@@ -48,6 +48,7 @@ json\t''"
 complete -c harden -n "__fish_harden_using_subcommand plan" -l tags -d 'Only tasks with one of these tags (or rule ids)' -r
 complete -c harden -n "__fish_harden_using_subcommand plan" -l skip-tags -d 'Skip tasks with one of these tags (or rule ids)' -r
 complete -c harden -n "__fish_harden_using_subcommand plan" -s e -l extra-var -d 'Set a playbook variable (overrides the playbook\'s `vars`)' -r
+complete -c harden -n "__fish_harden_using_subcommand plan" -s o -l out -d 'Also save the plan, with hashes of everything it observed and the content to write, to FILE (0600) for `harden apply FILE`' -r -F
 complete -c harden -n "__fish_harden_using_subcommand plan" -l detailed-exitcode -d 'Exit 2 when there are changes (0 when none)'
 complete -c harden -n "__fish_harden_using_subcommand plan" -s v -l verbose -d 'More log output on stderr (repeat for more)'
 complete -c harden -n "__fish_harden_using_subcommand plan" -s q -l quiet -d 'Only errors on stderr'
@@ -144,7 +145,7 @@ complete -c harden -n "__fish_harden_using_subcommand validate-fail2ban" -l put 
 complete -c harden -n "__fish_harden_using_subcommand validate-fail2ban" -s v -l verbose -d 'More log output on stderr (repeat for more)'
 complete -c harden -n "__fish_harden_using_subcommand validate-fail2ban" -s q -l quiet -d 'Only errors on stderr'
 complete -c harden -n "__fish_harden_using_subcommand validate-fail2ban" -s h -l help -d 'Print help'
-complete -c harden -n "__fish_harden_using_subcommand help; and not __fish_seen_subcommand_from plan apply check rollback history timer completions man modules schema validate-fail2ban help" -f -a "plan" -d 'Show what would change. Writes nothing, anywhere'
+complete -c harden -n "__fish_harden_using_subcommand help; and not __fish_seen_subcommand_from plan apply check rollback history timer completions man modules schema validate-fail2ban help" -f -a "plan" -d 'Show what would change. Writes nothing on the host; `-o FILE` writes only that file'
 complete -c harden -n "__fish_harden_using_subcommand help; and not __fish_seen_subcommand_from plan apply check rollback history timer completions man modules schema validate-fail2ban help" -f -a "apply" -d 'Apply the plan as one transaction (snapshot, validate, write, reload, verify)'
 complete -c harden -n "__fish_harden_using_subcommand help; and not __fish_seen_subcommand_from plan apply check rollback history timer completions man modules schema validate-fail2ban help" -f -a "check" -d 'Quiet plan for monitoring: exit 0 when compliant, 2 on drift. Writes a run report in the state directory (and metrics when asked), nothing else'
 complete -c harden -n "__fish_harden_using_subcommand help; and not __fish_seen_subcommand_from plan apply check rollback history timer completions man modules schema validate-fail2ban help" -f -a "rollback" -d 'Restore the snapshot of a transaction (the last one by default)'

@@ -43,6 +43,8 @@ _arguments "${_arguments_options[@]}" : \
 '*--skip-tags=[Skip tasks with one of these tags (or rule ids)]:TAG:_default' \
 '*-e+[Set a playbook variable (overrides the playbook'\''s \`vars\`)]:KEY=VALUE:_default' \
 '*--extra-var=[Set a playbook variable (overrides the playbook'\''s \`vars\`)]:KEY=VALUE:_default' \
+'-o+[Also save the plan, with hashes of everything it observed and the content to write, to FILE (0600) for \`harden apply FILE\`]:FILE:_files' \
+'--out=[Also save the plan, with hashes of everything it observed and the content to write, to FILE (0600) for \`harden apply FILE\`]:FILE:_files' \
 '--detailed-exitcode[Exit 2 when there are changes (0 when none)]' \
 '*-v[More log output on stderr (repeat for more)]' \
 '*--verbose[More log output on stderr (repeat for more)]' \
@@ -74,6 +76,7 @@ _arguments "${_arguments_options[@]}" : \
 '(-v --verbose)--quiet[Only errors on stderr]' \
 '-h[Print help]' \
 '--help[Print help]' \
+'::plan_file -- A plan saved by `harden plan -o`\: apply exactly it, or refuse (exit 1, nothing changed) if anything it observed changed since:_files' \
 && ret=0
 ;;
 (check)
@@ -372,7 +375,7 @@ esac
 (( $+functions[_harden_commands] )) ||
 _harden_commands() {
     local commands; commands=(
-'plan:Show what would change. Writes nothing, anywhere' \
+'plan:Show what would change. Writes nothing on the host; \`-o FILE\` writes only that file' \
 'apply:Apply the plan as one transaction (snapshot, validate, write, reload, verify)' \
 'check:Quiet plan for monitoring\: exit 0 when compliant, 2 on drift. Writes a run report in the state directory (and metrics when asked), nothing else' \
 'rollback:Restore the snapshot of a transaction (the last one by default)' \
@@ -405,7 +408,7 @@ _harden__subcmd__completions_commands() {
 (( $+functions[_harden__subcmd__help_commands] )) ||
 _harden__subcmd__help_commands() {
     local commands; commands=(
-'plan:Show what would change. Writes nothing, anywhere' \
+'plan:Show what would change. Writes nothing on the host; \`-o FILE\` writes only that file' \
 'apply:Apply the plan as one transaction (snapshot, validate, write, reload, verify)' \
 'check:Quiet plan for monitoring\: exit 0 when compliant, 2 on drift. Writes a run report in the state directory (and metrics when asked), nothing else' \
 'rollback:Restore the snapshot of a transaction (the last one by default)' \

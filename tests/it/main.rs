@@ -10,6 +10,7 @@ mod crash;
 mod fail2ban;
 mod files;
 mod plan;
+mod planfile;
 mod playbook_errors;
 mod reports;
 mod sshd;
