@@ -693,12 +693,11 @@ fn cmd_apply(
     accept_lockout: bool,
     rec: &mut Recorder,
 ) -> Result<i32, Error> {
-    let (args, host, pb, plan) = match plan_file {
-        Some(path) => replan_saved(args, path)?,
-        None => {
-            let (host, pb, plan) = prepare(args)?;
-            (args.clone(), host, pb, plan)
-        }
+    let (args, host, pb, plan) = if let Some(path) = plan_file {
+        replan_saved(args, path)?
+    } else {
+        let (host, pb, plan) = prepare(args)?;
+        (args.clone(), host, pb, plan)
     };
     let args = &args;
     rec.plan = Some(plan.clone());

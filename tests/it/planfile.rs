@@ -1,6 +1,8 @@
 //! Saved plans: `plan -o FILE` then `apply FILE` applies exactly that plan, and
 //! refuses (exit 1, nothing changed) when anything it observed moved since.
 
+use std::os::unix::fs::PermissionsExt;
+
 use crate::support::*;
 
 fn setup() -> (Env, String, std::path::PathBuf) {
@@ -32,7 +34,6 @@ fn a_saved_plan_applies_when_nothing_changed() {
     assert_eq!(env.tree(), before, "plan -o changed the root");
     assert!(!env.state.exists(), "plan -o wrote the state directory");
     assert!(!stdout(&out).contains("hunter2"), "secret printed");
-    use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(&planfile).unwrap().permissions().mode() & 0o777,
         0o600

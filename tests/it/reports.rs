@@ -40,7 +40,7 @@ fn reports(env: &Env) -> Vec<serde_json::Value> {
 
 /// Parses a Prometheus text exposition: `name{labels}` to value; checks every
 /// sample has HELP and TYPE lines before it.
-fn parse_metrics(text: &str) -> BTreeMap<String, f64> {
+fn parse_metrics(text: &str) -> BTreeMap<String, String> {
     let mut typed = std::collections::BTreeSet::new();
     let mut out = BTreeMap::new();
     for line in text.lines() {
@@ -57,7 +57,8 @@ fn parse_metrics(text: &str) -> BTreeMap<String, f64> {
         let (series, value) = line.rsplit_once(' ').unwrap();
         let name = series.split('{').next().unwrap();
         assert!(typed.contains(name), "{name} has no TYPE line");
-        out.insert(series.to_string(), value.parse::<f64>().unwrap());
+        value.parse::<f64>().unwrap();
+        out.insert(series.to_string(), value.to_string());
     }
     out
 }
@@ -98,19 +99,21 @@ fn check_reports_drift_and_metrics_parse_back() {
     let m = parse_metrics(&std::fs::read_to_string(&metrics).unwrap());
     assert_eq!(
         m[r#"harden_drift{command="check",severity="critical"}"#],
-        1.0
+        "1"
     );
-    assert_eq!(m[r#"harden_drift{command="check",severity="low"}"#], 1.0);
-    assert_eq!(m[r#"harden_drift{command="check",severity="high"}"#], 0.0);
+    assert_eq!(m[r#"harden_drift{command="check",severity="low"}"#], "1");
+    assert_eq!(m[r#"harden_drift{command="check",severity="high"}"#], "0");
     assert_eq!(
         m[r#"harden_last_run_exit_code{command="check",result="drift"}"#],
-        2.0
+        "2"
     );
     assert_eq!(
         m[r#"harden_last_run_success{command="check",result="drift"}"#],
-        0.0
+        "0"
     );
-    let ts = m[r#"harden_last_run_timestamp_seconds{command="check",result="drift"}"#];
+    let ts: f64 = m[r#"harden_last_run_timestamp_seconds{command="check",result="drift"}"#]
+        .parse()
+        .unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -143,11 +146,11 @@ fn apply_and_rollback_report_and_history_lists_runs() {
     let parsed = parse_metrics(&std::fs::read_to_string(&metrics).unwrap());
     assert_eq!(
         parsed[r#"harden_changes_applied{command="apply",result="committed"}"#],
-        2.0
+        "2"
     );
     assert_eq!(
         parsed[r#"harden_last_run_success{command="apply",result="committed"}"#],
-        1.0
+        "1"
     );
     expect_code(&env.harden(&["rollback"]), 0);
     let all = reports(&env);
