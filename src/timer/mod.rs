@@ -269,6 +269,7 @@ fn sandbox(apply: bool, metrics: Option<&Path>) -> Vec<(&'static str, String)> {
     let mut out = vec![
         ("NoNewPrivileges", s("yes")),
         ("PrivateTmp", s("yes")),
+        ("PrivateMounts", s("yes")),
         ("PrivateDevices", s("yes")),
         ("ProtectKernelModules", s("yes")),
         ("ProtectKernelLogs", s("yes")),
