@@ -332,6 +332,7 @@ const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "SuccessExitStatus",
             "NoNewPrivileges",
             "PrivateTmp",
+            "PrivateMounts",
             "PrivateDevices",
             "PrivateNetwork",
             "ProtectKernelModules",

@@ -45,7 +45,10 @@ fn plan_writes_nothing_not_even_the_state_dir() {
     let paths: Vec<&str> = state.keys().map(String::as_str).collect();
     assert_eq!(paths.len(), 3, "{paths:?}");
     assert!(paths[0].is_empty() && paths[1] == "reports", "{paths:?}");
-    assert!(paths[2].starts_with("reports/") && paths[2].ends_with("-check.json"), "{paths:?}");
+    assert!(
+        paths[2].starts_with("reports/") && paths[2].ends_with("-check.json"),
+        "{paths:?}"
+    );
 }
 
 #[test]
