@@ -196,7 +196,11 @@ pub enum Command {
     /// Print the man page (roff).
     Man,
     /// List the module catalogue.
-    Modules,
+    Modules {
+        /// Print the playbook reference (Markdown) generated from the module specs.
+        #[arg(long)]
+        markdown: bool,
+    },
     /// Print the JSON Schema of playbooks.
     Schema,
     /// Validator used by the `fail2ban` module's plans: stage the root's fail2ban
@@ -337,7 +341,11 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
                 })?;
             Ok(exit::OK)
         }
-        Command::Modules => {
+        Command::Modules { markdown: true } => {
+            print!("{}", crate::modules::reference()?);
+            Ok(exit::OK)
+        }
+        Command::Modules { markdown: false } => {
             for s in crate::modules::catalogue()? {
                 println!("{:<10} {}", s.name, s.description);
             }

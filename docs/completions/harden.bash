@@ -536,7 +536,7 @@ _harden() {
             return 0
             ;;
         harden__subcmd__modules)
-            opts="-v -q -h --verbose --quiet --help"
+            opts="-v -q -h --markdown --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -131,6 +131,7 @@ complete -c harden -n "__fish_harden_using_subcommand completions" -s h -l help 
 complete -c harden -n "__fish_harden_using_subcommand man" -s v -l verbose -d 'More log output on stderr (repeat for more)'
 complete -c harden -n "__fish_harden_using_subcommand man" -s q -l quiet -d 'Only errors on stderr'
 complete -c harden -n "__fish_harden_using_subcommand man" -s h -l help -d 'Print help'
+complete -c harden -n "__fish_harden_using_subcommand modules" -l markdown -d 'Print the playbook reference (Markdown) generated from the module specs'
 complete -c harden -n "__fish_harden_using_subcommand modules" -s v -l verbose -d 'More log output on stderr (repeat for more)'
 complete -c harden -n "__fish_harden_using_subcommand modules" -s q -l quiet -d 'Only errors on stderr'
 complete -c harden -n "__fish_harden_using_subcommand modules" -s h -l help -d 'Print help'

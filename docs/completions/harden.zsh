@@ -246,6 +246,7 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (modules)
 _arguments "${_arguments_options[@]}" : \
+'--markdown[Print the playbook reference (Markdown) generated from the module specs]' \
 '*-v[More log output on stderr (repeat for more)]' \
 '*--verbose[More log output on stderr (repeat for more)]' \
 '(-v --verbose)-q[Only errors on stderr]' \

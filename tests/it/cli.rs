@@ -90,3 +90,41 @@ fn man_page_and_completions_are_current() {
         stale.join("\n")
     );
 }
+
+/// `docs/modules.md` is generated from the module specs, and every module's
+/// example is a playbook harden loads and plans against a realistic root.
+#[test]
+fn module_reference_is_current_and_its_examples_plan() {
+    let env = Env::new();
+    let out = env.harden(&["modules", "--markdown"]);
+    expect_code(&out, 0);
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/modules.md");
+    assert!(
+        std::fs::read_to_string(path).unwrap_or_default() == stdout(&out),
+        "docs/modules.md is stale: run `cargo run -q -- modules --markdown > docs/modules.md`"
+    );
+    require("fail2ban-client");
+    env.write(
+        "etc/sudoers",
+        "root ALL=(ALL:ALL) ALL\n@includedir /etc/sudoers.d\n",
+    );
+    let copied = std::process::Command::new("cp")
+        .args(["-a", "/etc/fail2ban"])
+        .arg(env.path("etc/fail2ban"))
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let text = stdout(&out);
+    let examples: Vec<&str> = text
+        .split("```yaml\n")
+        .skip(1)
+        .map(|s| s.split("```").next().unwrap())
+        .collect();
+    assert_eq!(examples.len(), 6, "one example per module");
+    for (i, ex) in examples.iter().enumerate() {
+        let pb = env.playbook(&format!("example{i}.yml"), ex);
+        let out = env.harden(&["plan", "-p", pb.to_str().unwrap()]);
+        expect_code(&out, 0);
+        assert!(stdout(&out).contains("change"), "{ex}: {}", stdout(&out));
+    }
+}
