@@ -112,7 +112,12 @@ impl RunReport {
     #[must_use]
     pub fn summary(&self) -> String {
         let n = self.changes.len();
-        let crit = self.critical();
+        // For apply: the critical changes applied, not merely planned.
+        let crit = if self.command == "apply" && self.applied == 0 {
+            0
+        } else {
+            self.critical()
+        };
         let what = match self.command.as_str() {
             "check" => format!("{n} drift(s) ({crit} critical), {}", self.result),
             "rollback" => format!("rollback {}", self.result),

@@ -185,3 +185,27 @@ fn bad_schedules_and_playbooks_are_refused_before_anything_is_written() {
     assert_eq!(env.tree(), before);
     assert!(!env.state.exists());
 }
+
+/// The service is sandboxed: `systemd-analyze security --offline` scores the
+/// check unit at most 2.5 and the apply unit at most 4.0 (a bare service: 9.6).
+#[test]
+fn the_service_is_sandboxed_by_systemd_analyze_security() {
+    require("systemd-analyze");
+    for (mode, threshold) in [("check", "25"), ("apply", "40")] {
+        let env = systemd_env();
+        expect_code(&env.harden(&["timer", "install", "--mode", mode]), 0);
+        let out = Command::new("systemd-analyze")
+            .args(["security", "--offline=true"])
+            .arg(format!("--root={}", env.root.display()))
+            .arg(format!("--threshold={threshold}"))
+            .arg("harden.service")
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stdout);
+        let overall = said
+            .lines()
+            .find(|l| l.contains("Overall exposure"))
+            .unwrap_or("");
+        assert!(out.status.success(), "{mode}: {overall}");
+    }
+}
