@@ -46,7 +46,7 @@ pub fn run(target: &Target, action: TimerAction) -> Result<i32, Error> {
             let install = Install {
                 every,
                 mode,
-                playbooks: super::resolve_playbooks(&playbooks)?,
+                playbooks: super::resolve_playbooks(&host, &playbooks)?,
                 randomized_delay,
                 binary,
                 metrics_file,
@@ -170,4 +170,50 @@ fn status(target: &Target, host: &Host) -> Result<i32, Error> {
     } else {
         exit::ERROR
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::host::facts::Init;
+    use crate::host::runner::RecordingRunner;
+
+    fn host(init: Init, runner: Arc<RecordingRunner>) -> Host {
+        let mut h = Host::new(PathBuf::from("/nonexistent-root"), runner);
+        h.facts.init = init;
+        h
+    }
+
+    #[test]
+    fn the_timer_is_enabled_only_where_systemd_runs() {
+        let r = Arc::new(RecordingRunner::new());
+        assert_eq!(
+            report_service(&host(Init::Systemd, r.clone()), TIMER, true),
+            exit::OK
+        );
+        assert_eq!(
+            report_service(&host(Init::Systemd, r.clone()), TIMER, false),
+            exit::OK
+        );
+        assert_eq!(
+            r.calls(),
+            [
+                ["systemctl", "enable", "--now", "harden.timer"],
+                ["systemctl", "disable", "--now", "harden.timer"]
+            ]
+        );
+        let none = Arc::new(RecordingRunner::new());
+        assert_eq!(
+            report_service(&host(Init::None, none.clone()), TIMER, true),
+            exit::OK
+        );
+        assert!(none.calls().is_empty());
+        let failing = Arc::new(RecordingRunner::failing_on("enable --now"));
+        assert_eq!(
+            report_service(&host(Init::Systemd, failing), TIMER, true),
+            exit::ERROR
+        );
+    }
 }

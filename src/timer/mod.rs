@@ -103,40 +103,58 @@ fn is_calendar(host: &Host, s: &str) -> bool {
     }
 }
 
-/// Resolves `-p` arguments: files become absolute paths (they must exist),
-/// anything else must be an embedded playbook name.
+/// Whether an argument survives a unit's `ExecStart=` unchanged (no quoting,
+/// no `%` specifiers, no `$` variables, no escapes).
+fn plain_arg(a: &str) -> bool {
+    !a.is_empty()
+        && !a
+            .chars()
+            .any(|c| c.is_whitespace() || "\"'\\%$;".contains(c))
+}
+
+/// Resolves `-p` arguments: embedded names stay names; files become absolute
+/// paths that must exist. On the running system (`--root /`) a relative path
+/// is resolved from here; under another root (an image) the path must be
+/// absolute and exist inside that root, where the service will read it.
 ///
 /// # Errors
 /// A playbook that is neither an existing file nor an embedded name.
-pub fn resolve_playbooks(given: &[String]) -> Result<Vec<String>, TimerError> {
+pub fn resolve_playbooks(host: &Host, given: &[String]) -> Result<Vec<String>, TimerError> {
     let mut out = Vec::new();
     for p in given {
-        let path = Path::new(p);
-        if path.exists() {
-            let abs = std::fs::canonicalize(path)
-                .map_err(|e| TimerError::Playbook(p.clone(), e.to_string()))?;
-            let text = abs.to_string_lossy().into_owned();
-            if text
-                .chars()
-                .any(|c| c.is_whitespace() || "\"'\\%$;".contains(c))
-            {
-                return Err(TimerError::Playbook(
-                    p.clone(),
-                    "its path has characters a unit's command line would mangle".into(),
-                ));
-            }
-            out.push(text);
-        } else if matches!(
+        let bad = |m: &str| TimerError::Playbook(p.clone(), m.into());
+        let text = if matches!(
             crate::playbook::Source::resolve(p),
             crate::playbook::Source::Embedded(..)
         ) {
-            out.push(p.clone());
+            p.clone()
+        } else if host.is_live() {
+            std::fs::canonicalize(p)
+                .map_err(|e| {
+                    bad(&format!(
+                        "no such file and no embedded playbook of that name ({e})"
+                    ))
+                })?
+                .to_string_lossy()
+                .into_owned()
         } else {
-            return Err(TimerError::Playbook(
-                p.clone(),
-                "no such file and no embedded playbook of that name".into(),
+            let path = Path::new(p);
+            if !path.is_absolute()
+                || !matches!(host.lstat(path), Ok(Some(m)) if m.kind == Kind::File)
+            {
+                return Err(bad(&format!(
+                    "under --root {} give the playbook's absolute path inside the root (no such file there)",
+                    host.root.display()
+                )));
+            }
+            p.clone()
+        };
+        if !plain_arg(&text) {
+            return Err(bad(
+                "its path has characters a unit's command line would mangle",
             ));
         }
+        out.push(text);
     }
     Ok(out)
 }
@@ -151,11 +169,17 @@ impl Install {
             return Err(TimerError::Every(self.every.clone()));
         }
         if let Some(m) = &self.metrics_file
-            && (!m.is_absolute() || m.to_string_lossy().contains(char::is_whitespace))
+            && !m.is_absolute()
         {
             return Err(TimerError::Playbook(
                 m.display().to_string(),
-                "--metrics-file must be an absolute path without spaces".into(),
+                "--metrics-file must be an absolute path".into(),
+            ));
+        }
+        if let Some(a) = self.command().into_iter().find(|a| !plain_arg(a)) {
+            return Err(TimerError::Playbook(
+                a,
+                "the service's command line cannot hold spaces, quotes, `%`, `$` or `\\`".into(),
             ));
         }
         if !is_timespan(&self.randomized_delay) && self.randomized_delay != "0" {

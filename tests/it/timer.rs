@@ -42,7 +42,16 @@ fn key(text: &str, key: &str) -> Vec<String> {
 #[test]
 fn install_writes_units_that_systemd_analyze_verifies() {
     let env = systemd_env();
-    let pb = env.playbook("pb.yml", "name: t\ntasks: []\n");
+    // Under --root the playbook is named as the service will see it: inside the root.
+    env.write("etc/harden/site.yml", "name: t\ntasks: []\n");
+    let outside = env.playbook("pb.yml", "name: t\ntasks: []\n");
+    let refused = env.harden(&["timer", "install", "-p", outside.to_str().unwrap()]);
+    expect_code(&refused, 1);
+    assert!(
+        stderr(&refused).contains("inside the root"),
+        "{}",
+        stderr(&refused)
+    );
     let out = env.harden(&[
         "timer",
         "install",
@@ -51,7 +60,7 @@ fn install_writes_units_that_systemd_analyze_verifies() {
         "--mode",
         "check",
         "-p",
-        pb.to_str().unwrap(),
+        "/etc/harden/site.yml",
         "--randomized-delay",
         "15m",
     ]);
@@ -65,13 +74,7 @@ fn install_writes_units_that_systemd_analyze_verifies() {
     let timer = env.read(&format!("{UNITS}/harden.timer"));
     assert_eq!(key(&service, "Type"), ["oneshot"]);
     let exec = &key(&service, "ExecStart")[0];
-    assert!(
-        exec.ends_with(&format!(
-            " check -p {}",
-            pb.canonicalize().unwrap().display()
-        )),
-        "{exec}"
-    );
+    assert!(exec.ends_with(" check -p /etc/harden/site.yml"), "{exec}");
     assert_eq!(key(&service, "ProtectSystem"), ["strict"]);
     assert_eq!(key(&timer, "OnCalendar"), ["daily"]);
     assert_eq!(key(&timer, "Persistent"), ["true"]);
