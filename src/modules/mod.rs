@@ -154,7 +154,7 @@ pub fn reference() -> Result<String, ModuleError> {
             let _ = writeln!(out, "\nAfter a change: `{h}`.");
         }
         if let Some(e) = &s.example {
-            let _ = write!(out, "\nExample:\n\n```yaml\n{}```\n", e);
+            let _ = write!(out, "\nExample:\n\n```yaml\n{e}```\n");
         }
     }
     Ok(out)
