@@ -459,11 +459,11 @@ fn recorded(
         Ok(c) => *c,
         Err(e) => e.code(),
     };
-    r.result = match (&result, rec.result) {
-        (Err(_), _) => "error".into(),
-        (Ok(_), "") => "nothing-to-do".into(),
-        (Ok(_), s) => s.into(),
-    };
+    r.set_result(match (&result, rec.result) {
+        (Err(_), _) => "error",
+        (Ok(_), "") => "nothing-to-do",
+        (Ok(_), s) => s,
+    });
     if let Err(e) = &result {
         rec.message = Some(e.to_string());
     }

@@ -23,6 +23,11 @@ pub struct ChangeLine {
     pub module: String,
     pub target: String,
     pub summary: String,
+    /// What became of it: `drift` (check), `applied`, `rolled-back`,
+    /// `not-installed` (validation failed), `not-applied` (refused or failed
+    /// before any change), `rollback-failed`.
+    #[serde(default)]
+    pub result: String,
 }
 
 /// One run.
@@ -72,6 +77,7 @@ impl RunReport {
                         module: c.module.clone(),
                         target: c.target.clone(),
                         summary: c.summary.clone(),
+                        result: String::new(),
                     })
                     .collect()
             })
@@ -101,6 +107,22 @@ impl RunReport {
             applied: 0,
             failed: 0,
             changes,
+        }
+    }
+
+    /// Sets the run's result and, from it, each change's.
+    pub fn set_result(&mut self, result: &str) {
+        self.result = result.into();
+        let each = match (self.command.as_str(), result) {
+            ("check", "drift") => "drift",
+            ("apply", "committed") => "applied",
+            ("apply", "rolled-back") => "rolled-back",
+            ("apply", "validation-failed") => "not-installed",
+            ("apply", "rollback-failed") => "rollback-failed",
+            _ => "not-applied",
+        };
+        for c in &mut self.changes {
+            c.result = each.into();
         }
     }
 

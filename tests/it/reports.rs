@@ -96,6 +96,7 @@ fn check_reports_drift_and_metrics_parse_back() {
         .collect();
     assert_eq!(ids, ["files.passwd", "kernel.sysctl"]);
     assert_eq!(r["changes"][0]["severity"], "critical");
+    assert_eq!(r["changes"][0]["result"], "drift");
     let m = parse_metrics(&std::fs::read_to_string(&metrics).unwrap());
     assert_eq!(
         m[r#"harden_drift{command="check",severity="critical"}"#],
@@ -165,6 +166,9 @@ fn apply_and_rollback_report_and_history_lists_runs() {
         .collect();
     assert_eq!(kinds, [("apply", "committed"), ("rollback", "committed")]);
     assert!(all[0]["txn"].is_string());
+    assert_eq!(all[0]["changes"][0]["result"], "applied");
+    assert_eq!(all[0]["applied"], 2);
+    assert_eq!(all[0]["failed"], 0);
     let runs = stdout(&env.harden(&["history", "--runs"]));
     assert!(
         runs.contains("apply") && runs.contains("rollback"),
@@ -202,4 +206,49 @@ fn reports_are_bounded_and_plan_writes_none() {
     assert_eq!(reports(&env).len(), 2);
     expect_code(&env.harden(&["check", "-p", &p]), 2);
     assert_eq!(reports(&env).len(), 3);
+}
+
+#[test]
+fn a_failed_apply_reports_its_changes_as_failed() {
+    let env = Env::new();
+    let p = env.playbook(
+        "v.yml",
+        r#"
+name: rejected
+tasks:
+  - name: Motd the validator rejects
+    id: files.motd
+    file: { path: /etc/motd, content: "hi\n", mode: "0644", owner: root, group: root, validate: ["/bin/false", "%s"] }
+"#,
+    );
+    let metrics = env.base.join("m.prom");
+    let out = env.harden(&[
+        "apply",
+        "--yes",
+        "-p",
+        p.to_str().unwrap(),
+        "--metrics-file",
+        metrics.to_str().unwrap(),
+    ]);
+    expect_code(&out, 4);
+    assert!(
+        stderr(&out)
+            .contains("harden: 0 change(s) applied (0 critical), 1 failed, validation-failed, "),
+        "{}",
+        stderr(&out)
+    );
+    let r = &reports(&env)[0];
+    assert_eq!(r["result"], "validation-failed");
+    assert_eq!(r["exit_code"], 4);
+    assert_eq!(r["failed"], 1);
+    assert_eq!(r["changes"][0]["result"], "not-installed");
+    let m = parse_metrics(&std::fs::read_to_string(&metrics).unwrap());
+    assert_eq!(
+        m[r#"harden_changes_failed{command="apply",result="validation-failed"}"#],
+        "1"
+    );
+    assert_eq!(
+        m[r#"harden_last_run_success{command="apply",result="validation-failed"}"#],
+        "0"
+    );
 }
