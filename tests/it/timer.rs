@@ -212,3 +212,15 @@ fn the_service_is_sandboxed_by_systemd_analyze_security() {
         assert!(out.status.success(), "{mode}: {overall}");
     }
 }
+
+/// The units are managed files: `harden rollback` undoes an install like any
+/// other transaction.
+#[test]
+fn rollback_undoes_a_timer_install() {
+    let env = systemd_env();
+    let before = env.tree();
+    expect_code(&env.harden(&["timer", "install"]), 0);
+    assert!(env.path(&format!("{UNITS}/harden.timer")).exists());
+    expect_code(&env.harden(&["rollback"]), 0);
+    assert_eq!(env.tree(), before);
+}
