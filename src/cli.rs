@@ -278,25 +278,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             args,
             out,
             detailed_exitcode,
-        } => {
-            let (host, _, plan) = prepare(&args)?;
-            print_plan(&plan, args.format)?;
-            if let Some(out) = out {
-                crate::planfile::save(&out, identity(&args)?, &plan)?;
-                let _ = writeln!(
-                    anstream::stderr(),
-                    "harden: plan saved to {} (0600: it holds the content to write); apply it with `harden apply {}`",
-                    out.display(),
-                    out.display()
-                );
-            }
-            warn_interrupted(&host, &args.target);
-            Ok(if detailed_exitcode && !plan.changes.is_empty() {
-                exit::CHANGED
-            } else {
-                exit::OK
-            })
-        }
+        } => cmd_plan(&args, out.as_deref(), detailed_exitcode),
         Command::Check { args, run } => recorded("check", &args.target, &run, quiet, |rec| {
             cmd_check(&args, rec)
         }),
@@ -374,6 +356,26 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             Ok(exit::OK)
         }
     }
+}
+
+fn cmd_plan(args: &PlanArgs, out: Option<&Path>, detailed_exitcode: bool) -> Result<i32, Error> {
+    let (host, _, plan) = prepare(args)?;
+    print_plan(&plan, args.format)?;
+    if let Some(out) = out {
+        crate::planfile::save(out, identity(args)?, &plan)?;
+        let _ = writeln!(
+            anstream::stderr(),
+            "harden: plan saved to {} (0600: it holds the content to write); apply it with `harden apply {}`",
+            out.display(),
+            out.display()
+        );
+    }
+    warn_interrupted(&host, &args.target);
+    Ok(if detailed_exitcode && !plan.changes.is_empty() {
+        exit::CHANGED
+    } else {
+        exit::OK
+    })
 }
 
 fn cmd_check(args: &PlanArgs, rec: &mut Recorder) -> Result<i32, Error> {
