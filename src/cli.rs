@@ -75,18 +75,73 @@ pub struct PlanArgs {
     pub extra_vars: Vec<String>,
 }
 
+/// Reports and metrics of a run (`check`, `apply`, `rollback`).
+#[derive(Debug, Clone, Args)]
+pub struct RunOpts {
+    /// Keep the newest N run reports in STATE/reports (older ones are deleted).
+    #[arg(long, value_name = "N", default_value_t = crate::report::DEFAULT_KEEP)]
+    pub keep_reports: usize,
+    /// Write Prometheus text-format metrics of this run to PATH (atomically), for
+    /// `node_exporter`'s textfile collector. A host path, not under --root.
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
+}
+
+/// `harden timer` actions.
+#[derive(Debug, Subcommand)]
+pub enum TimerAction {
+    /// Write harden.service and harden.timer under ROOT/etc/systemd/system (one
+    /// transaction), then enable the timer where systemd runs.
+    Install {
+        /// A systemd time span (`1h`, `30min`: every so long after the last run)
+        /// or a calendar event (`hourly`, `daily`, `*-*-* 03:00`).
+        #[arg(long, default_value = "1h", value_name = "WHEN")]
+        every: String,
+        /// `check` reports drift only; `apply` converges with every guard on.
+        #[arg(long, value_enum, default_value_t = crate::timer::Mode::Check)]
+        mode: crate::timer::Mode,
+        /// Playbook file (stored as an absolute path) or embedded name; repeatable.
+        /// Default: the embedded baseline.
+        #[arg(short, long = "playbook", value_name = "PLAYBOOK")]
+        playbooks: Vec<String>,
+        /// Random delay added to each run (`RandomizedDelaySec`).
+        #[arg(long, default_value = "10m", value_name = "SPAN")]
+        randomized_delay: String,
+        /// The harden binary the service runs [default: this binary].
+        #[arg(long, value_name = "PATH")]
+        binary: Option<PathBuf>,
+        /// Let each run write Prometheus metrics to PATH.
+        #[arg(long, value_name = "PATH")]
+        metrics_file: Option<PathBuf>,
+    },
+    /// Disable the timer (where systemd runs) and delete both units and the
+    /// enable link (one transaction).
+    Remove,
+    /// Show the installed units, their schedule and the last run.
+    Status,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Show what would change. Writes nothing, anywhere.
+    /// Show what would change. Writes nothing on the host; `-o FILE` writes only
+    /// that file.
     Plan {
         #[command(flatten)]
         args: PlanArgs,
+        /// Also save the plan, with hashes of everything it observed and the
+        /// content to write, to FILE (0600) for `harden apply FILE`.
+        #[arg(short = 'o', long = "out", value_name = "FILE")]
+        out: Option<PathBuf>,
         /// Exit 2 when there are changes (0 when none).
         #[arg(long)]
         detailed_exitcode: bool,
     },
     /// Apply the plan as one transaction (snapshot, validate, write, reload, verify).
     Apply {
+        /// A plan saved by `harden plan -o`: apply exactly it, or refuse (exit 1,
+        /// nothing changed) if anything it observed changed since.
+        #[arg(value_name = "PLANFILE", conflicts_with_all = ["playbooks", "tags", "skip_tags", "extra_vars"])]
+        plan_file: Option<PathBuf>,
         #[command(flatten)]
         args: PlanArgs,
         /// Do not ask for confirmation.
@@ -101,6 +156,8 @@ pub enum Command {
         /// this session, does it: the way to harden a remote host safely.
         #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
         confirm_within: Option<u64>,
+        #[command(flatten)]
+        run: RunOpts,
     },
     /// Keep the transaction applied with `--confirm-within` (stops its watchdog).
     Confirm {
@@ -115,10 +172,13 @@ pub enum Command {
         #[arg(long)]
         txn: String,
     },
-    /// Quiet plan for monitoring: exit 0 when compliant, 2 on drift.
+    /// Quiet plan for monitoring: exit 0 when compliant, 2 on drift. Writes a run
+    /// report in the state directory (and metrics when asked), nothing else.
     Check {
         #[command(flatten)]
         args: PlanArgs,
+        #[command(flatten)]
+        run: RunOpts,
     },
     /// Restore the snapshot of a transaction (the last one by default).
     Rollback {
@@ -126,16 +186,40 @@ pub enum Command {
         txn: Option<String>,
         #[command(flatten)]
         target: Target,
+        #[command(flatten)]
+        run: RunOpts,
     },
-    /// List transactions: time, playbook, number of changes, result.
+    /// List transactions: time, playbook, number of changes, result. With
+    /// `--runs`: the run reports (check, apply, rollback) instead.
     History {
         #[command(flatten)]
         target: Target,
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
+        /// List run reports (STATE/reports) instead of transactions.
+        #[arg(long)]
+        runs: bool,
     },
+    /// Scheduled convergence: a systemd timer running `harden check` or `apply`.
+    Timer {
+        #[command(flatten)]
+        target: Target,
+        #[command(subcommand)]
+        action: TimerAction,
+    },
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
     /// List the module catalogue.
-    Modules,
+    Modules {
+        /// Print the playbook reference (Markdown) generated from the module specs.
+        #[arg(long)]
+        markdown: bool,
+    },
     /// Print the JSON Schema of playbooks.
     Schema,
     /// Validator used by the `fail2ban` module's plans: stage the root's fail2ban
@@ -169,7 +253,19 @@ pub fn main() -> i32 {
             exit::OK
         };
     }
-    let cli = Cli::parse();
+    // Usage errors exit 1 like every error before a change (clap's own default,
+    // 2, means "changes" here); --help and --version exit 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                exit::ERROR
+            } else {
+                exit::OK
+            };
+        }
+    };
     init_logging(&cli);
     match run(cli) {
         Ok(code) => code,
@@ -206,43 +302,71 @@ fn init_logging(cli: &Cli) {
 /// # Errors
 /// Anything that stops the command before a transaction reports its own outcome.
 pub fn run(cli: Cli) -> Result<i32, Error> {
+    let quiet = cli.quiet;
     match cli.command {
         Command::Plan {
             args,
+            out,
             detailed_exitcode,
-        } => {
-            let (host, _, plan) = prepare(&args)?;
-            print_plan(&plan, args.format)?;
-            warn_interrupted(&host, &args.target);
-            Ok(if detailed_exitcode && !plan.changes.is_empty() {
-                exit::CHANGED
-            } else {
-                exit::OK
-            })
-        }
-        Command::Check { args } => cmd_check(&args),
+        } => cmd_plan(&args, out.as_deref(), detailed_exitcode),
+        Command::Check { args, run } => recorded("check", &args.target, &run, quiet, |rec| {
+            cmd_check(&args, rec)
+        }),
         Command::Apply {
+            plan_file,
             args,
             yes,
             i_accept_lockout_risk,
             confirm_within,
-        } => cmd_apply(&args, yes, i_accept_lockout_risk, confirm_within),
+            run,
+        } => recorded("apply", &args.target, &run, quiet, |rec| {
+            let opts = ApplyOpts {
+                plan_file: plan_file.as_deref(),
+                yes,
+                accept_lockout: i_accept_lockout_risk,
+                confirm_within,
+            };
+            cmd_apply(&args, &opts, rec)
+        }),
         Command::Confirm { target } => cmd_confirm(&target),
         Command::Watchdog { target, txn } => cmd_watchdog(&target, &txn),
-        Command::Rollback { txn, target } => {
-            let host = host_for(&target)?;
-            let state = state_dir(&target, &host)?;
-            let report = apply::rollback(&host, &state, txn.as_deref())
-                .map_err(|e| Error::Refused(e.to_string()))?;
-            print_report(&report, "rollback");
-            confirm::settle(&state);
-            Ok(match report.outcome {
-                Outcome::Committed => exit::OK,
-                _ => exit::ROLLBACK_FAILED,
+        Command::Rollback { txn, target, run } => {
+            recorded("rollback", &target, &run, quiet, |rec| {
+                cmd_rollback(&target, txn.as_deref(), rec)
             })
         }
-        Command::History { target, format } => cmd_history(&target, format),
-        Command::Modules => {
+        Command::History {
+            target,
+            format,
+            runs,
+        } => {
+            if runs {
+                cmd_runs(&target, format)
+            } else {
+                cmd_history(&target, format)
+            }
+        }
+        Command::Timer { target, action } => crate::timer::cli::run(&target, action),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "harden", &mut std::io::stdout());
+            Ok(exit::OK)
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .map_err(|source| Error::Io {
+                    path: PathBuf::from("<stdout>"),
+                    source,
+                })?;
+            Ok(exit::OK)
+        }
+        Command::Modules { markdown: true } => {
+            print!("{}", crate::modules::reference()?);
+            Ok(exit::OK)
+        }
+        Command::Modules { markdown: false } => {
             for s in crate::modules::catalogue()? {
                 println!("{:<10} {}", s.name, s.description);
             }
@@ -273,8 +397,34 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     }
 }
 
-fn cmd_check(args: &PlanArgs) -> Result<i32, Error> {
+fn cmd_plan(args: &PlanArgs, out: Option<&Path>, detailed_exitcode: bool) -> Result<i32, Error> {
+    let (host, _, plan) = prepare(args)?;
+    print_plan(&plan, args.format)?;
+    if let Some(out) = out {
+        crate::planfile::save(out, identity(args)?, &plan)?;
+        let _ = writeln!(
+            anstream::stderr(),
+            "harden: plan saved to {} (0600: it holds the content to write); apply it with `harden apply {}`",
+            out.display(),
+            out.display()
+        );
+    }
+    warn_interrupted(&host, &args.target);
+    Ok(if detailed_exitcode && !plan.changes.is_empty() {
+        exit::CHANGED
+    } else {
+        exit::OK
+    })
+}
+
+fn cmd_check(args: &PlanArgs, rec: &mut Recorder) -> Result<i32, Error> {
     let (_, _, plan) = prepare(args)?;
+    rec.result = if plan.changes.is_empty() {
+        "compliant"
+    } else {
+        "drift"
+    };
+    rec.plan = Some(plan.clone());
     if args.format == Format::Json {
         print_plan(&plan, args.format)?;
     } else {
@@ -293,6 +443,129 @@ fn cmd_check(args: &PlanArgs) -> Result<i32, Error> {
     } else {
         exit::CHANGED
     })
+}
+
+fn cmd_rollback(target: &Target, txn: Option<&str>, rec: &mut Recorder) -> Result<i32, Error> {
+    let host = host_for(target)?;
+    let state = state_dir(target, &host)?;
+    let report = apply::rollback(&host, &state, txn).map_err(|e| Error::Refused(e.to_string()))?;
+    print_report(&report, "rollback");
+    confirm::settle(&state);
+    rec.record(&report);
+    Ok(match report.outcome {
+        Outcome::Committed => exit::OK,
+        _ => exit::ROLLBACK_FAILED,
+    })
+}
+
+/// What a run tells its report, filled in as the command goes.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    pub plan: Option<Plan>,
+    pub result: &'static str,
+    pub txn: Option<String>,
+    pub message: Option<String>,
+    pub committed: bool,
+}
+
+impl Recorder {
+    fn record(&mut self, report: &Report) {
+        self.txn = Some(report.txn.clone());
+        self.message.clone_from(&report.message);
+        self.committed = report.outcome == Outcome::Committed;
+        self.result = match report.outcome {
+            Outcome::Committed => "committed",
+            Outcome::ValidationFailed => "validation-failed",
+            Outcome::RolledBack | Outcome::Reverted => "rolled-back",
+            Outcome::RollbackFailed => "rollback-failed",
+        };
+    }
+}
+
+/// Runs a command that leaves a report: appends it to STATE/reports, writes the
+/// metrics file when asked, and prints the one-line summary on stderr.
+fn recorded(
+    command: &str,
+    target: &Target,
+    opts: &RunOpts,
+    quiet: bool,
+    f: impl FnOnce(&mut Recorder) -> Result<i32, Error>,
+) -> Result<i32, Error> {
+    let started = crate::engine::state::now_rfc3339();
+    let clock = std::time::Instant::now();
+    let mut rec = Recorder::default();
+    let result = f(&mut rec);
+    let mut r =
+        crate::report::RunReport::new(command, &started, clock.elapsed(), rec.plan.as_ref());
+    r.exit_code = match &result {
+        Ok(c) => *c,
+        Err(e) => e.code(),
+    };
+    r.set_result(match (&result, rec.result) {
+        (Err(_), _) => "error",
+        (Ok(_), "") => "nothing-to-do",
+        (Ok(_), s) => s,
+    });
+    if let Err(e) = &result {
+        rec.message = Some(e.to_string());
+    }
+    r.txn = rec.txn;
+    r.message = rec.message;
+    if command == "apply" {
+        r.applied = if rec.committed { r.changes.len() } else { 0 };
+        r.failed = if rec.committed || rec.result.is_empty() {
+            0
+        } else {
+            r.changes.len()
+        };
+    }
+    if let Ok(host) = host_for(target) {
+        if r.root.as_os_str().is_empty() {
+            r.root.clone_from(&host.root);
+        }
+        match state_dir(target, &host).map(|s| crate::report::save(&s, &r, opts.keep_reports)) {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!("cannot write the run report: {e}"),
+            Err(e) => tracing::warn!("cannot write the run report: {e}"),
+        }
+    }
+    if let Some(path) = &opts.metrics_file
+        && let Err(e) = crate::report::write_metrics(path, &r)
+    {
+        let _ = writeln!(anstream::stderr(), "harden: cannot write metrics: {e}");
+    }
+    if !quiet {
+        let _ = writeln!(anstream::stderr(), "{}", r.summary());
+    }
+    result
+}
+
+fn cmd_runs(target: &Target, format: Format) -> Result<i32, Error> {
+    let host = host_for(target)?;
+    let state = state_dir(target, &host)?;
+    let runs = crate::report::load_all(&state);
+    if format == Format::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&runs).unwrap_or_default()
+        );
+    } else if runs.is_empty() {
+        println!("no run reports in {}", crate::report::dir(&state).display());
+    } else {
+        for r in runs {
+            println!(
+                "{}  {:<8} {:<17} exit {}  {:>3} changes  {:>6} ms  {}",
+                r.started,
+                r.command,
+                r.result,
+                r.exit_code,
+                r.changes.len(),
+                r.duration_ms,
+                r.playbook
+            );
+        }
+    }
+    Ok(exit::OK)
 }
 
 fn cmd_history(target: &Target, format: Format) -> Result<i32, Error> {
@@ -323,7 +596,7 @@ fn cmd_history(target: &Target, format: Format) -> Result<i32, Error> {
     Ok(exit::OK)
 }
 
-fn host_for(target: &Target) -> Result<Host, Error> {
+pub(crate) fn host_for(target: &Target) -> Result<Host, Error> {
     let root = std::fs::canonicalize(&target.root).map_err(|source| Error::Io {
         path: target.root.clone(),
         source,
@@ -375,7 +648,7 @@ pub(crate) fn prepare(args: &PlanArgs) -> Result<(Host, Playbook, Plan), Error> 
     Ok((host, pb, plan))
 }
 
-fn print_plan(plan: &Plan, format: Format) -> Result<(), Error> {
+pub(crate) fn print_plan(plan: &Plan, format: Format) -> Result<(), Error> {
     let mut out = anstream::stdout();
     let text = match format {
         Format::Human => render::human(plan),
@@ -432,28 +705,57 @@ fn confirm(plan: &Plan, host: &Host) -> Result<(), Error> {
     }
 }
 
-fn cmd_apply(
-    args: &PlanArgs,
+fn identity(args: &PlanArgs) -> Result<crate::planfile::Identity, Error> {
+    let playbooks = if args.playbooks.is_empty() {
+        vec!["baseline".to_string()]
+    } else {
+        args.playbooks.clone()
+    };
+    Ok(crate::planfile::identity(
+        &playbooks,
+        &args.tags,
+        &args.skip_tags,
+        &args.extra_vars,
+    )?)
+}
+
+/// Plans again for a saved plan, from its own playbooks and filters, and
+/// refuses unless the result is the saved plan exactly.
+fn replan_saved(args: &PlanArgs, path: &Path) -> Result<(PlanArgs, Host, Playbook, Plan), Error> {
+    let file = crate::planfile::load(path)?;
+    let id = &file.body.identity;
+    let saved = PlanArgs {
+        playbooks: id.playbooks.clone(),
+        tags: id.tags.clone(),
+        skip_tags: id.skip_tags.clone(),
+        extra_vars: id.extra_vars.clone(),
+        ..args.clone()
+    };
+    let (host, pb, plan) = prepare(&saved)?;
+    crate::planfile::check_current(path, &file, &identity(&saved)?, &host.root, &plan)?;
+    Ok((saved, host, pb, plan))
+}
+
+/// How `apply` was asked to run.
+struct ApplyOpts<'a> {
+    plan_file: Option<&'a Path>,
     yes: bool,
     accept_lockout: bool,
     confirm_within: Option<u64>,
-) -> Result<i32, Error> {
-    let (host, pb, plan) = prepare(args)?;
+}
+
+fn cmd_apply(args: &PlanArgs, opts: &ApplyOpts, rec: &mut Recorder) -> Result<i32, Error> {
+    let (args, host, pb, plan) = if let Some(path) = opts.plan_file {
+        replan_saved(args, path)?
+    } else {
+        let (host, pb, plan) = prepare(args)?;
+        (args.clone(), host, pb, plan)
+    };
+    let args = &args;
+    rec.plan = Some(plan.clone());
     let state = state_dir(&args.target, &host)?;
     print_plan(&plan, args.format)?;
-    confirm::settle(&state);
-    if let Some(p) = confirm::pending(&state)? {
-        return Err(Error::Refused(format!(
-            "transaction {} waits for `harden confirm` (its watchdog reverts it otherwise); confirm it, let it expire or `harden rollback {}` first",
-            p.txn, p.txn
-        )));
-    }
-    if let Some(p) = confirm::reverting(&state)? {
-        return Err(Error::Refused(format!(
-            "the confirm watchdog is reverting transaction {}; wait for it to finish",
-            p.txn
-        )));
-    }
+    check_no_pending_confirm(&state)?;
     if plan.changes.is_empty() {
         if let Some(j) = state.journal()? {
             return Err(Error::Refused(format!(
@@ -468,7 +770,7 @@ fn cmd_apply(
         .map(|n| format!("{}: {}", n.rule_id, n.message))
         .collect();
     if !refusals.is_empty() {
-        if !accept_lockout {
+        if !opts.accept_lockout {
             return Err(Error::Refused(format!(
                 "the anti-lockout guard refuses this plan, nothing was changed:\n  {}\n(fix the playbook or the host; --i-accept-lockout-risk overrides)",
                 refusals.join("\n  ")
@@ -480,12 +782,12 @@ fn cmd_apply(
             refusals.join("\n  ")
         );
     }
-    if !yes {
+    if !opts.yes {
         confirm(&plan, &host)?;
     }
     let f = filter(args);
     let replan = || engine::plan(&host, &pb, &f).map_err(|e| e.to_string());
-    let report = match confirm_within {
+    let report = match opts.confirm_within {
         None => apply::apply(&host, &state, &plan, &replan),
         Some(secs) => {
             let arm = |txn: &str| arm_watchdog(&host, &state, txn, secs);
@@ -494,22 +796,9 @@ fn cmd_apply(
     }
     .map_err(|e| Error::Refused(e.to_string()))?;
     print_report(&report, "apply");
-    if let Some(secs) = confirm_within {
-        if report.outcome == Outcome::Committed {
-            // The window starts when the change is in place.
-            if let Some(mut p) = confirm::pending(&state)? {
-                p.deadline = confirm::now_unix() + secs;
-                confirm::set_pending(&state, &p)?;
-            }
-            crate::engine::apply::crash_point("after-commit-confirm");
-            let _ = writeln!(
-                anstream::stderr(),
-                "harden: run `harden confirm` within {secs} s to keep transaction {}; otherwise it is rolled back",
-                report.txn
-            );
-        } else {
-            confirm::disarm(&state, &report.txn);
-        }
+    rec.record(&report);
+    if let Some(secs) = opts.confirm_within {
+        start_confirm_window(&state, &report, secs)?;
     }
     Ok(match report.outcome {
         Outcome::Committed => exit::CHANGED,
@@ -518,7 +807,46 @@ fn cmd_apply(
     })
 }
 
-fn print_report(report: &Report, what: &str) {
+/// Refuses while an earlier transaction waits for `harden confirm` or is being
+/// reverted by its watchdog.
+fn check_no_pending_confirm(state: &StateDir) -> Result<(), Error> {
+    confirm::settle(state);
+    if let Some(p) = confirm::pending(state)? {
+        return Err(Error::Refused(format!(
+            "transaction {} waits for `harden confirm` (its watchdog reverts it otherwise); confirm it, let it expire or `harden rollback {}` first",
+            p.txn, p.txn
+        )));
+    }
+    if let Some(p) = confirm::reverting(state)? {
+        return Err(Error::Refused(format!(
+            "the confirm watchdog is reverting transaction {}; wait for it to finish",
+            p.txn
+        )));
+    }
+    Ok(())
+}
+
+/// After a committed apply with `--confirm-within`, the window starts now; a
+/// failed apply cancels its watchdog.
+fn start_confirm_window(state: &StateDir, report: &Report, secs: u64) -> Result<(), Error> {
+    if report.outcome != Outcome::Committed {
+        confirm::disarm(state, &report.txn);
+        return Ok(());
+    }
+    if let Some(mut p) = confirm::pending(state)? {
+        p.deadline = confirm::now_unix() + secs;
+        confirm::set_pending(state, &p)?;
+    }
+    crate::engine::apply::crash_point("after-commit-confirm");
+    let _ = writeln!(
+        anstream::stderr(),
+        "harden: run `harden confirm` within {secs} s to keep transaction {}; otherwise it is rolled back",
+        report.txn
+    );
+    Ok(())
+}
+
+pub(crate) fn print_report(report: &Report, what: &str) {
     let mut err = anstream::stderr();
     for (h, o) in &report.handlers {
         match o {

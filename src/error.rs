@@ -29,6 +29,10 @@ pub enum Error {
     Fs(#[from] crate::host::fs::FsError),
     #[error(transparent)]
     State(#[from] crate::engine::state::StateError),
+    #[error(transparent)]
+    PlanFile(#[from] crate::planfile::PlanFileError),
+    #[error(transparent)]
+    Timer(#[from] crate::timer::TimerError),
     #[error("{0}")]
     Refused(String),
     #[error("cannot use {path}: {source}")]

@@ -15,4 +15,7 @@ pub mod error;
 pub mod formats;
 pub mod host;
 pub mod modules;
+pub mod planfile;
 pub mod playbook;
+pub mod report;
+pub mod timer;

@@ -106,6 +106,36 @@ fn firewall_sync(host: &Host, unit: &str) -> Outcome {
     }
 }
 
+/// `systemctl enable --now UNIT` (or `disable --now`): for units harden installs
+/// itself (its own timer). Skipped with the reason where no init runs, like
+/// [`run`].
+#[must_use]
+pub fn enable(host: &Host, unit: &str, on: bool) -> Outcome {
+    let verb = if on { "enable" } else { "disable" };
+    match host.facts.init {
+        Init::Offline => {
+            return Outcome::Skipped(format!(
+                "offline root {}, `systemctl {verb} --now {unit}` skipped",
+                host.root.display()
+            ));
+        }
+        Init::None => {
+            return Outcome::Skipped(format!(
+                "no running init, `systemctl {verb} --now {unit}` skipped"
+            ));
+        }
+        Init::Systemd => {}
+    }
+    match host
+        .runner
+        .run(&Cmd::new(["systemctl", verb, "--now", unit]))
+    {
+        Ok(out) if out.success() => Outcome::Done,
+        Ok(out) => Outcome::Failed(out.brief()),
+        Err(e) => Outcome::Failed(e.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -150,6 +180,18 @@ mod tests {
                 vec!["systemctl".to_string(), "daemon-reload".into()],
             ]
         );
+        assert_eq!(
+            enable(&host(Init::Systemd, r.clone()), "harden.timer", true),
+            Outcome::Done
+        );
+        assert_eq!(
+            r.calls().last().unwrap(),
+            &["systemctl", "enable", "--now", "harden.timer"]
+        );
+        assert!(matches!(
+            enable(&host(Init::None, r.clone()), "harden.timer", false),
+            Outcome::Skipped(m) if m.contains("disable --now harden.timer")
+        ));
         let failing = Arc::new(RecordingRunner::failing_on("reload ssh"));
         assert!(matches!(
             run(&host(Init::Systemd, failing), Action::Reload, "ssh"),

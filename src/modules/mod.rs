@@ -125,6 +125,45 @@ pub struct Spec {
     pub handler: Option<String>,
     /// Parameter name → one-line documentation.
     pub params: BTreeMap<String, String>,
+    /// A complete playbook using the module, for the reference (a test loads it).
+    #[serde(default)]
+    pub example: Option<String>,
+}
+
+/// The playbook reference in Markdown, generated from the specs
+/// (`harden modules --markdown`, committed as `docs/modules.md`).
+///
+/// # Errors
+/// When the catalogue is malformed.
+pub fn reference() -> Result<String, ModuleError> {
+    use std::fmt::Write;
+    let mut out = String::from(
+        "# Module reference\n\nGenerated from `modules/*.yaml` by `harden modules --markdown`; do not edit.\nEvery task has `name`, `id` (the rule id), optional `severity` (critical, high, medium, low),\n`tags` and `when`, and exactly one module key below. `harden schema` gives the JSON Schema.\n",
+    );
+    for s in catalogue()? {
+        let _ = write!(out, "\n## `{}`\n\n{}\n", s.name, s.description);
+        if !s.requirements.is_empty() {
+            let _ = writeln!(out, "\nServes: {}.", s.requirements.join(", "));
+        }
+        let _ = writeln!(out, "\n| parameter | meaning | default |\n|---|---|---|");
+        for (k, v) in &s.params {
+            let d = s
+                .defaults
+                .get(k)
+                .map_or(String::new(), |d| format!("`{d}`"));
+            let _ = writeln!(out, "| `{k}` | {} | {d} |", v.replace('|', "\\|"));
+        }
+        if let Some(v) = &s.validator {
+            let _ = writeln!(out, "\nValidator on each candidate: `{}`.", v.join(" "));
+        }
+        if let Some(h) = &s.handler {
+            let _ = writeln!(out, "\nAfter a change: `{h}`.");
+        }
+        if let Some(e) = &s.example {
+            let _ = write!(out, "\nExample:\n\n```yaml\n{e}```\n");
+        }
+    }
+    Ok(out)
 }
 
 /// The embedded catalogue, parsed once.

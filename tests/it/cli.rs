@@ -57,3 +57,76 @@ fn a_missing_root_is_a_clear_error() {
         stderr(&out)
     );
 }
+
+/// The committed man page and completions are generated from the one CLI
+/// definition; this fails when a flag changed and they were not regenerated.
+#[test]
+fn man_page_and_completions_are_current() {
+    let env = Env::new();
+    let mut stale = Vec::new();
+    let mut check = |args: &[&str], file: &str| {
+        let out = env.harden(args);
+        expect_code(&out, 0);
+        let path = format!("{}/docs/{file}", env!("CARGO_MANIFEST_DIR"));
+        if std::fs::read_to_string(&path).unwrap_or_default() != stdout(&out)
+            || stdout(&out).is_empty()
+        {
+            stale.push(format!(
+                "docs/{file}: run `cargo run -q -- {} > docs/{file}`",
+                args.join(" ")
+            ));
+        }
+    };
+    check(&["man"], "harden.1");
+    for shell in ["bash", "zsh", "fish"] {
+        check(
+            &["completions", shell],
+            &format!("completions/harden.{shell}"),
+        );
+    }
+    assert!(
+        stale.is_empty(),
+        "stale generated files:\n{}",
+        stale.join("\n")
+    );
+}
+
+/// `docs/modules.md` is generated from the module specs, and every module's
+/// example is a playbook harden loads and plans against a realistic root.
+#[test]
+fn module_reference_is_current_and_its_examples_plan() {
+    // A Debian-like root with ufw's files, as on a host where ufw is installed.
+    let env = crate::firewall::ufw_root();
+    let out = env.harden(&["modules", "--markdown"]);
+    expect_code(&out, 0);
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/modules.md");
+    assert!(
+        std::fs::read_to_string(path).unwrap_or_default() == stdout(&out),
+        "docs/modules.md is stale: run `cargo run -q -- modules --markdown > docs/modules.md`"
+    );
+    require("fail2ban-client");
+    env.write(
+        "etc/sudoers",
+        "root ALL=(ALL:ALL) ALL\n@includedir /etc/sudoers.d\n",
+    );
+    let copied = std::process::Command::new("cp")
+        .args(["-a", "/etc/fail2ban"])
+        .arg(env.path("etc/fail2ban"))
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let text = stdout(&out);
+    let examples: Vec<&str> = text
+        .split("```yaml\n")
+        .skip(1)
+        .map(|s| s.split("```").next().unwrap())
+        .collect();
+    let modules = stdout(&env.harden(&["modules"])).lines().count();
+    assert_eq!(examples.len(), modules, "one example per module");
+    for (i, ex) in examples.iter().enumerate() {
+        let pb = env.playbook(&format!("example{i}.yml"), ex);
+        let out = env.harden(&["plan", "-p", pb.to_str().unwrap()]);
+        expect_code(&out, 0);
+        assert!(stdout(&out).contains("change"), "{ex}: {}", stdout(&out));
+    }
+}

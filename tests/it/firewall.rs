@@ -22,7 +22,7 @@ fn copy_tree(from: &Path, to: &Path) {
 
 /// A root with the machine's ufw package files (disabled), its state pointing
 /// only into the root.
-fn ufw_root() -> Env {
+pub(crate) fn ufw_root() -> Env {
     require("ufw");
     require("iptables");
     let env = Env::new();

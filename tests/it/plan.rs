@@ -35,10 +35,20 @@ fn plan_writes_nothing_not_even_the_state_dir() {
         let out = env.harden(&["plan", "-p", pb.to_str().unwrap(), "--format", format]);
         expect_code(&out, 0);
     }
-    let out = env.harden(&["check", "-p", pb.to_str().unwrap()]);
-    expect_code(&out, 2);
     assert_eq!(env.tree(), before, "plan changed the root");
     assert!(!env.state.exists(), "plan created the state directory");
+    // `check` changes nothing on the host either; it only appends its run report.
+    let out = env.harden(&["check", "-p", pb.to_str().unwrap()]);
+    expect_code(&out, 2);
+    assert_eq!(env.tree(), before, "check changed the root");
+    let state = fingerprint(&env.state);
+    let paths: Vec<&str> = state.keys().map(String::as_str).collect();
+    assert_eq!(paths.len(), 3, "{paths:?}");
+    assert!(paths[0].is_empty() && paths[1] == "reports", "{paths:?}");
+    assert!(
+        paths[2].starts_with("reports/") && paths[2].ends_with("-check.json"),
+        "{paths:?}"
+    );
 }
 
 #[test]

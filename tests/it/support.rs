@@ -79,7 +79,7 @@ impl Env {
     pub fn harden_env(&self, args: &[&str], envs: &[(&str, &str)]) -> Output {
         let mut cmd = assert_cmd::Command::cargo_bin("harden").unwrap();
         cmd.arg(args[0]);
-        if !matches!(args[0], "modules" | "schema") {
+        if !matches!(args[0], "modules" | "schema" | "man" | "completions") {
             cmd.arg("--root")
                 .arg(&self.root)
                 .arg("--state-dir")

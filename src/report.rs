@@ -1,0 +1,336 @@
+//! Run reports: every `check`, `apply` and `rollback` appends one JSON document
+//! to `STATE/reports/` (the newest N kept), prints one summary line on stderr for
+//! the journal, and may write Prometheus text-format metrics for `node_exporter`'s
+//! textfile collector. `plan` never comes here: it writes nothing, ever.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::plan::Plan;
+use crate::engine::state::{StateDir, now_rfc3339};
+use crate::host::fs::{self, FsError, Owner};
+use crate::playbook::Severity;
+
+/// How many reports are kept by default.
+pub const DEFAULT_KEEP: usize = 100;
+
+/// One change as a report records it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChangeLine {
+    pub rule_id: String,
+    pub severity: Severity,
+    pub module: String,
+    pub target: String,
+    pub summary: String,
+    /// What became of it: `drift` (check), `applied`, `rolled-back`,
+    /// `not-installed` (validation failed), `not-applied` (refused or failed
+    /// before any change), `rollback-failed`.
+    #[serde(default)]
+    pub result: String,
+}
+
+/// One run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunReport {
+    pub harden_version: String,
+    pub command: String,
+    pub started: String,
+    /// Seconds since the epoch when the run ended.
+    pub finished_unix: u64,
+    pub duration_ms: u64,
+    pub root: PathBuf,
+    pub playbook: String,
+    /// `compliant`, `drift`, `committed`, `nothing-to-do`, `rolled-back`,
+    /// `validation-failed`, `rollback-failed`, `error`.
+    pub result: String,
+    pub exit_code: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub txn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Drift found (`check`) or changes attempted (`apply`), by severity.
+    pub by_severity: std::collections::BTreeMap<String, usize>,
+    /// Changes actually applied (0 unless the run committed).
+    pub applied: usize,
+    /// Changes that failed (all of them when a transaction was rolled back).
+    pub failed: usize,
+    pub changes: Vec<ChangeLine>,
+}
+
+impl RunReport {
+    /// A report for `command` over `plan` (or no plan when it failed early).
+    #[must_use]
+    pub fn new(
+        command: &str,
+        started: &str,
+        elapsed: std::time::Duration,
+        plan: Option<&Plan>,
+    ) -> Self {
+        let changes: Vec<ChangeLine> = plan
+            .map(|p| {
+                p.changes
+                    .iter()
+                    .map(|c| ChangeLine {
+                        rule_id: c.rule_id.clone(),
+                        severity: c.severity,
+                        module: c.module.clone(),
+                        target: c.target.clone(),
+                        summary: c.summary.clone(),
+                        result: String::new(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let by_severity = Severity::ALL
+            .iter()
+            .map(|s| {
+                (
+                    s.as_str().to_string(),
+                    changes.iter().filter(|c| c.severity == *s).count(),
+                )
+            })
+            .collect();
+        Self {
+            harden_version: env!("CARGO_PKG_VERSION").into(),
+            command: command.into(),
+            started: started.into(),
+            finished_unix: unix_now(),
+            duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+            root: plan.map(|p| p.root.clone()).unwrap_or_default(),
+            playbook: plan.map(|p| p.playbook.clone()).unwrap_or_default(),
+            result: String::new(),
+            exit_code: 0,
+            txn: None,
+            message: None,
+            by_severity,
+            applied: 0,
+            failed: 0,
+            changes,
+        }
+    }
+
+    /// Sets the run's result and, from it, each change's.
+    pub fn set_result(&mut self, result: &str) {
+        self.result = result.into();
+        let each = match (self.command.as_str(), result) {
+            ("check", "drift") => "drift",
+            ("apply", "committed") => "applied",
+            ("apply", "rolled-back") => "rolled-back",
+            ("apply", "validation-failed") => "not-installed",
+            ("apply", "rollback-failed") => "rollback-failed",
+            _ => "not-applied",
+        };
+        for c in &mut self.changes {
+            c.result = each.into();
+        }
+    }
+
+    fn critical(&self) -> usize {
+        self.by_severity.get("critical").copied().unwrap_or(0)
+    }
+
+    /// The one line for the journal.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        let n = self.changes.len();
+        // For apply: the critical changes applied, not merely planned.
+        let crit = if self.command == "apply" && self.applied == 0 {
+            0
+        } else {
+            self.critical()
+        };
+        let what = match self.command.as_str() {
+            "check" => format!("{n} drift(s) ({crit} critical), {}", self.result),
+            "rollback" => format!("rollback {}", self.result),
+            _ => format!(
+                "{} change(s) applied ({crit} critical), {} failed, {}",
+                self.applied, self.failed, self.result
+            ),
+        };
+        format!("harden: {what}, {} ms", self.duration_ms)
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn owner(mode: u32) -> Owner {
+    Owner {
+        mode,
+        uid: nix::unistd::geteuid().as_raw(),
+        gid: nix::unistd::getegid().as_raw(),
+    }
+}
+
+fn ensure_dir(dir: &Path) -> Result<(), FsError> {
+    let mut cur = PathBuf::from("/");
+    for c in fs::components(dir)? {
+        cur.push(c);
+        if fs::lstat(Path::new("/"), &cur)?.is_none() {
+            fs::make_dir(Path::new("/"), &cur, owner(0o700))?;
+        }
+    }
+    Ok(())
+}
+
+/// The reports directory of a state directory.
+#[must_use]
+pub fn dir(state: &StateDir) -> PathBuf {
+    state.path.join("reports")
+}
+
+/// Appends `report` to `STATE/reports/` and deletes all but the newest `keep`.
+///
+/// # Errors
+/// When the report cannot be written.
+pub fn save(state: &StateDir, report: &RunReport, keep: usize) -> Result<PathBuf, FsError> {
+    let dir = dir(state);
+    ensure_dir(&dir)?;
+    let stamp: String = now_rfc3339().chars().filter(char::is_ascii_digit).collect();
+    let mut path = dir.join(format!("{stamp}-{}.json", report.command));
+    for n in 1..1000 {
+        if fs::lstat(Path::new("/"), &path)?.is_none() {
+            break;
+        }
+        path = dir.join(format!("{stamp}.{n:03}-{}.json", report.command));
+    }
+    let mut bytes = serde_json::to_vec_pretty(report).unwrap_or_default();
+    bytes.push(b'\n');
+    fs::write_atomic(Path::new("/"), &path, &bytes, owner(0o600), "harden-report")?;
+    let names = list(&dir);
+    for old in names.iter().take(names.len().saturating_sub(keep.max(1))) {
+        fs::remove_file(Path::new("/"), &dir.join(old))?;
+    }
+    Ok(path)
+}
+
+fn list(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| {
+                    !n.starts_with('.') && Path::new(n).extension().is_some_and(|e| e == "json")
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// The saved reports, oldest first (unreadable ones skipped).
+#[must_use]
+pub fn load_all(state: &StateDir) -> Vec<RunReport> {
+    let dir = dir(state);
+    list(&dir)
+        .into_iter()
+        .filter_map(|n| fs::read(Path::new("/"), &dir.join(n)).ok().flatten())
+        .filter_map(|b| serde_json::from_slice(&b).ok())
+        .collect()
+}
+
+/// The Prometheus text exposition of a run.
+#[must_use]
+pub fn metrics(r: &RunReport) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let cmd = &r.command;
+    let _ = writeln!(
+        out,
+        "# HELP harden_drift Changes the last run found needed (check: drift; apply: planned), by severity.\n# TYPE harden_drift gauge"
+    );
+    for (sev, n) in &r.by_severity {
+        let _ = writeln!(
+            out,
+            "harden_drift{{command=\"{cmd}\",severity=\"{sev}\"}} {n}"
+        );
+    }
+    let ok = u8::from(matches!(r.exit_code, 0 | 2) && r.result != "drift");
+    let lines = [
+        (
+            "harden_last_run_timestamp_seconds",
+            "Unix time the last run ended.",
+            r.finished_unix.to_string(),
+        ),
+        (
+            "harden_last_run_success",
+            "1 when the last run succeeded and found no drift.",
+            ok.to_string(),
+        ),
+        (
+            "harden_last_run_exit_code",
+            "Exit code of the last run (docs/exit-codes.md).",
+            r.exit_code.to_string(),
+        ),
+        (
+            "harden_changes_applied",
+            "Changes the last run applied.",
+            r.applied.to_string(),
+        ),
+        (
+            "harden_changes_failed",
+            "Changes the last run failed to apply.",
+            r.failed.to_string(),
+        ),
+        (
+            "harden_last_run_duration_seconds",
+            "Duration of the last run.",
+            format!("{:.3}", seconds(r.duration_ms)),
+        ),
+    ];
+    for (name, help, value) in lines {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        let _ = writeln!(
+            out,
+            "{name}{{command=\"{cmd}\",result=\"{}\"}} {value}",
+            r.result
+        );
+    }
+    out
+}
+
+#[allow(clippy::cast_precision_loss)] // a run's milliseconds fit a f64 exactly
+fn seconds(ms: u64) -> f64 {
+    ms as f64 / 1000.0
+}
+
+/// Writes the metrics atomically (temp file in the same directory, renamed),
+/// `0644` so `node_exporter` can read it.
+///
+/// # Errors
+/// When the file cannot be written.
+pub fn write_metrics(path: &Path, r: &RunReport) -> Result<(), FsError> {
+    fs::write_atomic(
+        Path::new("/"),
+        path,
+        metrics(r).as_bytes(),
+        owner(0o644),
+        "harden-metrics",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retention_keeps_the_newest() {
+        let t = tempfile::tempdir().unwrap();
+        let s = StateDir::new(t.path().join("state")).unwrap();
+        let mut r = RunReport::new("check", "x", std::time::Duration::from_millis(5), None);
+        for i in 0..5 {
+            r.exit_code = i;
+            save(&s, &r, 3).unwrap();
+        }
+        let all = load_all(&s);
+        assert_eq!(
+            all.iter().map(|r| r.exit_code).collect::<Vec<_>>(),
+            [2, 3, 4]
+        );
+    }
+}

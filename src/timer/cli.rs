@@ -1,0 +1,219 @@
+//! `harden timer install|remove|status`: the command side of [`crate::timer`].
+//! Renders and checks the units, runs the install or removal plan through the
+//! normal transaction, then enables or disables the timer through
+//! [`crate::host::service`], saying what it did and what it skipped.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use super::{Install, SERVICE, TIMER};
+use crate::cli::{Format, Target, TimerAction, host_for, print_plan, print_report, state_dir};
+use crate::engine::apply;
+use crate::engine::plan::Plan;
+use crate::engine::state::Outcome;
+use crate::error::{Error, exit};
+use crate::host::Host;
+use crate::host::service;
+
+fn say(line: &str) {
+    let _ = writeln!(anstream::stderr(), "harden: {line}");
+}
+
+/// Runs one `timer` action.
+///
+/// # Errors
+/// Bad arguments, invalid units, or a transaction that could not start.
+pub fn run(target: &Target, action: TimerAction) -> Result<i32, Error> {
+    let host = host_for(target)?;
+    match action {
+        TimerAction::Install {
+            every,
+            mode,
+            playbooks,
+            randomized_delay,
+            binary,
+            metrics_file,
+        } => {
+            let binary = match binary {
+                Some(b) => b,
+                None => std::env::current_exe()
+                    .and_then(std::fs::canonicalize)
+                    .map_err(|source| Error::Io {
+                        path: PathBuf::from("/proc/self/exe"),
+                        source,
+                    })?,
+            };
+            let install = Install {
+                every,
+                mode,
+                playbooks: super::resolve_playbooks(&host, &playbooks)?,
+                randomized_delay,
+                binary,
+                metrics_file,
+            };
+            install_units(target, &host, &install)
+        }
+        TimerAction::Remove => remove_units(target, &host),
+        TimerAction::Status => status(target, &host),
+    }
+}
+
+fn transact(
+    target: &Target,
+    host: &Host,
+    plan: &Plan,
+    replan: &dyn Fn() -> Result<Plan, String>,
+    what: &str,
+) -> Result<Option<i32>, Error> {
+    print_plan(plan, Format::Human)?;
+    if plan.changes.is_empty() {
+        return Ok(None);
+    }
+    let state = state_dir(target, host)?;
+    let report =
+        apply::apply(host, &state, plan, replan).map_err(|e| Error::Refused(e.to_string()))?;
+    print_report(&report, what);
+    Ok(match report.outcome {
+        Outcome::Committed => None,
+        Outcome::ValidationFailed | Outcome::RolledBack | Outcome::Reverted => {
+            Some(exit::ROLLED_BACK)
+        }
+        Outcome::RollbackFailed => Some(exit::ROLLBACK_FAILED),
+    })
+}
+
+fn install_units(target: &Target, host: &Host, install: &Install) -> Result<i32, Error> {
+    install.check(host)?;
+    let service_text = install.service_unit()?;
+    let timer_text = install.timer_unit()?;
+    if super::verify(host, &service_text, &timer_text)? {
+        say("units checked: known keys, `systemd-analyze verify` clean");
+    } else {
+        say("units checked: known keys only (systemd-analyze is not installed here)");
+    }
+    let plan = super::plan_install(host, &service_text, &timer_text)?;
+    let replan =
+        || super::plan_install(host, &service_text, &timer_text).map_err(|e| e.to_string());
+    if plan.changes.is_empty() {
+        say("timer units already installed as asked; nothing to change");
+    }
+    if let Some(code) = transact(target, host, &plan, &replan, "timer install")? {
+        return Ok(code);
+    }
+    Ok(report_service(host, TIMER, true))
+}
+
+fn remove_units(target: &Target, host: &Host) -> Result<i32, Error> {
+    let plan = super::plan_remove(host)?;
+    if plan.changes.is_empty() {
+        say("no timer units installed; nothing to remove");
+        return Ok(exit::OK);
+    }
+    // Stop it first, so no run starts while its units go away.
+    let code = report_service(host, TIMER, false);
+    if code != exit::OK {
+        return Ok(code);
+    }
+    let replan = || super::plan_remove(host).map_err(|e| e.to_string());
+    Ok(transact(target, host, &plan, &replan, "timer remove")?.unwrap_or(exit::OK))
+}
+
+fn report_service(host: &Host, unit: &str, on: bool) -> i32 {
+    let verb = if on { "enable" } else { "disable" };
+    match service::enable(host, unit, on) {
+        service::Outcome::Done => {
+            say(&format!("systemctl {verb} --now {unit}: done"));
+            exit::OK
+        }
+        service::Outcome::Skipped(why) => {
+            say(&format!(
+                "{why}; run `systemctl {verb} --now {unit}` on the host once systemd runs there"
+            ));
+            exit::OK
+        }
+        service::Outcome::Failed(why) => {
+            say(&format!("systemctl {verb} --now {unit}: FAILED: {why}"));
+            exit::ERROR
+        }
+    }
+}
+
+fn status(target: &Target, host: &Host) -> Result<i32, Error> {
+    let s = super::status(host)?;
+    let mut out = anstream::stdout();
+    let mut lines = vec![format!("root: {}", s.root.display())];
+    let state = |present: bool| if present { "installed" } else { "absent" };
+    lines.push(format!("{SERVICE}: {}", state(s.service.is_some())));
+    lines.push(format!("{TIMER}: {}", state(s.timer.is_some())));
+    if let Some(e) = &s.exec_start {
+        lines.push(format!("runs: {e}"));
+    }
+    if !s.schedule.is_empty() {
+        lines.push(format!("schedule: {}", s.schedule.join(" ")));
+    }
+    lines.push(format!(
+        "enabled (timers.target.wants link): {}",
+        if s.enabled_link { "yes" } else { "no" }
+    ));
+    let last = state_dir(target, host)
+        .ok()
+        .and_then(|st| crate::report::load_all(&st).pop());
+    lines.push(match last {
+        Some(r) => format!("last run: {}", r.summary()),
+        None => "last run: none recorded".into(),
+    });
+    for l in lines {
+        let _ = writeln!(out, "{l}");
+    }
+    Ok(if s.service.is_some() && s.timer.is_some() {
+        exit::OK
+    } else {
+        exit::ERROR
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::host::facts::Init;
+    use crate::host::runner::RecordingRunner;
+
+    fn host(init: Init, runner: Arc<RecordingRunner>) -> Host {
+        let mut h = Host::new(PathBuf::from("/nonexistent-root"), runner);
+        h.facts.init = init;
+        h
+    }
+
+    #[test]
+    fn the_timer_is_enabled_only_where_systemd_runs() {
+        let r = Arc::new(RecordingRunner::new());
+        assert_eq!(
+            report_service(&host(Init::Systemd, r.clone()), TIMER, true),
+            exit::OK
+        );
+        assert_eq!(
+            report_service(&host(Init::Systemd, r.clone()), TIMER, false),
+            exit::OK
+        );
+        assert_eq!(
+            r.calls(),
+            [
+                ["systemctl", "enable", "--now", "harden.timer"],
+                ["systemctl", "disable", "--now", "harden.timer"]
+            ]
+        );
+        let none = Arc::new(RecordingRunner::new());
+        assert_eq!(
+            report_service(&host(Init::None, none.clone()), TIMER, true),
+            exit::OK
+        );
+        assert!(none.calls().is_empty());
+        let failing = Arc::new(RecordingRunner::failing_on("enable --now"));
+        assert_eq!(
+            report_service(&host(Init::Systemd, failing), TIMER, true),
+            exit::ERROR
+        );
+    }
+}

@@ -1,0 +1,254 @@
+//! Run reports, the journal summary line and Prometheus metrics: every check,
+//! apply and rollback leaves a bounded report; `plan` writes nothing.
+
+use std::collections::BTreeMap;
+
+use crate::support::*;
+
+fn pb(env: &Env) -> String {
+    env.playbook(
+        "pb.yml",
+        r#"
+name: reports
+tasks:
+  - name: Passwd mode
+    id: files.passwd
+    severity: critical
+    file: { path: /etc/passwd, mode: "0644", owner: root, group: root }
+  - name: Kernel drop-in
+    id: kernel.sysctl
+    severity: low
+    sysctl: { settings: { kernel.kptr_restrict: 2 } }
+"#,
+    )
+    .to_str()
+    .unwrap()
+    .to_string()
+}
+
+fn reports(env: &Env) -> Vec<serde_json::Value> {
+    let dir = env.state.join("reports");
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+        .iter()
+        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+        .collect()
+}
+
+/// Parses a Prometheus text exposition: `name{labels}` to value; checks every
+/// sample has HELP and TYPE lines before it.
+fn parse_metrics(text: &str) -> BTreeMap<String, String> {
+    let mut typed = std::collections::BTreeSet::new();
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut it = rest.split(' ');
+            let name = it.next().unwrap();
+            assert_eq!(it.next(), Some("gauge"), "{line}");
+            typed.insert(name.to_string());
+            continue;
+        }
+        if line.starts_with("# HELP ") {
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').unwrap();
+        let name = series.split('{').next().unwrap();
+        assert!(typed.contains(name), "{name} has no TYPE line");
+        value.parse::<f64>().unwrap();
+        out.insert(series.to_string(), value.to_string());
+    }
+    out
+}
+
+#[test]
+fn check_reports_drift_and_metrics_parse_back() {
+    let env = Env::new();
+    env.chmod("etc/passwd", 0o666);
+    let p = pb(&env);
+    let metrics = env.base.join("harden.prom");
+    let out = env.harden(&[
+        "check",
+        "-p",
+        &p,
+        "--metrics-file",
+        metrics.to_str().unwrap(),
+    ]);
+    expect_code(&out, 2);
+    let line = stderr(&out);
+    assert!(
+        line.contains("harden: 2 drift(s) (1 critical), drift, ") && line.contains(" ms"),
+        "{line}"
+    );
+    let r = &reports(&env)[0];
+    assert_eq!(r["command"], "check");
+    assert_eq!(r["result"], "drift");
+    assert_eq!(r["exit_code"], 2);
+    assert_eq!(r["harden_version"], env!("CARGO_PKG_VERSION"));
+    assert!(r["duration_ms"].is_u64());
+    let ids: Vec<&str> = r["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["rule_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["files.passwd", "kernel.sysctl"]);
+    assert_eq!(r["changes"][0]["severity"], "critical");
+    assert_eq!(r["changes"][0]["result"], "drift");
+    let m = parse_metrics(&std::fs::read_to_string(&metrics).unwrap());
+    assert_eq!(
+        m[r#"harden_drift{command="check",severity="critical"}"#],
+        "1"
+    );
+    assert_eq!(m[r#"harden_drift{command="check",severity="low"}"#], "1");
+    assert_eq!(m[r#"harden_drift{command="check",severity="high"}"#], "0");
+    assert_eq!(
+        m[r#"harden_last_run_exit_code{command="check",result="drift"}"#],
+        "2"
+    );
+    assert_eq!(
+        m[r#"harden_last_run_success{command="check",result="drift"}"#],
+        "0"
+    );
+    let ts: f64 = m[r#"harden_last_run_timestamp_seconds{command="check",result="drift"}"#]
+        .parse()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!((now - ts).abs() < 600.0, "{ts} vs {now}");
+    // Atomic: no temp file is left next to it.
+    let left: Vec<_> = std::fs::read_dir(&env.base)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn apply_and_rollback_report_and_history_lists_runs() {
+    let env = Env::new();
+    env.chmod("etc/passwd", 0o666);
+    let p = pb(&env);
+    let metrics = env.base.join("m.prom");
+    let m = metrics.to_str().unwrap();
+    let out = env.harden(&["apply", "--yes", "-p", &p, "--metrics-file", m]);
+    expect_code(&out, 2);
+    assert!(
+        stderr(&out).contains("harden: 2 change(s) applied (1 critical), 0 failed, committed, "),
+        "{}",
+        stderr(&out)
+    );
+    let parsed = parse_metrics(&std::fs::read_to_string(&metrics).unwrap());
+    assert_eq!(
+        parsed[r#"harden_changes_applied{command="apply",result="committed"}"#],
+        "2"
+    );
+    assert_eq!(
+        parsed[r#"harden_last_run_success{command="apply",result="committed"}"#],
+        "1"
+    );
+    expect_code(&env.harden(&["rollback"]), 0);
+    let all = reports(&env);
+    let kinds: Vec<(&str, &str)> = all
+        .iter()
+        .map(|r| {
+            (
+                r["command"].as_str().unwrap(),
+                r["result"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(kinds, [("apply", "committed"), ("rollback", "committed")]);
+    assert!(all[0]["txn"].is_string());
+    assert_eq!(all[0]["changes"][0]["result"], "applied");
+    assert_eq!(all[0]["applied"], 2);
+    assert_eq!(all[0]["failed"], 0);
+    let runs = stdout(&env.harden(&["history", "--runs"]));
+    assert!(
+        runs.contains("apply") && runs.contains("rollback"),
+        "{runs}"
+    );
+}
+
+#[test]
+fn refused_apply_is_reported_as_an_error_run() {
+    let env = Env::new();
+    let p = env.playbook(
+        "bad.yml",
+        "name: bad\ntasks: [ { name: x, id: x, nosuchmodule: {} } ]\n",
+    );
+    let out = env.harden(&["apply", "--yes", "-p", p.to_str().unwrap()]);
+    expect_code(&out, 1);
+    let r = &reports(&env)[0];
+    assert_eq!(r["result"], "error");
+    assert_eq!(r["exit_code"], 1);
+    assert!(
+        r["message"].as_str().unwrap().contains("nosuchmodule"),
+        "{r}"
+    );
+}
+
+#[test]
+fn reports_are_bounded_and_plan_writes_none() {
+    let env = Env::new();
+    let p = pb(&env);
+    expect_code(&env.harden(&["plan", "-p", &p]), 0);
+    assert!(!env.state.exists(), "plan wrote the state directory");
+    for _ in 0..4 {
+        expect_code(&env.harden(&["check", "-p", &p, "--keep-reports", "2"]), 2);
+    }
+    assert_eq!(reports(&env).len(), 2);
+    expect_code(&env.harden(&["check", "-p", &p]), 2);
+    assert_eq!(reports(&env).len(), 3);
+}
+
+#[test]
+fn a_failed_apply_reports_its_changes_as_failed() {
+    let env = Env::new();
+    let p = env.playbook(
+        "v.yml",
+        r#"
+name: rejected
+tasks:
+  - name: Motd the validator rejects
+    id: files.motd
+    file: { path: /etc/motd, content: "hi\n", mode: "0644", owner: root, group: root, validate: ["/bin/false", "%s"] }
+"#,
+    );
+    let metrics = env.base.join("m.prom");
+    let out = env.harden(&[
+        "apply",
+        "--yes",
+        "-p",
+        p.to_str().unwrap(),
+        "--metrics-file",
+        metrics.to_str().unwrap(),
+    ]);
+    expect_code(&out, 4);
+    assert!(
+        stderr(&out)
+            .contains("harden: 0 change(s) applied (0 critical), 1 failed, validation-failed, "),
+        "{}",
+        stderr(&out)
+    );
+    let r = &reports(&env)[0];
+    assert_eq!(r["result"], "validation-failed");
+    assert_eq!(r["exit_code"], 4);
+    assert_eq!(r["failed"], 1);
+    assert_eq!(r["changes"][0]["result"], "not-installed");
+    let m = parse_metrics(&std::fs::read_to_string(&metrics).unwrap());
+    assert_eq!(
+        m[r#"harden_changes_failed{command="apply",result="validation-failed"}"#],
+        "1"
+    );
+    assert_eq!(
+        m[r#"harden_last_run_success{command="apply",result="validation-failed"}"#],
+        "0"
+    );
+}

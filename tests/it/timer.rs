@@ -1,0 +1,226 @@
+//! `harden timer`: units written under a temp root pass the real
+//! `systemd-analyze verify`, install is idempotent, remove leaves nothing behind.
+
+use std::process::Command;
+
+use crate::support::*;
+
+const UNITS: &str = "etc/systemd/system";
+
+/// A root that looks like a systemd host: the unit directory exists.
+fn systemd_env() -> Env {
+    let env = Env::new();
+    std::fs::create_dir_all(env.path(UNITS)).unwrap();
+    env
+}
+
+/// Runs the real `systemd-analyze verify` on the installed units and returns
+/// everything it said (it exits 0 on unknown keys, so its output counts too).
+fn verify(env: &Env) -> (bool, String) {
+    require("systemd-analyze");
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(env.path(&format!("{UNITS}/harden.service")))
+        .arg(env.path(&format!("{UNITS}/harden.timer")))
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), said)
+}
+
+fn key(text: &str, key: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix(&format!("{key}=")))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn install_writes_units_that_systemd_analyze_verifies() {
+    let env = systemd_env();
+    // Under --root the playbook is named as the service will see it: inside the root.
+    env.write("etc/harden/site.yml", "name: t\ntasks: []\n");
+    let outside = env.playbook("pb.yml", "name: t\ntasks: []\n");
+    let refused = env.harden(&["timer", "install", "-p", outside.to_str().unwrap()]);
+    expect_code(&refused, 1);
+    assert!(
+        stderr(&refused).contains("inside the root"),
+        "{}",
+        stderr(&refused)
+    );
+    let out = env.harden(&[
+        "timer",
+        "install",
+        "--every",
+        "daily",
+        "--mode",
+        "check",
+        "-p",
+        "/etc/harden/site.yml",
+        "--randomized-delay",
+        "15m",
+    ]);
+    expect_code(&out, 0);
+    let (ok, said) = verify(&env);
+    assert!(
+        ok && said.trim().is_empty(),
+        "systemd-analyze verify: {said}"
+    );
+    let service = env.read(&format!("{UNITS}/harden.service"));
+    let timer = env.read(&format!("{UNITS}/harden.timer"));
+    assert_eq!(key(&service, "Type"), ["oneshot"]);
+    let exec = &key(&service, "ExecStart")[0];
+    assert!(exec.ends_with(" check -p /etc/harden/site.yml"), "{exec}");
+    assert_eq!(key(&service, "ProtectSystem"), ["strict"]);
+    assert_eq!(key(&timer, "OnCalendar"), ["daily"]);
+    assert_eq!(key(&timer, "Persistent"), ["true"]);
+    assert_eq!(key(&timer, "RandomizedDelaySec"), ["15m"]);
+    for unit in ["harden.service", "harden.timer"] {
+        assert_eq!(env.mode(&format!("{UNITS}/{unit}")), 0o644);
+    }
+    // Without systemd running, it says what it did not do.
+    assert!(
+        stderr(&out).contains("enable --now harden.timer` skipped"),
+        "{}",
+        stderr(&out)
+    );
+    // The units went through a transaction: history shows it.
+    assert!(stdout(&env.harden(&["history"])).contains("timer install"));
+}
+
+#[test]
+fn apply_mode_converges_with_guards_on_and_counts_exit_2_as_success() {
+    let env = systemd_env();
+    let out = env.harden(&["timer", "install", "--every", "30min", "--mode", "apply"]);
+    expect_code(&out, 0);
+    let (ok, said) = verify(&env);
+    assert!(
+        ok && said.trim().is_empty(),
+        "systemd-analyze verify: {said}"
+    );
+    let service = env.read(&format!("{UNITS}/harden.service"));
+    let exec = &key(&service, "ExecStart")[0];
+    assert!(exec.ends_with(" apply --yes"), "{exec}");
+    assert!(
+        !service.contains("lockout") && !service.contains("confirm"),
+        "{service}"
+    );
+    assert_eq!(key(&service, "SuccessExitStatus"), ["2"]);
+    let timer = env.read(&format!("{UNITS}/harden.timer"));
+    assert_eq!(key(&timer, "OnUnitActiveSec"), ["30min"]);
+}
+
+#[test]
+fn install_twice_is_idempotent_and_remove_leaves_nothing_behind() {
+    let env = systemd_env();
+    let before = env.tree();
+    expect_code(&env.harden(&["timer", "install"]), 0);
+    let installed = env.tree();
+    assert_ne!(before, installed);
+    let again = env.harden(&["timer", "install"]);
+    expect_code(&again, 0);
+    assert!(
+        stdout(&again).contains("Plan: 0 changes"),
+        "{}",
+        stdout(&again)
+    );
+    assert_eq!(env.tree(), installed);
+    // An enable link left by `systemctl enable` goes too.
+    std::fs::create_dir_all(env.path(&format!("{UNITS}/timers.target.wants"))).unwrap();
+    std::os::unix::fs::symlink(
+        "/etc/systemd/system/harden.timer",
+        env.path(&format!("{UNITS}/timers.target.wants/harden.timer")),
+    )
+    .unwrap();
+    let status = env.harden(&["timer", "status"]);
+    expect_code(&status, 0);
+    assert!(stdout(&status).contains("enabled (timers.target.wants link): yes"));
+    expect_code(&env.harden(&["timer", "remove"]), 0);
+    std::fs::remove_dir(env.path(&format!("{UNITS}/timers.target.wants"))).unwrap();
+    assert_eq!(env.tree(), before);
+    expect_code(&env.harden(&["timer", "status"]), 1);
+    let nothing = env.harden(&["timer", "remove"]);
+    expect_code(&nothing, 0);
+    assert!(stderr(&nothing).contains("nothing to remove"));
+}
+
+#[test]
+fn a_changed_schedule_updates_the_timer_only() {
+    let env = systemd_env();
+    expect_code(&env.harden(&["timer", "install", "--every", "1h"]), 0);
+    let service = env.read(&format!("{UNITS}/harden.service"));
+    let out = env.harden(&["timer", "install", "--every", "hourly"]);
+    expect_code(&out, 0);
+    assert!(
+        stdout(&out).contains("update harden.timer"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        !stdout(&out).contains("harden.service:"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(env.read(&format!("{UNITS}/harden.service")), service);
+    assert_eq!(
+        key(&env.read(&format!("{UNITS}/harden.timer")), "OnCalendar"),
+        ["hourly"]
+    );
+}
+
+#[test]
+fn bad_schedules_and_playbooks_are_refused_before_anything_is_written() {
+    let env = systemd_env();
+    let before = env.tree();
+    for args in [
+        &["timer", "install", "--every", "every tuesday-ish"][..],
+        &["timer", "install", "--randomized-delay", "soon"],
+        &["timer", "install", "-p", "/nonexistent/pb.yml"],
+        &["timer", "install", "--metrics-file", "relative.prom"],
+    ] {
+        let out = env.harden(args);
+        expect_code(&out, 1);
+    }
+    assert_eq!(env.tree(), before);
+    assert!(!env.state.exists());
+}
+
+/// The service is sandboxed: `systemd-analyze security --offline` scores the
+/// check unit at most 2.5 and the apply unit at most 4.0 (a bare service: 9.6).
+#[test]
+fn the_service_is_sandboxed_by_systemd_analyze_security() {
+    require("systemd-analyze");
+    for (mode, threshold) in [("check", "25"), ("apply", "40")] {
+        let env = systemd_env();
+        expect_code(&env.harden(&["timer", "install", "--mode", mode]), 0);
+        let out = Command::new("systemd-analyze")
+            .args(["security", "--offline=true"])
+            .arg(format!("--root={}", env.root.display()))
+            .arg(format!("--threshold={threshold}"))
+            .arg("harden.service")
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stdout);
+        let overall = said
+            .lines()
+            .find(|l| l.contains("Overall exposure"))
+            .unwrap_or("");
+        assert!(out.status.success(), "{mode}: {overall}");
+    }
+}
+
+/// The units are managed files: `harden rollback` undoes an install like any
+/// other transaction.
+#[test]
+fn rollback_undoes_a_timer_install() {
+    let env = systemd_env();
+    let before = env.tree();
+    expect_code(&env.harden(&["timer", "install"]), 0);
+    assert!(env.path(&format!("{UNITS}/harden.timer")).exists());
+    expect_code(&env.harden(&["rollback"]), 0);
+    assert_eq!(env.tree(), before);
+}
