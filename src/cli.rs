@@ -113,6 +113,11 @@ pub enum TimerAction {
         /// Let each run write Prometheus metrics to PATH.
         #[arg(long, value_name = "PATH")]
         metrics_file: Option<PathBuf>,
+        /// A git checkout (owned by root) holding the playbooks: each run first
+        /// pulls it (`git pull --ff-only`); a failed pull still runs harden on the
+        /// checkout as it is.
+        #[arg(long, value_name = "DIR")]
+        pull_git: Option<PathBuf>,
     },
     /// Disable the timer (where systemd runs) and delete both units and the
     /// enable link (one transaction).

@@ -810,7 +810,7 @@ _harden() {
             return 0
             ;;
         harden__subcmd__timer__subcmd__install)
-            opts="-p -v -q -h --every --mode --playbook --randomized-delay --binary --metrics-file --verbose --quiet --help"
+            opts="-p -v -q -h --every --mode --playbook --randomized-delay --binary --metrics-file --pull-git --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -841,6 +841,10 @@ _harden() {
                     return 0
                     ;;
                 --metrics-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pull-git)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -126,6 +126,7 @@ complete -c harden -n "__fish_harden_using_subcommand timer; and __fish_seen_sub
 complete -c harden -n "__fish_harden_using_subcommand timer; and __fish_seen_subcommand_from install" -l randomized-delay -d 'Random delay added to each run (`RandomizedDelaySec`)' -r
 complete -c harden -n "__fish_harden_using_subcommand timer; and __fish_seen_subcommand_from install" -l binary -d 'The harden binary the service runs [default: this binary]' -r -F
 complete -c harden -n "__fish_harden_using_subcommand timer; and __fish_seen_subcommand_from install" -l metrics-file -d 'Let each run write Prometheus metrics to PATH' -r -F
+complete -c harden -n "__fish_harden_using_subcommand timer; and __fish_seen_subcommand_from install" -l pull-git -d 'A git checkout (owned by root) holding the playbooks: each run first pulls it (`git pull --ff-only`); a failed pull still runs harden on the checkout as it is' -r -F
 complete -c harden -n "__fish_harden_using_subcommand timer; and __fish_seen_subcommand_from install" -s v -l verbose -d 'More log output on stderr (repeat for more)'
 complete -c harden -n "__fish_harden_using_subcommand timer; and __fish_seen_subcommand_from install" -s q -l quiet -d 'Only errors on stderr'
 complete -c harden -n "__fish_harden_using_subcommand timer; and __fish_seen_subcommand_from install" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -185,6 +185,7 @@ apply\:"Converge, every guard on, never confirming anything itself"))' \
 '--randomized-delay=[Random delay added to each run (\`RandomizedDelaySec\`)]:SPAN:_default' \
 '--binary=[The harden binary the service runs \[default\: this binary\]]:PATH:_files' \
 '--metrics-file=[Let each run write Prometheus metrics to PATH]:PATH:_files' \
+'--pull-git=[A git checkout (owned by root) holding the playbooks\: each run first pulls it (\`git pull --ff-only\`); a failed pull still runs harden on the checkout as it is]:DIR:_files' \
 '*-v[More log output on stderr (repeat for more)]' \
 '*--verbose[More log output on stderr (repeat for more)]' \
 '(-v --verbose)-q[Only errors on stderr]' \

@@ -33,6 +33,7 @@ pub fn run(target: &Target, action: TimerAction) -> Result<i32, Error> {
             randomized_delay,
             binary,
             metrics_file,
+            pull_git,
         } => {
             let binary = match binary {
                 Some(b) => b,
@@ -50,6 +51,7 @@ pub fn run(target: &Target, action: TimerAction) -> Result<i32, Error> {
                 randomized_delay,
                 binary,
                 metrics_file,
+                pull: super::resolve_pull(&host, pull_git.as_deref())?,
             };
             install_units(target, &host, &install)
         }

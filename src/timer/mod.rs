@@ -68,6 +68,41 @@ pub struct Install {
     pub binary: PathBuf,
     /// Passed on to the service's runs.
     pub metrics_file: Option<PathBuf>,
+    /// Pull this git checkout before each run: (git binary, checkout), both
+    /// paths as the service sees them.
+    pub pull: Option<(PathBuf, PathBuf)>,
+}
+
+/// Checks `--pull-git DIR`: an absolute git checkout under the root, and a git
+/// binary there to pull it with.
+///
+/// # Errors
+/// A relative path, no checkout there, or no git under the root.
+pub fn resolve_pull(
+    host: &Host,
+    dir: Option<&Path>,
+) -> Result<Option<(PathBuf, PathBuf)>, TimerError> {
+    let Some(dir) = dir else { return Ok(None) };
+    let bad = |m: &str| TimerError::Playbook(dir.display().to_string(), m.into());
+    if !dir.is_absolute() {
+        return Err(bad(
+            "--pull-git needs an absolute path (as the service sees it)",
+        ));
+    }
+    if !matches!(host.lstat(&dir.join(".git")), Ok(Some(_))) {
+        return Err(bad(
+            "--pull-git: not a git checkout (no .git) under the root",
+        ));
+    }
+    let git = host
+        .binary("git")
+        .ok_or_else(|| bad("--pull-git: no git binary under the root"))?;
+    if !plain_arg(&dir.to_string_lossy()) {
+        return Err(bad(
+            "its path has characters a unit's command line would mangle",
+        ));
+    }
+    Ok(Some((git, dir.to_path_buf())))
 }
 
 /// Whether `s` is a systemd time span such as `90s`, `10min`, `1h 30m`, `2d`.
@@ -207,6 +242,21 @@ impl Install {
         argv
     }
 
+    /// The pull step's command line, when `--pull-git` was given.
+    #[must_use]
+    pub fn pull_command(&self) -> Option<Vec<String>> {
+        self.pull.as_ref().map(|(git, dir)| {
+            vec![
+                git.to_string_lossy().into_owned(),
+                "-C".into(),
+                dir.to_string_lossy().into_owned(),
+                "pull".into(),
+                "--ff-only".into(),
+                "--quiet".into(),
+            ]
+        })
+    }
+
     fn mode_name(&self) -> &'static str {
         match self.mode {
             Mode::Check => "check",
@@ -220,10 +270,14 @@ impl Install {
     /// A value the systemd dialect cannot hold.
     pub fn service_unit(&self) -> Result<String, TimerError> {
         let apply = self.mode == Mode::Apply;
-        let mut service: Vec<(&str, String)> = vec![
-            ("Type", "oneshot".into()),
-            ("ExecStart", self.command().join(" ")),
-        ];
+        let mut service: Vec<(&str, String)> = vec![("Type", "oneshot".into())];
+        if let Some(pull) = self.pull_command() {
+            // `+`: this step alone runs outside the sandbox below, which denies
+            // all IP traffic; `-`: a failed pull (network down) still converges
+            // to the playbooks already checked out.
+            service.push(("ExecStartPre", format!("-+{}", pull.join(" "))));
+        }
+        service.push(("ExecStart", self.command().join(" ")));
         if apply {
             // Exit 2 means "changed and verified": a success for a converging run.
             service.push(("SuccessExitStatus", "2".into()));
@@ -352,6 +406,7 @@ const KNOWN_KEYS: &[(&str, &[&str])] = &[
         "Service",
         &[
             "Type",
+            "ExecStartPre",
             "ExecStart",
             "SuccessExitStatus",
             "NoNewPrivileges",
@@ -721,6 +776,7 @@ mod tests {
             randomized_delay: "10m".into(),
             binary: "/usr/bin/harden".into(),
             metrics_file: None,
+            pull: None,
         };
         let argv = i.command();
         assert_eq!(

@@ -224,3 +224,136 @@ fn rollback_undoes_a_timer_install() {
     expect_code(&env.harden(&["rollback"]), 0);
     assert_eq!(env.tree(), before);
 }
+
+fn git(dir: &std::path::Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.org",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Pull convergence: playbooks live in a git checkout inside the root; the
+/// service pulls it before each run. The pull command written into the unit is
+/// run for real (real git, a local bare "origin"), and the new rule arrives.
+#[test]
+fn pull_git_updates_the_checkout_before_each_run() {
+    require("git");
+    let env = systemd_env();
+    std::fs::create_dir_all(env.path("usr/bin")).unwrap();
+    std::os::unix::fs::symlink("/usr/bin/git", env.path("usr/bin/git")).unwrap();
+    let origin = env.base.join("origin.git");
+    let work = env.base.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    git(
+        &env.base,
+        &["init", "-q", "--bare", origin.to_str().unwrap()],
+    );
+    git(&work, &["init", "-q"]);
+    std::fs::write(work.join("site.yml"), "name: site\ntasks: []\n").unwrap();
+    git(&work, &["add", "site.yml"]);
+    git(&work, &["commit", "-q", "-m", "empty site"]);
+    git(
+        &work,
+        &["push", "-q", origin.to_str().unwrap(), "HEAD:main"],
+    );
+    let checkout = env.path("srv/harden");
+    git(
+        &env.base,
+        &[
+            "clone",
+            "-q",
+            origin.to_str().unwrap(),
+            checkout.to_str().unwrap(),
+        ],
+    );
+
+    // Not a checkout: refused before anything is written.
+    let out = env.harden(&[
+        "timer",
+        "install",
+        "--pull-git",
+        "/srv",
+        "-p",
+        "/srv/harden/site.yml",
+    ]);
+    expect_code(&out, 1);
+    assert!(
+        stderr(&out).contains("not a git checkout"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = env.harden(&[
+        "timer",
+        "install",
+        "--mode",
+        "apply",
+        "--pull-git",
+        "/srv/harden",
+        "-p",
+        "/srv/harden/site.yml",
+    ]);
+    expect_code(&out, 0);
+    let (ok, said) = verify(&env);
+    assert!(
+        ok && said.trim().is_empty(),
+        "systemd-analyze verify: {said}"
+    );
+    let unit = env.read(&format!("{UNITS}/harden.service"));
+    let pre = key(&unit, "ExecStartPre");
+    assert_eq!(
+        pre,
+        vec!["-+/usr/bin/git -C /srv/harden pull --ff-only --quiet".to_string()],
+        "{unit}"
+    );
+    let start = unit.find("ExecStartPre=").unwrap();
+    assert!(
+        start < unit.find("ExecStart=").unwrap(),
+        "the pull must come before the run"
+    );
+
+    // The fleet's repository gains a rule.
+    std::fs::write(
+        work.join("site.yml"),
+        "name: site\ntasks:\n  - {name: banner, id: site.banner, file: {path: /etc/issue.net, content: \"hi\\n\"}}\n",
+    )
+    .unwrap();
+    git(&work, &["commit", "-q", "-am", "banner"]);
+    git(
+        &work,
+        &["push", "-q", origin.to_str().unwrap(), "HEAD:main"],
+    );
+    // Run the unit's own pull command (its checkout path mapped into the root).
+    let argv: Vec<String> = pre[0]
+        .trim_start_matches("-+")
+        .split(' ')
+        .map(|a| {
+            if a == "/srv/harden" {
+                checkout.display().to_string()
+            } else {
+                a.to_string()
+            }
+        })
+        .collect();
+    let st = Command::new(&argv[0]).args(&argv[1..]).status().unwrap();
+    assert!(st.success());
+    let pb = checkout.join("site.yml");
+    let out = env.harden(&["plan", "-p", pb.to_str().unwrap()]);
+    expect_code(&out, 0);
+    assert!(stdout(&out).contains("site.banner"), "{}", stdout(&out));
+}
