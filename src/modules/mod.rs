@@ -9,6 +9,7 @@ pub mod file;
 pub mod sshd;
 pub mod sudoers;
 pub mod sysctl;
+pub mod systemd_unit;
 pub mod user;
 
 use std::collections::BTreeMap;
@@ -53,6 +54,7 @@ pub enum ModuleCall {
     User(user::Params),
     Sudoers(sudoers::Params),
     Fail2ban(fail2ban::Params),
+    SystemdUnit(systemd_unit::Params),
 }
 
 impl ModuleCall {
@@ -66,6 +68,7 @@ impl ModuleCall {
             Self::User(_) => "user",
             Self::Sudoers(_) => "sudoers",
             Self::Fail2ban(_) => "fail2ban",
+            Self::SystemdUnit(_) => "systemd_unit",
         }
     }
 }
@@ -86,6 +89,7 @@ pub fn deserialize_call<'de, A: MapAccess<'de>>(
         "user" => ModuleCall::User(map.next_value()?),
         "sudoers" => ModuleCall::Sudoers(map.next_value()?),
         "fail2ban" => ModuleCall::Fail2ban(map.next_value()?),
+        "systemd_unit" => ModuleCall::SystemdUnit(map.next_value()?),
         _ => return Ok(None),
     }))
 }
@@ -93,7 +97,15 @@ pub fn deserialize_call<'de, A: MapAccess<'de>>(
 /// The module names, for messages and the schema.
 #[must_use]
 pub fn names() -> Vec<&'static str> {
-    vec!["fail2ban", "file", "sshd", "sudoers", "sysctl", "user"]
+    vec![
+        "fail2ban",
+        "file",
+        "sshd",
+        "sudoers",
+        "sysctl",
+        "systemd_unit",
+        "user",
+    ]
 }
 
 /// The declarative spec of a module (`modules/NAME.yaml`).
@@ -302,6 +314,7 @@ pub fn plan(host: &Host, task: &Task, pending: &Pending) -> Result<Out, ModuleEr
         ModuleCall::User(p) => user::plan(&ctx, p, &mut out)?,
         ModuleCall::Sudoers(p) => sudoers::plan(&ctx, p, &mut out)?,
         ModuleCall::Fail2ban(p) => fail2ban::plan(&ctx, p, &mut out)?,
+        ModuleCall::SystemdUnit(p) => systemd_unit::plan(&ctx, p, &mut out)?,
     }
     Ok(out)
 }
@@ -369,6 +382,7 @@ pub fn param_schemas(g: &mut schemars::SchemaGenerator) -> Vec<(&'static str, sc
         ("sshd", g.subschema_for::<sshd::Params>()),
         ("sudoers", g.subschema_for::<sudoers::Params>()),
         ("sysctl", g.subschema_for::<sysctl::Params>()),
+        ("systemd_unit", g.subschema_for::<systemd_unit::Params>()),
         ("user", g.subschema_for::<user::Params>()),
     ]
 }

@@ -13,3 +13,4 @@ mod plan;
 mod playbook_errors;
 mod sshd;
 mod sysctl_live;
+mod systemd_unit;
