@@ -6,6 +6,7 @@
 
 pub mod fail2ban;
 pub mod file;
+pub mod managed_block;
 pub mod sshd;
 pub mod sudoers;
 pub mod sysctl;
@@ -55,6 +56,7 @@ pub enum ModuleCall {
     Sudoers(sudoers::Params),
     Fail2ban(fail2ban::Params),
     SystemdUnit(systemd_unit::Params),
+    ManagedBlock(managed_block::Params),
 }
 
 impl ModuleCall {
@@ -69,6 +71,7 @@ impl ModuleCall {
             Self::Sudoers(_) => "sudoers",
             Self::Fail2ban(_) => "fail2ban",
             Self::SystemdUnit(_) => "systemd_unit",
+            Self::ManagedBlock(_) => "managed_block",
         }
     }
 }
@@ -90,6 +93,7 @@ pub fn deserialize_call<'de, A: MapAccess<'de>>(
         "sudoers" => ModuleCall::Sudoers(map.next_value()?),
         "fail2ban" => ModuleCall::Fail2ban(map.next_value()?),
         "systemd_unit" => ModuleCall::SystemdUnit(map.next_value()?),
+        "managed_block" => ModuleCall::ManagedBlock(map.next_value()?),
         _ => return Ok(None),
     }))
 }
@@ -100,6 +104,7 @@ pub fn names() -> Vec<&'static str> {
     vec![
         "fail2ban",
         "file",
+        "managed_block",
         "sshd",
         "sudoers",
         "sysctl",
@@ -315,6 +320,7 @@ pub fn plan(host: &Host, task: &Task, pending: &Pending) -> Result<Out, ModuleEr
         ModuleCall::Sudoers(p) => sudoers::plan(&ctx, p, &mut out)?,
         ModuleCall::Fail2ban(p) => fail2ban::plan(&ctx, p, &mut out)?,
         ModuleCall::SystemdUnit(p) => systemd_unit::plan(&ctx, p, &mut out)?,
+        ModuleCall::ManagedBlock(p) => managed_block::plan(&ctx, p, &mut out)?,
     }
     Ok(out)
 }
@@ -379,6 +385,7 @@ pub fn param_schemas(g: &mut schemars::SchemaGenerator) -> Vec<(&'static str, sc
     vec![
         ("fail2ban", g.subschema_for::<fail2ban::Params>()),
         ("file", g.subschema_for::<file::Params>()),
+        ("managed_block", g.subschema_for::<managed_block::Params>()),
         ("sshd", g.subschema_for::<sshd::Params>()),
         ("sudoers", g.subschema_for::<sudoers::Params>()),
         ("sysctl", g.subschema_for::<sysctl::Params>()),

@@ -9,6 +9,7 @@ mod cli;
 mod crash;
 mod fail2ban;
 mod files;
+mod managed_block;
 mod plan;
 mod playbook_errors;
 mod sshd;
