@@ -125,7 +125,7 @@ fn edit(
 }
 
 /// `ACTION UNIT` → a handler.
-fn parse_handler(s: &str) -> Result<Handler, String> {
+pub(crate) fn parse_handler(s: &str) -> Result<Handler, String> {
     let mut it = s.split_whitespace();
     let (Some(verb), Some(unit), None) = (it.next(), it.next(), it.next()) else {
         return Err(format!("handler `{s}`: expected `ACTION UNIT`"));

@@ -4,6 +4,7 @@
 //! `harden modules`; its Rust side only turns parameters into typed changes
 //! ([`crate::engine::plan::Change`]) by reading the host. Modules never write.
 
+pub mod env_file;
 pub mod fail2ban;
 pub mod file;
 pub mod managed_block;
@@ -57,6 +58,7 @@ pub enum ModuleCall {
     Fail2ban(fail2ban::Params),
     SystemdUnit(systemd_unit::Params),
     ManagedBlock(managed_block::Params),
+    EnvFile(env_file::Params),
 }
 
 impl ModuleCall {
@@ -72,6 +74,7 @@ impl ModuleCall {
             Self::Fail2ban(_) => "fail2ban",
             Self::SystemdUnit(_) => "systemd_unit",
             Self::ManagedBlock(_) => "managed_block",
+            Self::EnvFile(_) => "env_file",
         }
     }
 }
@@ -94,6 +97,7 @@ pub fn deserialize_call<'de, A: MapAccess<'de>>(
         "fail2ban" => ModuleCall::Fail2ban(map.next_value()?),
         "systemd_unit" => ModuleCall::SystemdUnit(map.next_value()?),
         "managed_block" => ModuleCall::ManagedBlock(map.next_value()?),
+        "env_file" => ModuleCall::EnvFile(map.next_value()?),
         _ => return Ok(None),
     }))
 }
@@ -102,6 +106,7 @@ pub fn deserialize_call<'de, A: MapAccess<'de>>(
 #[must_use]
 pub fn names() -> Vec<&'static str> {
     vec![
+        "env_file",
         "fail2ban",
         "file",
         "managed_block",
@@ -321,6 +326,7 @@ pub fn plan(host: &Host, task: &Task, pending: &Pending) -> Result<Out, ModuleEr
         ModuleCall::Fail2ban(p) => fail2ban::plan(&ctx, p, &mut out)?,
         ModuleCall::SystemdUnit(p) => systemd_unit::plan(&ctx, p, &mut out)?,
         ModuleCall::ManagedBlock(p) => managed_block::plan(&ctx, p, &mut out)?,
+        ModuleCall::EnvFile(p) => env_file::plan(&ctx, p, &mut out)?,
     }
     Ok(out)
 }
@@ -383,6 +389,7 @@ pub fn diff(before: &[u8], after: &[u8], secret: bool) -> Diff {
 /// The JSON Schema of each module's parameters, by task key.
 pub fn param_schemas(g: &mut schemars::SchemaGenerator) -> Vec<(&'static str, schemars::Schema)> {
     vec![
+        ("env_file", g.subschema_for::<env_file::Params>()),
         ("fail2ban", g.subschema_for::<fail2ban::Params>()),
         ("file", g.subschema_for::<file::Params>()),
         ("managed_block", g.subschema_for::<managed_block::Params>()),

@@ -7,6 +7,7 @@ mod accounts;
 mod apply;
 mod cli;
 mod crash;
+mod env_file;
 mod fail2ban;
 mod files;
 mod managed_block;
