@@ -8,6 +8,7 @@ pub mod env_file;
 pub mod fail2ban;
 pub mod file;
 pub mod managed_block;
+pub mod nginx;
 pub mod sshd;
 pub mod sudoers;
 pub mod sysctl;
@@ -59,6 +60,7 @@ pub enum ModuleCall {
     SystemdUnit(systemd_unit::Params),
     ManagedBlock(managed_block::Params),
     EnvFile(env_file::Params),
+    Nginx(nginx::Params),
 }
 
 impl ModuleCall {
@@ -75,6 +77,7 @@ impl ModuleCall {
             Self::SystemdUnit(_) => "systemd_unit",
             Self::ManagedBlock(_) => "managed_block",
             Self::EnvFile(_) => "env_file",
+            Self::Nginx(_) => "nginx",
         }
     }
 }
@@ -98,6 +101,7 @@ pub fn deserialize_call<'de, A: MapAccess<'de>>(
         "systemd_unit" => ModuleCall::SystemdUnit(map.next_value()?),
         "managed_block" => ModuleCall::ManagedBlock(map.next_value()?),
         "env_file" => ModuleCall::EnvFile(map.next_value()?),
+        "nginx" => ModuleCall::Nginx(map.next_value()?),
         _ => return Ok(None),
     }))
 }
@@ -110,6 +114,7 @@ pub fn names() -> Vec<&'static str> {
         "fail2ban",
         "file",
         "managed_block",
+        "nginx",
         "sshd",
         "sudoers",
         "sysctl",
@@ -327,6 +332,7 @@ pub fn plan(host: &Host, task: &Task, pending: &Pending) -> Result<Out, ModuleEr
         ModuleCall::SystemdUnit(p) => systemd_unit::plan(&ctx, p, &mut out)?,
         ModuleCall::ManagedBlock(p) => managed_block::plan(&ctx, p, &mut out)?,
         ModuleCall::EnvFile(p) => env_file::plan(&ctx, p, &mut out)?,
+        ModuleCall::Nginx(p) => nginx::plan(&ctx, p, &mut out)?,
     }
     Ok(out)
 }
@@ -393,6 +399,7 @@ pub fn param_schemas(g: &mut schemars::SchemaGenerator) -> Vec<(&'static str, sc
         ("fail2ban", g.subschema_for::<fail2ban::Params>()),
         ("file", g.subschema_for::<file::Params>()),
         ("managed_block", g.subschema_for::<managed_block::Params>()),
+        ("nginx", g.subschema_for::<nginx::Params>()),
         ("sshd", g.subschema_for::<sshd::Params>()),
         ("sudoers", g.subschema_for::<sudoers::Params>()),
         ("sysctl", g.subschema_for::<sysctl::Params>()),

@@ -11,6 +11,7 @@ mod env_file;
 mod fail2ban;
 mod files;
 mod managed_block;
+mod nginx;
 mod plan;
 mod playbook_errors;
 mod sshd;
