@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::{Ctx, ModuleError, Out, diff, observed};
-use crate::engine::plan::{Op, WriteFile};
+use crate::engine::plan::{Op, SetMeta, WriteFile};
 use crate::formats::keyvalue::{KvDialect, KvDoc};
 use crate::host::fs::Kind;
 use crate::playbook::VarValue;
@@ -32,6 +32,9 @@ pub struct Params {
     /// Create the file (`0600 root:root`) when missing (default false).
     #[serde(default)]
     pub create: bool,
+    /// The file's mode, e.g. `"0600"` (default: kept; `0600` when created).
+    #[serde(default)]
+    pub mode: Option<super::file::FileMode>,
     /// `ACTION UNIT` run after a change (`restart postiz`).
     #[serde(default)]
     pub handler: Option<String>,
@@ -96,12 +99,30 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
             )));
         }
     };
+    let (mode, uid, gid) = meta
+        .as_ref()
+        .map_or((0o600, 0, 0), |m| (m.mode, m.uid, m.gid));
+    let want_mode = p.mode.map_or(mode, |m| m.0);
     let Some((after, touched)) = edit(&text, &p.set, &p.remove)
         .map_err(|m| ctx.invalid(format!("{}: {m}", path.display())))?
     else {
+        if want_mode != mode {
+            let mut c = ctx.change(
+                path.display().to_string(),
+                format!("mode {mode:04o} -> {want_mode:04o}"),
+            );
+            c.ops.push(Op::SetMeta(SetMeta {
+                path,
+                mode: Some(want_mode),
+                uid: None,
+                gid: None,
+                expect: (mode, uid, gid),
+            }));
+            out.changes.push(c);
+        }
         return Ok(());
     };
-    let (mode, uid, gid) = meta.map_or((0o600, 0, 0), |m| (m.mode, m.uid, m.gid));
+    let mode = want_mode;
     let mut c = ctx.change(
         path.display().to_string(),
         format!("{} (values redacted)", touched.join(", ")),

@@ -103,3 +103,39 @@ fn a_value_that_cannot_be_written_is_an_error_without_the_value() {
     expect_code(&out, 1);
     assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
 }
+
+#[test]
+fn mode_is_enforced_with_or_without_a_content_change() {
+    let env = Env::new();
+    env.write(PATH, ENV);
+    env.chmod(PATH, 0o644);
+    let p = env.playbook(
+        "mode.yml",
+        &format!("tasks:\n  - name: e\n    id: postiz.env\n    env_file: {{ path: /{PATH}, mode: \"0600\", set: {{ API_LIMIT: 300 }} }}\n"),
+    );
+    let p = p.to_str().unwrap();
+    let out = env.harden(&["plan", "-p", p]);
+    expect_code(&out, 0);
+    assert!(
+        stdout(&out).contains("mode 0644 -> 0600"),
+        "{}",
+        stdout(&out)
+    );
+    expect_code(&env.harden(&["apply", "--yes", "-p", p]), 2);
+    assert_eq!(env.mode(PATH), 0o600);
+    assert_eq!(env.read(PATH), ENV);
+    env.chmod(PATH, 0o644);
+    let p2 = env.playbook(
+        "mode2.yml",
+        &format!("tasks:\n  - name: e\n    id: postiz.env\n    env_file: {{ path: /{PATH}, mode: \"0600\", set: {{ API_LIMIT: 30 }} }}\n"),
+    );
+    expect_code(
+        &env.harden(&["apply", "--yes", "-p", p2.to_str().unwrap()]),
+        2,
+    );
+    assert_eq!(env.mode(PATH), 0o600);
+    expect_code(
+        &env.harden(&["plan", "-p", p2.to_str().unwrap(), "--detailed-exitcode"]),
+        0,
+    );
+}
