@@ -14,6 +14,7 @@ mod managed_block;
 mod nginx;
 mod plan;
 mod playbook_errors;
+mod playbooks;
 mod sshd;
 mod sysctl_live;
 mod systemd_unit;
