@@ -13,6 +13,7 @@ pub mod sshd;
 pub mod sudoers;
 pub mod sysctl;
 pub mod systemd_unit;
+pub mod unattended_upgrades;
 pub mod user;
 
 use std::collections::BTreeMap;
@@ -61,6 +62,7 @@ pub enum ModuleCall {
     ManagedBlock(managed_block::Params),
     EnvFile(env_file::Params),
     Nginx(nginx::Params),
+    UnattendedUpgrades(unattended_upgrades::Params),
 }
 
 impl ModuleCall {
@@ -78,6 +80,7 @@ impl ModuleCall {
             Self::ManagedBlock(_) => "managed_block",
             Self::EnvFile(_) => "env_file",
             Self::Nginx(_) => "nginx",
+            Self::UnattendedUpgrades(_) => "unattended_upgrades",
         }
     }
 }
@@ -102,6 +105,7 @@ pub fn deserialize_call<'de, A: MapAccess<'de>>(
         "managed_block" => ModuleCall::ManagedBlock(map.next_value()?),
         "env_file" => ModuleCall::EnvFile(map.next_value()?),
         "nginx" => ModuleCall::Nginx(map.next_value()?),
+        "unattended_upgrades" => ModuleCall::UnattendedUpgrades(map.next_value()?),
         _ => return Ok(None),
     }))
 }
@@ -119,6 +123,7 @@ pub fn names() -> Vec<&'static str> {
         "sudoers",
         "sysctl",
         "systemd_unit",
+        "unattended_upgrades",
         "user",
     ]
 }
@@ -333,6 +338,7 @@ pub fn plan(host: &Host, task: &Task, pending: &Pending) -> Result<Out, ModuleEr
         ModuleCall::ManagedBlock(p) => managed_block::plan(&ctx, p, &mut out)?,
         ModuleCall::EnvFile(p) => env_file::plan(&ctx, p, &mut out)?,
         ModuleCall::Nginx(p) => nginx::plan(&ctx, p, &mut out)?,
+        ModuleCall::UnattendedUpgrades(p) => unattended_upgrades::plan(&ctx, p, &mut out)?,
     }
     Ok(out)
 }
@@ -404,6 +410,10 @@ pub fn param_schemas(g: &mut schemars::SchemaGenerator) -> Vec<(&'static str, sc
         ("sudoers", g.subschema_for::<sudoers::Params>()),
         ("sysctl", g.subschema_for::<sysctl::Params>()),
         ("systemd_unit", g.subschema_for::<systemd_unit::Params>()),
+        (
+            "unattended_upgrades",
+            g.subschema_for::<unattended_upgrades::Params>(),
+        ),
         ("user", g.subschema_for::<user::Params>()),
     ]
 }

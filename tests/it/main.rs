@@ -18,3 +18,4 @@ mod playbooks;
 mod sshd;
 mod sysctl_live;
 mod systemd_unit;
+mod unattended_upgrades;
