@@ -4,6 +4,7 @@
 //! `harden modules`; its Rust side only turns parameters into typed changes
 //! ([`crate::engine::plan::Change`]) by reading the host. Modules never write.
 
+pub mod docker_daemon;
 pub mod env_file;
 pub mod fail2ban;
 pub mod file;
@@ -63,6 +64,7 @@ pub enum ModuleCall {
     EnvFile(env_file::Params),
     Nginx(nginx::Params),
     UnattendedUpgrades(unattended_upgrades::Params),
+    DockerDaemon(docker_daemon::Params),
 }
 
 impl ModuleCall {
@@ -81,6 +83,7 @@ impl ModuleCall {
             Self::EnvFile(_) => "env_file",
             Self::Nginx(_) => "nginx",
             Self::UnattendedUpgrades(_) => "unattended_upgrades",
+            Self::DockerDaemon(_) => "docker_daemon",
         }
     }
 }
@@ -106,6 +109,7 @@ pub fn deserialize_call<'de, A: MapAccess<'de>>(
         "env_file" => ModuleCall::EnvFile(map.next_value()?),
         "nginx" => ModuleCall::Nginx(map.next_value()?),
         "unattended_upgrades" => ModuleCall::UnattendedUpgrades(map.next_value()?),
+        "docker_daemon" => ModuleCall::DockerDaemon(map.next_value()?),
         _ => return Ok(None),
     }))
 }
@@ -114,6 +118,7 @@ pub fn deserialize_call<'de, A: MapAccess<'de>>(
 #[must_use]
 pub fn names() -> Vec<&'static str> {
     vec![
+        "docker_daemon",
         "env_file",
         "fail2ban",
         "file",
@@ -339,6 +344,7 @@ pub fn plan(host: &Host, task: &Task, pending: &Pending) -> Result<Out, ModuleEr
         ModuleCall::EnvFile(p) => env_file::plan(&ctx, p, &mut out)?,
         ModuleCall::Nginx(p) => nginx::plan(&ctx, p, &mut out)?,
         ModuleCall::UnattendedUpgrades(p) => unattended_upgrades::plan(&ctx, p, &mut out)?,
+        ModuleCall::DockerDaemon(p) => docker_daemon::plan(&ctx, p, &mut out)?,
     }
     Ok(out)
 }
@@ -401,6 +407,7 @@ pub fn diff(before: &[u8], after: &[u8], secret: bool) -> Diff {
 /// The JSON Schema of each module's parameters, by task key.
 pub fn param_schemas(g: &mut schemars::SchemaGenerator) -> Vec<(&'static str, schemars::Schema)> {
     vec![
+        ("docker_daemon", g.subschema_for::<docker_daemon::Params>()),
         ("env_file", g.subschema_for::<env_file::Params>()),
         ("fail2ban", g.subschema_for::<fail2ban::Params>()),
         ("file", g.subschema_for::<file::Params>()),

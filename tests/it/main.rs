@@ -7,6 +7,7 @@ mod accounts;
 mod apply;
 mod cli;
 mod crash;
+mod docker_daemon;
 mod env_file;
 mod fail2ban;
 mod files;

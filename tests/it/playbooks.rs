@@ -86,6 +86,10 @@ fn postiz_env() -> Env {
     copy_tree(Path::new("/etc/fail2ban"), &env.path("etc/fail2ban"));
     env.write("var/log/postiz/auth.log", "");
     std::fs::create_dir_all(env.path("etc/apt/apt.conf.d")).unwrap();
+    env.write(
+        "etc/docker/daemon.json",
+        "{\n  \"data-root\": \"/srv/docker\"\n}\n",
+    );
     env.write("var/log/nginx/error.log", "");
     let live = env.path("etc/letsencrypt/live/postiz.example.org");
     std::fs::create_dir_all(&live).unwrap();
@@ -127,6 +131,10 @@ fn postiz_converges_then_plans_empty_then_rolls_back() {
     assert_eq!(env.mode("opt/postiz/backups"), 0o700);
     assert!(env.read("opt/postiz/.env").contains("RATE_LIMIT_MAX=100\n"));
     assert!(env.read("etc/passwd").contains("postiz:x:"));
+    assert!(
+        env.read("etc/docker/daemon.json")
+            .starts_with("{\n  \"data-root\": \"/srv/docker\",\n")
+    );
     assert!(
         env.read("etc/apt/apt.conf.d/52harden-unattended-upgrades")
             .contains("APT::Periodic::Unattended-Upgrade \"1\";")
