@@ -1,5 +1,5 @@
 //! `docker_daemon`: settings merged into `/etc/docker/daemon.json`. Unrelated
-//! keys stay, in their order (serde_json keeps insertion order here); new keys go at
+//! keys stay, in their order (`serde_json` keeps insertion order here); new keys go at
 //! the end; object values (`log-opts`) are merged key by key. A file that already
 //! holds the values is left alone whatever its formatting. Debian 12's dockerd
 //! (20.10) has no `--validate` and refuses to start on an unknown key or a wrong
