@@ -10,6 +10,7 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::engine::apply::{self, Report};
+use crate::engine::confirm;
 use crate::engine::plan::Plan;
 use crate::engine::state::{Outcome, StateDir};
 use crate::engine::{self, Filter, render};
@@ -95,6 +96,24 @@ pub enum Command {
         /// access to this host.
         #[arg(long)]
         i_accept_lockout_risk: bool,
+        /// Roll the transaction back automatically unless `harden confirm` runs
+        /// within SECONDS after it is committed. A watchdog process, detached from
+        /// this session, does it: the way to harden a remote host safely.
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+        confirm_within: Option<u64>,
+    },
+    /// Keep the transaction applied with `--confirm-within` (stops its watchdog).
+    Confirm {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// The confirm-or-revert watchdog (started by `apply --confirm-within`).
+    #[command(hide = true)]
+    Watchdog {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        txn: String,
     },
     /// Quiet plan for monitoring: exit 0 when compliant, 2 on drift.
     Check {
@@ -139,6 +158,17 @@ pub enum Command {
 /// Runs the command line of this process and returns the exit code.
 #[must_use]
 pub fn main() -> i32 {
+    // Started by Ansible as a binary module: one argument, a JSON arguments file.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(file) = crate::ansible::args_file(&argv) {
+        let result = crate::ansible::run_file(&file);
+        println!("{result}");
+        return if result["failed"] == serde_json::Value::Bool(true) {
+            exit::ERROR
+        } else {
+            exit::OK
+        };
+    }
     let cli = Cli::parse();
     init_logging(&cli);
     match run(cli) {
@@ -195,13 +225,17 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             args,
             yes,
             i_accept_lockout_risk,
-        } => cmd_apply(&args, yes, i_accept_lockout_risk),
+            confirm_within,
+        } => cmd_apply(&args, yes, i_accept_lockout_risk, confirm_within),
+        Command::Confirm { target } => cmd_confirm(&target),
+        Command::Watchdog { target, txn } => cmd_watchdog(&target, &txn),
         Command::Rollback { txn, target } => {
             let host = host_for(&target)?;
             let state = state_dir(&target, &host)?;
             let report = apply::rollback(&host, &state, txn.as_deref())
                 .map_err(|e| Error::Refused(e.to_string()))?;
             print_report(&report, "rollback");
+            confirm::settle(&state);
             Ok(match report.outcome {
                 Outcome::Committed => exit::OK,
                 _ => exit::ROLLBACK_FAILED,
@@ -303,7 +337,7 @@ fn host_for(target: &Target) -> Result<Host, Error> {
     Ok(Host::new(root, Arc::new(SystemRunner)))
 }
 
-fn state_dir(target: &Target, host: &Host) -> Result<StateDir, Error> {
+pub(crate) fn state_dir(target: &Target, host: &Host) -> Result<StateDir, Error> {
     let path = match &target.state_dir {
         Some(p) if p.is_absolute() => p.clone(),
         Some(p) => std::env::current_dir()
@@ -334,7 +368,7 @@ fn filter(args: &PlanArgs) -> Filter {
     }
 }
 
-fn prepare(args: &PlanArgs) -> Result<(Host, Playbook, Plan), Error> {
+pub(crate) fn prepare(args: &PlanArgs) -> Result<(Host, Playbook, Plan), Error> {
     let pb = load(args)?;
     let host = host_for(&args.target)?;
     let plan = engine::plan(&host, &pb, &filter(args))?;
@@ -398,10 +432,28 @@ fn confirm(plan: &Plan, host: &Host) -> Result<(), Error> {
     }
 }
 
-fn cmd_apply(args: &PlanArgs, yes: bool, accept_lockout: bool) -> Result<i32, Error> {
+fn cmd_apply(
+    args: &PlanArgs,
+    yes: bool,
+    accept_lockout: bool,
+    confirm_within: Option<u64>,
+) -> Result<i32, Error> {
     let (host, pb, plan) = prepare(args)?;
     let state = state_dir(&args.target, &host)?;
     print_plan(&plan, args.format)?;
+    confirm::settle(&state);
+    if let Some(p) = confirm::pending(&state)? {
+        return Err(Error::Refused(format!(
+            "transaction {} waits for `harden confirm` (its watchdog reverts it otherwise); confirm it, let it expire or `harden rollback {}` first",
+            p.txn, p.txn
+        )));
+    }
+    if let Some(p) = confirm::reverting(&state)? {
+        return Err(Error::Refused(format!(
+            "the confirm watchdog is reverting transaction {}; wait for it to finish",
+            p.txn
+        )));
+    }
     if plan.changes.is_empty() {
         if let Some(j) = state.journal()? {
             return Err(Error::Refused(format!(
@@ -433,9 +485,32 @@ fn cmd_apply(args: &PlanArgs, yes: bool, accept_lockout: bool) -> Result<i32, Er
     }
     let f = filter(args);
     let replan = || engine::plan(&host, &pb, &f).map_err(|e| e.to_string());
-    let report =
-        apply::apply(&host, &state, &plan, &replan).map_err(|e| Error::Refused(e.to_string()))?;
+    let report = match confirm_within {
+        None => apply::apply(&host, &state, &plan, &replan),
+        Some(secs) => {
+            let arm = |txn: &str| arm_watchdog(&host, &state, txn, secs);
+            apply::apply_armed(&host, &state, &plan, &replan, &arm)
+        }
+    }
+    .map_err(|e| Error::Refused(e.to_string()))?;
     print_report(&report, "apply");
+    if let Some(secs) = confirm_within {
+        if report.outcome == Outcome::Committed {
+            // The window starts when the change is in place.
+            if let Some(mut p) = confirm::pending(&state)? {
+                p.deadline = confirm::now_unix() + secs;
+                confirm::set_pending(&state, &p)?;
+            }
+            crate::engine::apply::crash_point("after-commit-confirm");
+            let _ = writeln!(
+                anstream::stderr(),
+                "harden: run `harden confirm` within {secs} s to keep transaction {}; otherwise it is rolled back",
+                report.txn
+            );
+        } else {
+            confirm::disarm(&state, &report.txn);
+        }
+    }
     Ok(match report.outcome {
         Outcome::Committed => exit::CHANGED,
         Outcome::ValidationFailed | Outcome::RolledBack | Outcome::Reverted => exit::ROLLED_BACK,
@@ -478,4 +553,97 @@ fn print_report(report: &Report, what: &str) {
         ),
     };
     let _ = writeln!(err, "{line}");
+}
+
+/// Records the pending confirmation of `txn` and starts its watchdog: a transient
+/// systemd service when this is the running system under systemd (it outlives any
+/// login session), otherwise our own binary in a new session with no terminal.
+fn arm_watchdog(host: &Host, state: &StateDir, txn: &str, secs: u64) -> Result<(), String> {
+    let mut pending = confirm::Pending {
+        txn: txn.to_string(),
+        deadline: confirm::now_unix() + secs,
+        watchdog_pid: None,
+        outcome: None,
+    };
+    confirm::set_pending(state, &pending).map_err(|e| e.to_string())?;
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find our own binary: {e}"))?;
+    let mut argv: Vec<std::ffi::OsString> = vec![
+        exe.into(),
+        "watchdog".into(),
+        "--root".into(),
+        host.root.clone().into(),
+        "--state-dir".into(),
+        state.path.clone().into(),
+        "--txn".into(),
+        txn.into(),
+    ];
+    let systemd = host.root == Path::new("/")
+        && host.facts.init == crate::host::facts::Init::Systemd
+        && Path::new("/usr/bin/systemd-run").exists();
+    if systemd {
+        let unit = format!("--unit=harden-confirm-{txn}");
+        let mut full: Vec<std::ffi::OsString> = vec![
+            "/usr/bin/systemd-run".into(),
+            unit.into(),
+            "--collect".into(),
+            "--quiet".into(),
+            "--".into(),
+        ];
+        full.append(&mut argv);
+        argv = full;
+    }
+    let child = std::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .current_dir("/")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .env_remove("HARDEN_CRASH_AT")
+        .spawn()
+        .map_err(|e| format!("cannot start the confirm watchdog: {e}"))?;
+    if systemd {
+        let out = child
+            .wait_with_output()
+            .map_err(|e| format!("systemd-run: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "systemd-run failed to start the watchdog ({})",
+                out.status
+            ));
+        }
+    } else {
+        pending.watchdog_pid = Some(child.id());
+        confirm::set_pending(state, &pending).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn cmd_confirm(target: &Target) -> Result<i32, Error> {
+    let host = host_for(target)?;
+    let state = state_dir(target, &host)?;
+    match confirm::confirm(&state)? {
+        confirm::Confirmed::Kept(txn) => {
+            println!("confirmed transaction {txn}: it stays; its watchdog stops");
+            Ok(exit::OK)
+        }
+        confirm::Confirmed::Expired(p) => Err(Error::Refused(format!(
+            "too late: transaction {} was not confirmed in time{}",
+            p.txn,
+            p.outcome.map(|o| format!(" ({o})")).unwrap_or_default()
+        ))),
+        confirm::Confirmed::NothingPending => Err(Error::Refused(
+            "no transaction waits for a confirmation".into(),
+        )),
+    }
+}
+
+fn cmd_watchdog(target: &Target, txn: &str) -> Result<i32, Error> {
+    // A session of its own: the SSH session that started the apply may hang up.
+    let _ = nix::unistd::setsid();
+    let host = host_for(target)?;
+    let state = state_dir(target, &host)?;
+    match confirm::watch(&host, &state, txn).map_err(|e| Error::Refused(e.to_string()))? {
+        confirm::Watch::Reverted(r) if r.outcome != Outcome::Committed => Ok(exit::ROLLBACK_FAILED),
+        _ => Ok(exit::OK),
+    }
 }

@@ -5,7 +5,10 @@
 //! The rooms: [`playbook`] reads what the user wants, [`modules`] turn it into typed
 //! changes, [`formats`] edit config text losslessly, [`host`] is the only way to touch
 //! the machine, and [`engine`] plans, applies, snapshots and rolls back.
+//! [`cli`] and [`ansible`] are the two front doors: the command line and Ansible's
+//! binary-module protocol.
 
+pub mod ansible;
 pub mod cli;
 pub mod engine;
 pub mod error;

@@ -57,7 +57,7 @@ pub struct Report {
 
 /// Kills the process at a named point, in debug builds only, when
 /// `HARDEN_CRASH_AT` names it: the fault injection of the crash tests.
-fn crash_point(name: &str) {
+pub fn crash_point(name: &str) {
     if cfg!(debug_assertions) && std::env::var("HARDEN_CRASH_AT").is_ok_and(|v| v == name) {
         let _ = nix::sys::signal::kill(nix::unistd::getpid(), nix::sys::signal::Signal::SIGKILL);
     }
@@ -397,6 +397,23 @@ pub fn apply(
     plan: &Plan,
     replan: &dyn Fn() -> Result<Plan, String>,
 ) -> Result<Report, TxnError> {
+    apply_armed(host, state, plan, replan, &|_| Ok(()))
+}
+
+/// [`apply`] with `arm` called once the transaction is journaled and before its
+/// first write, with the transaction id: confirm-or-revert starts its watchdog
+/// there, so a process killed at any later point is still reverted. When `arm`
+/// fails, nothing is written and the transaction ends rolled back.
+///
+/// # Errors
+/// As [`apply`].
+pub fn apply_armed(
+    host: &Host,
+    state: &StateDir,
+    plan: &Plan,
+    replan: &dyn Fn() -> Result<Plan, String>,
+    arm: &dyn Fn(&str) -> Result<(), String>,
+) -> Result<Report, TxnError> {
     let _lock = state.lock()?;
     check_no_interrupted(state)?;
     // Other programs' locks (shadow-utils' for the account databases) are taken
@@ -423,6 +440,10 @@ pub fn apply(
             locks: plan_locks,
         },
     )?;
+    if let Err(reason) = arm(&txn.id) {
+        return Ok(txn.recover(reason, Vec::new()));
+    }
+    crash_point("after-arm");
     let tag = temp_tag(&txn.id);
     if let Err(reason) = validate(host, plan, &tag) {
         let _ = txn.finish(Outcome::ValidationFailed, Some(reason.clone()));

@@ -4,6 +4,7 @@
 //! through [`crate::host`].
 
 pub mod apply;
+pub mod confirm;
 pub mod plan;
 pub mod render;
 pub mod snapshot;

@@ -27,6 +27,12 @@ pub enum StateError {
     NoSuchTxn(String),
     #[error("the state directory {0} is not absolute")]
     Relative(PathBuf),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 type Result<T> = std::result::Result<T, StateError>;

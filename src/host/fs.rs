@@ -165,6 +165,15 @@ pub fn open_dir(root: &Path, dir: &Path) -> Result<Option<OwnedFd>> {
     Ok(Some(fd))
 }
 
+/// Opens a directory that must exist (the parent of a path being written).
+fn existing_dir(root: &Path, dir: &Path) -> Result<OwnedFd> {
+    open_dir(root, dir)?.ok_or_else(|| FsError::Sys {
+        path: dir.to_path_buf(),
+        op: "open directory",
+        errno: Errno::ENOENT,
+    })
+}
+
 fn split(path: &Path) -> Result<(PathBuf, &OsStr)> {
     let comps = components(path)?;
     let Some(name) = comps.last() else {
@@ -303,11 +312,7 @@ pub fn write_temp(
     purpose: &str,
 ) -> Result<PathBuf> {
     let (parent, name) = split(path)?;
-    let dir = open_dir(root, &parent)?.ok_or_else(|| FsError::Sys {
-        path: parent.clone(),
-        op: "open directory",
-        errno: Errno::ENOENT,
-    })?;
+    let dir = existing_dir(root, &parent)?;
     let tmp = temp_name(tag, name, purpose);
     let tmp_logical = parent.join(&tmp);
     // A leftover from an earlier crash of the same transaction id is ours to replace.
@@ -364,11 +369,7 @@ fn set_owner_fd(fd: &OwnedFd, owner: Owner, path: &Path) -> Result<()> {
 pub fn install(root: &Path, tmp: &Path, path: &Path) -> Result<()> {
     let (parent, name) = split(path)?;
     let (_, tmp_name) = split(tmp)?;
-    let dir = open_dir(root, &parent)?.ok_or_else(|| FsError::Sys {
-        path: parent.clone(),
-        op: "open directory",
-        errno: Errno::ENOENT,
-    })?;
+    let dir = existing_dir(root, &parent)?;
     match fstatat(dir.as_fd(), name, AtFlags::AT_SYMLINK_NOFOLLOW) {
         Ok(st) => match Meta::from_stat(&st).kind {
             Kind::Symlink => {
@@ -435,11 +436,7 @@ pub fn remove_dir(root: &Path, path: &Path) -> Result<bool> {
 /// Creates one directory (its parent must exist) with mode and owner.
 pub fn make_dir(root: &Path, path: &Path, owner: Owner) -> Result<()> {
     let (parent, name) = split(path)?;
-    let dir = open_dir(root, &parent)?.ok_or_else(|| FsError::Sys {
-        path: parent.clone(),
-        op: "open directory",
-        errno: Errno::ENOENT,
-    })?;
+    let dir = existing_dir(root, &parent)?;
     match mkdirat(dir.as_fd(), name, Mode::from_bits_truncate(0o700)) {
         Ok(()) | Err(Errno::EEXIST) => {}
         Err(e) => return Err(sys(path, "mkdir")(e)),
@@ -466,11 +463,7 @@ pub fn set_meta(
         open_root(root)?
     } else {
         let (parent, name) = split(path)?;
-        let dir = open_dir(root, &parent)?.ok_or_else(|| FsError::Sys {
-            path: parent.clone(),
-            op: "open directory",
-            errno: Errno::ENOENT,
-        })?;
+        let dir = existing_dir(root, &parent)?;
         match openat(
             dir.as_fd(),
             name,

@@ -16,6 +16,12 @@ pub enum Action {
     Restart,
     ReloadOrRestart,
     DaemonReload,
+    /// Load a firewall's files into the kernel with its own tool (unit `ufw`):
+    /// `ufw --force enable` when its `ufw.conf` says `ENABLED=yes`, `ufw disable`
+    /// otherwise. (`systemctl restart ufw` cannot do it: ufw-init's stop does
+    /// nothing once the file already says disabled, so the old rules would stay.)
+    /// Runs on the running system only, with or without systemd.
+    FirewallSync,
 }
 
 impl Action {
@@ -26,6 +32,7 @@ impl Action {
             Self::Restart => "restart",
             Self::ReloadOrRestart => "reload-or-restart",
             Self::DaemonReload => "daemon-reload",
+            Self::FirewallSync => "sync",
         }
     }
 }
@@ -41,6 +48,9 @@ pub enum Outcome {
 /// Runs `action` on `unit` (ignored for daemon-reload) on the host.
 #[must_use]
 pub fn run(host: &Host, action: Action, unit: &str) -> Outcome {
+    if action == Action::FirewallSync {
+        return firewall_sync(host, unit);
+    }
     match host.facts.init {
         Init::Offline => {
             return Outcome::Skipped(format!(
@@ -59,6 +69,37 @@ pub fn run(host: &Host, action: Action, unit: &str) -> Outcome {
         argv.push(unit.to_string());
     }
     match host.runner.run(&Cmd::new(argv)) {
+        Ok(out) if out.success() => Outcome::Done,
+        Ok(out) => Outcome::Failed(out.brief()),
+        Err(e) => Outcome::Failed(e.to_string()),
+    }
+}
+
+fn firewall_sync(host: &Host, unit: &str) -> Outcome {
+    if !host.is_live() {
+        return Outcome::Skipped(format!(
+            "offline root {}, firewall not loaded",
+            host.root.display()
+        ));
+    }
+    if unit != "ufw" {
+        return Outcome::Failed(format!("no firewall sync for `{unit}`"));
+    }
+    let enabled = host
+        .read(std::path::Path::new("/etc/ufw/ufw.conf"))
+        .ok()
+        .flatten()
+        .is_some_and(|c| {
+            String::from_utf8_lossy(&c)
+                .lines()
+                .any(|l| l.trim() == "ENABLED=yes")
+        });
+    let argv: &[&str] = if enabled {
+        &["ufw", "--force", "enable"]
+    } else {
+        &["ufw", "disable"]
+    };
+    match host.runner.run(&Cmd::new(argv.iter().copied())) {
         Ok(out) if out.success() => Outcome::Done,
         Ok(out) => Outcome::Failed(out.brief()),
         Err(e) => Outcome::Failed(e.to_string()),
@@ -114,5 +155,28 @@ mod tests {
             run(&host(Init::Systemd, failing), Action::Reload, "ssh"),
             Outcome::Failed(_)
         ));
+    }
+
+    #[test]
+    fn firewall_sync_uses_ufw_itself_and_only_on_the_running_system() {
+        let runner = Arc::new(RecordingRunner::new());
+        let offline = host(Init::Systemd, runner.clone());
+        assert!(matches!(
+            run(&offline, Action::FirewallSync, "ufw"),
+            Outcome::Skipped(_)
+        ));
+        assert!(runner.calls().is_empty());
+        // The running system, through a recording runner: nothing is executed.
+        let mut live = Host::new(std::path::PathBuf::from("/"), runner.clone());
+        live.facts.init = Init::None;
+        assert_eq!(run(&live, Action::FirewallSync, "ufw"), Outcome::Done);
+        let on = std::fs::read_to_string("/etc/ufw/ufw.conf")
+            .is_ok_and(|c| c.lines().any(|l| l.trim() == "ENABLED=yes"));
+        let want: Vec<String> = if on {
+            vec!["ufw".into(), "--force".into(), "enable".into()]
+        } else {
+            vec!["ufw".into(), "disable".into()]
+        };
+        assert_eq!(runner.calls(), vec![want]);
     }
 }

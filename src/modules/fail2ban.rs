@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{Ctx, ModuleError, Out, diff, missing_parents, observed};
-use crate::engine::plan::{Handler, NoticeLevel, Op, Validator, WriteFile};
+use crate::engine::plan::{Change, Handler, NoticeLevel, Op, Validator, WriteFile};
 use crate::formats::ini::{IniBuilder, IniDialect};
 use crate::host::runner::{Cmd, Runner, SystemRunner};
 use crate::host::service::Action;
@@ -246,6 +246,12 @@ fn from_hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// A section of the jail file: its name and its `key = value` lines.
+type Section = (String, Vec<(String, String)>);
+
+/// A file to write: its path, its planned text and its current content.
+type Pending = (PathBuf, String, Option<Vec<u8>>);
+
 pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
     let dir = ctx.path_param(None, "dir")?;
     let jail_file = ctx.path_param(None, "jail_file")?;
@@ -257,149 +263,265 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
     }
     let journal_only = journald_only(ctx);
 
-    // The jail file.
-    let mut sections: Vec<(String, Vec<(String, String)>)> = Vec::new();
-    let kv = |what: &str,
-              m: &BTreeMap<String, VarValue>|
-     -> Result<Vec<(String, String)>, ModuleError> {
-        m.iter()
-            .map(|(k, v)| {
-                if !valid_key(k) {
-                    return Err(ctx.invalid(format!("{what}: `{k}` is not a fail2ban key")));
-                }
-                let v = v.to_string();
-                one_line(ctx, &format!("{what}: {k}"), &v)?;
-                Ok((k.clone(), v))
-            })
-            .collect()
-    };
+    let sections = jail_sections(ctx, p, &dir, journal_only, out)?;
+    let mut files: Vec<(PathBuf, String)> = Vec::new();
+    if let Some(text) = jail_file_text(ctx, &sections)? {
+        files.push((jail_file, text));
+    }
+    for (name, f) in &p.filters {
+        files.push(filter_file(ctx, &dir, name, f, out)?);
+    }
+    plan_writes(ctx, &dir, files, out)
+}
+
+/// The `key = value` lines of one section, each key and value checked.
+fn section_entries(
+    ctx: &Ctx,
+    what: &str,
+    m: &BTreeMap<String, VarValue>,
+) -> Result<Vec<(String, String)>, ModuleError> {
+    m.iter()
+        .map(|(k, v)| {
+            if !valid_key(k) {
+                return Err(ctx.invalid(format!("{what}: `{k}` is not a fail2ban key")));
+            }
+            let v = v.to_string();
+            one_line(ctx, &format!("{what}: {k}"), &v)?;
+            Ok((k.clone(), v))
+        })
+        .collect()
+}
+
+/// The jail file's sections: `[DEFAULT]`, then every jail checked and completed.
+fn jail_sections(
+    ctx: &Ctx,
+    p: &Params,
+    dir: &Path,
+    journal_only: bool,
+    out: &mut Out,
+) -> Result<Vec<Section>, ModuleError> {
+    let mut sections: Vec<Section> = Vec::new();
     if !p.defaults.is_empty() {
-        sections.push(("DEFAULT".into(), kv("defaults", &p.defaults)?));
+        sections.push((
+            "DEFAULT".into(),
+            section_entries(ctx, "defaults", &p.defaults)?,
+        ));
     }
     for (name, keys) in &p.jails {
         if !valid_name(name) || name == "DEFAULT" || name == "INCLUDES" {
             return Err(ctx.invalid(format!("`{name}` is not a jail name")));
         }
-        let mut entries = kv(&format!("jail {name}"), keys)?;
+        let mut entries = section_entries(ctx, &format!("jail {name}"), keys)?;
         if let Some(f) = keys.get("filter") {
-            let f = f.to_string();
-            let base = f.split('[').next().unwrap_or("").trim();
-            let stock = dir.join("filter.d").join(format!("{base}.conf"));
-            let exists = p.filters.contains_key(base)
-                || matches!(ctx.host.lstat(&stock), Ok(Some(_)))
-                || matches!(
-                    ctx.host
-                        .lstat(&dir.join("filter.d").join(format!("{base}.local"))),
-                    Ok(Some(_))
-                );
-            if !exists {
-                return Err(ctx.invalid(format!(
-                    "jail {name}: filter `{base}` is neither in {} nor in this task's `filters`",
-                    dir.join("filter.d").display()
-                )));
-            }
+            check_jail_filter(ctx, p, dir, name, &f.to_string())?;
         }
         if is_true(keys.get("enabled")) && !keys.contains_key("backend") {
-            match keys.get("logpath") {
-                Some(lp) => {
-                    let lp = lp.to_string();
-                    for pattern in lp.split_whitespace() {
-                        if !logpath_exists(ctx, pattern) {
-                            let hint = if journal_only {
-                                "this root logs to the journal only: create the service's log file, or set `backend: systemd` with a `journalmatch`"
-                            } else {
-                                "create it (fail2ban refuses to start a jail without its log), or set `backend: systemd`"
-                            };
-                            return Err(ctx.invalid(format!(
-                                "jail {name}: logpath {pattern} matches no file under the root; {hint}"
-                            )));
-                        }
-                    }
-                }
-                None if journal_only => {
-                    entries.push(("backend".into(), "systemd".into()));
-                    out.notices.push(ctx.notice(
-                        NoticeLevel::Info,
-                        format!(
-                            "jail {name}: no syslog files under the root (journald only): backend = systemd"
-                        ),
-                    ));
-                }
-                None => {}
-            }
+            entries.extend(jail_backend(
+                ctx,
+                name,
+                keys.get("logpath"),
+                journal_only,
+                out,
+            )?);
         }
         sections.push((name.clone(), entries));
+    }
+    Ok(sections)
+}
+
+/// Whether a jail's filter exists: stock in `filter.d` or in this task's `filters`.
+fn check_jail_filter(
+    ctx: &Ctx,
+    p: &Params,
+    dir: &Path,
+    name: &str,
+    filter: &str,
+) -> Result<(), ModuleError> {
+    let base = filter.split('[').next().unwrap_or("").trim();
+    let stock = dir.join("filter.d").join(format!("{base}.conf"));
+    let exists = p.filters.contains_key(base)
+        || matches!(ctx.host.lstat(&stock), Ok(Some(_)))
+        || matches!(
+            ctx.host
+                .lstat(&dir.join("filter.d").join(format!("{base}.local"))),
+            Ok(Some(_))
+        );
+    if exists {
+        Ok(())
+    } else {
+        Err(ctx.invalid(format!(
+            "jail {name}: filter `{base}` is neither in {} nor in this task's `filters`",
+            dir.join("filter.d").display()
+        )))
+    }
+}
+
+/// The backend line an enabled jail without one gets: an error when its
+/// logpath matches no file, `systemd` for a stock jail on a journald-only root.
+fn jail_backend(
+    ctx: &Ctx,
+    name: &str,
+    logpath: Option<&VarValue>,
+    journal_only: bool,
+    out: &mut Out,
+) -> Result<Option<(String, String)>, ModuleError> {
+    match logpath {
+        Some(lp) => {
+            let lp = lp.to_string();
+            for pattern in lp.split_whitespace() {
+                if !logpath_exists(ctx, pattern) {
+                    let hint = if journal_only {
+                        "this root logs to the journal only: create the service's log file, or set `backend: systemd` with a `journalmatch`"
+                    } else {
+                        "create it (fail2ban refuses to start a jail without its log), or set `backend: systemd`"
+                    };
+                    return Err(ctx.invalid(format!(
+                        "jail {name}: logpath {pattern} matches no file under the root; {hint}"
+                    )));
+                }
+            }
+            Ok(None)
+        }
+        None if journal_only => {
+            out.notices.push(ctx.notice(
+                NoticeLevel::Info,
+                format!(
+                    "jail {name}: no syslog files under the root (journald only): backend = systemd"
+                ),
+            ));
+            Ok(Some(("backend".into(), "systemd".into())))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The jail file's text, or none when there is no section to write.
+fn jail_file_text(ctx: &Ctx, sections: &[Section]) -> Result<Option<String>, ModuleError> {
+    if sections.is_empty() {
+        return Ok(None);
     }
     let mut builder = IniBuilder::new(IniDialect::Python).comment(&format!(
         "Managed by harden (rule {}): changes here are overwritten.",
         ctx.task.id
     ));
-    for (name, entries) in &sections {
+    for (name, entries) in sections {
         builder = builder.section(name, entries.iter().map(|(k, v)| (k, v)));
     }
-    let mut files: Vec<(PathBuf, String)> = Vec::new();
-    if !sections.is_empty() {
-        let text = builder
-            .render()
-            .map_err(|e| ctx.invalid(format!("jail file: {e}")))?;
-        files.push((jail_file.clone(), text));
-    }
+    builder
+        .render()
+        .map(Some)
+        .map_err(|e| ctx.invalid(format!("jail file: {e}")))
+}
 
-    // The filters, each tested.
-    for (name, f) in &p.filters {
-        if !valid_name(name) {
-            return Err(ctx.invalid(format!("`{name}` is not a filter name")));
-        }
-        let text = filter_text(ctx, name, f)?;
-        if f.tests.is_empty() {
-            out.notices.push(ctx.notice(
-                NoticeLevel::Warning,
-                format!("filter {name} has no `tests`: its captured address is unchecked"),
-            ));
-        } else {
-            match run_tests(ctx, name, &text, &f.tests) {
-                Ok(failures) if failures.is_empty() => {}
-                Ok(failures) => {
-                    return Err(ctx.invalid(format!(
-                        "filter {name}: its tests fail with fail2ban-regex: {} (a greedy `.*` before <HOST> eats the start of the address; use `.*?` and <ADDR>)",
-                        failures.join("; ")
-                    )));
-                }
-                Err(why) => {
-                    return Err(ctx.invalid(format!(
-                        "filter {name}: cannot run its tests with fail2ban-regex: {why}"
-                    )));
-                }
-            }
-        }
-        let stock = dir.join("filter.d").join(format!("{name}.conf"));
-        let stock_exists = matches!(ctx.host.lstat(&stock), Ok(Some(_)))
-            && !ctx
-                .host
-                .read(&stock)
-                .ok()
-                .flatten()
-                .is_some_and(|b| b.starts_with(b"# Managed by harden"));
-        let path = if stock_exists {
-            dir.join("filter.d").join(format!("{name}.local"))
-        } else {
-            stock
-        };
-        files.push((path, text));
+/// A custom filter's file: its name checked, its tests passed, and where it goes.
+fn filter_file(
+    ctx: &Ctx,
+    dir: &Path,
+    name: &str,
+    f: &Filter,
+    out: &mut Out,
+) -> Result<(PathBuf, String), ModuleError> {
+    if !valid_name(name) {
+        return Err(ctx.invalid(format!("`{name}` is not a filter name")));
     }
+    let text = filter_text(ctx, name, f)?;
+    check_filter_tests(ctx, name, f, &text, out)?;
+    Ok((filter_path(ctx, dir, name), text))
+}
 
-    // Changes, the first carrying the staged check of the whole configuration.
-    let mut pending = Vec::new();
-    for (path, text) in &files {
-        let before = ctx.host.read(path).map_err(ctx.fs())?;
+/// Whether a filter's tests pass in `fail2ban-regex` (a warning when it has none).
+fn check_filter_tests(
+    ctx: &Ctx,
+    name: &str,
+    f: &Filter,
+    text: &str,
+    out: &mut Out,
+) -> Result<(), ModuleError> {
+    if f.tests.is_empty() {
+        out.notices.push(ctx.notice(
+            NoticeLevel::Warning,
+            format!("filter {name} has no `tests`: its captured address is unchecked"),
+        ));
+        return Ok(());
+    }
+    match run_tests(ctx, name, text, &f.tests) {
+        Ok(failures) if failures.is_empty() => Ok(()),
+        Ok(failures) => Err(ctx.invalid(format!(
+            "filter {name}: its tests fail with fail2ban-regex: {} (a greedy `.*` before <HOST> eats the start of the address; use `.*?` and <ADDR>)",
+            failures.join("; ")
+        ))),
+        Err(why) => Err(ctx.invalid(format!(
+            "filter {name}: cannot run its tests with fail2ban-regex: {why}"
+        ))),
+    }
+}
+
+/// Where a custom filter goes: `NAME.local` beside a stock `NAME.conf` (one
+/// harden did not write), else `NAME.conf`.
+fn filter_path(ctx: &Ctx, dir: &Path, name: &str) -> PathBuf {
+    let stock = dir.join("filter.d").join(format!("{name}.conf"));
+    let stock_exists = matches!(ctx.host.lstat(&stock), Ok(Some(_)))
+        && !ctx
+            .host
+            .read(&stock)
+            .ok()
+            .flatten()
+            .is_some_and(|b| b.starts_with(b"# Managed by harden"));
+    if stock_exists {
+        dir.join("filter.d").join(format!("{name}.local"))
+    } else {
+        stock
+    }
+}
+
+/// The changes for the files that differ, the first carrying the staged check
+/// of the whole configuration.
+fn plan_writes(
+    ctx: &Ctx,
+    dir: &Path,
+    files: Vec<(PathBuf, String)>,
+    out: &mut Out,
+) -> Result<(), ModuleError> {
+    let mut pending: Vec<Pending> = Vec::new();
+    for (path, text) in files {
+        let before = ctx.host.read(&path).map_err(ctx.fs())?;
         if before.as_deref() == Some(text.as_bytes()) {
             continue;
         }
-        pending.push((path.clone(), text.clone(), before));
+        pending.push((path, text, before));
     }
-    let Some((first, _, _)) = pending.first() else {
+    let Some(((first, _, _), rest)) = pending.split_first() else {
         return Ok(());
     };
+    let argv = validator_argv(ctx, dir, first, rest)?;
+    for (i, (path, text, before)) in pending.into_iter().enumerate() {
+        let validators = if i == 0 {
+            vec![Validator {
+                argv: argv.clone(),
+                private_run: false,
+            }]
+        } else {
+            Vec::new()
+        };
+        out.changes.push(write_change(
+            ctx,
+            path,
+            text,
+            before.as_deref(),
+            validators,
+        )?);
+    }
+    Ok(())
+}
+
+/// The staged check's command line: the first pending file as the candidate,
+/// the others put in place by content.
+fn validator_argv(
+    ctx: &Ctx,
+    dir: &Path,
+    first: &Path,
+    rest: &[Pending],
+) -> Result<Vec<String>, ModuleError> {
     let exe = std::env::current_exe().map_err(|e| {
         ctx.invalid(format!(
             "cannot find the harden binary for the validator: {e}"
@@ -417,47 +539,43 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         "--candidate".into(),
         "%s".into(),
     ];
-    for (path, text, _) in pending.iter().skip(1) {
+    for (path, text, _) in rest {
         argv.push("--put".into());
         argv.push(format!("{}={}", path.display(), to_hex(text.as_bytes())));
     }
-    let handler = Handler {
+    Ok(argv)
+}
+
+/// The change writing one file, its mode and owner kept, reloading fail2ban.
+fn write_change(
+    ctx: &Ctx,
+    path: PathBuf,
+    text: String,
+    before: Option<&[u8]>,
+    validators: Vec<Validator>,
+) -> Result<Change, ModuleError> {
+    let meta = ctx.host.lstat(&path).map_err(ctx.fs())?;
+    let (mode, uid, gid) = meta.map_or((0o644, 0, 0), |m| (m.mode, m.uid, m.gid));
+    let mut c = ctx.change(
+        path.display().to_string(),
+        if before.is_some() { "update" } else { "create" },
+    );
+    c.diff = Some(diff(before.unwrap_or_default(), text.as_bytes(), false));
+    c.ops = missing_parents(ctx, &path)?;
+    c.ops.push(Op::WriteFile(WriteFile {
+        path,
+        content: text.into_bytes(),
+        mode,
+        uid,
+        gid,
+        expect: observed(before),
+        validators,
+    }));
+    c.handlers.push(Handler {
         action: Action::Reload,
         unit: "fail2ban".into(),
-    };
-    for (i, (path, text, before)) in pending.into_iter().enumerate() {
-        let meta = ctx.host.lstat(&path).map_err(ctx.fs())?;
-        let (mode, uid, gid) = meta.map_or((0o644, 0, 0), |m| (m.mode, m.uid, m.gid));
-        let mut c = ctx.change(
-            path.display().to_string(),
-            if before.is_some() { "update" } else { "create" },
-        );
-        c.diff = Some(diff(
-            before.as_deref().unwrap_or_default(),
-            text.as_bytes(),
-            false,
-        ));
-        c.ops = missing_parents(ctx, &path)?;
-        c.ops.push(Op::WriteFile(WriteFile {
-            path,
-            content: text.into_bytes(),
-            mode,
-            uid,
-            gid,
-            expect: observed(before.as_deref()),
-            validators: if i == 0 {
-                vec![Validator {
-                    argv: argv.clone(),
-                    private_run: false,
-                }]
-            } else {
-                Vec::new()
-            },
-        }));
-        c.handlers.push(handler.clone());
-        out.changes.push(c);
-    }
-    Ok(())
+    });
+    Ok(c)
 }
 
 /// A staged check could not be made or failed.

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer};
 
-use super::{Ctx, ModuleError, Out, diff, missing_parents, observed};
-use crate::engine::plan::{MakeDir, Observed, Op, Remove, SetMeta, Validator, WriteFile};
+use super::{Ctx, FileWrite, ModuleError, Out, missing_parents, observed};
+use crate::engine::plan::{MakeDir, Observed, Op, Remove, SetMeta, Validator};
 use crate::host::fs::{Kind, Meta};
 
 /// An octal permission mode, written as a quoted string (`"0640"`).
@@ -311,27 +311,13 @@ fn plan_file(
             let mode = wanted.mode.or(meta.map(|m| m.mode)).unwrap_or(0o644);
             let uid = wanted.uid.or(meta.map(|m| m.uid)).unwrap_or(0);
             let gid = wanted.gid.or(meta.map(|m| m.gid)).unwrap_or(0);
-            let mut c = ctx.change(
-                &target,
-                if before.is_some() {
-                    "update content"
-                } else {
-                    "create file"
-                },
-            );
-            c.diff = Some(diff(
-                before.as_deref().unwrap_or_default(),
-                content.as_bytes(),
-                p.secret,
-            ));
-            c.ops = missing_parents(ctx, path)?;
-            c.ops.push(Op::WriteFile(WriteFile {
-                path: path.to_path_buf(),
-                content: content.clone().into_bytes(),
+            let c = ctx.write_change(FileWrite {
+                path,
+                before: before.as_deref(),
+                after: content.as_bytes(),
                 mode,
                 uid,
                 gid,
-                expect: observed(before.as_deref()),
                 validators: p
                     .validate
                     .iter()
@@ -340,7 +326,9 @@ fn plan_file(
                         private_run: false,
                     })
                     .collect(),
-            }));
+                secret: p.secret,
+                what: "file",
+            })?;
             out.changes.push(c);
             return Ok(());
         }

@@ -8,6 +8,7 @@ pub mod docker_daemon;
 pub mod env_file;
 pub mod fail2ban;
 pub mod file;
+pub mod firewall;
 pub mod managed_block;
 pub mod nginx;
 pub mod sshd;
@@ -25,7 +26,7 @@ use serde::Deserialize;
 use serde::de::MapAccess;
 
 use crate::engine::plan::{
-    Change, Diff, MakeDir, Notice, NoticeLevel, Observed, Op, WriteFile, sha256_hex,
+    Change, Diff, MakeDir, Notice, NoticeLevel, Observed, Op, Validator, WriteFile, sha256_hex,
 };
 use crate::host::Host;
 use crate::host::fs::{FsError, Kind};
@@ -55,6 +56,7 @@ pub enum ModuleError {
 pub enum ModuleCall {
     Sysctl(sysctl::Params),
     File(file::Params),
+    Firewall(firewall::Params),
     Sshd(sshd::Params),
     User(user::Params),
     Sudoers(sudoers::Params),
@@ -74,6 +76,7 @@ impl ModuleCall {
         match self {
             Self::Sysctl(_) => "sysctl",
             Self::File(_) => "file",
+            Self::Firewall(_) => "firewall",
             Self::Sshd(_) => "sshd",
             Self::User(_) => "user",
             Self::Sudoers(_) => "sudoers",
@@ -100,6 +103,7 @@ pub fn deserialize_call<'de, A: MapAccess<'de>>(
     Ok(Some(match name {
         "sysctl" => ModuleCall::Sysctl(map.next_value()?),
         "file" => ModuleCall::File(map.next_value()?),
+        "firewall" => ModuleCall::Firewall(map.next_value()?),
         "sshd" => ModuleCall::Sshd(map.next_value()?),
         "user" => ModuleCall::User(map.next_value()?),
         "sudoers" => ModuleCall::Sudoers(map.next_value()?),
@@ -122,6 +126,7 @@ pub fn names() -> Vec<&'static str> {
         "env_file",
         "fail2ban",
         "file",
+        "firewall",
         "managed_block",
         "nginx",
         "sshd",
@@ -335,6 +340,7 @@ pub fn plan(host: &Host, task: &Task, pending: &Pending) -> Result<Out, ModuleEr
     match &task.module {
         ModuleCall::Sysctl(p) => sysctl::plan(&ctx, p, &mut out)?,
         ModuleCall::File(p) => file::plan(&ctx, p, &mut out)?,
+        ModuleCall::Firewall(p) => firewall::plan(&ctx, p, &mut out)?,
         ModuleCall::Sshd(p) => sshd::plan(&ctx, p, &mut out)?,
         ModuleCall::User(p) => user::plan(&ctx, p, &mut out)?,
         ModuleCall::Sudoers(p) => sudoers::plan(&ctx, p, &mut out)?,
@@ -379,6 +385,51 @@ pub fn missing_parents(ctx: &Ctx, path: &Path) -> Result<Vec<Op>, ModuleError> {
         .collect())
 }
 
+/// A whole-file write, described for [`Ctx::write_change`].
+pub struct FileWrite<'a> {
+    pub path: &'a Path,
+    /// The content now (`None`: the file does not exist).
+    pub before: Option<&'a [u8]>,
+    pub after: &'a [u8],
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub validators: Vec<Validator>,
+    /// Hide the content from diffs.
+    pub secret: bool,
+    /// What the file is, for the summary ("drop-in" gives "update drop-in").
+    pub what: &'a str,
+}
+
+impl Ctx<'_> {
+    /// A change that writes a whole file: its precondition is the content seen now,
+    /// missing parent directories are made first, and the diff is redacted when
+    /// secret.
+    ///
+    /// # Errors
+    /// When an ancestor of the path is not a directory.
+    pub fn write_change(&self, w: FileWrite) -> Result<Change, ModuleError> {
+        let verb = if w.before.is_some() {
+            "update"
+        } else {
+            "create"
+        };
+        let mut c = self.change(w.path.display().to_string(), format!("{verb} {}", w.what));
+        c.diff = Some(diff(w.before.unwrap_or_default(), w.after, w.secret));
+        c.ops = missing_parents(self, w.path)?;
+        c.ops.push(Op::WriteFile(WriteFile {
+            path: w.path.to_path_buf(),
+            content: w.after.to_vec(),
+            mode: w.mode,
+            uid: w.uid,
+            gid: w.gid,
+            expect: observed(w.before),
+            validators: w.validators,
+        }));
+        Ok(c)
+    }
+}
+
 /// What a file looks like now, for the precondition of a write.
 #[must_use]
 pub fn observed(content: Option<&[u8]>) -> Observed {
@@ -411,6 +462,7 @@ pub fn param_schemas(g: &mut schemars::SchemaGenerator) -> Vec<(&'static str, sc
         ("env_file", g.subschema_for::<env_file::Params>()),
         ("fail2ban", g.subschema_for::<fail2ban::Params>()),
         ("file", g.subschema_for::<file::Params>()),
+        ("firewall", g.subschema_for::<firewall::Params>()),
         ("managed_block", g.subschema_for::<managed_block::Params>()),
         ("nginx", g.subschema_for::<nginx::Params>()),
         ("sshd", g.subschema_for::<sshd::Params>()),

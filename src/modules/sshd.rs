@@ -404,7 +404,7 @@ fn modern_crypto(ctx: &Ctx, wanted: &mut Wanted, out: &mut Out) {
 
 /// Reads and parses one config file.
 fn load(ctx: &Ctx, path: &Path) -> Result<Loaded, ModuleError> {
-    let before = ctx.host.read(path).map_err(ctx.fs())?;
+    let before = ctx.read_planned(path)?;
     let text = before
         .as_deref()
         .map(|b| String::from_utf8_lossy(b).into_owned())
@@ -463,6 +463,44 @@ fn load_tree(ctx: &Ctx, main: &Path) -> Result<Tree, ModuleError> {
         }
     }
     Ok(tree)
+}
+
+/// The ports sshd listens on according to its effective configuration under the
+/// root (`Port` lines accumulate across includes, a `ListenAddress` with a port adds
+/// it), 22 when none is set or there is no `sshd_config`. Files are read as the
+/// earlier tasks of the plan leave them, so an `sshd` task moving the port before
+/// the `firewall` task counts. Used by the firewall's anti-lockout guard.
+///
+/// # Errors
+/// When a config file is unreadable or does not parse.
+pub fn effective_ports(ctx: &Ctx) -> Result<Vec<u16>, ModuleError> {
+    let main = Path::new(SSH_DIR).join("sshd_config");
+    if ctx.read_planned(&main)?.is_none() {
+        return Ok(vec![22]);
+    }
+    let tree = load_tree(ctx, &main)?;
+    let cfgs: Vec<&SshdConfig> = tree.files.iter().map(|f| &f.cfg).collect();
+    let mut ports = Vec::new();
+    for d in flatten(&tree, &cfgs) {
+        let Some(arg) = d.args.first() else { continue };
+        let port = match d.keyword_lower.as_str() {
+            "port" => arg.parse().ok(),
+            "listenaddress" => match arg.rsplit_once(':') {
+                Some((host, p)) if host.ends_with(']') || !host.contains(':') => p.parse().ok(),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(p) = port
+            && !ports.contains(&p)
+        {
+            ports.push(p);
+        }
+    }
+    if ports.is_empty() {
+        ports.push(22);
+    }
+    Ok(ports)
 }
 
 /// The global directives in the order sshd reads them, following includes.

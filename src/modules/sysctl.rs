@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{Ctx, ModuleError, Out, diff, missing_parents, observed};
-use crate::engine::plan::{NoticeLevel, Op, SetSysctl, WriteFile};
+use super::{Ctx, FileWrite, ModuleError, Out};
+use crate::engine::plan::{NoticeLevel, Op, SetSysctl};
 use crate::formats::sysctl::{SysctlFile, normalise_key, normalise_value, proc_path};
 use crate::playbook::VarValue;
 
@@ -135,31 +135,17 @@ fn plan_file(
     if before.as_deref() != Some(after.as_bytes()) && !supported.is_empty() {
         let meta = ctx.host.lstat(&path).map_err(ctx.fs())?;
         let (mode, uid, gid) = meta.map_or((0o644, 0, 0), |m| (m.mode, m.uid, m.gid));
-        let mut ops = missing_parents(ctx, &path)?;
-        ops.push(Op::WriteFile(WriteFile {
-            path: path.clone(),
-            content: after.clone().into_bytes(),
+        out.changes.push(ctx.write_change(FileWrite {
+            path: &path,
+            before: before.as_deref(),
+            after: after.as_bytes(),
             mode,
             uid,
             gid,
-            expect: observed(before.as_deref()),
             validators: Vec::new(),
-        }));
-        let mut c = ctx.change(
-            path.display().to_string(),
-            if before.is_some() {
-                "update drop-in"
-            } else {
-                "create drop-in"
-            },
-        );
-        c.diff = Some(diff(
-            before.as_deref().unwrap_or_default(),
-            after.as_bytes(),
-            false,
-        ));
-        c.ops = ops;
-        out.changes.push(c);
+            secret: false,
+            what: "drop-in",
+        })?);
     }
     Ok(())
 }

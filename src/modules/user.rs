@@ -17,8 +17,9 @@ use serde::Deserialize;
 use super::{Ctx, ModuleError, Out, diff, missing_parents, observed};
 use crate::engine::plan::{Change, Lock, MakeDir, NoticeLevel, Op, WriteFile};
 use crate::formats::accounts::{
-    AccountsError, Format, GroupEntry, Gshadow, GshadowEntry, LoginDefs, Passwd, PasswdEntry,
-    Shadow, ShadowEntry, Table, next_system_id,
+    AccountsError, Format, Group, GroupEntry, GroupFormat, Gshadow, GshadowEntry, GshadowFormat,
+    LoginDefs, Passwd, PasswdEntry, PasswdFormat, Shadow, ShadowEntry, ShadowFormat, Table,
+    next_system_id,
 };
 
 /// Parameters of `user:`.
@@ -228,7 +229,53 @@ fn locks(ctx: &Ctx) -> Result<Vec<Lock>, ModuleError> {
     Ok(out)
 }
 
+/// A home directory to create: its path and its owner's uid and gid.
+type NewHome = (String, u32, u32);
+
+/// The four account databases as read for this plan.
+struct Dbs {
+    passwd: Db<PasswdFormat>,
+    shadow: Db<ShadowFormat>,
+    group: Db<GroupFormat>,
+    gshadow: Db<GshadowFormat>,
+}
+
 pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
+    let name = p.name.as_str();
+    check_params(ctx, p)?;
+    let expire = p
+        .expire
+        .as_deref()
+        .map(|d| {
+            parse_date(d).ok_or_else(|| ctx.invalid(format!("expire `{d}`: expected YYYY-MM-DD")))
+        })
+        .transpose()?;
+
+    let mut dbs = Dbs {
+        passwd: Db::load(ctx, PASSWD)?,
+        shadow: Db::load(ctx, SHADOW)?,
+        group: Db::load(ctx, GROUP)?,
+        gshadow: Db::load(ctx, GSHADOW)?,
+    };
+    let existing = dbs.passwd.need(ctx)?.get(name).cloned();
+    let new_home = match &existing {
+        Some(e) => update_account(ctx, p, e, &mut dbs.passwd)?,
+        None => create_account(ctx, p, &mut dbs)?,
+    };
+    lock_and_expire(ctx, p, &mut dbs.shadow, expire)?;
+
+    guard(ctx, p, existing.as_ref(), out);
+
+    let mut changes = db_changes(ctx, &dbs)?;
+    if let Some((home, uid, gid)) = new_home {
+        changes.extend(home_change(ctx, name, &home, uid, gid)?);
+    }
+    out.changes.extend(changes);
+    Ok(())
+}
+
+/// Whether the name, shell, home and comment can go into `passwd`.
+fn check_params(ctx: &Ctx, p: &Params) -> Result<(), ModuleError> {
     let name = p.name.as_str();
     if !valid_name(name) {
         return Err(ctx.invalid(format!(
@@ -248,176 +295,212 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
     {
         return Err(ctx.invalid("`comment` cannot contain `:` or a newline"));
     }
-    let expire = p
-        .expire
-        .as_deref()
-        .map(|d| {
-            parse_date(d).ok_or_else(|| ctx.invalid(format!("expire `{d}`: expected YYYY-MM-DD")))
-        })
-        .transpose()?;
+    Ok(())
+}
 
-    let mut passwd: Db<_> = Db::load(ctx, PASSWD)?;
-    let mut shadow: Db<_> = Db::load(ctx, SHADOW)?;
-    let mut group: Db<_> = Db::load(ctx, GROUP)?;
-    let mut gshadow: Db<_> = Db::load(ctx, GSHADOW)?;
-    let existing = passwd.need(ctx)?.get(name).cloned();
-    let mut new_home = None;
+/// An existing account's shell, home and comment as asked (never its uid), and
+/// the home to create, if asked.
+fn update_account(
+    ctx: &Ctx,
+    p: &Params,
+    e: &PasswdEntry,
+    passwd: &mut Db<PasswdFormat>,
+) -> Result<Option<NewHome>, ModuleError> {
+    let name = p.name.as_str();
+    if let Some(uid) = p.uid
+        && uid != e.uid()
+    {
+        return Err(ctx.invalid(format!(
+            "account `{name}` exists with uid {}, not {uid}; harden does not renumber accounts",
+            e.uid()
+        )));
+    }
+    let pw: &mut Passwd = passwd.need(ctx)?;
+    if let Some(shell) = &p.shell {
+        pw.set_shell(name, shell).map_err(acc(ctx))?;
+    }
+    if let Some(home) = &p.home {
+        pw.set_home(name, home).map_err(acc(ctx))?;
+    }
+    if let Some(c) = &p.comment {
+        pw.set_gecos(name, c).map_err(acc(ctx))?;
+    }
+    if p.create_home {
+        let home = p.home.clone().unwrap_or_else(|| e.home().to_string());
+        return Ok(Some((home, e.uid(), e.gid())));
+    }
+    Ok(None)
+}
 
-    if let Some(e) = &existing {
-        if let Some(uid) = p.uid
-            && uid != e.uid()
-        {
-            return Err(ctx.invalid(format!(
-                "account `{name}` exists with uid {}, not {uid}; harden does not renumber accounts",
-                e.uid()
-            )));
-        }
-        let pw: &mut Passwd = passwd.need(ctx)?;
-        if let Some(shell) = &p.shell {
-            pw.set_shell(name, shell).map_err(acc(ctx))?;
-        }
-        if let Some(home) = &p.home {
-            pw.set_home(name, home).map_err(acc(ctx))?;
-        }
-        if let Some(c) = &p.comment {
-            pw.set_gecos(name, c).map_err(acc(ctx))?;
-        }
-        if p.create_home {
-            let home = p.home.clone().unwrap_or_else(|| e.home().to_string());
-            new_home = Some((home, e.uid(), e.gid()));
-        }
-    } else {
-        let defs = match ctx.host.read(Path::new(LOGIN_DEFS)).map_err(ctx.fs())? {
+/// The root's `login.defs`, or its defaults when it has none.
+fn login_defs(ctx: &Ctx) -> Result<LoginDefs, ModuleError> {
+    Ok(
+        match ctx.host.read(Path::new(LOGIN_DEFS)).map_err(ctx.fs())? {
             Some(b) => LoginDefs::parse(&String::from_utf8_lossy(&b))
                 .map_err(|e| ctx.invalid(e.to_string()))?,
             None => LoginDefs::default(),
-        };
-        let gr = group.need(ctx)?;
-        if gr.get(name).is_some() {
-            return Err(ctx.invalid(format!(
-                "a group `{name}` exists but no account: give the account its own group by hand, harden does not adopt groups"
-            )));
-        }
-        let pw = passwd.need(ctx)?;
-        let id = match p.uid {
-            Some(uid) => {
-                if pw.by_uid(uid).is_some() || gr.by_gid(uid).is_some() {
-                    return Err(ctx.invalid(format!("uid/gid {uid} is already taken")));
-                }
-                uid
+        },
+    )
+}
+
+/// The uid (and gid) of a new account: the one asked if free, else the next
+/// free one of the system or the regular range.
+fn new_id(
+    ctx: &Ctx,
+    p: &Params,
+    pw: &Passwd,
+    gr: &Group,
+    defs: &LoginDefs,
+) -> Result<u32, ModuleError> {
+    Ok(match p.uid {
+        Some(uid) => {
+            if pw.by_uid(uid).is_some() || gr.by_gid(uid).is_some() {
+                return Err(ctx.invalid(format!("uid/gid {uid} is already taken")));
             }
-            None if p.system => next_system_id(pw, gr, &defs).ok_or_else(|| {
-                ctx.invalid("no free id in the system range of the root's login.defs")
-            })?,
-            None => (defs.uid_min.max(defs.gid_min)..=defs.uid_max.min(defs.gid_max))
-                .find(|id| pw.by_uid(*id).is_none() && gr.by_gid(*id).is_none())
-                .ok_or_else(|| ctx.invalid("no free id in the root's login.defs range"))?,
-        };
-        let home = p.home.clone().unwrap_or_else(|| {
-            if p.system {
-                "/nonexistent".into()
-            } else {
-                format!("/home/{name}")
-            }
-        });
-        let shell = p
-            .shell
-            .clone()
-            .unwrap_or_else(|| "/usr/sbin/nologin".into());
-        let entry = PasswdEntry::new(
-            name,
-            id,
-            id,
-            p.comment.as_deref().unwrap_or(""),
-            &home,
-            &shell,
-        )
-        .map_err(acc(ctx))?;
-        pw.add(entry).map_err(acc(ctx))?;
-        group
-            .need(ctx)?
-            .add(GroupEntry::new(name, id, &[]).map_err(acc(ctx))?)
-            .map_err(acc(ctx))?;
-        if let Some(gs) = gshadow.table.as_mut() {
-            let gs: &mut Gshadow = gs;
-            gs.add(GshadowEntry::new(name, "!", &[]).map_err(acc(ctx))?)
-                .map_err(acc(ctx))?;
+            uid
         }
-        let sh: &mut Shadow = shadow.need(ctx)?;
-        // As `useradd`: no password (`!`), last change today; a regular
-        // account gets the usual ageing fields.
-        let ageing = if p.system {
-            ["", "", ""]
+        None if p.system => next_system_id(pw, gr, defs).ok_or_else(|| {
+            ctx.invalid("no free id in the system range of the root's login.defs")
+        })?,
+        None => (defs.uid_min.max(defs.gid_min)..=defs.uid_max.min(defs.gid_max))
+            .find(|id| pw.by_uid(*id).is_none() && gr.by_gid(*id).is_none())
+            .ok_or_else(|| ctx.invalid("no free id in the root's login.defs range"))?,
+    })
+}
+
+/// A new account's lines in all four databases, as `useradd` writes them, and
+/// the home to create, if asked.
+fn create_account(ctx: &Ctx, p: &Params, dbs: &mut Dbs) -> Result<Option<NewHome>, ModuleError> {
+    let name = p.name.as_str();
+    let defs = login_defs(ctx)?;
+    let gr: &mut Group = dbs.group.need(ctx)?;
+    if gr.get(name).is_some() {
+        return Err(ctx.invalid(format!(
+            "a group `{name}` exists but no account: give the account its own group by hand, harden does not adopt groups"
+        )));
+    }
+    let pw: &mut Passwd = dbs.passwd.need(ctx)?;
+    let id = new_id(ctx, p, pw, gr, &defs)?;
+    let home = p.home.clone().unwrap_or_else(|| {
+        if p.system {
+            "/nonexistent".into()
         } else {
-            ["0", "99999", "7"]
-        };
-        let day = today().to_string();
-        let fields = [name, "!", &day, ageing[0], ageing[1], ageing[2], "", "", ""];
-        sh.add(ShadowEntry::from_fields(&fields).map_err(acc(ctx))?)
+            format!("/home/{name}")
+        }
+    });
+    let shell = p
+        .shell
+        .clone()
+        .unwrap_or_else(|| "/usr/sbin/nologin".into());
+    let entry = PasswdEntry::new(
+        name,
+        id,
+        id,
+        p.comment.as_deref().unwrap_or(""),
+        &home,
+        &shell,
+    )
+    .map_err(acc(ctx))?;
+    pw.add(entry).map_err(acc(ctx))?;
+    dbs.group
+        .need(ctx)?
+        .add(GroupEntry::new(name, id, &[]).map_err(acc(ctx))?)
+        .map_err(acc(ctx))?;
+    if let Some(gs) = dbs.gshadow.table.as_mut() {
+        let gs: &mut Gshadow = gs;
+        gs.add(GshadowEntry::new(name, "!", &[]).map_err(acc(ctx))?)
             .map_err(acc(ctx))?;
-        if p.create_home && home != "/nonexistent" {
-            new_home = Some((home, id, id));
-        }
     }
-
-    if p.locked || expire.is_some() {
-        let sh = shadow.need(ctx)?;
-        if sh.get(name).is_none() {
-            return Err(ctx.invalid(format!(
-                "account `{name}` has no line in {SHADOW}; cannot lock or expire it"
-            )));
-        }
-        if p.locked {
-            sh.lock(name).map_err(acc(ctx))?;
-        }
-        if let Some(day) = expire {
-            sh.set_expire(name, Some(day)).map_err(acc(ctx))?;
-        }
+    let sh: &mut Shadow = dbs.shadow.need(ctx)?;
+    // As `useradd`: no password (`!`), last change today; a regular
+    // account gets the usual ageing fields.
+    let ageing = if p.system {
+        ["", "", ""]
+    } else {
+        ["0", "99999", "7"]
+    };
+    let day = today().to_string();
+    let fields = [name, "!", &day, ageing[0], ageing[1], ageing[2], "", "", ""];
+    sh.add(ShadowEntry::from_fields(&fields).map_err(acc(ctx))?)
+        .map_err(acc(ctx))?;
+    if p.create_home && home != "/nonexistent" {
+        return Ok(Some((home, id, id)));
     }
+    Ok(None)
+}
 
-    guard(ctx, p, existing.as_ref(), out);
+/// The account's shadow line locked and its expiry set, when asked.
+fn lock_and_expire(
+    ctx: &Ctx,
+    p: &Params,
+    shadow: &mut Db<ShadowFormat>,
+    expire: Option<u64>,
+) -> Result<(), ModuleError> {
+    if !p.locked && expire.is_none() {
+        return Ok(());
+    }
+    let name = p.name.as_str();
+    let sh = shadow.need(ctx)?;
+    if sh.get(name).is_none() {
+        return Err(ctx.invalid(format!(
+            "account `{name}` has no line in {SHADOW}; cannot lock or expire it"
+        )));
+    }
+    if p.locked {
+        sh.lock(name).map_err(acc(ctx))?;
+    }
+    if let Some(day) = expire {
+        sh.set_expire(name, Some(day)).map_err(acc(ctx))?;
+    }
+    Ok(())
+}
 
-    let mut changes = Vec::new();
-    for c in [
-        passwd.change(ctx, false)?,
-        shadow.change(ctx, true)?,
-        group.change(ctx, false)?,
-        gshadow.change(ctx, true)?,
+/// The writes of the edited databases, each under shadow-utils' locks.
+fn db_changes(ctx: &Ctx, dbs: &Dbs) -> Result<Vec<Change>, ModuleError> {
+    let mut changes: Vec<Change> = [
+        dbs.passwd.change(ctx, false)?,
+        dbs.shadow.change(ctx, true)?,
+        dbs.group.change(ctx, false)?,
+        dbs.gshadow.change(ctx, true)?,
     ]
     .into_iter()
     .flatten()
-    {
-        changes.push(c);
-    }
+    .collect();
     if !changes.is_empty() {
         let locks = locks(ctx)?;
         for c in &mut changes {
             c.locks.clone_from(&locks);
         }
     }
-    if let Some((home, uid, gid)) = new_home {
-        let path = PathBuf::from(&home);
-        crate::host::fs::components(&path).map_err(ctx.fs())?;
-        match ctx.host.lstat(&path).map_err(ctx.fs())? {
-            None => {
-                let mut c = ctx.change(&home, format!("create home of {name}"));
-                c.ops = missing_parents(ctx, &path)?;
-                c.ops.push(Op::MakeDir(MakeDir {
-                    path,
-                    mode: 0o750,
-                    uid,
-                    gid,
-                }));
-                changes.push(c);
-            }
-            Some(m) if m.kind == crate::host::fs::Kind::Dir => {}
-            Some(_) => {
-                return Err(ctx.invalid(format!("home {home} exists and is not a directory")));
-            }
+    Ok(changes)
+}
+
+/// The creation of the account's home, when it is missing (an error when
+/// something else is in its place).
+fn home_change(
+    ctx: &Ctx,
+    name: &str,
+    home: &str,
+    uid: u32,
+    gid: u32,
+) -> Result<Option<Change>, ModuleError> {
+    let path = PathBuf::from(home);
+    crate::host::fs::components(&path).map_err(ctx.fs())?;
+    match ctx.host.lstat(&path).map_err(ctx.fs())? {
+        None => {
+            let mut c = ctx.change(home, format!("create home of {name}"));
+            c.ops = missing_parents(ctx, &path)?;
+            c.ops.push(Op::MakeDir(MakeDir {
+                path,
+                mode: 0o750,
+                uid,
+                gid,
+            }));
+            Ok(Some(c))
         }
+        Some(m) if m.kind == crate::host::fs::Kind::Dir => Ok(None),
+        Some(_) => Err(ctx.invalid(format!("home {home} exists and is not a directory"))),
     }
-    out.changes.extend(changes);
-    Ok(())
 }
 
 /// Refuses (anti-lockout) to take the login away from root or from the account

@@ -120,8 +120,12 @@ fn user_creates_system_account_locks_games_then_plan_is_empty_and_rollback_resto
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert!(
-        !etc.iter()
-            .any(|n| n.ends_with(".lock") && n != ".pwd.lock" || n.starts_with(".harden")),
+        !etc.iter().any(|n| {
+            let lock = std::path::Path::new(n)
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("lock"));
+            lock && n != ".pwd.lock" || n.starts_with(".harden")
+        }),
         "{etc:?}"
     );
 

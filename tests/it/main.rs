@@ -4,13 +4,16 @@
 mod support;
 
 mod accounts;
+mod ansible;
 mod apply;
 mod cli;
+mod confirm;
 mod crash;
 mod docker_daemon;
 mod env_file;
 mod fail2ban;
 mod files;
+mod firewall;
 mod managed_block;
 mod nginx;
 mod plan;

@@ -27,7 +27,12 @@ fn akkoma_env() -> Env {
 }
 
 fn playbook(env: &Env, block: &str, extra: &str) -> String {
-    let indented: String = block.lines().map(|l| format!("        {l}\n")).collect();
+    let indented: String = block.lines().fold(String::new(), |mut s, l| {
+        s.push_str("        ");
+        s.push_str(l);
+        s.push('\n');
+        s
+    });
     env.playbook(
         "pb.yml",
         &format!(

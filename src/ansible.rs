@@ -1,0 +1,359 @@
+//! harden as an Ansible binary module. Ansible copies an executable module to the
+//! target and calls it with one argument: the path of a JSON file holding the task's
+//! arguments (plus Ansible's `_ansible_check_mode`, `_ansible_diff`, ...). It reads
+//! one JSON object from stdout. This room translates between that protocol and the
+//! engine; it owns no hardening logic of its own.
+//!
+//! Semantics are Ansible's: `changed` is true only when something changed (or, in
+//! check mode, would change); `--check` plans and writes nothing; `--diff` returns
+//! harden's diffs in Ansible's `diff` shape with secrets redacted; `failed` carries
+//! harden's message and whether the snapshot was restored.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::cli::{PlanArgs, Target, prepare, state_dir};
+use crate::engine::apply;
+use crate::engine::plan::Plan;
+use crate::engine::render;
+use crate::engine::state::Outcome;
+use crate::engine::{self, Filter};
+use crate::playbook::VarValue;
+
+/// What the task asks for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Converge the host (apply).
+    #[default]
+    Applied,
+    /// Report drift only; never changes anything.
+    Checked,
+}
+
+/// The module's arguments, as the playbook task gives them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Args {
+    /// A playbook path on the target, or an embedded name (`baseline`, ...).
+    #[serde(default = "default_playbook")]
+    pub playbook: String,
+    #[serde(default)]
+    pub state: State,
+    #[serde(default)]
+    pub vars: BTreeMap<String, Value>,
+    /// Root to harden (an image or a chroot); `/` by default.
+    #[serde(default)]
+    pub root: Option<PathBuf>,
+    #[serde(default)]
+    pub state_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub skip_tags: Vec<String>,
+    /// Apply even though an anti-lockout guard refuses.
+    #[serde(default)]
+    pub i_accept_lockout_risk: bool,
+    #[serde(default, rename = "_ansible_check_mode")]
+    pub check_mode: bool,
+    #[serde(default, rename = "_ansible_diff")]
+    pub diff: bool,
+}
+
+fn default_playbook() -> String {
+    "baseline".into()
+}
+
+/// Whether this process was started as an Ansible binary module: exactly one
+/// argument, naming a readable file that holds a JSON object.
+#[must_use]
+pub fn args_file(argv: &[std::ffi::OsString]) -> Option<PathBuf> {
+    let [_, arg] = argv else { return None };
+    let path = Path::new(arg);
+    if arg.to_string_lossy().starts_with('-') || !path.is_file() {
+        return None;
+    }
+    let text = std::fs::read(path).ok()?;
+    let value: Value = serde_json::from_slice(&text).ok()?;
+    value.is_object().then(|| path.to_path_buf())
+}
+
+/// Runs the module for the arguments in `file` and returns Ansible's result.
+#[must_use]
+pub fn run_file(file: &Path) -> Value {
+    let parsed = std::fs::read(file)
+        .map_err(|e| format!("cannot read the arguments file {}: {e}", file.display()))
+        .and_then(|bytes| {
+            let mut v: Value = serde_json::from_slice(&bytes)
+                .map_err(|e| format!("the arguments file is not JSON: {e}"))?;
+            // New-style wrappers nest the arguments; binary modules get them flat.
+            if let Some(inner) = v.get_mut("ANSIBLE_MODULE_ARGS") {
+                v = inner.take();
+            }
+            strip_internal(&mut v);
+            serde_json::from_value::<Args>(v).map_err(|e| format!("bad module arguments: {e}"))
+        });
+    match parsed {
+        Ok(args) => run(&args),
+        Err(msg) => failed(&msg, None),
+    }
+}
+
+/// Ansible adds many `_ansible_*` keys; keep the two we use, drop the rest.
+fn strip_internal(v: &mut Value) {
+    if let Some(map) = v.as_object_mut() {
+        map.retain(|k, _| {
+            !k.starts_with("_ansible_") || k == "_ansible_check_mode" || k == "_ansible_diff"
+        });
+    }
+}
+
+fn failed(msg: &str, extra: Option<Value>) -> Value {
+    let mut out = json!({ "failed": true, "changed": false, "msg": msg });
+    if let (Some(obj), Some(Value::Object(more))) = (out.as_object_mut(), extra) {
+        obj.extend(more);
+    }
+    out
+}
+
+fn plan_args(args: &Args) -> PlanArgs {
+    let extra_vars = args
+        .vars
+        .iter()
+        .map(|(k, v)| {
+            let text = match serde_json::from_value::<VarValue>(v.clone()) {
+                Ok(var) => var.to_string(),
+                Err(_) => v.to_string(),
+            };
+            format!("{k}={text}")
+        })
+        .collect();
+    PlanArgs {
+        playbooks: vec![args.playbook.clone()],
+        target: Target {
+            root: args.root.clone().unwrap_or_else(|| PathBuf::from("/")),
+            state_dir: args.state_dir.clone(),
+        },
+        format: crate::cli::Format::Json,
+        tags: args.tags.clone(),
+        skip_tags: args.skip_tags.clone(),
+        extra_vars,
+    }
+}
+
+/// Ansible's `diff`: one entry per change, file diffs as before/after, secrets
+/// redacted, other changes as a prepared line.
+#[must_use]
+pub fn diffs(plan: &Plan) -> Value {
+    let entries: Vec<Value> = plan
+        .changes
+        .iter()
+        .map(|c| match &c.diff {
+            Some(d) if d.redacted => json!({
+                "before_header": c.target, "after_header": c.target,
+                "before": "<secret content hidden>\n", "after": "<secret content hidden>\n",
+            }),
+            Some(d) => json!({
+                "before_header": c.target, "after_header": c.target,
+                "before": d.before, "after": d.after,
+            }),
+            None => json!({ "prepared": format!("{} {}: {}\n", c.rule_id, c.target, c.summary) }),
+        })
+        .collect();
+    Value::Array(entries)
+}
+
+/// Runs the module.
+#[must_use]
+pub fn run(args: &Args) -> Value {
+    let pa = plan_args(args);
+    let (host, pb, plan) = match prepare(&pa) {
+        Ok(x) => x,
+        Err(e) => return failed(&e.to_string(), None),
+    };
+    let plan_json = render::json(&plan);
+    let mut out = json!({ "changed": false, "failed": false, "harden": { "plan": plan_json } });
+    if args.diff {
+        out["diff"] = diffs(&plan);
+    }
+    let drift = plan.changes.len();
+    if args.state == State::Checked {
+        out["msg"] = json!(format!("{drift} rule(s) drift from {}", plan.playbook));
+        out["drift"] = json!(drift);
+        return out;
+    }
+    let refusals: Vec<String> = plan
+        .refusals()
+        .map(|n| format!("{}: {}", n.rule_id, n.message))
+        .collect();
+    if !refusals.is_empty() && !args.i_accept_lockout_risk {
+        return failed(
+            &format!(
+                "the anti-lockout guard refuses this plan, nothing was changed: {}",
+                refusals.join("; ")
+            ),
+            Some(out),
+        );
+    }
+    if args.check_mode || drift == 0 {
+        out["changed"] = json!(drift > 0);
+        out["msg"] = json!(if drift == 0 {
+            "compliant: nothing to change".to_string()
+        } else {
+            format!("{drift} change(s) would be applied")
+        });
+        return out;
+    }
+    let state = match state_dir(&pa.target, &host) {
+        Ok(s) => s,
+        Err(e) => return failed(&e.to_string(), Some(out)),
+    };
+    let filter = Filter {
+        tags: pa.tags.iter().cloned().collect(),
+        skip_tags: pa.skip_tags.iter().cloned().collect(),
+    };
+    let replan = || engine::plan(&host, &pb, &filter).map_err(|e| e.to_string());
+    let report = match apply::apply(&host, &state, &plan, &replan) {
+        Ok(r) => r,
+        Err(e) => return failed(&e.to_string(), Some(out)),
+    };
+    out["harden"]["txn"] = json!(report.txn);
+    out["harden"]["outcome"] = json!(report.outcome);
+    match report.outcome {
+        Outcome::Committed => {
+            out["changed"] = json!(true);
+            out["msg"] = json!(format!(
+                "{drift} change(s) applied in transaction {}",
+                report.txn
+            ));
+            out
+        }
+        outcome => {
+            let rolled_back = matches!(outcome, Outcome::RolledBack | Outcome::ValidationFailed);
+            out["rolled_back"] = json!(rolled_back);
+            let msg = format!(
+                "apply failed ({}); {}",
+                report.message.as_deref().unwrap_or("no detail"),
+                if rolled_back {
+                    "the snapshot was restored"
+                } else {
+                    "restoring the snapshot failed too"
+                }
+            );
+            failed(&msg, Some(out))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_args(dir: &Path, v: &Value) -> PathBuf {
+        let p = dir.join("args");
+        std::fs::write(&p, serde_json::to_vec(v).unwrap()).unwrap();
+        p
+    }
+
+    fn root_with_secret(dir: &Path) -> (PathBuf, PathBuf) {
+        let root = dir.join("root");
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::write(root.join("etc/os-release"), "ID=debian\n").unwrap();
+        std::fs::write(root.join("etc/passwd"), "root:x:0:0::/root:/bin/sh\n").unwrap();
+        std::fs::write(root.join("etc/group"), "root:x:0:\n").unwrap();
+        let pb = dir.join("pb.yml");
+        std::fs::write(
+            &pb,
+            "tasks:\n  - name: env\n    id: app.env\n    file: {path: /etc/app.env, mode: \"0600\", content: \"TOKEN={{ token }}\\n\", secret: true}\n  - name: motd\n    id: motd\n    file: {path: /etc/motd, content: \"{{ motd }}\\n\"}\n",
+        )
+        .unwrap();
+        (root, pb)
+    }
+
+    #[test]
+    fn detects_an_arguments_file_only() {
+        let t = tempfile::tempdir().unwrap();
+        let p = write_args(t.path(), &json!({"playbook": "baseline"}));
+        let argv = |a: &str| vec!["harden".into(), a.into()];
+        assert_eq!(args_file(&argv(p.to_str().unwrap())), Some(p.clone()));
+        assert_eq!(args_file(&argv("plan")), None);
+        assert_eq!(args_file(&argv("--help")), None);
+        std::fs::write(&p, "[1]").unwrap();
+        assert_eq!(args_file(&argv(p.to_str().unwrap())), None);
+    }
+
+    #[test]
+    fn check_mode_reports_changed_writes_nothing_and_redacts_secrets() {
+        let t = tempfile::tempdir().unwrap();
+        let (root, pb) = root_with_secret(t.path());
+        let args = json!({
+            "playbook": pb, "root": root, "state_dir": t.path().join("state"),
+            "vars": {"token": "s3cr3t-value", "motd": "hello"},
+            "_ansible_check_mode": true, "_ansible_diff": true,
+            "_ansible_verbosity": 0, "_ansible_version": "2.17.0",
+        });
+        let out = run_file(&write_args(t.path(), &args));
+        assert_eq!(out["changed"], json!(true), "{out}");
+        assert_eq!(out["failed"], json!(false), "{out}");
+        assert!(!root.join("etc/motd").exists());
+        assert!(!t.path().join("state").exists());
+        let text = out.to_string();
+        assert!(!text.contains("s3cr3t-value"), "secret leaked: {text}");
+        let diff = out["diff"].as_array().unwrap();
+        assert_eq!(diff[0]["before"], json!("<secret content hidden>\n"));
+        assert_eq!(diff[1]["after"], json!("hello\n"));
+    }
+
+    #[test]
+    fn applied_changes_once_then_reports_unchanged() {
+        let t = tempfile::tempdir().unwrap();
+        let (root, pb) = root_with_secret(t.path());
+        let args = json!({
+            "playbook": pb, "root": root, "state_dir": t.path().join("state"),
+            "vars": {"token": "x", "motd": 42},
+        });
+        let file = write_args(t.path(), &args);
+        let first = run_file(&file);
+        assert_eq!(first["changed"], json!(true), "{first}");
+        assert_eq!(first["harden"]["outcome"], json!("committed"));
+        assert_eq!(
+            std::fs::read_to_string(root.join("etc/motd")).unwrap(),
+            "42\n"
+        );
+        let second = run_file(&file);
+        assert_eq!(second["changed"], json!(false), "{second}");
+        assert_eq!(second["failed"], json!(false), "{second}");
+    }
+
+    #[test]
+    fn checked_state_never_changes() {
+        let t = tempfile::tempdir().unwrap();
+        let (root, pb) = root_with_secret(t.path());
+        let args = json!({"playbook": pb, "root": root, "state": "checked",
+            "state_dir": t.path().join("state"), "vars": {"token": "x", "motd": "m"}});
+        let out = run_file(&write_args(t.path(), &args));
+        assert_eq!(out["changed"], json!(false), "{out}");
+        assert_eq!(out["drift"], json!(2), "{out}");
+        assert!(!root.join("etc/motd").exists());
+    }
+
+    #[test]
+    fn bad_arguments_and_bad_playbooks_fail_with_a_message() {
+        let t = tempfile::tempdir().unwrap();
+        let out = run_file(&write_args(t.path(), &json!({"playbok": "x"})));
+        assert_eq!(out["failed"], json!(true));
+        assert!(out["msg"].as_str().unwrap().contains("playbok"), "{out}");
+        let out = run_file(&write_args(
+            t.path(),
+            &json!({"playbook": "/nonexistent.yml"}),
+        ));
+        assert_eq!(out["failed"], json!(true));
+        assert!(
+            out["msg"].as_str().unwrap().contains("/nonexistent.yml"),
+            "{out}"
+        );
+    }
+}

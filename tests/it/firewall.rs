@@ -1,0 +1,315 @@
+//! `firewall:` with the real tools: ufw inside `unshare -n -m` with `--datadir` in
+//! the temp root (never the machine's own `/etc/ufw`), `firewall-offline-cmd
+//! --system-config` on a temp copy, and the SSH anti-lockout guard.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::support::*;
+
+/// The example playbook the README points at.
+const FULL: &str = include_str!("../../examples/firewall.yml");
+
+fn copy_tree(from: &Path, to: &Path) {
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(st.success(), "cp -a {}", from.display());
+}
+
+/// A root with the machine's ufw package files (disabled), its state pointing
+/// only into the root.
+fn ufw_root() -> Env {
+    require("ufw");
+    require("iptables");
+    let env = Env::new();
+    std::fs::create_dir_all(env.path("etc/default")).unwrap();
+    std::fs::create_dir_all(env.path("lib")).unwrap();
+    copy_tree(Path::new("/etc/ufw"), &env.path("etc/ufw"));
+    copy_tree(Path::new("/lib/ufw"), &env.path("lib/ufw"));
+    let defaults = std::fs::read_to_string("/etc/default/ufw").unwrap();
+    let sysctl = env.path("etc/ufw/sysctl.conf");
+    let defaults: String = defaults
+        .lines()
+        .map(|l| {
+            if l.starts_with("IPT_SYSCTL=") {
+                format!("IPT_SYSCTL={}\n", sysctl.display())
+            } else if l.starts_with("DEFAULT_INPUT_POLICY=") {
+                "DEFAULT_INPUT_POLICY=\"ACCEPT\"\n".to_string()
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    env.write("etc/default/ufw", &defaults);
+    let conf = env
+        .read("etc/ufw/ufw.conf")
+        .replace("ENABLED=yes", "ENABLED=no");
+    env.write("etc/ufw/ufw.conf", &conf);
+    env
+}
+
+/// The files of `/etc` (what the module and rollback manage).
+fn etc(env: &Env) -> std::collections::BTreeMap<String, String> {
+    env.tree()
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("etc"))
+        .collect()
+}
+
+fn section<'a>(text: &'a str, name: &str) -> &'a str {
+    let start = text
+        .find(&format!("=={name}=="))
+        .unwrap_or_else(|| panic!("no {name}:\n{text}"));
+    let rest = &text[start + name.len() + 4..];
+    &rest[..rest.find("==").unwrap_or(rest.len())]
+}
+
+#[test]
+fn ufw_apply_loads_in_a_namespace_plan_is_empty_and_rollback_restores_files_and_rules() {
+    let env = ufw_root();
+    let pb = env.playbook("pb.yml", FULL);
+    let before = etc(&env);
+    let machine_ufw = fingerprint(Path::new("/etc/ufw"));
+    // Everything runs in one throw-away network namespace; `fwsync` does with the
+    // root as data dir what the `sync ufw` handler does on a live host.
+    let script = r#"
+        H="$1"; R="$2"; S="$3"; PB="$4"
+        fwsync() {
+            if grep -qx ENABLED=yes "$R/etc/ufw/ufw.conf"; then
+                ufw --rootdir=/ --datadir="$R" --force enable
+            else
+                ufw --rootdir=/ --datadir="$R" disable
+            fi >/dev/null 2>&1
+        }
+        "$H" apply --yes -p "$PB" --root "$R" --state-dir "$S" >/dev/null 2>&1; echo "==APPLY==$?"
+        "$H" plan -p "$PB" --root "$R" --state-dir "$S" --detailed-exitcode >/dev/null 2>&1; echo "==REPLAN==$?"
+        fwsync
+        echo "==STATUS=="; ufw --rootdir=/ --datadir="$R" status verbose 2>/dev/null
+        echo "==IPT1=="; iptables-save
+        "$H" rollback --root "$R" --state-dir "$S" >/dev/null 2>&1; echo "==ROLLBACK==$?"
+        fwsync
+        echo "==IPT2=="; iptables-save
+        echo "==END=="
+    "#;
+    let out = Command::new("unshare")
+        .args(["-n", "-m", "sh", "-c", script, "sh"])
+        .arg(env!("CARGO_BIN_EXE_harden"))
+        .arg(&env.root)
+        .arg(&env.state)
+        .arg(&pb)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(text.contains("==APPLY==2"), "{text}\n{}", stderr(&out));
+    assert!(
+        text.contains("==REPLAN==0"),
+        "plan after apply not empty:\n{text}"
+    );
+    let status = section(&text, "STATUS");
+    assert!(status.contains("Status: active"), "{status}");
+    assert!(
+        status.contains("Default: deny (incoming), allow (outgoing)"),
+        "{status}"
+    );
+    for want in [
+        "22/tcp",
+        "# ssh",
+        "443/tcp",
+        "2222/tcp",
+        "LIMIT IN",
+        "10.0.0.0/8",
+    ] {
+        assert!(status.contains(want), "{want} missing:\n{status}");
+    }
+    let ipt1 = section(&text, "IPT1");
+    assert!(ipt1.contains(":INPUT DROP"), "{ipt1}");
+    assert!(
+        ipt1.contains("-A ufw-user-input -p tcp -m tcp --dport 443 -j ACCEPT"),
+        "{ipt1}"
+    );
+    assert!(ipt1.contains("-s 10.0.0.0/8"), "{ipt1}");
+    assert!(text.contains("==ROLLBACK==0"), "{text}");
+    let ipt2 = section(&text, "IPT2");
+    assert!(
+        !ipt2.contains("--dport 443"),
+        "rules left after rollback:\n{ipt2}"
+    );
+    assert!(!ipt2.contains(":INPUT DROP"), "{ipt2}");
+    assert_eq!(etc(&env), before, "rollback did not restore the files");
+    assert_eq!(
+        fingerprint(Path::new("/etc/ufw")),
+        machine_ufw,
+        "the machine's /etc/ufw changed"
+    );
+}
+
+#[test]
+fn ufw_purge_removes_unlisted_rules_and_keeps_listed_ones() {
+    let env = ufw_root();
+    let first = env.playbook("a.yml", FULL);
+    expect_code(
+        &env.harden(&["apply", "--yes", "-p", first.to_str().unwrap()]),
+        2,
+    );
+    let pb = env.playbook(
+        "b.yml",
+        "name: fw\ntasks:\n  - name: fw\n    id: net.firewall\n    firewall:\n      purge: true\n      rules: [{ allow: 22/tcp, comment: ssh }, { allow: 80/tcp }]\n",
+    );
+    let p = pb.to_str().unwrap();
+    let plan = stdout(&env.harden(&["plan", "-p", p]));
+    assert!(plan.contains("added: allow 80/tcp"), "{plan}");
+    assert!(
+        plan.contains("removed: allow 443/tcp, limit 2222/tcp, allow 5432/tcp from 10.0.0.0/8"),
+        "{plan}"
+    );
+    assert!(plan.contains("kept: allow 22/tcp"), "{plan}");
+    expect_code(&env.harden(&["apply", "--yes", "-p", p]), 2);
+    let rules = env.read("etc/ufw/user.rules");
+    assert!(
+        rules.contains("--dport 80 ") && rules.contains("--dport 22 "),
+        "{rules}"
+    );
+    assert!(
+        !rules.contains("--dport 443") && !rules.contains("5432"),
+        "{rules}"
+    );
+    expect_code(&env.harden(&["plan", "-p", p, "--detailed-exitcode"]), 0);
+}
+
+#[test]
+fn default_deny_without_the_ssh_port_is_refused_and_with_it_passes() {
+    let env = ufw_root();
+    env.write(
+        "etc/ssh/sshd_config",
+        "Include /etc/ssh/sshd_config.d/*.conf\nPasswordAuthentication no\n",
+    );
+    env.write("etc/ssh/sshd_config.d/port.conf", "Port 2200\n");
+    let deny = |rules: &str| {
+        format!(
+            "name: fw\ntasks:\n  - name: fw\n    id: net.firewall\n    firewall:\n      default_incoming: deny\n      enabled: true\n      rules: {rules}\n"
+        )
+    };
+    let before = env.tree();
+    let bad = env.playbook(
+        "bad.yml",
+        &deny("[{ allow: 22/tcp }, { allow: 2200/tcp, from: 10.0.0.0/8 }]"),
+    );
+    let out = env.harden(&["apply", "--yes", "-p", bad.to_str().unwrap()]);
+    expect_code(&out, 1);
+    assert!(stderr(&out).contains("anti-lockout"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("SSH port 2200"), "{}", stderr(&out));
+    assert_eq!(env.tree(), before, "a refused plan changed the root");
+
+    let good = env.playbook("good.yml", &deny("[{ limit: 2200/tcp }]"));
+    expect_code(
+        &env.harden(&["apply", "--yes", "-p", good.to_str().unwrap()]),
+        2,
+    );
+
+    // Removing the rule that keeps the SSH port open is refused too.
+    let purge = env.playbook(
+        "purge.yml",
+        "name: fw\ntasks:\n  - name: fw\n    id: net.firewall\n    firewall:\n      purge: true\n      rules: [{ allow: 443/tcp }]\n",
+    );
+    let out = env.harden(&["apply", "--yes", "-p", purge.to_str().unwrap()]);
+    expect_code(&out, 1);
+    assert!(stderr(&out).contains("SSH port 2200"), "{}", stderr(&out));
+    let forced = env.harden(&[
+        "apply",
+        "--yes",
+        "-p",
+        purge.to_str().unwrap(),
+        "--i-accept-lockout-risk",
+    ]);
+    expect_code(&forced, 2);
+}
+
+#[test]
+fn ufw_is_refused_while_firewalld_is_active() {
+    let env = ufw_root();
+    env.write("etc/firewalld/firewalld.conf", "DefaultZone=public\n");
+    std::fs::create_dir_all(env.path("etc/systemd/system/multi-user.target.wants")).unwrap();
+    std::os::unix::fs::symlink(
+        "/usr/lib/systemd/system/firewalld.service",
+        env.path("etc/systemd/system/multi-user.target.wants/firewalld.service"),
+    )
+    .unwrap();
+    let pb = env.playbook(
+        "pb.yml",
+        &FULL.replace("default_incoming", "backend: ufw\n      default_incoming"),
+    );
+    let out = env.harden(&["plan", "-p", pb.to_str().unwrap()]);
+    expect_code(&out, 1);
+    assert!(
+        stderr(&out).contains("while firewalld is active"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn firewalld_offline_apply_passes_check_config_and_plans_empty_after() {
+    require("firewall-offline-cmd");
+    let env = Env::new();
+    copy_tree(Path::new("/etc/firewalld"), &env.path("etc/firewalld"));
+    let before = etc(&env);
+    let pb = env.playbook("pb.yml", FULL);
+    let p = pb.to_str().unwrap();
+    let plan = stdout(&env.harden(&["plan", "-p", p]));
+    assert!(plan.contains("firewalld zone public"), "{plan}");
+    assert!(plan.contains("target default -> DROP"), "{plan}");
+    expect_code(&env.harden(&["apply", "--yes", "-p", p]), 2);
+    expect_code(&env.harden(&["plan", "-p", p, "--detailed-exitcode"]), 0);
+    let cmd = |args: &[&str]| {
+        let out = Command::new("firewall-offline-cmd")
+            .arg("--system-config")
+            .arg(env.path("etc/firewalld"))
+            .args(["--default-config", "/usr/lib/firewalld"])
+            .args(args)
+            .output()
+            .unwrap();
+        expect_code(&out, 0);
+        stdout(&out)
+    };
+    cmd(&["--check-config"]);
+    let all = cmd(&["--zone=public", "--list-all"]);
+    assert!(all.contains("target: DROP"), "{all}");
+    assert!(all.contains("22/tcp") && all.contains("443/tcp"), "{all}");
+    assert!(
+        all.contains(r#"source address="10.0.0.0/8" port port="5432""#),
+        "{all}"
+    );
+    assert!(
+        all.contains(r#"port port="2222" protocol="tcp" accept limit value="6/m""#),
+        "{all}"
+    );
+    expect_code(&env.harden(&["rollback"]), 0);
+    assert_eq!(etc(&env), before);
+}
+
+#[test]
+fn the_guard_follows_an_sshd_port_change_earlier_in_the_same_plan() {
+    let env = ufw_root();
+    env.write(
+        "etc/ssh/sshd_config",
+        "Port 22\nPasswordAuthentication no\n",
+    );
+    let pb = |allow: &str| {
+        format!(
+            "name: move\ntasks:\n  - name: sshd port\n    id: ssh.port\n    sshd: {{ settings: {{ Port: 2222 }} }}\n  - name: fw\n    id: net.firewall\n    firewall:\n      default_incoming: deny\n      enabled: true\n      rules: [{{ allow: {allow} }}]\n"
+        )
+    };
+    let old_port = env.playbook("old.yml", &pb("22/tcp"));
+    let out = env.harden(&["plan", "-p", old_port.to_str().unwrap()]);
+    expect_code(&out, 0);
+    assert!(stdout(&out).contains("SSH port 2222"), "{}", stdout(&out));
+    let new_port = env.playbook("new.yml", &pb("2222/tcp"));
+    let out = env.harden(&["plan", "-p", new_port.to_str().unwrap()]);
+    expect_code(&out, 0);
+    assert!(!stdout(&out).contains("SSH port"), "{}", stdout(&out));
+}
