@@ -50,6 +50,7 @@ fn both_playbooks_plan_on_a_bare_root_and_skip_missing_apps() {
         "note postiz.env: skipped: /opt/postiz/.env does not exist",
         "note postiz.nginx: skipped:",
         "note postiz.fail2ban: skipped:",
+        "note postiz.firewall: skipped: /etc/ufw does not exist",
     ] {
         assert!(text.contains(want), "{want} missing:\n{text}");
     }
