@@ -63,6 +63,36 @@ fn both_playbooks_plan_on_a_bare_root_and_skip_missing_apps() {
     );
 }
 
+/// ufw's files under the root, off, with its sysctl file inside the root (as in
+/// firewall.rs).
+fn add_ufw(env: &Env) {
+    require("ufw");
+    require("iptables");
+    std::fs::create_dir_all(env.path("etc/default")).unwrap();
+    std::fs::create_dir_all(env.path("lib")).unwrap();
+    copy_tree(Path::new("/etc/ufw"), &env.path("etc/ufw"));
+    copy_tree(Path::new("/lib/ufw"), &env.path("lib/ufw"));
+    let sysctl = env.path("etc/ufw/sysctl.conf");
+    let defaults: String = std::fs::read_to_string("/etc/default/ufw")
+        .unwrap()
+        .lines()
+        .map(|l| {
+            if l.starts_with("IPT_SYSCTL=") {
+                format!("IPT_SYSCTL={}\n", sysctl.display())
+            } else if l.starts_with("DEFAULT_INPUT_POLICY=") {
+                "DEFAULT_INPUT_POLICY=\"ACCEPT\"\n".to_string()
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    env.write("etc/default/ufw", &defaults);
+    let conf = env
+        .read("etc/ufw/ufw.conf")
+        .replace("ENABLED=yes", "ENABLED=no");
+    env.write("etc/ufw/ufw.conf", &conf);
+}
+
 /// Everything the Postiz guide touches, as on a real host.
 fn postiz_env() -> Env {
     for tool in [
@@ -87,6 +117,7 @@ fn postiz_env() -> Env {
     copy_tree(Path::new("/etc/fail2ban"), &env.path("etc/fail2ban"));
     env.write("var/log/postiz/auth.log", "");
     std::fs::create_dir_all(env.path("etc/apt/apt.conf.d")).unwrap();
+    add_ufw(&env);
     env.write(
         "etc/docker/daemon.json",
         "{\n  \"data-root\": \"/srv/docker\"\n}\n",
@@ -132,6 +163,8 @@ fn postiz_converges_then_plans_empty_then_rolls_back() {
     assert_eq!(env.mode("opt/postiz/backups"), 0o700);
     assert!(env.read("opt/postiz/.env").contains("RATE_LIMIT_MAX=100\n"));
     assert!(env.read("etc/passwd").contains("postiz:x:"));
+    assert!(env.read("etc/ufw/ufw.conf").contains("ENABLED=yes"));
+    assert!(env.read("etc/ufw/user.rules").contains("--dport 443"));
     assert!(
         env.read("etc/docker/daemon.json")
             .starts_with("{\n  \"data-root\": \"/srv/docker\",\n")
