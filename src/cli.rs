@@ -243,8 +243,10 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         }
         Command::History { target, format } => cmd_history(&target, format),
         Command::Modules => {
-            for s in crate::modules::catalogue()? {
-                println!("{:<10} {}", s.name, s.description);
+            let cat = crate::modules::catalogue()?;
+            let width = cat.iter().map(|s| s.name.len()).max().unwrap_or(0);
+            for s in cat {
+                println!("{:<width$} {}", s.name, s.description);
             }
             Ok(exit::OK)
         }
