@@ -145,3 +145,31 @@ fn other_comment_prefixes_absent_and_unpaired_markers() {
     expect_code(&out, 1);
     assert!(stderr(&out).contains("do not pair up"), "{}", stderr(&out));
 }
+
+#[test]
+fn create_makes_the_file_and_rollback_removes_it() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.path("etc/app")).unwrap();
+    let p = env.playbook(
+        "c.yml",
+        "tasks:\n  - name: c\n    id: app.extra\n    managed_block: { path: /etc/app/extra.conf, create: true, position: start, block: \"a = 1\" }\n",
+    );
+    let p = p.to_str().unwrap();
+    let before = env.tree();
+    let out = env.harden(&["plan", "-p", p]);
+    expect_code(&out, 0);
+    assert!(
+        stdout(&out).contains("create file with managed block"),
+        "{}",
+        stdout(&out)
+    );
+    expect_code(&env.harden(&["apply", "--yes", "-p", p]), 2);
+    assert_eq!(
+        env.read("etc/app/extra.conf"),
+        "# BEGIN harden app.extra\na = 1\n# END harden app.extra\n"
+    );
+    assert_eq!(env.mode("etc/app/extra.conf"), 0o644);
+    expect_code(&env.harden(&["plan", "-p", p, "--detailed-exitcode"]), 0);
+    expect_code(&env.harden(&["rollback"]), 0);
+    assert_eq!(env.tree(), before);
+}
