@@ -60,6 +60,9 @@ pub struct Params {
     pub http_port: Option<u16>,
     #[serde(default)]
     pub https_port: Option<u16>,
+    /// Also listen on IPv6 (default true; false for kernels booted with `ipv6.disable=1`).
+    #[serde(default)]
+    pub ipv6: Option<bool>,
 }
 
 /// Mozilla "intermediate" TLS 1.2 ciphers (all AEAD with forward secrecy).
@@ -130,12 +133,19 @@ fn render(p: &Params, rule: &str, cert: &Path, key: &str) -> String {
     } else {
         format!(":{https}")
     };
+    let listen6 = |port: u16, extra: &str| {
+        if p.ipv6.unwrap_or(true) {
+            format!("    listen [::]:{port}{extra};\n")
+        } else {
+            String::new()
+        }
+    };
     let mut s = format!(
         "# Managed by harden (rule {rule}): changes here are overwritten.\n\
          limit_req_zone $binary_remote_addr zone={zone}:10m rate={rate};\n\n\
-         server {{\n    listen {http};\n    listen [::]:{http};\n    server_name {d};\n    server_tokens off;\n\
+         server {{\n    listen {http};\n{l6http}    server_name {d};\n    server_tokens off;\n\
          \x20   location / {{\n        return 301 https://$host{port_suffix}$request_uri;\n    }}\n}}\n\n\
-         server {{\n    listen {https} ssl http2;\n    listen [::]:{https} ssl http2;\n    server_name {d};\n    server_tokens off;\n\n\
+         server {{\n    listen {https} ssl http2;\n{l6https}    server_name {d};\n    server_tokens off;\n\n\
          \x20   ssl_certificate {cert};\n    ssl_certificate_key {key};\n    ssl_protocols TLSv1.2 TLSv1.3;\n\
          \x20   ssl_ciphers {CIPHERS};\n    ssl_prefer_server_ciphers off;\n    ssl_session_timeout 1d;\n\
          \x20   ssl_session_cache shared:{zone}_tls:10m;\n    ssl_session_tickets off;\n\n\
@@ -145,6 +155,8 @@ fn render(p: &Params, rule: &str, cert: &Path, key: &str) -> String {
          \x20   add_header X-Frame-Options \"DENY\" always;\n\
          \x20   add_header Referrer-Policy \"{referrer}\" always;\n",
         rate = p.rate.as_deref().unwrap_or("10r/s"),
+        l6http = listen6(http, ""),
+        l6https = listen6(https, " ssl http2"),
         d = p.domain,
         cert = cert.display(),
         body = p.max_body.as_deref().unwrap_or("10m"),
@@ -299,6 +311,7 @@ mod tests {
             max_body: None,
             http_port: None,
             https_port: None,
+            ipv6: None,
         }
     }
 
@@ -355,8 +368,19 @@ mod tests {
             "location ~ /\\.(?!well-known/) {\n        deny all;",
             "limit_req zone=harden_postiz burst=20 nodelay;",
             "proxy_pass http://127.0.0.1:5000;",
+            "    listen 443 ssl http2;\n    listen [::]:443 ssl http2;\n",
         ] {
             assert!(s.contains(want), "{want} missing:\n{s}");
         }
+        let v4 = render(
+            &Params {
+                ipv6: Some(false),
+                ..params()
+            },
+            "r",
+            Path::new("/c"),
+            "/k",
+        );
+        assert!(!v4.contains("[::]"), "{v4}");
     }
 }
