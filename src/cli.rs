@@ -372,8 +372,10 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             Ok(exit::OK)
         }
         Command::Modules { markdown: false } => {
-            for s in crate::modules::catalogue()? {
-                println!("{:<10} {}", s.name, s.description);
+            let cat = crate::modules::catalogue()?;
+            let width = cat.iter().map(|s| s.name.len()).max().unwrap_or(0);
+            for s in cat {
+                println!("{:<width$} {}", s.name, s.description);
             }
             Ok(exit::OK)
         }

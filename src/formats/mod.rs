@@ -4,5 +4,6 @@
 
 pub mod accounts;
 pub mod ini;
+pub mod keyvalue;
 pub mod sshd_config;
 pub mod sysctl;

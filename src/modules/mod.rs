@@ -4,12 +4,18 @@
 //! `harden modules`; its Rust side only turns parameters into typed changes
 //! ([`crate::engine::plan::Change`]) by reading the host. Modules never write.
 
+pub mod docker_daemon;
+pub mod env_file;
 pub mod fail2ban;
 pub mod file;
 pub mod firewall;
+pub mod managed_block;
+pub mod nginx;
 pub mod sshd;
 pub mod sudoers;
 pub mod sysctl;
+pub mod systemd_unit;
+pub mod unattended_upgrades;
 pub mod user;
 
 use std::collections::BTreeMap;
@@ -55,6 +61,12 @@ pub enum ModuleCall {
     User(user::Params),
     Sudoers(sudoers::Params),
     Fail2ban(fail2ban::Params),
+    SystemdUnit(systemd_unit::Params),
+    ManagedBlock(managed_block::Params),
+    EnvFile(env_file::Params),
+    Nginx(nginx::Params),
+    UnattendedUpgrades(unattended_upgrades::Params),
+    DockerDaemon(docker_daemon::Params),
 }
 
 impl ModuleCall {
@@ -69,6 +81,12 @@ impl ModuleCall {
             Self::User(_) => "user",
             Self::Sudoers(_) => "sudoers",
             Self::Fail2ban(_) => "fail2ban",
+            Self::SystemdUnit(_) => "systemd_unit",
+            Self::ManagedBlock(_) => "managed_block",
+            Self::EnvFile(_) => "env_file",
+            Self::Nginx(_) => "nginx",
+            Self::UnattendedUpgrades(_) => "unattended_upgrades",
+            Self::DockerDaemon(_) => "docker_daemon",
         }
     }
 }
@@ -90,6 +108,12 @@ pub fn deserialize_call<'de, A: MapAccess<'de>>(
         "user" => ModuleCall::User(map.next_value()?),
         "sudoers" => ModuleCall::Sudoers(map.next_value()?),
         "fail2ban" => ModuleCall::Fail2ban(map.next_value()?),
+        "systemd_unit" => ModuleCall::SystemdUnit(map.next_value()?),
+        "managed_block" => ModuleCall::ManagedBlock(map.next_value()?),
+        "env_file" => ModuleCall::EnvFile(map.next_value()?),
+        "nginx" => ModuleCall::Nginx(map.next_value()?),
+        "unattended_upgrades" => ModuleCall::UnattendedUpgrades(map.next_value()?),
+        "docker_daemon" => ModuleCall::DockerDaemon(map.next_value()?),
         _ => return Ok(None),
     }))
 }
@@ -98,7 +122,19 @@ pub fn deserialize_call<'de, A: MapAccess<'de>>(
 #[must_use]
 pub fn names() -> Vec<&'static str> {
     vec![
-        "fail2ban", "file", "firewall", "sshd", "sudoers", "sysctl", "user",
+        "docker_daemon",
+        "env_file",
+        "fail2ban",
+        "file",
+        "firewall",
+        "managed_block",
+        "nginx",
+        "sshd",
+        "sudoers",
+        "sysctl",
+        "systemd_unit",
+        "unattended_upgrades",
+        "user",
     ]
 }
 
@@ -348,6 +384,12 @@ pub fn plan(host: &Host, task: &Task, pending: &Pending) -> Result<Out, ModuleEr
         ModuleCall::User(p) => user::plan(&ctx, p, &mut out)?,
         ModuleCall::Sudoers(p) => sudoers::plan(&ctx, p, &mut out)?,
         ModuleCall::Fail2ban(p) => fail2ban::plan(&ctx, p, &mut out)?,
+        ModuleCall::SystemdUnit(p) => systemd_unit::plan(&ctx, p, &mut out)?,
+        ModuleCall::ManagedBlock(p) => managed_block::plan(&ctx, p, &mut out)?,
+        ModuleCall::EnvFile(p) => env_file::plan(&ctx, p, &mut out)?,
+        ModuleCall::Nginx(p) => nginx::plan(&ctx, p, &mut out)?,
+        ModuleCall::UnattendedUpgrades(p) => unattended_upgrades::plan(&ctx, p, &mut out)?,
+        ModuleCall::DockerDaemon(p) => docker_daemon::plan(&ctx, p, &mut out)?,
     }
     Ok(out)
 }
@@ -455,12 +497,21 @@ pub fn diff(before: &[u8], after: &[u8], secret: bool) -> Diff {
 /// The JSON Schema of each module's parameters, by task key.
 pub fn param_schemas(g: &mut schemars::SchemaGenerator) -> Vec<(&'static str, schemars::Schema)> {
     vec![
+        ("docker_daemon", g.subschema_for::<docker_daemon::Params>()),
+        ("env_file", g.subschema_for::<env_file::Params>()),
         ("fail2ban", g.subschema_for::<fail2ban::Params>()),
         ("file", g.subschema_for::<file::Params>()),
         ("firewall", g.subschema_for::<firewall::Params>()),
+        ("managed_block", g.subschema_for::<managed_block::Params>()),
+        ("nginx", g.subschema_for::<nginx::Params>()),
         ("sshd", g.subschema_for::<sshd::Params>()),
         ("sudoers", g.subschema_for::<sudoers::Params>()),
         ("sysctl", g.subschema_for::<sysctl::Params>()),
+        ("systemd_unit", g.subschema_for::<systemd_unit::Params>()),
+        (
+            "unattended_upgrades",
+            g.subschema_for::<unattended_upgrades::Params>(),
+        ),
         ("user", g.subschema_for::<user::Params>()),
     ]
 }

@@ -1,5 +1,5 @@
 //! Integration tests: the real binary against temp roots, real validators and
-//! network namespaces. Topic files below; `regression.rs` pins bugs by name.
+//! network namespaces, one topic file per promise or module.
 
 mod support;
 
@@ -9,13 +9,20 @@ mod apply;
 mod cli;
 mod confirm;
 mod crash;
+mod docker_daemon;
+mod env_file;
 mod fail2ban;
 mod files;
 mod firewall;
+mod managed_block;
+mod nginx;
 mod plan;
 mod planfile;
 mod playbook_errors;
+mod playbooks;
 mod reports;
 mod sshd;
 mod sysctl_live;
+mod systemd_unit;
 mod timer;
+mod unattended_upgrades;

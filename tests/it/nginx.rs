@@ -1,0 +1,193 @@
+//! `nginx`: a managed site checked with the real `nginx -t`, applied, converged,
+//! rolled back; then served by a real nginx inside `unshare -p -f -m -n` and
+//! probed with curl: the redirect, every security header, dot-file denial and the
+//! rate limit.
+
+use std::process::Command;
+
+use crate::support::*;
+
+const SITE: &str = "etc/nginx/conf.d/harden-postiz.conf";
+
+/// A root with a self-signed certificate for postiz.example.org.
+fn nginx_env() -> Env {
+    let env = Env::new();
+    self_signed_cert(
+        &env,
+        "etc/ssl/harden/postiz.pem",
+        "etc/ssl/harden/postiz.key",
+    );
+    env
+}
+
+/// Writes a self-signed certificate and key for postiz.example.org into the root.
+pub(crate) fn self_signed_cert(env: &Env, cert: &str, key: &str) {
+    require("nginx");
+    require("openssl");
+    for p in [cert, key] {
+        std::fs::create_dir_all(env.path(p).parent().unwrap()).unwrap();
+    }
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args([
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=postiz.example.org",
+            "-keyout",
+        ])
+        .arg(env.path(key))
+        .arg("-out")
+        .arg(env.path(cert))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn playbook(env: &Env, extra: &str) -> String {
+    env.playbook(
+        "pb.yml",
+        &format!(
+            "name: proxy\ntasks:\n  - name: Postiz reverse proxy\n    id: proxy.postiz\n    severity: high\n    nginx:\n      name: postiz\n      domain: postiz.example.org\n      upstream: http://127.0.0.1:5000\n      cert: /etc/ssl/harden/postiz.pem\n      key: /etc/ssl/harden/postiz.key\n      csp: \"default-src 'self'\"\n{extra}"
+        ),
+    )
+    .to_str()
+    .unwrap()
+    .to_string()
+}
+
+#[test]
+fn site_is_checked_applied_idempotent_and_rolled_back() {
+    let env = nginx_env();
+    let p = playbook(&env, "");
+    let before = env.tree();
+    let out = env.harden(&["plan", "-p", &p]);
+    expect_code(&out, 0);
+    assert!(
+        stdout(&out).contains("checked with nginx -t"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("then: reload nginx"),
+        "{}",
+        stdout(&out)
+    );
+    expect_code(&env.harden(&["apply", "--yes", "-p", &p]), 2);
+    let site = env.read(SITE);
+    assert!(
+        site.contains("ssl_certificate /etc/ssl/harden/postiz.pem;"),
+        "{site}"
+    );
+    let out = env.harden(&["plan", "-p", &p, "--detailed-exitcode"]);
+    expect_code(&out, 0);
+    expect_code(&env.harden(&["rollback"]), 0);
+    assert_eq!(env.tree(), before);
+}
+
+#[test]
+fn nginx_t_rejects_a_missing_certificate_and_a_bad_size() {
+    let env = nginx_env();
+    std::fs::remove_file(env.path("etc/ssl/harden/postiz.pem")).unwrap();
+    let out = env.harden(&["plan", "-p", &playbook(&env, "")]);
+    expect_code(&out, 1);
+    assert!(
+        stderr(&out).contains("nginx -t rejects the site"),
+        "{}",
+        stderr(&out)
+    );
+    let env = nginx_env();
+    let out = env.harden(&["plan", "-p", &playbook(&env, "      max_body: lots\n")]);
+    expect_code(&out, 1);
+    assert!(
+        stderr(&out).contains("client_max_body_size"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Serves the applied site with a real nginx in fresh namespaces (the root's
+/// certificate directory bound over a private tmpfs `/etc/ssl`) and returns curl's
+/// header dumps, separated by `=====`.
+fn serve_and_probe(env: &Env) -> String {
+    let prefix = env.base.join("nginx-prefix");
+    std::fs::create_dir_all(&prefix).unwrap();
+    std::fs::write(
+        prefix.join("nginx.conf"),
+        harden::modules::nginx::staged_conf(&prefix, &env.path(SITE)),
+    )
+    .unwrap();
+    let curl = "curl -sS -D - -o /dev/null --max-time 5";
+    let script = format!(
+        "set -e; mount --make-rprivate /; mount -t tmpfs tmpfs /etc/ssl; mkdir /etc/ssl/harden; \
+         mount --bind \"$1/etc/ssl/harden\" /etc/ssl/harden; ip link set lo up; \
+         nginx -e \"$2/error.log\" -c \"$2/nginx.conf\" -p \"$2/\"; \
+         {curl} -H 'Host: postiz.example.org' http://127.0.0.1/x?y=1; echo =====; \
+         {curl} -k --resolve postiz.example.org:443:127.0.0.1 https://postiz.example.org/; echo =====; \
+         {curl} -k --resolve postiz.example.org:443:127.0.0.1 https://postiz.example.org/.env; echo =====; \
+         for i in 1 2 3; do {curl} -k --resolve postiz.example.org:443:127.0.0.1 https://postiz.example.org/; done; \
+         nginx -s quit -e \"$2/error.log\" -c \"$2/nginx.conf\" -p \"$2/\""
+    );
+    let out = Command::new("unshare")
+        .args(["-p", "-f", "-m", "-n", "sh", "-c", &script, "sh"])
+        .arg(&env.root)
+        .arg(&prefix)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+#[test]
+fn real_nginx_serves_redirect_headers_dotfile_denial_and_rate_limit() {
+    require("unshare");
+    require("curl");
+    require("ip");
+    let env = nginx_env();
+    let p = playbook(&env, "      rate: 1r/m\n      burst: 1\n");
+    expect_code(&env.harden(&["apply", "--yes", "-p", &p]), 2);
+    let text = serve_and_probe(&env).to_ascii_lowercase();
+    let parts: Vec<&str> = text.split("=====").collect();
+    assert_eq!(parts.len(), 4, "{text}");
+    assert!(parts[0].contains("301 moved permanently"), "{}", parts[0]);
+    assert!(
+        parts[0].contains("location: https://postiz.example.org/x?y=1"),
+        "{}",
+        parts[0]
+    );
+    // No upstream runs: 502, but the headers are sent `always`.
+    assert!(parts[1].contains(" 502 "), "{}", parts[1]);
+    for h in [
+        "strict-transport-security: max-age=63072000; includesubdomains",
+        "x-content-type-options: nosniff",
+        "x-frame-options: deny",
+        "referrer-policy: same-origin",
+        "content-security-policy: default-src 'self'",
+    ] {
+        assert!(parts[1].contains(h), "{h} missing:\n{}", parts[1]);
+    }
+    assert!(
+        !parts[1].contains("server: nginx/"),
+        "version shown:\n{}",
+        parts[1]
+    );
+    assert!(parts[2].contains(" 403 "), "dot-file served:\n{}", parts[2]);
+    assert!(parts[3].contains(" 429 "), "no rate limit:\n{}", parts[3]);
+}

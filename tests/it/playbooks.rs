@@ -1,0 +1,229 @@
+//! The embedded guide playbooks: each loads and plans against a bare Debian-like
+//! root (missing apps skipped by `when:`), and applied to a root that has the
+//! apps' files, converges (exit 2, then an empty plan) and rolls back exactly.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::support::*;
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let ft = e.file_type().unwrap();
+        let dst = to.join(e.file_name());
+        if ft.is_dir() {
+            copy_tree(&e.path(), &dst);
+        } else if ft.is_file() {
+            std::fs::copy(e.path(), dst).unwrap();
+        }
+    }
+}
+
+/// The bare root plus Debian's games and news accounts.
+fn debian_env() -> Env {
+    let env = Env::new();
+    env.write(
+        "etc/passwd",
+        &format!("{PASSWD}games:x:5:60:games:/usr/games:/usr/sbin/nologin\nnews:x:9:9:news:/var/spool/news:/usr/sbin/nologin\n"),
+    );
+    env.write("etc/group", &format!("{GROUP}games:x:60:\nnews:x:9:\n"));
+    env.write(
+        "etc/shadow",
+        "root:*:19000:0:99999:7:::\ngames:*:19000:0:99999:7:::\nnews:*:19000:0:99999:7:::\n",
+    );
+    env.chmod("etc/shadow", 0o640);
+    env
+}
+
+#[test]
+fn both_playbooks_plan_on_a_bare_root_and_skip_missing_apps() {
+    let env = debian_env();
+    let out = env.harden(&["plan", "-p", "postiz"]);
+    expect_code(&out, 0);
+    let text = stdout(&out);
+    for want in [
+        "postiz.sysctl",
+        "postiz.user",
+        "postiz.lock-games",
+        "note postiz.env: skipped: /opt/postiz/.env does not exist",
+        "note postiz.nginx: skipped:",
+        "note postiz.fail2ban: skipped:",
+        "note postiz.firewall: skipped: /etc/ufw does not exist",
+    ] {
+        assert!(text.contains(want), "{want} missing:\n{text}");
+    }
+    let out = env.harden(&["plan", "-p", "akkoma", "--detailed-exitcode"]);
+    expect_code(&out, 0);
+    assert!(
+        stdout(&out).contains("note akkoma.unit: skipped"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// ufw's files under the root, off, with its sysctl file inside the root (as in
+/// firewall.rs).
+fn add_ufw(env: &Env) {
+    require("ufw");
+    require("iptables");
+    std::fs::create_dir_all(env.path("etc/default")).unwrap();
+    std::fs::create_dir_all(env.path("lib")).unwrap();
+    copy_tree(Path::new("/etc/ufw"), &env.path("etc/ufw"));
+    copy_tree(Path::new("/lib/ufw"), &env.path("lib/ufw"));
+    let sysctl = env.path("etc/ufw/sysctl.conf");
+    let defaults: String = std::fs::read_to_string("/etc/default/ufw")
+        .unwrap()
+        .lines()
+        .map(|l| {
+            if l.starts_with("IPT_SYSCTL=") {
+                format!("IPT_SYSCTL={}\n", sysctl.display())
+            } else if l.starts_with("DEFAULT_INPUT_POLICY=") {
+                "DEFAULT_INPUT_POLICY=\"ACCEPT\"\n".to_string()
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    env.write("etc/default/ufw", &defaults);
+    let conf = env
+        .read("etc/ufw/ufw.conf")
+        .replace("ENABLED=yes", "ENABLED=no");
+    env.write("etc/ufw/ufw.conf", &conf);
+}
+
+/// Everything the Postiz guide touches, as on a real host.
+fn postiz_env() -> Env {
+    for tool in [
+        "visudo",
+        "fail2ban-client",
+        "fail2ban-regex",
+        "nginx",
+        "openssl",
+    ] {
+        require(tool);
+    }
+    let env = debian_env();
+    env.write(
+        "etc/sudoers",
+        "root ALL=(ALL:ALL) ALL\n@includedir /etc/sudoers.d\n",
+    );
+    env.chmod("etc/sudoers", 0o440);
+    env.write("opt/postiz/.env", "JWT_SECRET=abc\nRATE_LIMIT_MAX=1000\n");
+    env.chmod("opt/postiz/.env", 0o644);
+    std::fs::create_dir_all(env.path("opt/postiz/backups")).unwrap();
+    env.chmod("opt/postiz", 0o775);
+    copy_tree(Path::new("/etc/fail2ban"), &env.path("etc/fail2ban"));
+    env.write("var/log/postiz/auth.log", "");
+    std::fs::create_dir_all(env.path("etc/apt/apt.conf.d")).unwrap();
+    add_ufw(&env);
+    env.write(
+        "etc/docker/daemon.json",
+        "{\n  \"data-root\": \"/srv/docker\"\n}\n",
+    );
+    env.write("var/log/nginx/error.log", "");
+    let live = env.path("etc/letsencrypt/live/postiz.example.org");
+    std::fs::create_dir_all(&live).unwrap();
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args([
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=postiz.example.org",
+            "-keyout",
+        ])
+        .arg(live.join("privkey.pem"))
+        .arg("-out")
+        .arg(live.join("fullchain.pem"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    env
+}
+
+#[test]
+fn postiz_converges_then_plans_empty_then_rolls_back() {
+    let env = postiz_env();
+    let before = env.tree();
+    let out = env.harden(&["apply", "--yes", "-p", "postiz"]);
+    expect_code(&out, 2);
+    assert!(!stdout(&out).contains("abc"), "secret shown");
+    assert_eq!(env.mode("opt/postiz/.env"), 0o600);
+    assert_eq!(env.mode("opt/postiz"), 0o755);
+    assert_eq!(env.mode("opt/postiz/backups"), 0o700);
+    assert!(env.read("opt/postiz/.env").contains("RATE_LIMIT_MAX=100\n"));
+    assert!(env.read("etc/passwd").contains("postiz:x:"));
+    assert!(env.read("etc/ufw/ufw.conf").contains("ENABLED=yes"));
+    assert!(env.read("etc/ufw/user.rules").contains("--dport 443"));
+    assert!(
+        env.read("etc/docker/daemon.json")
+            .starts_with("{\n  \"data-root\": \"/srv/docker\",\n")
+    );
+    assert!(
+        env.read("etc/apt/apt.conf.d/52harden-unattended-upgrades")
+            .contains("APT::Periodic::Unattended-Upgrade \"1\";")
+    );
+    assert!(env.read("etc/shadow").contains("games:!*:"));
+    assert!(
+        env.read("etc/sysctl.d/99-harden.conf")
+            .contains("kernel.unprivileged_bpf_disabled = 2")
+    );
+    assert!(
+        env.read("etc/sudoers.d/postiz-admin")
+            .contains("timestamp_timeout=5")
+    );
+    assert!(
+        env.read("etc/fail2ban/filter.d/postiz-auth.conf")
+            .contains("^.*?Failed login attempt.*?<ADDR>")
+    );
+    assert!(
+        env.read("etc/nginx/conf.d/harden-postiz.conf")
+            .contains("rate=10r/s")
+    );
+    let out = env.harden(&["plan", "-p", "postiz", "--detailed-exitcode"]);
+    expect_code(&out, 0);
+    expect_code(&env.harden(&["rollback"]), 0);
+    assert_eq!(env.tree(), before, "rollback did not restore the root");
+}
+
+#[test]
+fn akkoma_config_and_unit_converge() {
+    require("elixir");
+    require("systemd-analyze");
+    let env = debian_env();
+    env.write(
+        "opt/akkoma/config/prod.secret.exs",
+        "import Config\n\nconfig :pleroma, Pleroma.Web.Endpoint, secret_key_base: \"k\"\n",
+    );
+    env.write(
+        "etc/systemd/system/akkoma.service",
+        "[Unit]\nDescription=Akkoma\n\n[Service]\nUser=akkoma\nExecStart=/opt/akkoma/bin/pleroma start\n",
+    );
+    // `when: binary: elixir` looks under the root.
+    std::fs::create_dir_all(env.path("usr/bin")).unwrap();
+    std::os::unix::fs::symlink("/usr/bin/elixir", env.path("usr/bin/elixir")).unwrap();
+    let out = env.harden(&["plan", "-p", "akkoma"]);
+    expect_code(&out, 0);
+    assert!(stdout(&out).contains("exposure "), "{}", stdout(&out));
+    expect_code(&env.harden(&["apply", "--yes", "-p", "akkoma"]), 2);
+    assert!(
+        env.read("opt/akkoma/config/prod.secret.exs")
+            .contains("secure_cookie_flag: true")
+    );
+    assert!(
+        env.read("etc/systemd/system/akkoma.service.d/50-harden.conf")
+            .contains("CapabilityBoundingSet=~CAP_SYS_ADMIN\n")
+    );
+    let out = env.harden(&["plan", "-p", "akkoma", "--detailed-exitcode"]);
+    expect_code(&out, 0);
+}
