@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{Ctx, ModuleError, Out, diff, missing_parents, observed};
-use crate::engine::plan::{Handler, Op, WriteFile};
+use super::{Ctx, FileWrite, ModuleError, Out};
+use crate::engine::plan::Handler;
 use crate::host::fs::Kind;
 use crate::host::runner::Cmd;
 use crate::host::service::Action;
@@ -209,30 +209,24 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         &ctx.host.path(&p.key).to_string_lossy(),
     );
     nginx_test(ctx, &staged).map_err(|m| ctx.invalid(m))?;
-    let mut c = ctx.change(
-        path.display().to_string(),
-        format!(
-            "{} site {} -> {} (checked with nginx -t)",
-            if before.is_some() { "update" } else { "create" },
-            p.domain,
-            p.upstream
-        ),
+    let summary = format!(
+        "{} site {} -> {} (checked with nginx -t)",
+        if before.is_some() { "update" } else { "create" },
+        p.domain,
+        p.upstream
     );
-    c.diff = Some(diff(
-        before.as_deref().unwrap_or_default(),
-        text.as_bytes(),
-        false,
-    ));
-    c.ops = missing_parents(ctx, &path)?;
-    c.ops.push(Op::WriteFile(WriteFile {
-        path,
-        content: text.into_bytes(),
+    let mut c = ctx.write_change(FileWrite {
+        path: &path,
+        before: before.as_deref(),
+        after: text.as_bytes(),
         mode: 0o644,
         uid: 0,
         gid: 0,
-        expect: observed(before.as_deref()),
         validators: Vec::new(),
-    }));
+        secret: false,
+        what: "site",
+    })?;
+    c.summary = summary;
     c.handlers.push(Handler {
         action: Action::Reload,
         unit: "nginx".into(),

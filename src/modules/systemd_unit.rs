@@ -26,8 +26,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{Ctx, ModuleError, Out, diff, missing_parents, observed};
-use crate::engine::plan::{Handler, NoticeLevel, Op, WriteFile};
+use super::{Ctx, FileWrite, ModuleError, Out};
+use crate::engine::plan::{Handler, NoticeLevel};
 use crate::formats::ini::{IniBuilder, IniDialect};
 use crate::host::fs::Kind;
 use crate::host::runner::Cmd;
@@ -254,22 +254,18 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         ));
         format!("hardening drop-in ({})", level.name())
     };
-    let mut c = ctx.change(path.display().to_string(), summary);
-    c.diff = Some(diff(
-        before.as_deref().unwrap_or_default(),
-        text.as_bytes(),
-        false,
-    ));
-    c.ops = missing_parents(ctx, &path)?;
-    c.ops.push(Op::WriteFile(WriteFile {
-        path,
-        content: text.into_bytes(),
+    let mut c = ctx.write_change(FileWrite {
+        path: &path,
+        before: before.as_deref(),
+        after: text.as_bytes(),
         mode: 0o644,
         uid: 0,
         gid: 0,
-        expect: observed(before.as_deref()),
         validators: Vec::new(),
-    }));
+        secret: false,
+        what: "drop-in",
+    })?;
+    c.summary = summary;
     c.handlers.push(Handler {
         action: Action::DaemonReload,
         unit: p.unit.clone(),

@@ -12,8 +12,8 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::{Ctx, ModuleError, Out, diff, missing_parents, observed};
-use crate::engine::plan::{Op, Validator, WriteFile};
+use super::{Ctx, FileWrite, ModuleError, Out};
+use crate::engine::plan::Validator;
 use crate::host::fs::Kind;
 use crate::playbook::VarValue;
 
@@ -108,32 +108,27 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         .validator
         .clone()
         .ok_or_else(|| ctx.invalid("modules/unattended_upgrades.yaml has no validator"))?;
-    let mut c = ctx.change(
-        path.display().to_string(),
-        if p.enable.unwrap_or(true) {
-            "automatic security updates on"
-        } else {
-            "automatic updates off"
-        },
-    );
-    c.diff = Some(diff(
-        before.as_deref().unwrap_or_default(),
-        text.as_bytes(),
-        false,
-    ));
-    c.ops = missing_parents(ctx, &path)?;
-    c.ops.push(Op::WriteFile(WriteFile {
-        path,
-        content: text.into_bytes(),
+    let summary = if p.enable.unwrap_or(true) {
+        "automatic security updates on"
+    } else {
+        "automatic updates off"
+    }
+    .to_string();
+    let mut c = ctx.write_change(FileWrite {
+        path: &path,
+        before: before.as_deref(),
+        after: text.as_bytes(),
         mode: 0o644,
         uid: 0,
         gid: 0,
-        expect: observed(before.as_deref()),
         validators: vec![Validator {
             argv,
             private_run: false,
         }],
-    }));
+        secret: false,
+        what: "apt.conf.d file",
+    })?;
+    c.summary = summary;
     out.changes.push(c);
     Ok(())
 }
