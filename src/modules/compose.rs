@@ -112,6 +112,9 @@ impl Settings {
 struct UserFile {
     /// Service name → image (`None`: built, no image).
     services: BTreeMap<String, Option<String>>,
+    /// Service name → the capabilities the file adds (an override cannot take
+    /// them away: Compose merges `cap_add` lists).
+    cap_add: BTreeMap<String, Vec<String>>,
     networks: Vec<String>,
 }
 
@@ -121,6 +124,14 @@ fn read_user(text: &str) -> Result<UserFile, String> {
         .get("services")
         .and_then(Value::as_object)
         .ok_or("it has no `services:` map")?;
+    let cap_add = services
+        .iter()
+        .map(|(name, s)| {
+            let caps = s.get("cap_add").and_then(Value::as_array);
+            let caps = caps.into_iter().flatten().filter_map(Value::as_str);
+            (name.clone(), caps.map(str::to_string).collect())
+        })
+        .collect();
     let services = services
         .iter()
         .map(|(name, s)| {
@@ -133,7 +144,11 @@ fn read_user(text: &str) -> Result<UserFile, String> {
         .and_then(Value::as_object)
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
-    Ok(UserFile { services, networks })
+    Ok(UserFile {
+        services,
+        cap_add,
+        networks,
+    })
 }
 
 /// Whether an image reference floats: no tag, or `latest`, and no digest.
@@ -326,6 +341,23 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         }
     }
     let services = wanted(ctx, p, &user)?;
+    for (svc, s) in &services {
+        let ours = s.cap_add.as_deref().unwrap_or_default();
+        let extra: Vec<&str> = user
+            .cap_add
+            .get(svc)
+            .into_iter()
+            .flatten()
+            .filter(|c| !ours.contains(*c) && s.cap_drop.is_some())
+            .map(String::as_str)
+            .collect();
+        if !extra.is_empty() {
+            out.notices.push(ctx.notice(
+                NoticeLevel::Warning,
+                format!("service `{svc}`: {} adds {}, which an override cannot take away (Compose merges cap_add); remove it there if the service does not need it", user_path.display(), extra.join(", ")),
+            ));
+        }
+    }
     if services.is_empty() && p.internal_networks.is_empty() {
         return Err(
             ctx.invalid("nothing to do: give `services`, `all_services` or `internal_networks`")

@@ -138,3 +138,46 @@ fn root_users_unknown_services_and_missing_files_are_refused() {
         assert!(stderr(&out).contains(want), "{body}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn without_a_compose_tool_only_the_structural_check_runs_and_says_so() {
+    let env = Env::new();
+    env.write(USER, MINE);
+    let p = playbook(&env, HARDEN);
+    // A PATH with neither `docker` nor `docker-compose`.
+    let empty = env.base.join("empty-bin");
+    std::fs::create_dir_all(&empty).unwrap();
+    let path = [("PATH", empty.to_str().unwrap())];
+    let out = env.harden_env(&["plan", "-p", &p], &path);
+    expect_code(&out, 0);
+    assert!(
+        stdout(&out).contains("checked by harden's structural checks only"),
+        "{}",
+        stdout(&out)
+    );
+    expect_code(&env.harden_env(&["apply", "--yes", "-p", &p], &path), 2);
+    expect_code(
+        &env.harden_env(&["plan", "-p", &p, "--detailed-exitcode"], &path),
+        0,
+    );
+}
+
+#[test]
+fn capabilities_the_users_file_adds_are_reported() {
+    let env = Env::new();
+    env.write(
+        USER,
+        "services:\n  app:\n    image: app:1.0\n    cap_add: [SYS_ADMIN, NET_BIND_SERVICE]\n",
+    );
+    let p = playbook(
+        &env,
+        "      services:\n        app: { cap_drop: [ALL], cap_add: [NET_BIND_SERVICE] }\n",
+    );
+    let out = env.harden(&["plan", "-p", &p]);
+    expect_code(&out, 0);
+    assert!(
+        stdout(&out).contains("adds SYS_ADMIN, which an override cannot take away"),
+        "{}",
+        stdout(&out)
+    );
+}
