@@ -246,17 +246,27 @@ fn render(
     services: &[(String, Settings)],
     internal: &[String],
 ) -> String {
-    let base = |p: &Path| {
-        p.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
+    // Beside each other (the default): the names alone, as the user types them.
+    let shown = |p: &Path| {
+        if user.parent() == over.parent() {
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        } else {
+            p.display().to_string()
+        }
     };
     let mut out = format!(
-        "# Managed by harden (rule {rule}): container hardening for {}.\n# Do not edit: harden rewrites this file. Use it with:\n#   docker compose -f {} -f {} up -d\nservices:\n",
-        base(user),
-        base(user),
-        base(over)
+        "# Managed by harden (rule {rule}): container hardening for {}.\n# Do not edit: harden rewrites this file. Use it with:\n#   docker compose -f {} -f {} up -d\n",
+        shown(user),
+        shown(user),
+        shown(over)
     );
+    out.push_str(if services.is_empty() {
+        "services: {}\n"
+    } else {
+        "services:\n"
+    });
     for (name, s) in services {
         let _ = writeln!(out, "  {}:", q(name));
         if let Some(u) = &s.user {
@@ -333,7 +343,14 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         ))
     })?;
     for (svc, image) in &user.services {
-        if let Some(img) = image.as_deref().filter(|i| floating(i)) {
+        if let Some(img) = image.as_deref().filter(|i| i.contains('$')) {
+            out.notices.push(ctx.notice(
+                NoticeLevel::Info,
+                format!(
+                    "service `{svc}`: image `{img}` is set from a variable; its tag is not checked"
+                ),
+            ));
+        } else if let Some(img) = image.as_deref().filter(|i| floating(i)) {
             out.notices.push(ctx.notice(
                 NoticeLevel::Warning,
                 format!("service `{svc}` runs image `{img}`, which is not pinned to a version tag (latest or untagged); pin it in {} (harden does not edit that file)", user_path.display()),

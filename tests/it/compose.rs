@@ -167,7 +167,7 @@ fn capabilities_the_users_file_adds_are_reported() {
     let env = Env::new();
     env.write(
         USER,
-        "services:\n  app:\n    image: app:1.0\n    cap_add: [SYS_ADMIN, NET_BIND_SERVICE]\n",
+        "services:\n  app:\n    image: app:1.0\n    cap_add: [SYS_ADMIN, NET_BIND_SERVICE]\n  worker:\n    image: \"${WORKER_IMAGE}\"\n",
     );
     let p = playbook(
         &env,
@@ -180,4 +180,21 @@ fn capabilities_the_users_file_adds_are_reported() {
         "{}",
         stdout(&out)
     );
+    assert!(
+        stdout(&out).contains("image `${WORKER_IMAGE}` is set from a variable"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!stdout(&out).contains("not pinned"), "{}", stdout(&out));
+}
+
+#[test]
+fn an_override_with_only_an_internal_network_is_valid_compose() {
+    require("docker-compose");
+    let env = Env::new();
+    env.write(USER, MINE);
+    let p = playbook(&env, "      internal_networks: [backend]\n");
+    expect_code(&env.harden(&["apply", "--yes", "-p", &p]), 2);
+    assert_eq!(resolved(&env)["networks"]["backend"]["internal"], true);
+    expect_code(&env.harden(&["plan", "-p", &p, "--detailed-exitcode"]), 0);
 }
