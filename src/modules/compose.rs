@@ -342,39 +342,8 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
             user_path.display()
         ))
     })?;
-    for (svc, image) in &user.services {
-        if let Some(img) = image.as_deref().filter(|i| i.contains('$')) {
-            out.notices.push(ctx.notice(
-                NoticeLevel::Info,
-                format!(
-                    "service `{svc}`: image `{img}` is set from a variable; its tag is not checked"
-                ),
-            ));
-        } else if let Some(img) = image.as_deref().filter(|i| floating(i)) {
-            out.notices.push(ctx.notice(
-                NoticeLevel::Warning,
-                format!("service `{svc}` runs image `{img}`, which is not pinned to a version tag (latest or untagged); pin it in {} (harden does not edit that file)", user_path.display()),
-            ));
-        }
-    }
     let services = wanted(ctx, p, &user)?;
-    for (svc, s) in &services {
-        let ours = s.cap_add.as_deref().unwrap_or_default();
-        let extra: Vec<&str> = user
-            .cap_add
-            .get(svc)
-            .into_iter()
-            .flatten()
-            .filter(|c| !ours.contains(*c) && s.cap_drop.is_some())
-            .map(String::as_str)
-            .collect();
-        if !extra.is_empty() {
-            out.notices.push(ctx.notice(
-                NoticeLevel::Warning,
-                format!("service `{svc}`: {} adds {}, which an override cannot take away (Compose merges cap_add); remove it there if the service does not need it", user_path.display(), extra.join(", ")),
-            ));
-        }
-    }
+    report(ctx, &user_path, &user, &services, out);
     if services.is_empty() && p.internal_networks.is_empty() {
         return Err(
             ctx.invalid("nothing to do: give `services`, `all_services` or `internal_networks`")
@@ -430,6 +399,49 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
     );
     out.changes.push(c);
     Ok(())
+}
+
+/// Drift in the user's file that harden reports but cannot fix: floating image
+/// tags, and capabilities it adds that the override cannot take away.
+fn report(
+    ctx: &Ctx,
+    user_path: &Path,
+    user: &UserFile,
+    services: &[(String, Settings)],
+    out: &mut Out,
+) {
+    for (svc, image) in &user.services {
+        if let Some(img) = image.as_deref().filter(|i| i.contains('$')) {
+            out.notices.push(ctx.notice(
+                NoticeLevel::Info,
+                format!(
+                    "service `{svc}`: image `{img}` is set from a variable; its tag is not checked"
+                ),
+            ));
+        } else if let Some(img) = image.as_deref().filter(|i| floating(i)) {
+            out.notices.push(ctx.notice(
+                NoticeLevel::Warning,
+                format!("service `{svc}` runs image `{img}`, which is not pinned to a version tag (latest or untagged); pin it in {} (harden does not edit that file)", user_path.display()),
+            ));
+        }
+    }
+    for (svc, s) in services {
+        let ours = s.cap_add.as_deref().unwrap_or_default();
+        let extra: Vec<&str> = user
+            .cap_add
+            .get(svc)
+            .into_iter()
+            .flatten()
+            .filter(|c| !ours.contains(*c) && s.cap_drop.is_some())
+            .map(String::as_str)
+            .collect();
+        if !extra.is_empty() {
+            out.notices.push(ctx.notice(
+                NoticeLevel::Warning,
+                format!("service `{svc}`: {} adds {}, which an override cannot take away (Compose merges cap_add); remove it there if the service does not need it", user_path.display(), extra.join(", ")),
+            ));
+        }
+    }
 }
 
 /// Each service's effective settings, checked.
