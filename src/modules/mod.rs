@@ -4,6 +4,8 @@
 //! `harden modules`; its Rust side only turns parameters into typed changes
 //! ([`crate::engine::plan::Change`]) by reading the host. Modules never write.
 
+pub mod backups;
+pub mod compose;
 pub mod docker_daemon;
 pub mod env_file;
 pub mod fail2ban;
@@ -67,6 +69,8 @@ pub enum ModuleCall {
     Nginx(nginx::Params),
     UnattendedUpgrades(unattended_upgrades::Params),
     DockerDaemon(docker_daemon::Params),
+    Compose(compose::Params),
+    Backups(backups::Params),
 }
 
 impl ModuleCall {
@@ -87,6 +91,8 @@ impl ModuleCall {
             Self::Nginx(_) => "nginx",
             Self::UnattendedUpgrades(_) => "unattended_upgrades",
             Self::DockerDaemon(_) => "docker_daemon",
+            Self::Compose(_) => "compose",
+            Self::Backups(_) => "backups",
         }
     }
 }
@@ -114,6 +120,8 @@ pub fn deserialize_call<'de, A: MapAccess<'de>>(
         "nginx" => ModuleCall::Nginx(map.next_value()?),
         "unattended_upgrades" => ModuleCall::UnattendedUpgrades(map.next_value()?),
         "docker_daemon" => ModuleCall::DockerDaemon(map.next_value()?),
+        "compose" => ModuleCall::Compose(map.next_value()?),
+        "backups" => ModuleCall::Backups(map.next_value()?),
         _ => return Ok(None),
     }))
 }
@@ -122,6 +130,8 @@ pub fn deserialize_call<'de, A: MapAccess<'de>>(
 #[must_use]
 pub fn names() -> Vec<&'static str> {
     vec![
+        "backups",
+        "compose",
         "docker_daemon",
         "env_file",
         "fail2ban",
@@ -390,6 +400,8 @@ pub fn plan(host: &Host, task: &Task, pending: &Pending) -> Result<Out, ModuleEr
         ModuleCall::Nginx(p) => nginx::plan(&ctx, p, &mut out)?,
         ModuleCall::UnattendedUpgrades(p) => unattended_upgrades::plan(&ctx, p, &mut out)?,
         ModuleCall::DockerDaemon(p) => docker_daemon::plan(&ctx, p, &mut out)?,
+        ModuleCall::Compose(p) => compose::plan(&ctx, p, &mut out)?,
+        ModuleCall::Backups(p) => backups::plan(&ctx, p, &mut out)?,
     }
     Ok(out)
 }
@@ -497,6 +509,8 @@ pub fn diff(before: &[u8], after: &[u8], secret: bool) -> Diff {
 /// The JSON Schema of each module's parameters, by task key.
 pub fn param_schemas(g: &mut schemars::SchemaGenerator) -> Vec<(&'static str, schemars::Schema)> {
     vec![
+        ("backups", g.subschema_for::<backups::Params>()),
+        ("compose", g.subschema_for::<compose::Params>()),
         ("docker_daemon", g.subschema_for::<docker_daemon::Params>()),
         ("env_file", g.subschema_for::<env_file::Params>()),
         ("fail2ban", g.subschema_for::<fail2ban::Params>()),

@@ -125,6 +125,13 @@ fn module_reference_is_current_and_its_examples_plan() {
         "etc/systemd/system/akkoma.service",
         "[Unit]\nDescription=Akkoma\n\n[Service]\nExecStart=/usr/bin/true\n\n[Install]\nWantedBy=multi-user.target\n",
     );
+    // What the compose and backups examples expect to find.
+    env.write(
+        "opt/postiz/docker-compose.yml",
+        "services:\n  app:\n    image: ghcr.io/gitroomhq/postiz-app:v2.18.0\n",
+    );
+    env.write("opt/postiz/backups/db.sql.gz.gpg", "encrypted");
+    env.chmod("opt/postiz/backups/db.sql.gz.gpg", 0o644);
     let text = stdout(&out);
     let examples: Vec<&str> = text
         .split("```yaml\n")

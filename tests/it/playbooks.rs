@@ -51,6 +51,8 @@ fn both_playbooks_plan_on_a_bare_root_and_skip_missing_apps() {
         "note postiz.nginx: skipped:",
         "note postiz.fail2ban: skipped:",
         "note postiz.firewall: skipped: /etc/ufw does not exist",
+        "note postiz.compose: skipped: /opt/postiz/docker-compose.yml does not exist",
+        "note postiz.backups: skipped:",
     ] {
         assert!(text.contains(want), "{want} missing:\n{text}");
     }
@@ -101,6 +103,7 @@ fn postiz_env() -> Env {
         "fail2ban-regex",
         "nginx",
         "openssl",
+        "docker-compose",
     ] {
         require(tool);
     }
@@ -112,7 +115,16 @@ fn postiz_env() -> Env {
     env.chmod("etc/sudoers", 0o440);
     env.write("opt/postiz/.env", "JWT_SECRET=abc\nRATE_LIMIT_MAX=1000\n");
     env.chmod("opt/postiz/.env", 0o644);
-    std::fs::create_dir_all(env.path("opt/postiz/backups")).unwrap();
+    env.write(
+        "opt/postiz/docker-compose.yml",
+        "services:\n  app:\n    image: ghcr.io/gitroomhq/postiz-app:v2.18.0\n  postgres:\n    image: postgres:latest\n",
+    );
+    env.write("opt/postiz/backups/db.sql.gz.gpg", "encrypted");
+    env.write(
+        "opt/postiz/backups/SHA256SUMS",
+        "2b8a1bb5bd6d2b79ee8c3a6c0c4b2b3a8f51ad0c75ba9f6fd0a3f0c5a4f4b2a1  db.sql.gz.gpg\n",
+    );
+    env.chmod("opt/postiz/backups/db.sql.gz.gpg", 0o644);
     env.chmod("opt/postiz", 0o775);
     copy_tree(Path::new("/etc/fail2ban"), &env.path("etc/fail2ban"));
     env.write("var/log/postiz/auth.log", "");
@@ -161,6 +173,21 @@ fn postiz_converges_then_plans_empty_then_rolls_back() {
     assert_eq!(env.mode("opt/postiz/.env"), 0o600);
     assert_eq!(env.mode("opt/postiz"), 0o755);
     assert_eq!(env.mode("opt/postiz/backups"), 0o700);
+    assert_eq!(env.mode("opt/postiz/backups/db.sql.gz.gpg"), 0o600);
+    assert!(
+        stdout(&out).contains("checksum of `db.sql.gz.gpg` does not match"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("service `postgres` runs image `postgres:latest`"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        env.read("opt/postiz/docker-compose.harden.yml")
+            .contains("  \"app\":\n    user: \"1000:1000\"\n")
+    );
     assert!(env.read("opt/postiz/.env").contains("RATE_LIMIT_MAX=100\n"));
     assert!(env.read("etc/passwd").contains("postiz:x:"));
     assert!(env.read("etc/ufw/ufw.conf").contains("ENABLED=yes"));
