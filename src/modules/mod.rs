@@ -4,6 +4,7 @@
 //! `harden modules`; its Rust side only turns parameters into typed changes
 //! ([`crate::engine::plan::Change`]) by reading the host. Modules never write.
 
+pub mod apparmor;
 pub mod docker_daemon;
 pub mod env_file;
 pub mod fail2ban;
@@ -67,6 +68,7 @@ pub enum ModuleCall {
     Nginx(nginx::Params),
     UnattendedUpgrades(unattended_upgrades::Params),
     DockerDaemon(docker_daemon::Params),
+    Apparmor(apparmor::Params),
 }
 
 impl ModuleCall {
@@ -87,6 +89,7 @@ impl ModuleCall {
             Self::Nginx(_) => "nginx",
             Self::UnattendedUpgrades(_) => "unattended_upgrades",
             Self::DockerDaemon(_) => "docker_daemon",
+            Self::Apparmor(_) => "apparmor",
         }
     }
 }
@@ -114,6 +117,7 @@ pub fn deserialize_call<'de, A: MapAccess<'de>>(
         "nginx" => ModuleCall::Nginx(map.next_value()?),
         "unattended_upgrades" => ModuleCall::UnattendedUpgrades(map.next_value()?),
         "docker_daemon" => ModuleCall::DockerDaemon(map.next_value()?),
+        "apparmor" => ModuleCall::Apparmor(map.next_value()?),
         _ => return Ok(None),
     }))
 }
@@ -122,6 +126,7 @@ pub fn deserialize_call<'de, A: MapAccess<'de>>(
 #[must_use]
 pub fn names() -> Vec<&'static str> {
     vec![
+        "apparmor",
         "docker_daemon",
         "env_file",
         "fail2ban",
@@ -390,6 +395,7 @@ pub fn plan(host: &Host, task: &Task, pending: &Pending) -> Result<Out, ModuleEr
         ModuleCall::Nginx(p) => nginx::plan(&ctx, p, &mut out)?,
         ModuleCall::UnattendedUpgrades(p) => unattended_upgrades::plan(&ctx, p, &mut out)?,
         ModuleCall::DockerDaemon(p) => docker_daemon::plan(&ctx, p, &mut out)?,
+        ModuleCall::Apparmor(p) => apparmor::plan(&ctx, p, &mut out)?,
     }
     Ok(out)
 }
@@ -497,6 +503,7 @@ pub fn diff(before: &[u8], after: &[u8], secret: bool) -> Diff {
 /// The JSON Schema of each module's parameters, by task key.
 pub fn param_schemas(g: &mut schemars::SchemaGenerator) -> Vec<(&'static str, schemars::Schema)> {
     vec![
+        ("apparmor", g.subschema_for::<apparmor::Params>()),
         ("docker_daemon", g.subschema_for::<docker_daemon::Params>()),
         ("env_file", g.subschema_for::<env_file::Params>()),
         ("fail2ban", g.subschema_for::<fail2ban::Params>()),

@@ -5,6 +5,7 @@ mod support;
 
 mod accounts;
 mod ansible;
+mod apparmor;
 mod apply;
 mod cli;
 mod confirm;

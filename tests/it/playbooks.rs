@@ -51,6 +51,7 @@ fn both_playbooks_plan_on_a_bare_root_and_skip_missing_apps() {
         "note postiz.nginx: skipped:",
         "note postiz.fail2ban: skipped:",
         "note postiz.firewall: skipped: /etc/ufw does not exist",
+        "note postiz.apparmor: skipped: /etc/apparmor.d does not exist",
     ] {
         assert!(text.contains(want), "{want} missing:\n{text}");
     }
@@ -101,6 +102,7 @@ fn postiz_env() -> Env {
         "fail2ban-regex",
         "nginx",
         "openssl",
+        "apparmor_parser",
     ] {
         require(tool);
     }
@@ -117,6 +119,7 @@ fn postiz_env() -> Env {
     copy_tree(Path::new("/etc/fail2ban"), &env.path("etc/fail2ban"));
     env.write("var/log/postiz/auth.log", "");
     std::fs::create_dir_all(env.path("etc/apt/apt.conf.d")).unwrap();
+    std::fs::create_dir_all(env.path("etc/apparmor.d")).unwrap();
     add_ufw(&env);
     env.write(
         "etc/docker/daemon.json",
@@ -189,6 +192,10 @@ fn postiz_converges_then_plans_empty_then_rolls_back() {
     assert!(
         env.read("etc/nginx/conf.d/harden-postiz.conf")
             .contains("rate=10r/s")
+    );
+    assert!(
+        env.read("etc/apparmor.d/docker-postiz")
+            .contains("profile docker-postiz flags=")
     );
     let out = env.harden(&["plan", "-p", "postiz", "--detailed-exitcode"]);
     expect_code(&out, 0);
