@@ -12,6 +12,7 @@ pub mod file;
 pub mod firewall;
 pub mod managed_block;
 pub mod nginx;
+pub mod rsyslog;
 pub mod sshd;
 pub mod sudoers;
 pub mod sysctl;
@@ -69,6 +70,7 @@ pub enum ModuleCall {
     UnattendedUpgrades(unattended_upgrades::Params),
     DockerDaemon(docker_daemon::Params),
     Apparmor(apparmor::Params),
+    Rsyslog(rsyslog::Params),
 }
 
 impl ModuleCall {
@@ -90,6 +92,7 @@ impl ModuleCall {
             Self::UnattendedUpgrades(_) => "unattended_upgrades",
             Self::DockerDaemon(_) => "docker_daemon",
             Self::Apparmor(_) => "apparmor",
+            Self::Rsyslog(_) => "rsyslog",
         }
     }
 }
@@ -118,6 +121,7 @@ pub fn deserialize_call<'de, A: MapAccess<'de>>(
         "unattended_upgrades" => ModuleCall::UnattendedUpgrades(map.next_value()?),
         "docker_daemon" => ModuleCall::DockerDaemon(map.next_value()?),
         "apparmor" => ModuleCall::Apparmor(map.next_value()?),
+        "rsyslog" => ModuleCall::Rsyslog(map.next_value()?),
         _ => return Ok(None),
     }))
 }
@@ -134,6 +138,7 @@ pub fn names() -> Vec<&'static str> {
         "firewall",
         "managed_block",
         "nginx",
+        "rsyslog",
         "sshd",
         "sudoers",
         "sysctl",
@@ -396,6 +401,7 @@ pub fn plan(host: &Host, task: &Task, pending: &Pending) -> Result<Out, ModuleEr
         ModuleCall::UnattendedUpgrades(p) => unattended_upgrades::plan(&ctx, p, &mut out)?,
         ModuleCall::DockerDaemon(p) => docker_daemon::plan(&ctx, p, &mut out)?,
         ModuleCall::Apparmor(p) => apparmor::plan(&ctx, p, &mut out)?,
+        ModuleCall::Rsyslog(p) => rsyslog::plan(&ctx, p, &mut out)?,
     }
     Ok(out)
 }
@@ -511,6 +517,7 @@ pub fn param_schemas(g: &mut schemars::SchemaGenerator) -> Vec<(&'static str, sc
         ("firewall", g.subschema_for::<firewall::Params>()),
         ("managed_block", g.subschema_for::<managed_block::Params>()),
         ("nginx", g.subschema_for::<nginx::Params>()),
+        ("rsyslog", g.subschema_for::<rsyslog::Params>()),
         ("sshd", g.subschema_for::<sshd::Params>()),
         ("sudoers", g.subschema_for::<sudoers::Params>()),
         ("sysctl", g.subschema_for::<sysctl::Params>()),

@@ -22,6 +22,7 @@ mod planfile;
 mod playbook_errors;
 mod playbooks;
 mod reports;
+mod rsyslog;
 mod sshd;
 mod sysctl_live;
 mod systemd_unit;

@@ -52,6 +52,7 @@ fn both_playbooks_plan_on_a_bare_root_and_skip_missing_apps() {
         "note postiz.fail2ban: skipped:",
         "note postiz.firewall: skipped: /etc/ufw does not exist",
         "note postiz.apparmor: skipped: /etc/apparmor.d does not exist",
+        "note postiz.rsyslog: skipped: /etc/rsyslog.conf does not exist",
     ] {
         assert!(text.contains(want), "{want} missing:\n{text}");
     }
@@ -103,6 +104,7 @@ fn postiz_env() -> Env {
         "nginx",
         "openssl",
         "apparmor_parser",
+        "rsyslogd",
     ] {
         require(tool);
     }
@@ -120,6 +122,10 @@ fn postiz_env() -> Env {
     env.write("var/log/postiz/auth.log", "");
     std::fs::create_dir_all(env.path("etc/apt/apt.conf.d")).unwrap();
     std::fs::create_dir_all(env.path("etc/apparmor.d")).unwrap();
+    env.write(
+        "etc/rsyslog.conf",
+        &std::fs::read_to_string("/etc/rsyslog.conf").unwrap(),
+    );
     add_ufw(&env);
     env.write(
         "etc/docker/daemon.json",
@@ -196,6 +202,10 @@ fn postiz_converges_then_plans_empty_then_rolls_back() {
     assert!(
         env.read("etc/apparmor.d/docker-postiz")
             .contains("profile docker-postiz flags=")
+    );
+    assert!(
+        env.read("etc/rsyslog.d/postiz.conf")
+            .contains(":programname, isequal, \"postiz\" /var/log/postiz/app.log\n& stop\n")
     );
     let out = env.harden(&["plan", "-p", "postiz", "--detailed-exitcode"]);
     expect_code(&out, 0);
