@@ -257,6 +257,15 @@ pub enum Command {
         #[arg(long)]
         candidate: PathBuf,
     },
+    /// Validator used by the `mount_options` module's plans: `findmnt --verify`
+    /// on the current fstab and the candidate; fails on a new finding.
+    #[command(hide = true)]
+    ValidateFstab {
+        #[arg(long)]
+        current: PathBuf,
+        #[arg(long)]
+        candidate: PathBuf,
+    },
 }
 
 /// Runs the command line of this process and returns the exit code.
@@ -394,9 +403,9 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             }
             Ok(exit::OK)
         }
-        c @ (Command::ValidateFail2ban { .. } | Command::ValidateRsyslog { .. }) => {
-            Ok(cmd_validate(c))
-        }
+        c @ (Command::ValidateFail2ban { .. }
+        | Command::ValidateRsyslog { .. }
+        | Command::ValidateFstab { .. }) => Ok(cmd_validate(c)),
         Command::Schema => {
             println!(
                 "{}",
@@ -428,6 +437,10 @@ fn cmd_validate(c: Command) -> i32 {
             candidate,
         } => crate::modules::rsyslog::check_staged(&root, &main, &dir, &target, &candidate)
             .map_err(|e| e.to_string()),
+        Command::ValidateFstab { current, candidate } => {
+            crate::modules::mount_options::check_staged(&current, &candidate)
+                .map_err(|e| e.to_string())
+        }
         _ => Err("not a validator command".into()),
     };
     match r {

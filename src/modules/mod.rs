@@ -11,6 +11,7 @@ pub mod fail2ban;
 pub mod file;
 pub mod firewall;
 pub mod managed_block;
+pub mod mount_options;
 pub mod nginx;
 pub mod rsyslog;
 pub mod sshd;
@@ -71,6 +72,7 @@ pub enum ModuleCall {
     DockerDaemon(docker_daemon::Params),
     Apparmor(apparmor::Params),
     Rsyslog(rsyslog::Params),
+    MountOptions(mount_options::Params),
 }
 
 impl ModuleCall {
@@ -93,6 +95,7 @@ impl ModuleCall {
             Self::DockerDaemon(_) => "docker_daemon",
             Self::Apparmor(_) => "apparmor",
             Self::Rsyslog(_) => "rsyslog",
+            Self::MountOptions(_) => "mount_options",
         }
     }
 }
@@ -122,6 +125,7 @@ pub fn deserialize_call<'de, A: MapAccess<'de>>(
         "docker_daemon" => ModuleCall::DockerDaemon(map.next_value()?),
         "apparmor" => ModuleCall::Apparmor(map.next_value()?),
         "rsyslog" => ModuleCall::Rsyslog(map.next_value()?),
+        "mount_options" => ModuleCall::MountOptions(map.next_value()?),
         _ => return Ok(None),
     }))
 }
@@ -137,6 +141,7 @@ pub fn names() -> Vec<&'static str> {
         "file",
         "firewall",
         "managed_block",
+        "mount_options",
         "nginx",
         "rsyslog",
         "sshd",
@@ -402,6 +407,7 @@ pub fn plan(host: &Host, task: &Task, pending: &Pending) -> Result<Out, ModuleEr
         ModuleCall::DockerDaemon(p) => docker_daemon::plan(&ctx, p, &mut out)?,
         ModuleCall::Apparmor(p) => apparmor::plan(&ctx, p, &mut out)?,
         ModuleCall::Rsyslog(p) => rsyslog::plan(&ctx, p, &mut out)?,
+        ModuleCall::MountOptions(p) => mount_options::plan(&ctx, p, &mut out)?,
     }
     Ok(out)
 }
@@ -516,6 +522,7 @@ pub fn param_schemas(g: &mut schemars::SchemaGenerator) -> Vec<(&'static str, sc
         ("file", g.subschema_for::<file::Params>()),
         ("firewall", g.subschema_for::<firewall::Params>()),
         ("managed_block", g.subschema_for::<managed_block::Params>()),
+        ("mount_options", g.subschema_for::<mount_options::Params>()),
         ("nginx", g.subschema_for::<nginx::Params>()),
         ("rsyslog", g.subschema_for::<rsyslog::Params>()),
         ("sshd", g.subschema_for::<sshd::Params>()),

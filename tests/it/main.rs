@@ -16,6 +16,7 @@ mod fail2ban;
 mod files;
 mod firewall;
 mod managed_block;
+mod mount_options;
 mod nginx;
 mod plan;
 mod planfile;
