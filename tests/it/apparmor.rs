@@ -100,3 +100,29 @@ fn a_profile_name_that_is_not_a_plain_file_name_is_refused() {
         stderr(&out)
     );
 }
+
+#[test]
+fn on_the_running_system_the_profile_loads_only_with_an_apparmor_kernel() {
+    let dir = tempfile::tempdir().unwrap();
+    let pb = dir.path().join("pb.yml");
+    std::fs::write(
+        &pb,
+        format!(
+            "name: a\ntasks:\n  - name: p\n    id: a.p\n    apparmor:\n      name: docker-postiz\n      dir: {}\n",
+            dir.path().join("apparmor.d").display()
+        ),
+    )
+    .unwrap();
+    let out = plan_live(dir.path(), &pb);
+    expect_code(&out, 0);
+    let text = stdout(&out);
+    if std::path::Path::new("/sys/kernel/security/apparmor").exists() {
+        assert!(text.contains("apparmor_parser -r"), "{text}");
+    } else {
+        assert!(
+            text.contains("not loaded: kernel without AppArmor")
+                && !text.contains("apparmor_parser -r"),
+            "{text}"
+        );
+    }
+}

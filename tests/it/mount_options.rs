@@ -120,3 +120,32 @@ fn a_missing_entry_is_created_only_with_device_and_fstype() {
     expect_code(&env.harden(&["rollback"]), 0);
     assert_eq!(env.tree(), before);
 }
+
+#[test]
+fn on_the_running_system_a_remount_is_planned_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let fstab = dir.path().join("fstab");
+    std::fs::write(&fstab, "/dev/sdb1 /opt ext4 defaults 0 2\n").unwrap();
+    for (remount, want, unwanted) in [
+        (true, "mount -o remount /opt", "next mount/reboot"),
+        (
+            false,
+            "takes effect at the next mount/reboot",
+            "mount -o remount",
+        ),
+    ] {
+        let pb = dir.path().join("pb.yml");
+        std::fs::write(
+            &pb,
+            format!(
+                "name: m\ntasks:\n  - name: opt\n    id: m.opt\n    mount_options:\n      path: /opt\n      options: [nodev]\n      fstab: {}\n      remount: {remount}\n",
+                fstab.display()
+            ),
+        )
+        .unwrap();
+        let out = plan_live(dir.path(), &pb);
+        expect_code(&out, 0);
+        let text = stdout(&out);
+        assert!(text.contains(want) && !text.contains(unwanted), "{text}");
+    }
+}
