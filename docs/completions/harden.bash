@@ -55,6 +55,12 @@ _harden() {
             harden,validate-fail2ban)
                 cmd="harden__subcmd__validate__subcmd__fail2ban"
                 ;;
+            harden,validate-fstab)
+                cmd="harden__subcmd__validate__subcmd__fstab"
+                ;;
+            harden,validate-rsyslog)
+                cmd="harden__subcmd__validate__subcmd__rsyslog"
+                ;;
             harden,watchdog)
                 cmd="harden__subcmd__watchdog"
                 ;;
@@ -96,6 +102,12 @@ _harden() {
                 ;;
             harden__subcmd__help,validate-fail2ban)
                 cmd="harden__subcmd__help__subcmd__validate__subcmd__fail2ban"
+                ;;
+            harden__subcmd__help,validate-fstab)
+                cmd="harden__subcmd__help__subcmd__validate__subcmd__fstab"
+                ;;
+            harden__subcmd__help,validate-rsyslog)
+                cmd="harden__subcmd__help__subcmd__validate__subcmd__rsyslog"
                 ;;
             harden__subcmd__help,watchdog)
                 cmd="harden__subcmd__help__subcmd__watchdog"
@@ -140,7 +152,7 @@ _harden() {
 
     case "${cmd}" in
         harden)
-            opts="-v -q -h -V --verbose --quiet --help --version plan apply confirm watchdog check rollback history timer completions man modules schema validate-fail2ban help"
+            opts="-v -q -h -V --verbose --quiet --help --version plan apply confirm watchdog check rollback history timer completions man modules schema validate-fail2ban validate-rsyslog validate-fstab help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -310,7 +322,7 @@ _harden() {
             return 0
             ;;
         harden__subcmd__help)
-            opts="plan apply confirm watchdog check rollback history timer completions man modules schema validate-fail2ban help"
+            opts="plan apply confirm watchdog check rollback history timer completions man modules schema validate-fail2ban validate-rsyslog validate-fstab help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -534,6 +546,34 @@ _harden() {
             return 0
             ;;
         harden__subcmd__help__subcmd__validate__subcmd__fail2ban)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        harden__subcmd__help__subcmd__validate__subcmd__fstab)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        harden__subcmd__help__subcmd__validate__subcmd__rsyslog)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -907,6 +947,62 @@ _harden() {
                     return 0
                     ;;
                 --put)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        harden__subcmd__validate__subcmd__fstab)
+            opts="-v -q -h --current --candidate --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --current)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --candidate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        harden__subcmd__validate__subcmd__rsyslog)
+            opts="-v -q -h --root --main --dir --target --candidate --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --main)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --candidate)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

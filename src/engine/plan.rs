@@ -128,6 +128,10 @@ impl std::fmt::Display for Handler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.action == Action::DaemonReload {
             write!(f, "systemctl daemon-reload")
+        } else if self.action == Action::LoadProfile {
+            write!(f, "apparmor_parser -r {}", self.unit)
+        } else if self.action == Action::Remount {
+            write!(f, "mount -o remount {}", self.unit)
         } else {
             write!(f, "{} {}", self.action.verb(), self.unit)
         }

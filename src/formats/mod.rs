@@ -3,6 +3,7 @@
 //! file system or run commands.
 
 pub mod accounts;
+pub mod fstab;
 pub mod ini;
 pub mod keyvalue;
 pub mod sshd_config;

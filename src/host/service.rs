@@ -2,6 +2,8 @@
 //! target. Where none runs (an offline `--root`, a container, this kind of CI
 //! machine), an action is reported as skipped with the reason, never as a failure.
 
+use std::path::Path;
+
 use super::Host;
 use super::facts::Init;
 use super::runner::Cmd;
@@ -22,6 +24,13 @@ pub enum Action {
     /// nothing once the file already says disabled, so the old rules would stay.)
     /// Runs on the running system only, with or without systemd.
     FirewallSync,
+    /// Load (or replace) the AppArmor profile file named by the unit in the
+    /// kernel: `apparmor_parser -r FILE`. Runs on the running system only, and only
+    /// when the kernel has AppArmor (`/sys/kernel/security/apparmor`).
+    LoadProfile,
+    /// `mount -o remount MOUNTPOINT` (the unit) so new fstab options take effect
+    /// now. Runs on the running system only.
+    Remount,
 }
 
 impl Action {
@@ -33,6 +42,8 @@ impl Action {
             Self::ReloadOrRestart => "reload-or-restart",
             Self::DaemonReload => "daemon-reload",
             Self::FirewallSync => "sync",
+            Self::LoadProfile => "load-profile",
+            Self::Remount => "remount",
         }
     }
 }
@@ -48,8 +59,13 @@ pub enum Outcome {
 /// Runs `action` on `unit` (ignored for daemon-reload) on the host.
 #[must_use]
 pub fn run(host: &Host, action: Action, unit: &str) -> Outcome {
-    if action == Action::FirewallSync {
-        return firewall_sync(host, unit);
+    match action {
+        Action::FirewallSync => return firewall_sync(host, unit),
+        Action::LoadProfile => {
+            return load_profile(host, unit, Path::new(APPARMOR_KERNEL));
+        }
+        Action::Remount => return remount(host, unit),
+        _ => {}
     }
     match host.facts.init {
         Init::Offline => {
@@ -69,6 +85,43 @@ pub fn run(host: &Host, action: Action, unit: &str) -> Outcome {
         argv.push(unit.to_string());
     }
     match host.runner.run(&Cmd::new(argv)) {
+        Ok(out) if out.success() => Outcome::Done,
+        Ok(out) => Outcome::Failed(out.brief()),
+        Err(e) => Outcome::Failed(e.to_string()),
+    }
+}
+
+/// Where the kernel shows AppArmor when it has it.
+pub const APPARMOR_KERNEL: &str = "/sys/kernel/security/apparmor";
+
+/// `apparmor_parser -r PROFILE` on the running system when the kernel (seen at
+/// `kernel`) has AppArmor; skipped with the reason otherwise.
+fn load_profile(host: &Host, profile: &str, kernel: &Path) -> Outcome {
+    if !host.is_live() {
+        return Outcome::Skipped(format!(
+            "offline root {}, profile not loaded",
+            host.root.display()
+        ));
+    }
+    if !kernel.exists() {
+        return Outcome::Skipped("not loaded: kernel without AppArmor".into());
+    }
+    outcome(host, &["apparmor_parser", "-r", profile])
+}
+
+/// `mount -o remount MOUNTPOINT` on the running system; skipped on an offline root.
+fn remount(host: &Host, mountpoint: &str) -> Outcome {
+    if !host.is_live() {
+        return Outcome::Skipped(format!(
+            "offline root {}, {mountpoint} not remounted",
+            host.root.display()
+        ));
+    }
+    outcome(host, &["mount", "-o", "remount", mountpoint])
+}
+
+fn outcome(host: &Host, argv: &[&str]) -> Outcome {
+    match host.runner.run(&Cmd::new(argv.iter().copied())) {
         Ok(out) if out.success() => Outcome::Done,
         Ok(out) => Outcome::Failed(out.brief()),
         Err(e) => Outcome::Failed(e.to_string()),
@@ -147,6 +200,42 @@ mod tests {
         let mut h = Host::new(std::path::PathBuf::from("/nonexistent-root"), runner);
         h.facts.init = init;
         h
+    }
+
+    #[test]
+    fn profiles_load_and_mounts_remount_only_on_the_running_system() {
+        let r = Arc::new(RecordingRunner::new());
+        let mut live = Host::new(std::path::PathBuf::from("/"), r.clone());
+        live.facts.init = Init::None;
+        let have = tempfile::tempdir().unwrap();
+        let none = have.path().join("absent");
+        assert_eq!(
+            load_profile(&live, "/etc/apparmor.d/p", &none),
+            Outcome::Skipped("not loaded: kernel without AppArmor".into())
+        );
+        assert!(r.calls().is_empty());
+        assert_eq!(
+            load_profile(&live, "/etc/apparmor.d/p", have.path()),
+            Outcome::Done
+        );
+        assert_eq!(run(&live, Action::Remount, "/opt"), Outcome::Done);
+        assert_eq!(
+            r.calls(),
+            vec![
+                vec!["apparmor_parser", "-r", "/etc/apparmor.d/p"],
+                vec!["mount", "-o", "remount", "/opt"],
+            ]
+        );
+        let offline = host(Init::Offline, r.clone());
+        assert!(matches!(
+            load_profile(&offline, "/etc/apparmor.d/p", have.path()),
+            Outcome::Skipped(m) if m.contains("profile not loaded")
+        ));
+        assert!(matches!(
+            run(&offline, Action::Remount, "/opt"),
+            Outcome::Skipped(m) if m.contains("/opt not remounted")
+        ));
+        assert_eq!(r.calls().len(), 2);
     }
 
     #[test]

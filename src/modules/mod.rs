@@ -4,6 +4,7 @@
 //! `harden modules`; its Rust side only turns parameters into typed changes
 //! ([`crate::engine::plan::Change`]) by reading the host. Modules never write.
 
+pub mod apparmor;
 pub mod backups;
 pub mod compose;
 pub mod docker_daemon;
@@ -12,7 +13,9 @@ pub mod fail2ban;
 pub mod file;
 pub mod firewall;
 pub mod managed_block;
+pub mod mount_options;
 pub mod nginx;
+pub mod rsyslog;
 pub mod sshd;
 pub mod sudoers;
 pub mod sysctl;
@@ -69,6 +72,9 @@ pub enum ModuleCall {
     Nginx(nginx::Params),
     UnattendedUpgrades(unattended_upgrades::Params),
     DockerDaemon(docker_daemon::Params),
+    Apparmor(apparmor::Params),
+    Rsyslog(rsyslog::Params),
+    MountOptions(mount_options::Params),
     Compose(compose::Params),
     Backups(backups::Params),
 }
@@ -91,6 +97,9 @@ impl ModuleCall {
             Self::Nginx(_) => "nginx",
             Self::UnattendedUpgrades(_) => "unattended_upgrades",
             Self::DockerDaemon(_) => "docker_daemon",
+            Self::Apparmor(_) => "apparmor",
+            Self::Rsyslog(_) => "rsyslog",
+            Self::MountOptions(_) => "mount_options",
             Self::Compose(_) => "compose",
             Self::Backups(_) => "backups",
         }
@@ -120,6 +129,9 @@ pub fn deserialize_call<'de, A: MapAccess<'de>>(
         "nginx" => ModuleCall::Nginx(map.next_value()?),
         "unattended_upgrades" => ModuleCall::UnattendedUpgrades(map.next_value()?),
         "docker_daemon" => ModuleCall::DockerDaemon(map.next_value()?),
+        "apparmor" => ModuleCall::Apparmor(map.next_value()?),
+        "rsyslog" => ModuleCall::Rsyslog(map.next_value()?),
+        "mount_options" => ModuleCall::MountOptions(map.next_value()?),
         "compose" => ModuleCall::Compose(map.next_value()?),
         "backups" => ModuleCall::Backups(map.next_value()?),
         _ => return Ok(None),
@@ -130,6 +142,7 @@ pub fn deserialize_call<'de, A: MapAccess<'de>>(
 #[must_use]
 pub fn names() -> Vec<&'static str> {
     vec![
+        "apparmor",
         "backups",
         "compose",
         "docker_daemon",
@@ -138,7 +151,9 @@ pub fn names() -> Vec<&'static str> {
         "file",
         "firewall",
         "managed_block",
+        "mount_options",
         "nginx",
+        "rsyslog",
         "sshd",
         "sudoers",
         "sysctl",
@@ -400,6 +415,9 @@ pub fn plan(host: &Host, task: &Task, pending: &Pending) -> Result<Out, ModuleEr
         ModuleCall::Nginx(p) => nginx::plan(&ctx, p, &mut out)?,
         ModuleCall::UnattendedUpgrades(p) => unattended_upgrades::plan(&ctx, p, &mut out)?,
         ModuleCall::DockerDaemon(p) => docker_daemon::plan(&ctx, p, &mut out)?,
+        ModuleCall::Apparmor(p) => apparmor::plan(&ctx, p, &mut out)?,
+        ModuleCall::Rsyslog(p) => rsyslog::plan(&ctx, p, &mut out)?,
+        ModuleCall::MountOptions(p) => mount_options::plan(&ctx, p, &mut out)?,
         ModuleCall::Compose(p) => compose::plan(&ctx, p, &mut out)?,
         ModuleCall::Backups(p) => backups::plan(&ctx, p, &mut out)?,
     }
@@ -509,6 +527,7 @@ pub fn diff(before: &[u8], after: &[u8], secret: bool) -> Diff {
 /// The JSON Schema of each module's parameters, by task key.
 pub fn param_schemas(g: &mut schemars::SchemaGenerator) -> Vec<(&'static str, schemars::Schema)> {
     vec![
+        ("apparmor", g.subschema_for::<apparmor::Params>()),
         ("backups", g.subschema_for::<backups::Params>()),
         ("compose", g.subschema_for::<compose::Params>()),
         ("docker_daemon", g.subschema_for::<docker_daemon::Params>()),
@@ -517,7 +536,9 @@ pub fn param_schemas(g: &mut schemars::SchemaGenerator) -> Vec<(&'static str, sc
         ("file", g.subschema_for::<file::Params>()),
         ("firewall", g.subschema_for::<firewall::Params>()),
         ("managed_block", g.subschema_for::<managed_block::Params>()),
+        ("mount_options", g.subschema_for::<mount_options::Params>()),
         ("nginx", g.subschema_for::<nginx::Params>()),
+        ("rsyslog", g.subschema_for::<rsyslog::Params>()),
         ("sshd", g.subschema_for::<sshd::Params>()),
         ("sudoers", g.subschema_for::<sudoers::Params>()),
         ("sysctl", g.subschema_for::<sysctl::Params>()),

@@ -105,6 +105,10 @@ pub struct When {
     /// The root is (true) or is not (false) the running system.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live: Option<bool>,
+    /// The root's `/etc/fstab` has an entry for this mount point (a separate
+    /// filesystem, e.g. `/opt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fstab_entry: Option<String>,
 }
 
 impl When {
@@ -140,6 +144,19 @@ impl When {
             && host.is_live() != l
         {
             return Err(if l { "offline root" } else { "live root" }.into());
+        }
+        if let Some(m) = &self.fstab_entry {
+            let text = host
+                .read(std::path::Path::new("/etc/fstab"))
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            if crate::formats::fstab::Fstab::parse(&String::from_utf8_lossy(&text))
+                .find(m)
+                .is_empty()
+            {
+                return Err(format!("/etc/fstab has no entry for {m}"));
+            }
         }
         Ok(())
     }

@@ -132,6 +132,11 @@ fn module_reference_is_current_and_its_examples_plan() {
     );
     env.write("opt/postiz/backups/db.sql.gz.gpg", "encrypted");
     env.chmod("opt/postiz/backups/db.sql.gz.gpg", 0o644);
+    // The mount_options example edits the /opt entry.
+    env.write(
+        "etc/fstab",
+        "# /etc/fstab\nUUID=0a1b / ext4 errors=remount-ro 0 1\n/dev/sdb1 /opt ext4 defaults 0 2\n",
+    );
     let text = stdout(&out);
     let examples: Vec<&str> = text
         .split("```yaml\n")

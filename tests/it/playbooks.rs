@@ -53,6 +53,9 @@ fn both_playbooks_plan_on_a_bare_root_and_skip_missing_apps() {
         "note postiz.firewall: skipped: /etc/ufw does not exist",
         "note postiz.compose: skipped: /opt/postiz/docker-compose.yml does not exist",
         "note postiz.backups: skipped:",
+        "note postiz.apparmor: skipped: /etc/apparmor.d does not exist",
+        "note postiz.rsyslog: skipped: /etc/rsyslog.conf does not exist",
+        "note postiz.opt-mount: skipped: /etc/fstab has no entry for /opt",
     ] {
         assert!(text.contains(want), "{want} missing:\n{text}");
     }
@@ -104,6 +107,9 @@ fn postiz_env() -> Env {
         "nginx",
         "openssl",
         "docker-compose",
+        "apparmor_parser",
+        "rsyslogd",
+        "findmnt",
     ] {
         require(tool);
     }
@@ -129,6 +135,15 @@ fn postiz_env() -> Env {
     copy_tree(Path::new("/etc/fail2ban"), &env.path("etc/fail2ban"));
     env.write("var/log/postiz/auth.log", "");
     std::fs::create_dir_all(env.path("etc/apt/apt.conf.d")).unwrap();
+    std::fs::create_dir_all(env.path("etc/apparmor.d")).unwrap();
+    env.write(
+        "etc/fstab",
+        "# <file system> <mount point> <type> <options> <dump> <pass>\nUUID=0a1b / ext4 errors=remount-ro 0 1\n/dev/sdb1  /opt  ext4  defaults  0  2\n",
+    );
+    env.write(
+        "etc/rsyslog.conf",
+        &std::fs::read_to_string("/etc/rsyslog.conf").unwrap(),
+    );
     add_ufw(&env);
     env.write(
         "etc/docker/daemon.json",
@@ -216,6 +231,18 @@ fn postiz_converges_then_plans_empty_then_rolls_back() {
     assert!(
         env.read("etc/nginx/conf.d/harden-postiz.conf")
             .contains("rate=10r/s")
+    );
+    assert!(
+        env.read("etc/apparmor.d/docker-postiz")
+            .contains("profile docker-postiz flags=")
+    );
+    assert!(
+        env.read("etc/fstab")
+            .ends_with("/dev/sdb1  /opt  ext4  defaults,noexec,nosuid,nodev  0  2\n")
+    );
+    assert!(
+        env.read("etc/rsyslog.d/postiz.conf")
+            .contains(":programname, isequal, \"postiz\" /var/log/postiz/app.log\n& stop\n")
     );
     let out = env.harden(&["plan", "-p", "postiz", "--detailed-exitcode"]);
     expect_code(&out, 0);

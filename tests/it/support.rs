@@ -158,3 +158,17 @@ pub fn require(tool: &str) {
         "`{tool}` is not installed: run scripts/test (it installs the test tools)"
     );
 }
+
+/// `harden plan --root /` with a state directory in `dir`: planning only (it
+/// reads, never writes), for the branches that differ on the running system.
+pub fn plan_live(dir: &Path, playbook: &Path) -> Output {
+    assert_cmd::Command::cargo_bin("harden")
+        .unwrap()
+        .args(["plan", "--root", "/", "--state-dir"])
+        .arg(dir.join("state"))
+        .arg("-p")
+        .arg(playbook)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
