@@ -9,6 +9,7 @@ mod apply;
 mod cli;
 mod confirm;
 mod crash;
+mod debian_root;
 mod docker_daemon;
 mod env_file;
 mod fail2ban;

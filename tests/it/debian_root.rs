@@ -1,0 +1,210 @@
+//! The embedded playbooks on a real Debian 12 root: debootstrap minbase plus the
+//! packages the playbooks manage, built once by `scripts/debian-root` (which
+//! `scripts/test` runs first) and cached as a tarball under `target/`. Each test
+//! extracts its own copy, adds what the application's deployment would (its files,
+//! an admin account with a key), applies the playbook (exit 2), plans it again
+//! (empty), runs the root's own validators inside it (chroot in a private mount
+//! namespace: `sshd -t`, `visudo -c`, `fail2ban-client -t`, `nginx -t`, ...) and
+//! rolls back to a byte-identical tree.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use crate::support::*;
+
+/// The cached root tarball; fails loudly when it has not been built.
+fn cached_root() -> PathBuf {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/debian-root");
+    let out = Command::new(script).arg("--path").output().unwrap();
+    assert!(out.status.success(), "{script} --path: {}", stderr(&out));
+    let path = PathBuf::from(stdout(&out).trim());
+    assert!(
+        path.is_file(),
+        "the cached Debian 12 root {} is missing: run scripts/debian-root (scripts/test does)",
+        path.display()
+    );
+    path
+}
+
+/// A fresh copy of the cached Debian 12 root.
+fn debian12() -> Env {
+    let env = Env::empty();
+    let out = Command::new("tar")
+        .args(["--numeric-owner", "-xpf"])
+        .arg(cached_root())
+        .arg("-C")
+        .arg(&env.root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "tar: {}", stderr(&out));
+    env
+}
+
+/// Mounts a private /proc, /dev and tmpfs /run on the root (`$1`) inside a mount
+/// namespace of its own, then runs `$2` with the root's `/bin/sh` in a chroot.
+/// The mounts die with the namespace; the machine's mount table never changes.
+const CHROOT: &str = "set -e; mount --make-rprivate /; mount -t proc proc \"$1/proc\"; \
+    mount --rbind /dev \"$1/dev\"; mount -t tmpfs -o mode=755 tmpfs \"$1/run\"; \
+    exec chroot \"$1\" /bin/sh -ec \"$2\"";
+
+/// Runs `script` inside the root and returns its output, asserting success.
+#[track_caller]
+fn in_root(env: &Env, script: &str) -> String {
+    let out: Output = Command::new("unshare")
+        .args(["-m", "sh", "-c", CHROOT, "sh"])
+        .arg(&env.root)
+        .arg(script)
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap();
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(out.status.success(), "in the root: {script}\n{text}");
+    text
+}
+
+/// The real validators of every configuration the playbooks manage that exists
+/// in the root, each run by the root's own binary. Returns the names of those run.
+fn validate(env: &Env) -> Vec<&'static str> {
+    let mut ran = Vec::new();
+    if env.path("etc/ssh/sshd_config").is_file() {
+        in_root(env, "mkdir -m 755 /run/sshd; /usr/sbin/sshd -t -f /etc/ssh/sshd_config");
+        ran.push("sshd");
+    }
+    if env.path("etc/sudoers").is_file() {
+        in_root(
+            env,
+            "/usr/sbin/visudo -c; for f in /etc/sudoers.d/*; do /usr/sbin/visudo -c -f \"$f\"; done",
+        );
+        ran.push("visudo");
+    }
+    // Only a configuration harden manages: Debian 12's stock one fails `-t` on a
+    // root without /var/log/auth.log (no rsyslog; Debian bug #1037437), and the
+    // postiz playbook's jails are what fix it (`backend = systemd` for sshd).
+    if env.path("etc/fail2ban/jail.d/harden.local").is_file() {
+        in_root(env, "fail2ban-client -c /etc/fail2ban -t");
+        ran.push("fail2ban");
+    }
+    if env.path("etc/nginx/nginx.conf").is_file() {
+        // As root, `nginx -t` creates its temp dirs: give it a throw-away place.
+        in_root(
+            env,
+            "mount -t tmpfs tmpfs /var/lib/nginx; /usr/sbin/nginx -t -q",
+        );
+        ran.push("nginx");
+    }
+    if env.path("etc/apt/apt.conf.d").is_dir() {
+        in_root(env, "apt-config dump >/dev/null");
+        ran.push("apt-config");
+    }
+    if env.path("opt/akkoma/config/prod.secret.exs").is_file() {
+        in_root(
+            env,
+            "HOME=/root elixir -e 'Config.Reader.read!(\"/opt/akkoma/config/prod.secret.exs\")'",
+        );
+        ran.push("elixir");
+    }
+    ran
+}
+
+/// Apply (exit 2), plan (empty), validators, rollback (byte-identical tree).
+/// Returns the validators that ran.
+fn converge(env: &Env, playbook: &str, args: &[&str], envs: &[(&str, &str)]) -> Vec<&'static str> {
+    let before = env.tree();
+    let mut apply = vec!["apply", "--yes", "-p", playbook];
+    apply.extend_from_slice(args);
+    let out = env.harden_env(&apply, envs);
+    expect_code(&out, 2);
+    println!("{}", stdout(&out)); // shown on failure or with --nocapture
+    let mut plan = vec!["plan", "-p", playbook, "--detailed-exitcode"];
+    plan.extend_from_slice(args);
+    let out = env.harden_env(&plan, envs);
+    expect_code(&out, 0);
+    let ran = validate(env);
+    expect_code(&env.harden(&["rollback"]), 0);
+    let after = env.tree();
+    let differ: Vec<_> = before
+        .iter()
+        .filter(|(k, v)| after.get(*k) != Some(v))
+        .map(|(k, _)| k)
+        .chain(after.keys().filter(|k| !before.contains_key(*k)))
+        .collect();
+    assert!(differ.is_empty(), "rollback did not restore: {differ:?}");
+    ran
+}
+
+#[test]
+fn baseline_converges_a_fresh_debian12_root() {
+    let env = debian12();
+    let ran = converge(&env, "baseline", &[], &[]);
+    assert!(ran.contains(&"sshd"), "{ran:?}");
+}
+
+const KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGd9HrMacoZeEZJDomDeVB54VYHO85nBdc7IiXkeJxLR test\n";
+
+/// What the Postiz deployment adds to the host: the admin account (in group
+/// `admin`, with a key), the app's directory, secrets and log, nginx's error log
+/// (nginx has run) and a certificate.
+fn deploy_postiz(env: &Env) {
+    require("openssl");
+    in_root(
+        env,
+        "groupadd admin; useradd -m -s /bin/bash -G admin deploy; \
+         install -d -m 700 -o deploy -g deploy /home/deploy/.ssh",
+    );
+    env.write("home/deploy/.ssh/authorized_keys", KEY);
+    env.chmod("home/deploy/.ssh/authorized_keys", 0o600);
+    in_root(env, "chown deploy:deploy /home/deploy/.ssh/authorized_keys");
+    env.write("opt/postiz/.env", "JWT_SECRET=abc\nRATE_LIMIT_MAX=1000\n");
+    env.chmod("opt/postiz/.env", 0o644);
+    std::fs::create_dir_all(env.path("opt/postiz/backups")).unwrap();
+    env.chmod("opt/postiz", 0o775);
+    env.write("var/log/postiz/auth.log", "");
+    if !env.path("var/log/nginx/error.log").exists() {
+        env.write("var/log/nginx/error.log", "");
+    }
+    let live = env.path("etc/letsencrypt/live/postiz.example.org");
+    std::fs::create_dir_all(&live).unwrap();
+    let out = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        .args(["-subj", "/CN=postiz.example.org", "-keyout"])
+        .arg(live.join("privkey.pem"))
+        .arg("-out")
+        .arg(live.join("fullchain.pem"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn postiz_converges_a_debian12_root_and_its_validators_pass() {
+    let env = debian12();
+    deploy_postiz(&env);
+    let ran = converge(
+        &env,
+        "postiz",
+        &["-e", "ssh_users=[deploy]"],
+        &[("SUDO_USER", "deploy")],
+    );
+    assert_eq!(
+        ran,
+        ["sshd", "visudo", "fail2ban", "nginx", "apt-config"],
+        "validators run"
+    );
+}
+
+#[test]
+fn akkoma_converges_a_debian12_root() {
+    let env = debian12();
+    env.write(
+        "opt/akkoma/config/prod.secret.exs",
+        "import Config\n\nconfig :pleroma, Pleroma.Web.Endpoint, secret_key_base: \"k\"\n",
+    );
+    env.write(
+        "etc/systemd/system/akkoma.service",
+        "[Unit]\nDescription=Akkoma\n\n[Service]\nUser=akkoma\nExecStart=/opt/akkoma/bin/pleroma start\n",
+    );
+    let ran = converge(&env, "akkoma", &["-e", "domain=social.example.org"], &[]);
+    assert!(ran.contains(&"elixir"), "{ran:?}");
+}
