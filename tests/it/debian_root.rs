@@ -40,9 +40,10 @@ fn debian12() -> Env {
     env
 }
 
-/// Mounts a private /proc, /dev and tmpfs /run on the root (`$1`) inside a mount
-/// namespace of its own, then runs `$2` with the root's `/bin/sh` in a chroot.
-/// The mounts die with the namespace; the machine's mount table never changes.
+/// Mounts a private /proc, /dev and tmpfs /run on the root (`$1`) inside mount,
+/// network and PID namespaces of its own, then runs `$2` with the root's `/bin/sh`
+/// in a chroot. Mounts, firewall rules and processes die with the namespaces; the
+/// machine's own never change.
 const CHROOT: &str = "set -e; mount --make-rprivate /; mount -t proc proc \"$1/proc\"; \
     mount --rbind /dev \"$1/dev\"; mount -t tmpfs -o mode=755 tmpfs \"$1/run\"; \
     exec chroot \"$1\" /bin/sh -ec \"$2\"";
@@ -51,7 +52,7 @@ const CHROOT: &str = "set -e; mount --make-rprivate /; mount -t proc proc \"$1/p
 #[track_caller]
 fn in_root(env: &Env, script: &str) -> String {
     let out: Output = Command::new("unshare")
-        .args(["-m", "sh", "-c", CHROOT, "sh"])
+        .args(["-m", "-n", "-p", "-f", "sh", "-c", CHROOT, "sh"])
         .arg(&env.root)
         .arg(script)
         .env("LC_ALL", "C")
@@ -67,7 +68,10 @@ fn in_root(env: &Env, script: &str) -> String {
 fn validate(env: &Env) -> Vec<&'static str> {
     let mut ran = Vec::new();
     if env.path("etc/ssh/sshd_config").is_file() {
-        in_root(env, "mkdir -m 755 /run/sshd; /usr/sbin/sshd -t -f /etc/ssh/sshd_config");
+        in_root(
+            env,
+            "mkdir -m 755 /run/sshd; /usr/sbin/sshd -t -f /etc/ssh/sshd_config",
+        );
         ran.push("sshd");
     }
     if env.path("etc/sudoers").is_file() {
@@ -82,6 +86,27 @@ fn validate(env: &Env) -> Vec<&'static str> {
     // postiz playbook's jails are what fix it (`backend = systemd` for sshd).
     if env.path("etc/fail2ban/jail.d/harden.local").is_file() {
         in_root(env, "fail2ban-client -c /etc/fail2ban -t");
+        // `-t` misses a backend that cannot load: start the server for real (its
+        // bans would land in this throw-away network namespace), database on tmpfs.
+        let status = in_root(
+            env,
+            "mount -t tmpfs tmpfs /var/lib/fail2ban; mkdir -p /run/fail2ban; \
+             fail2ban-client -x --logtarget STDERR start; fail2ban-client status; \
+             fail2ban-client stop",
+        );
+        let jails = status
+            .lines()
+            .find(|l| l.contains("Jail list:"))
+            .unwrap_or_default()
+            .to_string();
+        let ours = env.read("etc/fail2ban/jail.d/harden.local");
+        let names = ours
+            .lines()
+            .filter_map(|l| l.strip_prefix('[')?.strip_suffix(']'))
+            .filter(|n| *n != "DEFAULT");
+        for jail in names {
+            assert!(jails.contains(jail), "{jail} not started:\n{status}");
+        }
         ran.push("fail2ban");
     }
     if env.path("etc/nginx/nginx.conf").is_file() {
