@@ -44,7 +44,12 @@ fn debian12() -> Env {
 /// network and PID namespaces of its own, then runs `$2` with the root's `/bin/sh`
 /// in a chroot. Mounts, firewall rules and processes die with the namespaces; the
 /// machine's own never change.
+/// `/proc/sys` is read-only but for `net` (per network namespace): the kernel's
+/// global settings stay out of reach.
 const CHROOT: &str = "set -e; mount --make-rprivate /; mount -t proc proc \"$1/proc\"; \
+    mount --bind \"$1/proc/sys\" \"$1/proc/sys\"; mount -o remount,bind,ro \"$1/proc/sys\"; \
+    mount --bind \"$1/proc/sys/net\" \"$1/proc/sys/net\"; \
+    mount -o remount,bind,rw \"$1/proc/sys/net\"; \
     mount --rbind /dev \"$1/dev\"; mount -t tmpfs -o mode=755 tmpfs \"$1/run\"; \
     exec chroot \"$1\" /bin/sh -ec \"$2\"";
 
@@ -116,6 +121,41 @@ fn validate(env: &Env) -> Vec<&'static str> {
             "mount -t tmpfs tmpfs /var/lib/nginx; /usr/sbin/nginx -t -q",
         );
         ran.push("nginx");
+        for site in std::fs::read_dir(env.path("etc/nginx/conf.d")).unwrap() {
+            let site = site.unwrap().path();
+            if site
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("harden-")
+            {
+                let text = std::fs::read_to_string(&site).unwrap();
+                serve_https(env, &text);
+                ran.push("nginx serving");
+            }
+        }
+    }
+    if env
+        .path("etc/ufw/ufw.conf")
+        .is_file()
+        .then(|| env.read("etc/ufw/ufw.conf"))
+        .is_some_and(|c| c.contains("ENABLED=yes"))
+    {
+        // What ufw.service runs at boot, into this throw-away network namespace.
+        let status = in_root(env, "/lib/ufw/ufw-init start; ufw status verbose");
+        assert!(status.contains("Status: active"), "{status}");
+        assert!(status.contains("Default: deny (incoming)"), "{status}");
+        // Every rule harden wrote (`### tuple ### allow tcp 22 ...`) is loaded.
+        let rules = env.read("etc/ufw/user.rules");
+        for t in rules
+            .lines()
+            .filter_map(|l| l.strip_prefix("### tuple ### "))
+        {
+            let f: Vec<&str> = t.split_whitespace().collect();
+            let want = format!("{}/{}", f[2], f[1]);
+            assert!(status.contains(&want), "{want} not loaded:\n{status}");
+        }
+        ran.push("ufw");
     }
     if env.path("etc/apt/apt.conf.d").is_dir() {
         in_root(env, "apt-config dump >/dev/null");
@@ -129,6 +169,47 @@ fn validate(env: &Env) -> Vec<&'static str> {
         ran.push("elixir");
     }
     ran
+}
+
+/// The root's nginx serving on loopback in network, mount and PID namespaces of
+/// its own (temp dirs and logs on tmpfs), and the real response headers of a site
+/// harden wrote: HTTPS with HSTS and the other security headers (the app behind it
+/// is not running, the headers come with the 502).
+fn serve_https(env: &Env, site: &str) {
+    require("curl");
+    require("ip");
+    let domain = site
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("server_name "))
+        .unwrap()
+        .trim_end_matches(';')
+        .to_string();
+    let script = "set -e; mount --make-rprivate /; mount -t proc proc \"$1/proc\"; \
+        mount --rbind /dev \"$1/dev\"; mount -t tmpfs -o mode=755 tmpfs \"$1/run\"; \
+        mount -t tmpfs tmpfs \"$1/var/lib/nginx\"; mount -t tmpfs tmpfs \"$1/var/log/nginx\"; \
+        ip link set lo up; chroot \"$1\" /usr/sbin/nginx; \
+        curl -sSk -D - -o /dev/null --resolve \"$2:443:127.0.0.1\" \"https://$2/\"";
+    let out = Command::new("unshare")
+        .args(["-m", "-n", "-p", "-f", "sh", "-c", script, "sh"])
+        .arg(&env.root)
+        .arg(&domain)
+        .output()
+        .unwrap();
+    let headers = stdout(&out).to_ascii_lowercase();
+    assert!(out.status.success(), "nginx in the root: {}", stderr(&out));
+    for want in [
+        "strict-transport-security: max-age=",
+        "x-content-type-options: nosniff",
+        "x-frame-options: deny",
+        "referrer-policy:",
+        "content-security-policy:",
+    ] {
+        assert!(headers.contains(want), "{want} missing:\n{headers}");
+    }
+    assert!(
+        !headers.contains("server: nginx/"),
+        "version shown:\n{headers}"
+    );
 }
 
 /// Apply (exit 2), plan (empty), validators, rollback (byte-identical tree).
@@ -214,7 +295,15 @@ fn postiz_converges_a_debian12_root_and_its_validators_pass() {
     );
     assert_eq!(
         ran,
-        ["sshd", "visudo", "fail2ban", "nginx", "apt-config"],
+        [
+            "sshd",
+            "visudo",
+            "fail2ban",
+            "nginx",
+            "nginx serving",
+            "ufw",
+            "apt-config"
+        ],
         "validators run"
     );
 }
