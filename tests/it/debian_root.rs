@@ -69,22 +69,25 @@ fn in_root(env: &Env, script: &str) -> String {
 }
 
 /// The real validators of every configuration the playbooks manage that exists
-/// in the root, each run by the root's own binary. Returns the names of those run.
-fn validate(env: &Env) -> Vec<&'static str> {
+/// in the root, each run by the root's own binary. Returns the names of those
+/// run, with their output.
+fn validate(env: &Env) -> Vec<(&'static str, String)> {
     let mut ran = Vec::new();
     if env.path("etc/ssh/sshd_config").is_file() {
-        in_root(
+        // -t, then the effective settings (-T) for a connection as deploy.
+        let effective = in_root(
             env,
-            "mkdir -m 755 /run/sshd; /usr/sbin/sshd -t -f /etc/ssh/sshd_config",
+            "mkdir -m 755 /run/sshd; /usr/sbin/sshd -t -f /etc/ssh/sshd_config; \
+             /usr/sbin/sshd -T -f /etc/ssh/sshd_config -C user=deploy,host=h,addr=192.0.2.1",
         );
-        ran.push("sshd");
+        ran.push(("sshd", effective));
     }
     if env.path("etc/sudoers").is_file() {
         in_root(
             env,
             "/usr/sbin/visudo -c; for f in /etc/sudoers.d/*; do /usr/sbin/visudo -c -f \"$f\"; done",
         );
-        ran.push("visudo");
+        ran.push(("visudo", String::new()));
     }
     // Only a configuration harden manages: Debian 12's stock one fails `-t` on a
     // root without /var/log/auth.log (no rsyslog; Debian bug #1037437), and the
@@ -112,7 +115,7 @@ fn validate(env: &Env) -> Vec<&'static str> {
         for jail in names {
             assert!(jails.contains(jail), "{jail} not started:\n{status}");
         }
-        ran.push("fail2ban");
+        ran.push(("fail2ban", String::new()));
     }
     if env.path("etc/nginx/nginx.conf").is_file() {
         // As root, `nginx -t` creates its temp dirs: give it a throw-away place.
@@ -120,7 +123,7 @@ fn validate(env: &Env) -> Vec<&'static str> {
             env,
             "mount -t tmpfs tmpfs /var/lib/nginx; /usr/sbin/nginx -t -q",
         );
-        ran.push("nginx");
+        ran.push(("nginx", String::new()));
         for site in std::fs::read_dir(env.path("etc/nginx/conf.d")).unwrap() {
             let site = site.unwrap().path();
             if site
@@ -131,7 +134,7 @@ fn validate(env: &Env) -> Vec<&'static str> {
             {
                 let text = std::fs::read_to_string(&site).unwrap();
                 serve_https(env, &text);
-                ran.push("nginx serving");
+                ran.push(("nginx serving", String::new()));
             }
         }
     }
@@ -155,18 +158,18 @@ fn validate(env: &Env) -> Vec<&'static str> {
             let want = format!("{}/{}", f[2], f[1]);
             assert!(status.contains(&want), "{want} not loaded:\n{status}");
         }
-        ran.push("ufw");
+        ran.push(("ufw", String::new()));
     }
     if env.path("etc/apt/apt.conf.d").is_dir() {
         in_root(env, "apt-config dump >/dev/null");
-        ran.push("apt-config");
+        ran.push(("apt-config", String::new()));
     }
     if env.path("opt/akkoma/config/prod.secret.exs").is_file() {
         in_root(
             env,
             "HOME=/root elixir -e 'Config.Reader.read!(\"/opt/akkoma/config/prod.secret.exs\")'",
         );
-        ran.push("elixir");
+        ran.push(("elixir", String::new()));
     }
     ran
 }
@@ -213,8 +216,13 @@ fn serve_https(env: &Env, site: &str) {
 }
 
 /// Apply (exit 2), plan (empty), validators, rollback (byte-identical tree).
-/// Returns the validators that ran.
-fn converge(env: &Env, playbook: &str, args: &[&str], envs: &[(&str, &str)]) -> Vec<&'static str> {
+/// Returns the validators that ran, with their output.
+fn converge(
+    env: &Env,
+    playbook: &str,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> Vec<(&'static str, String)> {
     let before = env.tree();
     let mut apply = vec!["apply", "--yes", "-p", playbook];
     apply.extend_from_slice(args);
@@ -238,10 +246,14 @@ fn converge(env: &Env, playbook: &str, args: &[&str], envs: &[(&str, &str)]) -> 
     ran
 }
 
+fn names(ran: &[(&'static str, String)]) -> Vec<&'static str> {
+    ran.iter().map(|r| r.0).collect()
+}
+
 #[test]
 fn baseline_converges_a_fresh_debian12_root() {
     let env = debian12();
-    let ran = converge(&env, "baseline", &[], &[]);
+    let ran = names(&converge(&env, "baseline", &[], &[]));
     assert!(ran.contains(&"sshd"), "{ran:?}");
 }
 
@@ -293,8 +305,22 @@ fn postiz_converges_a_debian12_root_and_its_validators_pass() {
         &["-e", "ssh_users=[deploy]"],
         &[("SUDO_USER", "deploy")],
     );
+    let effective = &ran[0].1;
+    for want in [
+        "permitrootlogin no",
+        "passwordauthentication no",
+        "authenticationmethods publickey",
+        "allowusers deploy",
+        "maxauthtries 3",
+        "loglevel VERBOSE",
+    ] {
+        assert!(
+            effective.lines().any(|l| l == want),
+            "sshd -T lacks {want}:\n{effective}"
+        );
+    }
     assert_eq!(
-        ran,
+        names(&ran),
         [
             "sshd",
             "visudo",
@@ -319,6 +345,11 @@ fn akkoma_converges_a_debian12_root() {
         "etc/systemd/system/akkoma.service",
         "[Unit]\nDescription=Akkoma\n\n[Service]\nUser=akkoma\nExecStart=/opt/akkoma/bin/pleroma start\n",
     );
-    let ran = converge(&env, "akkoma", &["-e", "domain=social.example.org"], &[]);
+    let ran = names(&converge(
+        &env,
+        "akkoma",
+        &["-e", "domain=social.example.org"],
+        &[],
+    ));
     assert!(ran.contains(&"elixir"), "{ran:?}");
 }
