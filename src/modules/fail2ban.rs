@@ -10,7 +10,9 @@
 //!   captures `0.0.0.7` for `203.0.113.7`;
 //! - backend awareness: a jail whose `logpath` matches no file under the root is an
 //!   error saying so; a stock jail (no `logpath`) on a root that logs to the
-//!   journal only gets `backend = systemd`;
+//!   journal only gets `backend = systemd`; a jail on the systemd backend is an
+//!   error when the root lacks python3-systemd (fail2ban would then refuse to
+//!   start every jail, and `fail2ban-client -t` does not notice);
 //! - before install, the whole configuration is staged (a copy of the root's
 //!   `/etc/fail2ban` with every candidate in place) and checked with
 //!   `fail2ban-client -c STAGED -t`, through the hidden `harden validate-fail2ban`
@@ -138,6 +140,28 @@ fn journald_only(ctx: &Ctx) -> bool {
     ]
     .iter()
     .all(|f| !matches!(ctx.host.lstat(Path::new(f)), Ok(Some(_))))
+}
+
+/// Whether fail2ban's systemd backend can load under the root: the `systemd`
+/// Python module (python3-systemd) in a system or local Python 3 directory.
+fn python_systemd_installed(ctx: &Ctx) -> bool {
+    ["/usr/lib", "/usr/lib64", "/usr/local/lib"]
+        .iter()
+        .any(|base| {
+            std::fs::read_dir(ctx.host.path(Path::new(base))).is_ok_and(|entries| {
+                entries.flatten().any(|e| {
+                    let py = e.file_name();
+                    py.to_string_lossy().starts_with("python3")
+                        && ["dist-packages", "site-packages"].iter().any(|pk| {
+                            let m = Path::new(base)
+                                .join(&py)
+                                .join(pk)
+                                .join("systemd/journal.py");
+                            matches!(ctx.host.lstat(&m), Ok(Some(_)))
+                        })
+                })
+            })
+        })
 }
 
 fn filter_text(ctx: &Ctx, name: &str, f: &Filter) -> Result<String, ModuleError> {
@@ -323,6 +347,21 @@ fn jail_sections(
                 journal_only,
                 out,
             )?);
+        }
+        let systemd = |e: &[(String, String)]| {
+            e.iter()
+                .any(|(k, v)| k == "backend" && v.starts_with("systemd"))
+        };
+        let default_systemd = sections
+            .first()
+            .is_some_and(|(s, e)| s == "DEFAULT" && systemd(e));
+        if is_true(keys.get("enabled"))
+            && (systemd(&entries) || (default_systemd && !keys.contains_key("backend")))
+            && !python_systemd_installed(ctx)
+        {
+            return Err(ctx.invalid(format!(
+                "jail {name}: backend systemd needs python3-systemd, which is not installed under the root: fail2ban would refuse to start every jail (`fail2ban-client -t` does not notice); install python3-systemd, or a syslog daemon (rsyslog) and a logpath"
+            )));
         }
         sections.push((name.clone(), entries));
     }

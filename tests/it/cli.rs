@@ -115,6 +115,8 @@ fn module_reference_is_current_and_its_examples_plan() {
         .status()
         .unwrap();
     assert!(copied.success());
+    // python3-systemd, for the fail2ban example's systemd backend.
+    env.write("usr/lib/python3/dist-packages/systemd/journal.py", "");
     // What the nginx and systemd_unit examples expect to find on a host.
     crate::nginx::self_signed_cert(
         &env,

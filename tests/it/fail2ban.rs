@@ -28,8 +28,12 @@ fn f2b_env() -> Env {
     copy_tree(Path::new("/etc/fail2ban"), &env.path("etc/fail2ban"));
     env.write("var/log/postiz/auth.log", "");
     env.write("var/log/nginx/error.log", "");
+    // python3-systemd, which fail2ban's systemd backend loads.
+    env.write(PY_SYSTEMD, "");
     env
 }
+
+const PY_SYSTEMD: &str = "usr/lib/python3/dist-packages/systemd/journal.py";
 
 fn playbook(failregex: &str) -> String {
     format!(
@@ -169,6 +173,35 @@ fn a_missing_logpath_is_a_clear_error() {
         err.contains("logpath /var/log/postiz/auth.log matches no file under the root; this root logs to the journal only"),
         "{err}"
     );
+}
+
+/// Found on a real Debian 12 root installed without recommends: fail2ban's
+/// systemd backend needs python3-systemd, else the server refuses to start every
+/// jail while `fail2ban-client -t` passes.
+#[test]
+fn a_systemd_backend_without_python3_systemd_is_an_error() {
+    let env = f2b_env();
+    std::fs::remove_file(env.path(PY_SYSTEMD)).unwrap();
+    let before = env.tree();
+    let pb = env.playbook("pb.yml", &playbook(GOOD));
+    let out = env.harden(&["apply", "--yes", "-p", pb.to_str().unwrap()]);
+    expect_code(&out, 1);
+    assert!(
+        stderr(&out).contains("jail sshd: backend systemd needs python3-systemd"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(env.tree(), before);
+    // Given explicitly, the same.
+    let pb = env.playbook(
+        "explicit.yml",
+        "name: x\ntasks:\n  - name: F\n    id: f2b.x\n    fail2ban: { jails: { sshd: { enabled: true, backend: systemd } } }\n",
+    );
+    let out = env.harden(&["plan", "-p", pb.to_str().unwrap()]);
+    expect_code(&out, 1);
+    assert!(stderr(&out).contains("python3-systemd"), "{}", stderr(&out));
+    env.write(PY_SYSTEMD, "");
+    expect_code(&env.harden(&["plan", "-p", pb.to_str().unwrap()]), 0);
 }
 
 #[test]

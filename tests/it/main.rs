@@ -12,6 +12,7 @@ mod cli;
 mod compose;
 mod confirm;
 mod crash;
+mod debian_root;
 mod docker_daemon;
 mod env_file;
 mod fail2ban;

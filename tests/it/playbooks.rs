@@ -134,6 +134,8 @@ fn postiz_env() -> Env {
     env.chmod("opt/postiz", 0o775);
     copy_tree(Path::new("/etc/fail2ban"), &env.path("etc/fail2ban"));
     env.write("var/log/postiz/auth.log", "");
+    // python3-systemd, for the sshd jail's systemd backend.
+    env.write("usr/lib/python3/dist-packages/systemd/journal.py", "");
     std::fs::create_dir_all(env.path("etc/apt/apt.conf.d")).unwrap();
     std::fs::create_dir_all(env.path("etc/apparmor.d")).unwrap();
     env.write(

@@ -20,19 +20,24 @@ pub const PASSWD: &str = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/
 pub const GROUP: &str = "root:x:0:\nshadow:x:42:\nalice:x:1000:\n";
 
 impl Env {
-    /// A Debian-like root: os-release, passwd, group, shadow.
-    pub fn new() -> Self {
+    /// An empty root directory and a state directory beside it.
+    pub fn empty() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let base = dir.path().to_path_buf();
         let root = base.join("root");
         let state = base.join("state");
-        std::fs::create_dir_all(root.join("etc")).unwrap();
-        let env = Self {
+        std::fs::create_dir_all(&root).unwrap();
+        Self {
             _dir: dir,
             root,
             state,
             base,
-        };
+        }
+    }
+
+    /// A Debian-like root: os-release, passwd, group, shadow.
+    pub fn new() -> Self {
+        let env = Self::empty();
         env.write("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n");
         env.write("etc/passwd", PASSWD);
         env.write("etc/group", GROUP);

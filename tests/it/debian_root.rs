@@ -1,0 +1,355 @@
+//! The embedded playbooks on a real Debian 12 root: debootstrap minbase plus the
+//! packages the playbooks manage, built once by `scripts/debian-root` (which
+//! `scripts/test` runs first) and cached as a tarball under `target/`. Each test
+//! extracts its own copy, adds what the application's deployment would (its files,
+//! an admin account with a key), applies the playbook (exit 2), plans it again
+//! (empty), runs the root's own validators inside it (chroot in a private mount
+//! namespace: `sshd -t`, `visudo -c`, `fail2ban-client -t`, `nginx -t`, ...) and
+//! rolls back to a byte-identical tree.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use crate::support::*;
+
+/// The cached root tarball; fails loudly when it has not been built.
+fn cached_root() -> PathBuf {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/debian-root");
+    let out = Command::new(script).arg("--path").output().unwrap();
+    assert!(out.status.success(), "{script} --path: {}", stderr(&out));
+    let path = PathBuf::from(stdout(&out).trim());
+    assert!(
+        path.is_file(),
+        "the cached Debian 12 root {} is missing: run scripts/debian-root (scripts/test does)",
+        path.display()
+    );
+    path
+}
+
+/// A fresh copy of the cached Debian 12 root.
+fn debian12() -> Env {
+    let env = Env::empty();
+    let out = Command::new("tar")
+        .args(["--numeric-owner", "-xpf"])
+        .arg(cached_root())
+        .arg("-C")
+        .arg(&env.root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "tar: {}", stderr(&out));
+    env
+}
+
+/// Mounts a private /proc, /dev and tmpfs /run on the root (`$1`) inside mount,
+/// network and PID namespaces of its own, then runs `$2` with the root's `/bin/sh`
+/// in a chroot. Mounts, firewall rules and processes die with the namespaces; the
+/// machine's own never change.
+/// `/proc/sys` is read-only but for `net` (per network namespace): the kernel's
+/// global settings stay out of reach.
+const CHROOT: &str = "set -e; mount --make-rprivate /; mount -t proc proc \"$1/proc\"; \
+    mount --bind \"$1/proc/sys\" \"$1/proc/sys\"; mount -o remount,bind,ro \"$1/proc/sys\"; \
+    mount --bind \"$1/proc/sys/net\" \"$1/proc/sys/net\"; \
+    mount -o remount,bind,rw \"$1/proc/sys/net\"; \
+    mount --rbind /dev \"$1/dev\"; mount -t tmpfs -o mode=755 tmpfs \"$1/run\"; \
+    exec chroot \"$1\" /bin/sh -ec \"$2\"";
+
+/// Runs `script` inside the root and returns its output, asserting success.
+#[track_caller]
+fn in_root(env: &Env, script: &str) -> String {
+    let out: Output = Command::new("unshare")
+        .args(["-m", "-n", "-p", "-f", "sh", "-c", CHROOT, "sh"])
+        .arg(&env.root)
+        .arg(script)
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap();
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(out.status.success(), "in the root: {script}\n{text}");
+    text
+}
+
+/// The real validators of every configuration the playbooks manage that exists
+/// in the root, each run by the root's own binary. Returns the names of those
+/// run, with their output.
+fn validate(env: &Env) -> Vec<(&'static str, String)> {
+    let mut ran = Vec::new();
+    if env.path("etc/ssh/sshd_config").is_file() {
+        // -t, then the effective settings (-T) for a connection as deploy.
+        let effective = in_root(
+            env,
+            "mkdir -m 755 /run/sshd; /usr/sbin/sshd -t -f /etc/ssh/sshd_config; \
+             /usr/sbin/sshd -T -f /etc/ssh/sshd_config -C user=deploy,host=h,addr=192.0.2.1",
+        );
+        ran.push(("sshd", effective));
+    }
+    if env.path("etc/sudoers").is_file() {
+        in_root(
+            env,
+            "/usr/sbin/visudo -c; for f in /etc/sudoers.d/*; do /usr/sbin/visudo -c -f \"$f\"; done",
+        );
+        ran.push(("visudo", String::new()));
+    }
+    // Only a configuration harden manages: Debian 12's stock one fails `-t` on a
+    // root without /var/log/auth.log (no rsyslog; Debian bug #1037437), and the
+    // postiz playbook's jails are what fix it (`backend = systemd` for sshd).
+    if env.path("etc/fail2ban/jail.d/harden.local").is_file() {
+        in_root(env, "fail2ban-client -c /etc/fail2ban -t");
+        // `-t` misses a backend that cannot load: start the server for real (its
+        // bans would land in this throw-away network namespace), database on tmpfs.
+        let status = in_root(
+            env,
+            "mount -t tmpfs tmpfs /var/lib/fail2ban; mkdir -p /run/fail2ban; \
+             fail2ban-client -x --logtarget STDERR start; fail2ban-client status; \
+             fail2ban-client stop",
+        );
+        let jails = status
+            .lines()
+            .find(|l| l.contains("Jail list:"))
+            .unwrap_or_default()
+            .to_string();
+        let ours = env.read("etc/fail2ban/jail.d/harden.local");
+        let names = ours
+            .lines()
+            .filter_map(|l| l.strip_prefix('[')?.strip_suffix(']'))
+            .filter(|n| *n != "DEFAULT");
+        for jail in names {
+            assert!(jails.contains(jail), "{jail} not started:\n{status}");
+        }
+        ran.push(("fail2ban", String::new()));
+    }
+    if env.path("etc/nginx/nginx.conf").is_file() {
+        // As root, `nginx -t` creates its temp dirs: give it a throw-away place.
+        in_root(
+            env,
+            "mount -t tmpfs tmpfs /var/lib/nginx; /usr/sbin/nginx -t -q",
+        );
+        ran.push(("nginx", String::new()));
+        for site in std::fs::read_dir(env.path("etc/nginx/conf.d")).unwrap() {
+            let site = site.unwrap().path();
+            if site
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("harden-")
+            {
+                let text = std::fs::read_to_string(&site).unwrap();
+                serve_https(env, &text);
+                ran.push(("nginx serving", String::new()));
+            }
+        }
+    }
+    if env
+        .path("etc/ufw/ufw.conf")
+        .is_file()
+        .then(|| env.read("etc/ufw/ufw.conf"))
+        .is_some_and(|c| c.contains("ENABLED=yes"))
+    {
+        // What ufw.service runs at boot, into this throw-away network namespace.
+        let status = in_root(env, "/lib/ufw/ufw-init start; ufw status verbose");
+        assert!(status.contains("Status: active"), "{status}");
+        assert!(status.contains("Default: deny (incoming)"), "{status}");
+        // Every rule harden wrote (`### tuple ### allow tcp 22 ...`) is loaded.
+        let rules = env.read("etc/ufw/user.rules");
+        for t in rules
+            .lines()
+            .filter_map(|l| l.strip_prefix("### tuple ### "))
+        {
+            let f: Vec<&str> = t.split_whitespace().collect();
+            let want = format!("{}/{}", f[2], f[1]);
+            assert!(status.contains(&want), "{want} not loaded:\n{status}");
+        }
+        ran.push(("ufw", String::new()));
+    }
+    if env.path("etc/apt/apt.conf.d").is_dir() {
+        in_root(env, "apt-config dump >/dev/null");
+        ran.push(("apt-config", String::new()));
+    }
+    if env.path("opt/akkoma/config/prod.secret.exs").is_file() {
+        in_root(
+            env,
+            "HOME=/root elixir -e 'Config.Reader.read!(\"/opt/akkoma/config/prod.secret.exs\")'",
+        );
+        ran.push(("elixir", String::new()));
+    }
+    ran
+}
+
+/// The root's nginx serving on loopback in network, mount and PID namespaces of
+/// its own (temp dirs and logs on tmpfs), and the real response headers of a site
+/// harden wrote: HTTPS with HSTS and the other security headers (the app behind it
+/// is not running, the headers come with the 502).
+fn serve_https(env: &Env, site: &str) {
+    require("curl");
+    require("ip");
+    let domain = site
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("server_name "))
+        .unwrap()
+        .trim_end_matches(';')
+        .to_string();
+    let script = "set -e; mount --make-rprivate /; mount -t proc proc \"$1/proc\"; \
+        mount --rbind /dev \"$1/dev\"; mount -t tmpfs -o mode=755 tmpfs \"$1/run\"; \
+        mount -t tmpfs tmpfs \"$1/var/lib/nginx\"; mount -t tmpfs tmpfs \"$1/var/log/nginx\"; \
+        ip link set lo up; chroot \"$1\" /usr/sbin/nginx; \
+        curl -sSk -D - -o /dev/null --resolve \"$2:443:127.0.0.1\" \"https://$2/\"";
+    let out = Command::new("unshare")
+        .args(["-m", "-n", "-p", "-f", "sh", "-c", script, "sh"])
+        .arg(&env.root)
+        .arg(&domain)
+        .output()
+        .unwrap();
+    let headers = stdout(&out).to_ascii_lowercase();
+    assert!(out.status.success(), "nginx in the root: {}", stderr(&out));
+    for want in [
+        "strict-transport-security: max-age=",
+        "x-content-type-options: nosniff",
+        "x-frame-options: deny",
+        "referrer-policy:",
+        "content-security-policy:",
+    ] {
+        assert!(headers.contains(want), "{want} missing:\n{headers}");
+    }
+    assert!(
+        !headers.contains("server: nginx/"),
+        "version shown:\n{headers}"
+    );
+}
+
+/// Apply (exit 2), plan (empty), validators, rollback (byte-identical tree).
+/// Returns the validators that ran, with their output.
+fn converge(
+    env: &Env,
+    playbook: &str,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> Vec<(&'static str, String)> {
+    let before = env.tree();
+    let mut apply = vec!["apply", "--yes", "-p", playbook];
+    apply.extend_from_slice(args);
+    let out = env.harden_env(&apply, envs);
+    expect_code(&out, 2);
+    println!("{}", stdout(&out)); // shown on failure or with --nocapture
+    let mut plan = vec!["plan", "-p", playbook, "--detailed-exitcode"];
+    plan.extend_from_slice(args);
+    let out = env.harden_env(&plan, envs);
+    expect_code(&out, 0);
+    let ran = validate(env);
+    expect_code(&env.harden(&["rollback"]), 0);
+    let after = env.tree();
+    let differ: Vec<_> = before
+        .iter()
+        .filter(|(k, v)| after.get(*k) != Some(v))
+        .map(|(k, _)| k)
+        .chain(after.keys().filter(|k| !before.contains_key(*k)))
+        .collect();
+    assert!(differ.is_empty(), "rollback did not restore: {differ:?}");
+    ran
+}
+
+fn names(ran: &[(&'static str, String)]) -> Vec<&'static str> {
+    ran.iter().map(|r| r.0).collect()
+}
+
+#[test]
+fn baseline_converges_a_fresh_debian12_root() {
+    let env = debian12();
+    let ran = names(&converge(&env, "baseline", &[], &[]));
+    assert!(ran.contains(&"sshd"), "{ran:?}");
+}
+
+const KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGd9HrMacoZeEZJDomDeVB54VYHO85nBdc7IiXkeJxLR test\n";
+
+/// What the Postiz deployment adds to the host: the admin account (in group
+/// `admin`, with a key), the app's directory, secrets and log, nginx's error log
+/// (nginx has run) and a certificate.
+fn deploy_postiz(env: &Env) {
+    require("openssl");
+    in_root(
+        env,
+        "groupadd admin; useradd -m -s /bin/bash -G admin deploy; \
+         install -d -m 700 -o deploy -g deploy /home/deploy/.ssh",
+    );
+    env.write("home/deploy/.ssh/authorized_keys", KEY);
+    env.chmod("home/deploy/.ssh/authorized_keys", 0o600);
+    in_root(env, "chown deploy:deploy /home/deploy/.ssh/authorized_keys");
+    env.write("opt/postiz/.env", "JWT_SECRET=abc\nRATE_LIMIT_MAX=1000\n");
+    env.chmod("opt/postiz/.env", 0o644);
+    std::fs::create_dir_all(env.path("opt/postiz/backups")).unwrap();
+    env.chmod("opt/postiz", 0o775);
+    env.write("var/log/postiz/auth.log", "");
+    if !env.path("var/log/nginx/error.log").exists() {
+        env.write("var/log/nginx/error.log", "");
+    }
+    let live = env.path("etc/letsencrypt/live/postiz.example.org");
+    std::fs::create_dir_all(&live).unwrap();
+    let out = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        .args(["-subj", "/CN=postiz.example.org", "-keyout"])
+        .arg(live.join("privkey.pem"))
+        .arg("-out")
+        .arg(live.join("fullchain.pem"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn postiz_converges_a_debian12_root_and_its_validators_pass() {
+    let env = debian12();
+    deploy_postiz(&env);
+    let ran = converge(
+        &env,
+        "postiz",
+        &["-e", "ssh_users=[deploy]"],
+        &[("SUDO_USER", "deploy")],
+    );
+    let effective = &ran[0].1;
+    for want in [
+        "permitrootlogin no",
+        "passwordauthentication no",
+        "authenticationmethods publickey",
+        "allowusers deploy",
+        "maxauthtries 3",
+        "loglevel VERBOSE",
+    ] {
+        assert!(
+            effective.lines().any(|l| l == want),
+            "sshd -T lacks {want}:\n{effective}"
+        );
+    }
+    assert_eq!(
+        names(&ran),
+        [
+            "sshd",
+            "visudo",
+            "fail2ban",
+            "nginx",
+            "nginx serving",
+            "ufw",
+            "apt-config"
+        ],
+        "validators run"
+    );
+}
+
+#[test]
+fn akkoma_converges_a_debian12_root() {
+    let env = debian12();
+    env.write(
+        "opt/akkoma/config/prod.secret.exs",
+        "import Config\n\nconfig :pleroma, Pleroma.Web.Endpoint, secret_key_base: \"k\"\n",
+    );
+    env.write(
+        "etc/systemd/system/akkoma.service",
+        "[Unit]\nDescription=Akkoma\n\n[Service]\nUser=akkoma\nExecStart=/opt/akkoma/bin/pleroma start\n",
+    );
+    let ran = names(&converge(
+        &env,
+        "akkoma",
+        &["-e", "domain=social.example.org"],
+        &[],
+    ));
+    assert!(ran.contains(&"elixir"), "{ran:?}");
+}
