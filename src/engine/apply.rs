@@ -213,16 +213,7 @@ fn validate(host: &Host, plan: &Plan, tag: &str) -> Result<(), String> {
 /// Wraps a validator so it runs with a private tmpfs `/run` (see TESTING.md).
 #[must_use]
 pub fn private_run(argv: &[String]) -> Cmd {
-    let mut full: Vec<String> = vec![
-        "unshare".into(),
-        "-m".into(),
-        "sh".into(),
-        "-c".into(),
-        "mount --make-rprivate / && mount -t tmpfs -o mode=755 tmpfs /run && mkdir -m 755 /run/sshd && exec \"$@\"".into(),
-        "sh".into(),
-    ];
-    full.extend(argv.iter().cloned());
-    Cmd::new(full)
+    Cmd::new(argv.iter().cloned()).in_private_run()
 }
 
 fn perform(host: &Host, i: usize, op: &Op, tag: &str) -> Result<(), String> {

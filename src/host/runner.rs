@@ -29,6 +29,34 @@ impl Cmd {
         }
     }
 
+    /// The same command in a private mount namespace with its own tmpfs `/run`
+    /// (holding an empty `/run/sshd`), so tools that write caches or markers
+    /// there (`sshd -t` needs `/run/sshd`, `findmnt` writes libblkid's cache,
+    /// `systemd-analyze` a units-load marker) leave the machine's `/run` alone.
+    /// Only root can make the namespace; others run the command as it is.
+    #[must_use]
+    pub fn in_private_run(self) -> Self {
+        if !nix::unistd::geteuid().is_root() {
+            return self;
+        }
+        let mut argv: Vec<OsString> = [
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            "mount --make-rprivate / && mount -t tmpfs -o mode=755 tmpfs /run && mkdir -m 755 /run/sshd && exec \"$@\"",
+            "sh",
+        ]
+        .into_iter()
+        .map(OsString::from)
+        .collect();
+        argv.extend(self.argv);
+        Self {
+            argv,
+            timeout: self.timeout,
+        }
+    }
+
     /// The command as one line for messages (not for execution).
     #[must_use]
     pub fn display(&self) -> String {

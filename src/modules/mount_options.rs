@@ -212,14 +212,17 @@ const MACHINE_DEPENDENT: &[&str] = &[
 /// The `findmnt --verify` findings about a file that are about the file: parse
 /// errors (by line) and `[E]`/`[W]` messages by target, counted.
 fn findings(file: &Path) -> Result<BTreeMap<String, usize>, StageError> {
-    let out = SystemRunner.run(&Cmd::new([
-        "env".into(),
-        "LC_ALL=C".into(),
-        "findmnt".into(),
-        "--verify".into(),
-        "--tab-file".into(),
-        file.as_os_str().to_os_string(),
-    ]))?;
+    let out = SystemRunner.run(
+        &Cmd::new([
+            "env".into(),
+            "LC_ALL=C".into(),
+            "findmnt".into(),
+            "--verify".into(),
+            "--tab-file".into(),
+            file.as_os_str().to_os_string(),
+        ])
+        .in_private_run(),
+    )?;
     // findmnt ends every verification with `N parse errors, N errors, N warnings`
     // on stderr; without it, it could not read the file.
     if !out.stderr.contains(" warning") {

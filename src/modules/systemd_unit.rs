@@ -370,7 +370,8 @@ fn analyze(ctx: &Ctx, root: &Path, unit: &str, candidate: Option<&Path>) -> Resu
         "--offline=true".into(),
         root_arg,
         unit.into(),
-    ]);
+    ])
+    .in_private_run();
     let out = ctx.host.runner.run(&cmd).map_err(|e| e.to_string())?;
     if let Some(cand) = candidate {
         let prefix = format!("{}:", cand.display());

@@ -509,7 +509,8 @@ pub fn verify(host: &Host, service: &str, timer: &str) -> Result<bool, TimerErro
         "--man=no".into(),
         s.to_string_lossy().into_owned(),
         t.to_string_lossy().into_owned(),
-    ]);
+    ])
+    .in_private_run();
     match host.runner.run(&cmd) {
         Ok(out)
             if out.success() && out.stdout.trim().is_empty() && out.stderr.trim().is_empty() =>

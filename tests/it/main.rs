@@ -1,5 +1,6 @@
 //! Integration tests: the real binary against temp roots, real validators and
-//! network namespaces, one topic file per promise or module.
+//! network namespaces, one topic file per promise or module; `regression.rs` pins
+//! bugs by name.
 
 mod support;
 
@@ -25,6 +26,7 @@ mod plan;
 mod planfile;
 mod playbook_errors;
 mod playbooks;
+mod regression;
 mod reports;
 mod rsyslog;
 mod sshd;

@@ -177,3 +177,19 @@ pub fn plan_live(dir: &Path, playbook: &Path) -> Output {
         .output()
         .unwrap()
 }
+
+/// A command for `program` run with a private tmpfs `/run` (as harden runs its
+/// validators), so tools that write markers or caches there leave the machine's
+/// `/run` untouched.
+pub fn private_run(program: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args([
+        "-m",
+        "sh",
+        "-c",
+        "mount --make-rprivate / && mount -t tmpfs -o mode=755 tmpfs /run && exec \"$@\"",
+        "sh",
+        program,
+    ]);
+    cmd
+}

@@ -18,7 +18,7 @@ fn systemd_env() -> Env {
 /// everything it said (it exits 0 on unknown keys, so its output counts too).
 fn verify(env: &Env) -> (bool, String) {
     require("systemd-analyze");
-    let out = Command::new("systemd-analyze")
+    let out = private_run("systemd-analyze")
         .args(["verify", "--man=no"])
         .arg(env.path(&format!("{UNITS}/harden.service")))
         .arg(env.path(&format!("{UNITS}/harden.timer")))
@@ -197,7 +197,7 @@ fn the_service_is_sandboxed_by_systemd_analyze_security() {
     for (mode, threshold) in [("check", "25"), ("apply", "40")] {
         let env = systemd_env();
         expect_code(&env.harden(&["timer", "install", "--mode", mode]), 0);
-        let out = Command::new("systemd-analyze")
+        let out = private_run("systemd-analyze")
             .args(["security", "--offline=true"])
             .arg(format!("--root={}", env.root.display()))
             .arg(format!("--threshold={threshold}"))
