@@ -23,9 +23,16 @@ fn copy_tree(from: &Path, to: &Path) {
 /// A root with the machine's ufw package files (disabled), its state pointing
 /// only into the root.
 pub(crate) fn ufw_root() -> Env {
+    let env = Env::new();
+    add_ufw(&env);
+    env
+}
+
+/// Adds the machine's ufw package files to a root, disabled, with ufw's sysctl
+/// file inside the root.
+pub(crate) fn add_ufw(env: &Env) {
     require("ufw");
     require("iptables");
-    let env = Env::new();
     std::fs::create_dir_all(env.path("etc/default")).unwrap();
     std::fs::create_dir_all(env.path("lib")).unwrap();
     copy_tree(Path::new("/etc/ufw"), &env.path("etc/ufw"));
@@ -49,7 +56,6 @@ pub(crate) fn ufw_root() -> Env {
         .read("etc/ufw/ufw.conf")
         .replace("ENABLED=yes", "ENABLED=no");
     env.write("etc/ufw/ufw.conf", &conf);
-    env
 }
 
 /// The files of `/etc` (what the module and rollback manage).

@@ -3,7 +3,6 @@
 //! apps' files, converges (exit 2, then an empty plan) and rolls back exactly.
 
 use std::path::Path;
-use std::process::Command;
 
 use crate::support::*;
 
@@ -68,36 +67,6 @@ fn both_playbooks_plan_on_a_bare_root_and_skip_missing_apps() {
     );
 }
 
-/// ufw's files under the root, off, with its sysctl file inside the root (as in
-/// firewall.rs).
-fn add_ufw(env: &Env) {
-    require("ufw");
-    require("iptables");
-    std::fs::create_dir_all(env.path("etc/default")).unwrap();
-    std::fs::create_dir_all(env.path("lib")).unwrap();
-    copy_tree(Path::new("/etc/ufw"), &env.path("etc/ufw"));
-    copy_tree(Path::new("/lib/ufw"), &env.path("lib/ufw"));
-    let sysctl = env.path("etc/ufw/sysctl.conf");
-    let defaults: String = std::fs::read_to_string("/etc/default/ufw")
-        .unwrap()
-        .lines()
-        .map(|l| {
-            if l.starts_with("IPT_SYSCTL=") {
-                format!("IPT_SYSCTL={}\n", sysctl.display())
-            } else if l.starts_with("DEFAULT_INPUT_POLICY=") {
-                "DEFAULT_INPUT_POLICY=\"ACCEPT\"\n".to_string()
-            } else {
-                format!("{l}\n")
-            }
-        })
-        .collect();
-    env.write("etc/default/ufw", &defaults);
-    let conf = env
-        .read("etc/ufw/ufw.conf")
-        .replace("ENABLED=yes", "ENABLED=no");
-    env.write("etc/ufw/ufw.conf", &conf);
-}
-
 /// Everything the Postiz guide touches, as on a real host.
 fn postiz_env() -> Env {
     for tool in [
@@ -146,37 +115,17 @@ fn postiz_env() -> Env {
         "etc/rsyslog.conf",
         &std::fs::read_to_string("/etc/rsyslog.conf").unwrap(),
     );
-    add_ufw(&env);
+    crate::firewall::add_ufw(&env);
     env.write(
         "etc/docker/daemon.json",
         "{\n  \"data-root\": \"/srv/docker\"\n}\n",
     );
     env.write("var/log/nginx/error.log", "");
-    let live = env.path("etc/letsencrypt/live/postiz.example.org");
-    std::fs::create_dir_all(&live).unwrap();
-    let out = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args([
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=postiz.example.org",
-            "-keyout",
-        ])
-        .arg(live.join("privkey.pem"))
-        .arg("-out")
-        .arg(live.join("fullchain.pem"))
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    crate::nginx::self_signed_cert(
+        &env,
+        "etc/letsencrypt/live/postiz.example.org/fullchain.pem",
+        "etc/letsencrypt/live/postiz.example.org/privkey.pem",
+    );
     env
 }
 
