@@ -5,6 +5,7 @@
 //! touch only the lines they change. This module only transforms text: it never
 //! reads or writes files and never runs commands.
 
+use super::lines::{Eol, split_lines};
 use thiserror::Error;
 
 /// The INI flavour, which decides separators, key matching and continuations.
@@ -46,23 +47,6 @@ pub enum EditError {
     Conflict,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Eol {
-    None,
-    Lf,
-    CrLf,
-}
-
-impl Eol {
-    fn as_str(self) -> &'static str {
-        match self {
-            Eol::None => "",
-            Eol::Lf => "\n",
-            Eol::CrLf => "\r\n",
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Kind {
     Blank,
@@ -98,25 +82,6 @@ pub struct IniDoc {
     dialect: IniDialect,
     lines: Vec<Line>,
     eol: Eol,
-}
-
-fn split_lines(text: &str) -> Vec<(&str, Eol)> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while !rest.is_empty() {
-        if let Some(i) = rest.find('\n') {
-            let line = &rest[..i];
-            out.push(match line.strip_suffix('\r') {
-                Some(t) => (t, Eol::CrLf),
-                None => (line, Eol::Lf),
-            });
-            rest = &rest[i + 1..];
-        } else {
-            out.push((rest, Eol::None));
-            rest = "";
-        }
-    }
-    out
 }
 
 fn is_comment(trimmed: &str) -> bool {

@@ -12,6 +12,7 @@
 //! [`KvDoc::set`] therefore edits the last occurrence and [`KvDoc::remove`]
 //! removes all of them.
 
+use super::lines::{Eol, split_lines};
 use std::fmt;
 use thiserror::Error;
 
@@ -48,23 +49,6 @@ pub enum EditError {
     /// The value cannot be represented in this dialect.
     #[error("value cannot be written in this dialect: {0}")]
     InvalidValue(&'static str),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Eol {
-    None,
-    Lf,
-    CrLf,
-}
-
-impl Eol {
-    fn as_str(self) -> &'static str {
-        match self {
-            Eol::None => "",
-            Eol::Lf => "\n",
-            Eol::CrLf => "\r\n",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,25 +93,6 @@ impl fmt::Debug for KvDoc {
             .field("keys", &self.keys())
             .finish_non_exhaustive()
     }
-}
-
-fn split_lines(text: &str) -> Vec<(&str, Eol)> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while !rest.is_empty() {
-        if let Some(i) = rest.find('\n') {
-            let line = &rest[..i];
-            out.push(match line.strip_suffix('\r') {
-                Some(t) => (t, Eol::CrLf),
-                None => (line, Eol::Lf),
-            });
-            rest = &rest[i + 1..];
-        } else {
-            out.push((rest, Eol::None));
-            rest = "";
-        }
-    }
-    out
 }
 
 const BLANKS: [char; 2] = [' ', '\t'];

@@ -6,5 +6,6 @@ pub mod accounts;
 pub mod fstab;
 pub mod ini;
 pub mod keyvalue;
+mod lines;
 pub mod sshd_config;
 pub mod sysctl;
