@@ -32,6 +32,22 @@ fn verify(env: &Env) -> (bool, String) {
     (out.status.success(), said)
 }
 
+/// `harden timer install ARGS` succeeds and the real `systemd-analyze verify`
+/// accepts both units without a word; returns the run and the service unit.
+fn install_verified(env: &Env, args: &[&str]) -> (std::process::Output, String) {
+    let mut command = vec!["timer", "install"];
+    command.extend_from_slice(args);
+    let out = env.harden(&command);
+    expect_code(&out, 0);
+    let (ok, said) = verify(env);
+    assert!(
+        ok && said.trim().is_empty(),
+        "systemd-analyze verify: {said}"
+    );
+    let service = env.read(&format!("{UNITS}/harden.service"));
+    (out, service)
+}
+
 fn key(text: &str, key: &str) -> Vec<String> {
     text.lines()
         .filter_map(|l| l.strip_prefix(&format!("{key}=")))
@@ -52,25 +68,19 @@ fn install_writes_units_that_systemd_analyze_verifies() {
         "{}",
         stderr(&refused)
     );
-    let out = env.harden(&[
-        "timer",
-        "install",
-        "--every",
-        "daily",
-        "--mode",
-        "check",
-        "-p",
-        "/etc/harden/site.yml",
-        "--randomized-delay",
-        "15m",
-    ]);
-    expect_code(&out, 0);
-    let (ok, said) = verify(&env);
-    assert!(
-        ok && said.trim().is_empty(),
-        "systemd-analyze verify: {said}"
+    let (out, service) = install_verified(
+        &env,
+        &[
+            "--every",
+            "daily",
+            "--mode",
+            "check",
+            "-p",
+            "/etc/harden/site.yml",
+            "--randomized-delay",
+            "15m",
+        ],
     );
-    let service = env.read(&format!("{UNITS}/harden.service"));
     let timer = env.read(&format!("{UNITS}/harden.timer"));
     assert_eq!(key(&service, "Type"), ["oneshot"]);
     let exec = &key(&service, "ExecStart")[0];
@@ -95,14 +105,7 @@ fn install_writes_units_that_systemd_analyze_verifies() {
 #[test]
 fn apply_mode_converges_with_guards_on_and_counts_exit_2_as_success() {
     let env = systemd_env();
-    let out = env.harden(&["timer", "install", "--every", "30min", "--mode", "apply"]);
-    expect_code(&out, 0);
-    let (ok, said) = verify(&env);
-    assert!(
-        ok && said.trim().is_empty(),
-        "systemd-analyze verify: {said}"
-    );
-    let service = env.read(&format!("{UNITS}/harden.service"));
+    let (_, service) = install_verified(&env, &["--every", "30min", "--mode", "apply"]);
     let exec = &key(&service, "ExecStart")[0];
     assert!(exec.ends_with(" apply --yes"), "{exec}");
     assert!(
@@ -298,23 +301,17 @@ fn pull_git_updates_the_checkout_before_each_run() {
         stderr(&out)
     );
 
-    let out = env.harden(&[
-        "timer",
-        "install",
-        "--mode",
-        "apply",
-        "--pull-git",
-        "/srv/harden",
-        "-p",
-        "/srv/harden/site.yml",
-    ]);
-    expect_code(&out, 0);
-    let (ok, said) = verify(&env);
-    assert!(
-        ok && said.trim().is_empty(),
-        "systemd-analyze verify: {said}"
+    let (_, unit) = install_verified(
+        &env,
+        &[
+            "--mode",
+            "apply",
+            "--pull-git",
+            "/srv/harden",
+            "-p",
+            "/srv/harden/site.yml",
+        ],
     );
-    let unit = env.read(&format!("{UNITS}/harden.service"));
     let pre = key(&unit, "ExecStartPre");
     assert_eq!(
         pre,
