@@ -936,6 +936,9 @@ pub(crate) fn print_report(report: &Report, what: &str) {
         ),
     };
     let _ = writeln!(err, "{line}");
+    if report.outcome != Outcome::RollbackFailed && !report.restore_problems.is_empty() {
+        let _ = writeln!(err, "harden: also: {}", report.restore_problems.join("; "));
+    }
 }
 
 /// Records the pending confirmation of `txn` and starts its watchdog: a transient

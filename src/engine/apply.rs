@@ -204,8 +204,15 @@ fn validate(host: &Host, plan: &Plan, tag: &str) -> Result<(), String> {
             }
             Ok(())
         })();
-        let _ = fs::remove_file(&host.root, &cand);
+        // A candidate left behind would sit in a managed directory: say so.
+        let removed = fs::remove_file(&host.root, &cand).map_err(|e| {
+            format!(
+                "{}: cannot remove the staged candidate: {e}",
+                w.path.display()
+            )
+        });
         result?;
+        removed?;
     }
     Ok(())
 }
@@ -290,7 +297,7 @@ impl Txn<'_> {
 
     /// Restores the snapshot, re-runs the handlers and records the outcome.
     fn recover(&self, reason: String, mut handlers: Vec<(Handler, service::Outcome)>) -> Report {
-        let problems = snapshot::restore(
+        let mut problems = snapshot::restore(
             &self.host.root,
             self.state,
             &self.dir,
@@ -303,9 +310,16 @@ impl Txn<'_> {
         } else {
             Outcome::RollbackFailed
         };
-        let _ = self.finish(outcome, Some(reason.clone()));
-        if problems.is_empty() {
-            let _ = self.state.clear_journal();
+        // The journal goes only once the outcome is on disk: otherwise the next
+        // run reports the transaction as interrupted, and `harden rollback`
+        // (idempotent) settles it. A journal left after the result is written is
+        // recognised as stale, so failing to clear it is harmless.
+        match self.finish(outcome, Some(reason.clone())) {
+            Ok(()) if problems.is_empty() => {
+                let _ = self.state.clear_journal();
+            }
+            Ok(()) => {}
+            Err(e) => problems.push(format!("cannot record the outcome: {e}")),
         }
         Report {
             txn: self.id.clone(),
@@ -437,7 +451,9 @@ pub fn apply_armed(
     crash_point("after-arm");
     let tag = temp_tag(&txn.id);
     if let Err(reason) = validate(host, plan, &tag) {
-        let _ = txn.finish(Outcome::ValidationFailed, Some(reason.clone()));
+        // Nothing was installed. Without its outcome on disk the journal stays,
+        // and the next run points at `harden rollback` (a no-op restore).
+        txn.finish(Outcome::ValidationFailed, Some(reason.clone()))?;
         state.clear_journal()?;
         return Ok(Report {
             txn: txn.id,
@@ -519,6 +535,29 @@ fn rollback_target(
     ))
 }
 
+/// Removes the temp files an interrupted rollback (journal `j`, restoring
+/// `target`) left next to the paths it was restoring.
+fn sweep_interrupted(
+    host: &Host,
+    journal: Option<&Journal>,
+    target: &str,
+    manifest: &Manifest,
+) -> Vec<String> {
+    let Some(j) = journal.filter(|j| j.txn != target) else {
+        return Vec::new();
+    };
+    manifest
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Path { path, .. } => path.parent(),
+            Entry::Sysctl { .. } => None,
+        })
+        .filter_map(|parent| fs::sweep_temps(&host.root, parent, &temp_tag(&j.txn)).err())
+        .map(|e| e.to_string())
+        .collect()
+}
+
 /// Restores the snapshot of a transaction (the last committed one, or the
 /// interrupted one, by default). A rollback is itself a transaction.
 ///
@@ -587,18 +626,12 @@ pub fn rollback(
         &manifest.entries,
         &temp_tag(&target),
     );
-    // Leftovers of an interrupted rollback's own temp files.
-    if let Some(j) = &journal
-        && j.txn != target
-    {
-        for e in &manifest.entries {
-            if let Entry::Path { path, .. } = e
-                && let Some(parent) = path.parent()
-            {
-                let _ = fs::sweep_temps(&host.root, parent, &temp_tag(&j.txn));
-            }
-        }
-    }
+    problems.extend(sweep_interrupted(
+        host,
+        journal.as_ref(),
+        &target,
+        &manifest,
+    ));
     crash_point("rollback-restored");
     let handlers = run_handlers(host, &manifest.handlers);
     if let Some((h, service::Outcome::Failed(m))) = handlers

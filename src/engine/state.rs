@@ -249,7 +249,7 @@ impl StateDir {
         // A journal whose transaction recorded its result is stale: the process
         // died between finishing and clearing it. Nothing was interrupted.
         let finished = self.p("txn").join(&j.txn).join("result.json");
-        if fs::lstat(Path::new("/"), &finished)?.is_some() {
+        if fs::lstat(Path::new("/"), &finished)?.is_some_and(|m| m.kind == fs::Kind::File) {
             return Ok(None);
         }
         Ok(Some(j))

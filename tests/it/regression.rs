@@ -49,3 +49,33 @@ fn findmnt_and_systemd_analyze_validators_wrote_into_the_machines_run() {
         "a validator wrote into the machine's /run"
     );
 }
+
+/// A transaction whose outcome could not be written cleared its journal anyway,
+/// so nothing pointed the operator at it. Here the validator itself makes
+/// writing the outcome impossible (a directory where `result.json` goes), then
+/// rejects the candidate.
+#[test]
+fn an_outcome_that_could_not_be_recorded_still_cleared_the_journal() {
+    let env = Env::new();
+    let state = env.state.display().to_string();
+    let pb = env.playbook(
+        "pb.yml",
+        &format!(
+            "tasks:\n  - name: x\n    id: x\n    file: {{path: /etc/x.conf, content: \"x\\n\", validate: [sh, -c, \"for d in {state}/txn/*; do mkdir $d/result.json; done; exit 1 # %s\"]}}\n"
+        ),
+    );
+    let before = env.tree();
+    let out = env.harden(&["apply", "--yes", "-p", pb.to_str().unwrap()]);
+    expect_code(&out, 1);
+    assert_eq!(env.tree(), before, "a rejected candidate was installed");
+    // The unfinished transaction is reported, not forgotten.
+    let out = env.harden(&["plan", "-p", pb.to_str().unwrap()]);
+    assert!(stderr(&out).contains("was interrupted"), "{}", stderr(&out));
+    // Once the obstacle is gone, rollback settles it and the tree is as before.
+    for entry in std::fs::read_dir(env.state.join("txn")).unwrap() {
+        let _ = std::fs::remove_dir(entry.unwrap().path().join("result.json"));
+    }
+    expect_code(&env.harden(&["rollback"]), 0);
+    assert_eq!(env.tree(), before);
+    expect_code(&env.harden(&["plan", "-p", pb.to_str().unwrap()]), 0);
+}
