@@ -1,8 +1,9 @@
 //! The module catalogue: what a task key (`sysctl:`, `file:`, ...) means. Each module
-//! has a declarative spec in `modules/NAME.yaml` (description, parameters, default
-//! paths, validator, handler), embedded at build time and listed by
-//! `harden modules`; its Rust side only turns parameters into typed changes
-//! ([`crate::engine::plan::Change`]) by reading the host. Modules never write.
+//! is one file here with its typed `Params` and a `plan` that turns them into
+//! typed changes ([`crate::engine::plan::Change`]) by reading the host, one spec in
+//! `modules/NAME.yaml` (description, parameter docs, defaults, example; embedded at
+//! build time and listed by `harden modules`), and one line in [`registry!`], which
+//! generates the dispatch, the schema and the name list. Modules never write.
 
 pub mod apparmor;
 pub mod backups;
@@ -56,111 +57,129 @@ pub enum ModuleError {
     Catalogue { file: String, message: String },
 }
 
-/// A task's module and its parameters.
-#[derive(Debug, Clone)]
-pub enum ModuleCall {
-    Sysctl(sysctl::Params),
-    File(file::Params),
-    Firewall(firewall::Params),
-    Sshd(sshd::Params),
-    User(user::Params),
-    Sudoers(sudoers::Params),
-    Fail2ban(fail2ban::Params),
-    SystemdUnit(systemd_unit::Params),
-    ManagedBlock(managed_block::Params),
-    EnvFile(env_file::Params),
-    Nginx(nginx::Params),
-    UnattendedUpgrades(unattended_upgrades::Params),
-    DockerDaemon(docker_daemon::Params),
-    Apparmor(apparmor::Params),
-    Rsyslog(rsyslog::Params),
-    MountOptions(mount_options::Params),
-    Compose(compose::Params),
-    Backups(backups::Params),
+/// One module: its task key, typed parameters (their JSON Schema is the
+/// playbook's schema for the key) and how it plans a task. Implemented for each
+/// module by [`registry!`] from the module file's `Params` and `plan`.
+pub trait Module {
+    /// The task key (`sysctl`, `file`, ...), also the spec's file name.
+    const NAME: &'static str;
+    type Params: serde::de::DeserializeOwned + schemars::JsonSchema + std::fmt::Debug + Clone;
+
+    /// Turns parameters into changes by reading the host through `ctx`.
+    ///
+    /// # Errors
+    /// Bad parameters, or a host state the module refuses to touch.
+    fn plan(ctx: &Ctx, params: &Self::Params, out: &mut Out) -> Result<(), ModuleError>;
 }
 
-impl ModuleCall {
-    /// The module's name (its task key).
-    #[must_use]
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Sysctl(_) => "sysctl",
-            Self::File(_) => "file",
-            Self::Firewall(_) => "firewall",
-            Self::Sshd(_) => "sshd",
-            Self::User(_) => "user",
-            Self::Sudoers(_) => "sudoers",
-            Self::Fail2ban(_) => "fail2ban",
-            Self::SystemdUnit(_) => "systemd_unit",
-            Self::ManagedBlock(_) => "managed_block",
-            Self::EnvFile(_) => "env_file",
-            Self::Nginx(_) => "nginx",
-            Self::UnattendedUpgrades(_) => "unattended_upgrades",
-            Self::DockerDaemon(_) => "docker_daemon",
-            Self::Apparmor(_) => "apparmor",
-            Self::Rsyslog(_) => "rsyslog",
-            Self::MountOptions(_) => "mount_options",
-            Self::Compose(_) => "compose",
-            Self::Backups(_) => "backups",
+/// The registry: one line per module (`file_name => TypeName`), each naming a
+/// module file that defines `Params` and `fn plan(&Ctx, &Params, &mut Out)`.
+/// Generates the [`Module`] impls, the [`ModuleCall`] enum with its dispatch,
+/// the task-key deserializer, [`names`] and [`param_schemas`], so adding a module
+/// is its file, its spec in `modules/` and one line here.
+macro_rules! registry {
+    ($($module:ident => $ty:ident),+ $(,)?) => {
+        /// Marker types, one per module, carrying its [`Module`] impl.
+        pub mod kinds {
+            $(
+                #[doc = concat!("The `", stringify!($module), "` module.")]
+                #[derive(Debug, Clone, Copy)]
+                pub struct $ty;
+
+                impl super::Module for $ty {
+                    const NAME: &'static str = stringify!($module);
+                    type Params = super::$module::Params;
+
+                    fn plan(
+                        ctx: &super::Ctx,
+                        params: &Self::Params,
+                        out: &mut super::Out,
+                    ) -> Result<(), super::ModuleError> {
+                        super::$module::plan(ctx, params, out)
+                    }
+                }
+            )+
         }
-    }
+
+        /// A task's module and its parameters.
+        #[derive(Debug, Clone)]
+        pub enum ModuleCall {
+            $($ty(<kinds::$ty as Module>::Params),)+
+        }
+
+        impl ModuleCall {
+            /// The module's name (its task key).
+            #[must_use]
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(Self::$ty(_) => <kinds::$ty as Module>::NAME,)+
+                }
+            }
+
+            fn plan(&self, ctx: &Ctx, out: &mut Out) -> Result<(), ModuleError> {
+                match self {
+                    $(Self::$ty(p) => <kinds::$ty as Module>::plan(ctx, p, out),)+
+                }
+            }
+        }
+
+        /// Reads the parameters of module `name` from the playbook; `None` when
+        /// there is no such module.
+        ///
+        /// # Errors
+        /// When the parameters do not fit the module (the error carries the position).
+        pub fn deserialize_call<'de, A: MapAccess<'de>>(
+            name: &str,
+            map: &mut A,
+        ) -> Result<Option<ModuleCall>, A::Error> {
+            Ok(Some(match name {
+                $(<kinds::$ty as Module>::NAME => ModuleCall::$ty(map.next_value()?),)+
+                _ => return Ok(None),
+            }))
+        }
+
+        /// The module names, sorted, for messages and the schema.
+        #[must_use]
+        pub fn names() -> Vec<&'static str> {
+            let mut v = vec![$(<kinds::$ty as Module>::NAME),+];
+            v.sort_unstable();
+            v
+        }
+
+        /// The JSON Schema of each module's parameters, by task key, sorted.
+        pub fn param_schemas(
+            g: &mut schemars::SchemaGenerator,
+        ) -> Vec<(&'static str, schemars::Schema)> {
+            type Gen = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
+            let mut gens: Vec<(&'static str, Gen)> = vec![
+                $((<kinds::$ty as Module>::NAME, |g| g.subschema_for::<<kinds::$ty as Module>::Params>()),)+
+            ];
+            // Sorted before generating: definitions keep the order they are made in.
+            gens.sort_by_key(|(name, _)| *name);
+            gens.into_iter().map(|(name, make)| (name, make(g))).collect()
+        }
+    };
 }
 
-/// Reads the parameters of module `name` from the playbook; `None` when there is
-/// no such module.
-///
-/// # Errors
-/// When the parameters do not fit the module (the error carries the position).
-pub fn deserialize_call<'de, A: MapAccess<'de>>(
-    name: &str,
-    map: &mut A,
-) -> Result<Option<ModuleCall>, A::Error> {
-    Ok(Some(match name {
-        "sysctl" => ModuleCall::Sysctl(map.next_value()?),
-        "file" => ModuleCall::File(map.next_value()?),
-        "firewall" => ModuleCall::Firewall(map.next_value()?),
-        "sshd" => ModuleCall::Sshd(map.next_value()?),
-        "user" => ModuleCall::User(map.next_value()?),
-        "sudoers" => ModuleCall::Sudoers(map.next_value()?),
-        "fail2ban" => ModuleCall::Fail2ban(map.next_value()?),
-        "systemd_unit" => ModuleCall::SystemdUnit(map.next_value()?),
-        "managed_block" => ModuleCall::ManagedBlock(map.next_value()?),
-        "env_file" => ModuleCall::EnvFile(map.next_value()?),
-        "nginx" => ModuleCall::Nginx(map.next_value()?),
-        "unattended_upgrades" => ModuleCall::UnattendedUpgrades(map.next_value()?),
-        "docker_daemon" => ModuleCall::DockerDaemon(map.next_value()?),
-        "apparmor" => ModuleCall::Apparmor(map.next_value()?),
-        "rsyslog" => ModuleCall::Rsyslog(map.next_value()?),
-        "mount_options" => ModuleCall::MountOptions(map.next_value()?),
-        "compose" => ModuleCall::Compose(map.next_value()?),
-        "backups" => ModuleCall::Backups(map.next_value()?),
-        _ => return Ok(None),
-    }))
-}
-
-/// The module names, for messages and the schema.
-#[must_use]
-pub fn names() -> Vec<&'static str> {
-    vec![
-        "apparmor",
-        "backups",
-        "compose",
-        "docker_daemon",
-        "env_file",
-        "fail2ban",
-        "file",
-        "firewall",
-        "managed_block",
-        "mount_options",
-        "nginx",
-        "rsyslog",
-        "sshd",
-        "sudoers",
-        "sysctl",
-        "systemd_unit",
-        "unattended_upgrades",
-        "user",
-    ]
+registry! {
+    sysctl => Sysctl,
+    file => File,
+    firewall => Firewall,
+    sshd => Sshd,
+    user => User,
+    sudoers => Sudoers,
+    fail2ban => Fail2ban,
+    systemd_unit => SystemdUnit,
+    managed_block => ManagedBlock,
+    env_file => EnvFile,
+    nginx => Nginx,
+    unattended_upgrades => UnattendedUpgrades,
+    docker_daemon => DockerDaemon,
+    apparmor => Apparmor,
+    rsyslog => Rsyslog,
+    mount_options => MountOptions,
+    compose => Compose,
+    backups => Backups,
 }
 
 /// The declarative spec of a module (`modules/NAME.yaml`).
@@ -401,26 +420,7 @@ pub fn plan(host: &Host, task: &Task, pending: &Pending) -> Result<Out, ModuleEr
         pending,
     };
     let mut out = Out::default();
-    match &task.module {
-        ModuleCall::Sysctl(p) => sysctl::plan(&ctx, p, &mut out)?,
-        ModuleCall::File(p) => file::plan(&ctx, p, &mut out)?,
-        ModuleCall::Firewall(p) => firewall::plan(&ctx, p, &mut out)?,
-        ModuleCall::Sshd(p) => sshd::plan(&ctx, p, &mut out)?,
-        ModuleCall::User(p) => user::plan(&ctx, p, &mut out)?,
-        ModuleCall::Sudoers(p) => sudoers::plan(&ctx, p, &mut out)?,
-        ModuleCall::Fail2ban(p) => fail2ban::plan(&ctx, p, &mut out)?,
-        ModuleCall::SystemdUnit(p) => systemd_unit::plan(&ctx, p, &mut out)?,
-        ModuleCall::ManagedBlock(p) => managed_block::plan(&ctx, p, &mut out)?,
-        ModuleCall::EnvFile(p) => env_file::plan(&ctx, p, &mut out)?,
-        ModuleCall::Nginx(p) => nginx::plan(&ctx, p, &mut out)?,
-        ModuleCall::UnattendedUpgrades(p) => unattended_upgrades::plan(&ctx, p, &mut out)?,
-        ModuleCall::DockerDaemon(p) => docker_daemon::plan(&ctx, p, &mut out)?,
-        ModuleCall::Apparmor(p) => apparmor::plan(&ctx, p, &mut out)?,
-        ModuleCall::Rsyslog(p) => rsyslog::plan(&ctx, p, &mut out)?,
-        ModuleCall::MountOptions(p) => mount_options::plan(&ctx, p, &mut out)?,
-        ModuleCall::Compose(p) => compose::plan(&ctx, p, &mut out)?,
-        ModuleCall::Backups(p) => backups::plan(&ctx, p, &mut out)?,
-    }
+    task.module.plan(&ctx, &mut out)?;
     Ok(out)
 }
 
@@ -522,33 +522,6 @@ pub fn diff(before: &[u8], after: &[u8], secret: bool) -> Diff {
         after: String::from_utf8_lossy(after).into_owned(),
         redacted: false,
     }
-}
-
-/// The JSON Schema of each module's parameters, by task key.
-pub fn param_schemas(g: &mut schemars::SchemaGenerator) -> Vec<(&'static str, schemars::Schema)> {
-    vec![
-        ("apparmor", g.subschema_for::<apparmor::Params>()),
-        ("backups", g.subschema_for::<backups::Params>()),
-        ("compose", g.subschema_for::<compose::Params>()),
-        ("docker_daemon", g.subschema_for::<docker_daemon::Params>()),
-        ("env_file", g.subschema_for::<env_file::Params>()),
-        ("fail2ban", g.subschema_for::<fail2ban::Params>()),
-        ("file", g.subschema_for::<file::Params>()),
-        ("firewall", g.subschema_for::<firewall::Params>()),
-        ("managed_block", g.subschema_for::<managed_block::Params>()),
-        ("mount_options", g.subschema_for::<mount_options::Params>()),
-        ("nginx", g.subschema_for::<nginx::Params>()),
-        ("rsyslog", g.subschema_for::<rsyslog::Params>()),
-        ("sshd", g.subschema_for::<sshd::Params>()),
-        ("sudoers", g.subschema_for::<sudoers::Params>()),
-        ("sysctl", g.subschema_for::<sysctl::Params>()),
-        ("systemd_unit", g.subschema_for::<systemd_unit::Params>()),
-        (
-            "unattended_upgrades",
-            g.subschema_for::<unattended_upgrades::Params>(),
-        ),
-        ("user", g.subschema_for::<user::Params>()),
-    ]
 }
 
 #[cfg(test)]
