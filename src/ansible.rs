@@ -17,10 +17,10 @@ use serde_json::{Value, json};
 
 use crate::cli::{PlanArgs, Target, prepare, state_dir};
 use crate::engine::apply;
-use crate::engine::plan::Plan;
 use crate::engine::render;
 use crate::engine::state::Outcome;
 use crate::engine::{self, Filter};
+use crate::plan::Plan;
 use crate::playbook::VarValue;
 
 /// What the task asks for.

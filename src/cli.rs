@@ -11,12 +11,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::engine::apply::{self, Report};
 use crate::engine::confirm;
-use crate::engine::plan::Plan;
 use crate::engine::state::{Outcome, StateDir};
 use crate::engine::{self, Filter, render};
 use crate::error::{Error, exit};
 use crate::host::Host;
 use crate::host::runner::SystemRunner;
+use crate::plan::Plan;
 use crate::playbook::{self, Playbook, Source};
 
 /// Idempotent host hardening: plan, apply with snapshots, roll back.

@@ -2,7 +2,8 @@
 //! state: a playbook is planned against the host, printed as a dry run, and applied
 //! as one transaction with snapshots, validation, reloads and rollback.
 //!
-//! The rooms: [`playbook`] reads what the user wants, [`modules`] turn it into typed
+//! The rooms: [`plan`] is the shared vocabulary of changes and operations on the
+//! ground floor, [`playbook`] reads what the user wants, [`modules`] turn it into typed
 //! changes, [`formats`] edit config text losslessly, [`host`] is the only way to touch
 //! the machine, and [`engine`] plans, applies, snapshots and rolls back.
 //! [`cli`] and [`ansible`] are the two front doors: the command line and Ansible's
@@ -15,6 +16,7 @@ pub mod error;
 pub mod formats;
 pub mod host;
 pub mod modules;
+pub mod plan;
 pub mod planfile;
 pub mod playbook;
 pub mod report;

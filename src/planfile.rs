@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::engine::plan::{Op, Plan, sha256_hex};
 use crate::host::fs::{self, Owner};
+use crate::plan::{Op, Plan, sha256_hex};
 use crate::playbook::Source;
 
 /// The plan file format version.

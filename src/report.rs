@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::plan::Plan;
 use crate::engine::state::{StateDir, now_rfc3339};
 use crate::host::fs::{self, FsError, Owner};
+use crate::plan::Plan;
 use crate::playbook::Severity;
 
 /// How many reports are kept by default.

@@ -6,15 +6,15 @@
 
 use std::path::Path;
 
-use super::plan::{Handler, Lock, Observed, Op, Plan, sha256_hex};
 use super::snapshot::{self, Entry, Manifest, Saved, SnapshotError};
 use super::state::{Journal, Outcome, StateDir, StateError, TxnKind, TxnResult, now_rfc3339};
 use crate::host::Host;
 use crate::host::fs::{self, Kind, Owner};
+use crate::host::kernel::read_live;
 use crate::host::locks::{self, LockError};
 use crate::host::runner::Cmd;
 use crate::host::service;
-use crate::modules::sysctl::read_live;
+use crate::plan::{Handler, Lock, Observed, Op, Plan, sha256_hex};
 
 /// Why a transaction could not start (nothing was changed).
 #[derive(Debug, thiserror::Error)]
@@ -87,7 +87,7 @@ fn check_preconditions(host: &Host, plan: &Plan) -> Result<(), TxnError> {
         detail: detail.to_string(),
     };
     // A file several rules rewrite in turn is checked against the disk once: each
-    // later write expects the content of the one before it (see `engine::plan`).
+    // later write expects the content of the one before it (see `crate::plan`).
     let mut written: std::collections::BTreeMap<&Path, &[u8]> = std::collections::BTreeMap::new();
     for op in plan.ops() {
         match op {
@@ -737,10 +737,10 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::engine::plan::{Change, WriteFile};
     use crate::host::facts::Init;
     use crate::host::runner::RecordingRunner;
     use crate::host::service::Action;
+    use crate::plan::{Change, WriteFile};
     use crate::playbook::Severity;
 
     fn setup(runner: Arc<RecordingRunner>) -> (tempfile::TempDir, Host, StateDir, Plan) {

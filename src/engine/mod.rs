@@ -1,19 +1,22 @@
-//! The engine: builds a [`plan::Plan`] from a playbook against a host, renders it,
+//! The engine: builds a [`crate::plan::Plan`] from a playbook against a host, renders it,
 //! and runs transactions ([`apply`]) with snapshots ([`snapshot`]) kept in the state
 //! directory ([`state`]). Planning only reads; only [`apply`] writes, and only
 //! through [`crate::host`].
 
 pub mod apply;
 pub mod confirm;
-pub mod plan;
 pub mod render;
 pub mod snapshot;
 pub mod state;
 
+/// The plan vocabulary lives on the ground floor now ([`crate::plan`]); this
+/// alias keeps `engine::plan` paths working while callers move.
+pub use crate::plan;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use plan::{Notice, NoticeLevel, Op, Plan};
+use crate::plan::{Notice, NoticeLevel, Op, Plan};
 
 use crate::host::Host;
 use crate::modules::{self, ModuleError};
@@ -58,7 +61,7 @@ pub fn plan(host: &Host, playbook: &Playbook, filter: &Filter) -> Result<Plan, M
             });
             continue;
         }
-        let mut planned = modules::plan(host, task, &pending)?;
+        let mut planned = modules::plan(host, &task.rule(), &task.module, &pending)?;
         for change in &mut planned.changes {
             // Two rules may both need the same missing parent directory: make it once.
             change.ops.retain(|op| match op {

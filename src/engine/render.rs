@@ -7,7 +7,7 @@ use std::fmt::Write;
 use anstyle::{AnsiColor, Style};
 use serde_json::json;
 
-use super::plan::{NoticeLevel, Plan};
+use crate::plan::{NoticeLevel, Plan};
 use crate::playbook::Severity;
 
 /// The version of the JSON plan document (`docs/plan-format.md`).

@@ -7,11 +7,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::plan::{Handler, Lock, Op, sha256_hex};
 use super::state::{StateDir, StateError, TxnKind};
-use crate::formats::sysctl::proc_path;
 use crate::host::fs::{self, FsError, Kind, Owner};
-use crate::modules::sysctl::{PROC_SYS, read_live};
+use crate::host::kernel::{read_live, write_live};
+use crate::plan::{Handler, Lock, Op, sha256_hex};
 
 /// The saved state of one path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,11 +214,9 @@ pub fn take(
 /// # Errors
 /// When the kernel refuses it.
 pub fn write_sysctl(key: &str, value: &str) -> Result<(), SnapshotError> {
-    std::fs::write(Path::new(PROC_SYS).join(proc_path(key)), value).map_err(|e| {
-        SnapshotError::Sysctl {
-            key: key.into(),
-            message: e.to_string(),
-        }
+    write_live(key, value).map_err(|e| SnapshotError::Sysctl {
+        key: key.into(),
+        message: e.to_string(),
     })
 }
 

@@ -350,7 +350,7 @@ impl StateDir {
             path: path.clone(),
             message: "saved content is missing".into(),
         })?;
-        if crate::engine::plan::sha256_hex(&bytes) != sha {
+        if crate::plan::sha256_hex(&bytes) != sha {
             return Err(StateError::Corrupt {
                 path,
                 message: "saved content does not match its hash".into(),

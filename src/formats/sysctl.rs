@@ -31,6 +31,18 @@ pub fn normalise_key(key: &str) -> String {
     }
 }
 
+/// Whether `key` is a well-formed kernel parameter name: letters, digits, `_`, `-`
+/// and `.` or `/` separators, with no empty or `..` part (so it never leaves
+/// `/proc/sys` as a path).
+#[must_use]
+pub fn valid_key(key: &str) -> bool {
+    !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c))
+        && !key.split(['.', '/']).any(|p| p.is_empty() || p == "..")
+}
+
 /// The `/proc/sys` relative path of a key.
 #[must_use]
 pub fn proc_path(key: &str) -> String {

@@ -25,7 +25,7 @@ use nix::sys::stat::Mode;
 use nix::unistd::{Pid, UnlinkatFlags, linkat, unlinkat};
 
 use super::fs::{FsError, components, open_dir};
-use crate::engine::plan::Lock;
+use crate::plan::Lock;
 
 /// How long a lock held by someone else is waited for.
 pub const WAIT: Duration = Duration::from_secs(15);

@@ -6,6 +6,7 @@
 pub mod facts;
 pub mod fs;
 pub mod ids;
+pub mod kernel;
 pub mod locks;
 pub mod runner;
 pub mod service;

@@ -8,45 +8,7 @@ use super::Host;
 use super::facts::Init;
 use super::runner::Cmd;
 
-/// What the handler asked of a service.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Action {
-    Reload,
-    Restart,
-    ReloadOrRestart,
-    DaemonReload,
-    /// Load a firewall's files into the kernel with its own tool (unit `ufw`):
-    /// `ufw --force enable` when its `ufw.conf` says `ENABLED=yes`, `ufw disable`
-    /// otherwise. (`systemctl restart ufw` cannot do it: ufw-init's stop does
-    /// nothing once the file already says disabled, so the old rules would stay.)
-    /// Runs on the running system only, with or without systemd.
-    FirewallSync,
-    /// Load (or replace) the AppArmor profile file named by the unit in the
-    /// kernel: `apparmor_parser -r FILE`. Runs on the running system only, and only
-    /// when the kernel has AppArmor (`/sys/kernel/security/apparmor`).
-    LoadProfile,
-    /// `mount -o remount MOUNTPOINT` (the unit) so new fstab options take effect
-    /// now. Runs on the running system only.
-    Remount,
-}
-
-impl Action {
-    #[must_use]
-    pub fn verb(self) -> &'static str {
-        match self {
-            Self::Reload => "reload",
-            Self::Restart => "restart",
-            Self::ReloadOrRestart => "reload-or-restart",
-            Self::DaemonReload => "daemon-reload",
-            Self::FirewallSync => "sync",
-            Self::LoadProfile => "load-profile",
-            Self::Remount => "remount",
-        }
-    }
-}
+pub use crate::plan::Action;
 
 /// How running a handler went.
 #[derive(Debug, Clone, PartialEq, Eq)]

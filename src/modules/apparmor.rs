@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{Ctx, FileWrite, ModuleError, Out};
-use crate::engine::plan::{Handler, NoticeLevel, Validator};
 use crate::host::fs::Kind;
 use crate::host::service::{APPARMOR_KERNEL, Action};
+use crate::plan::{Handler, NoticeLevel, Validator};
 
 /// The profiles harden ships, by name.
 const BUILTIN: &[(&str, &str)] = &[("docker-postiz", include_str!("apparmor/docker-postiz"))];

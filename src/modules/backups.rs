@@ -23,8 +23,8 @@ use sha2::{Digest, Sha256};
 
 use super::file::FileMode;
 use super::{Ctx, ModuleError, Out};
-use crate::engine::plan::{NoticeLevel, Observed, Op, Remove, SetMeta};
 use crate::host::fs::{Kind, Meta};
+use crate::plan::{NoticeLevel, Observed, Op, Remove, SetMeta};
 
 /// Parameters of `backups:`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]

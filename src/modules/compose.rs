@@ -18,9 +18,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{Ctx, FileWrite, ModuleError, Out};
-use crate::engine::plan::{NoticeLevel, Validator};
 use crate::host::fs::Kind;
 use crate::host::runner::Cmd;
+use crate::plan::{NoticeLevel, Validator};
 
 /// Parameters of `compose:`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]

@@ -15,9 +15,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{Ctx, ModuleError, Out, diff, missing_parents, observed};
-use crate::engine::plan::{Handler, NoticeLevel, Op, WriteFile};
 use crate::host::fs::Kind;
 use crate::host::service::Action;
+use crate::plan::{Handler, NoticeLevel, Op, WriteFile};
 
 /// Parameters of `docker_daemon:`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]

@@ -12,10 +12,10 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::{Ctx, ModuleError, Out, diff, observed};
-use crate::engine::plan::{Op, SetMeta, WriteFile};
 use crate::formats::keyvalue::{KvDialect, KvDoc};
 use crate::host::fs::Kind;
-use crate::playbook::VarValue;
+use crate::plan::VarValue;
+use crate::plan::{Op, SetMeta, WriteFile};
 
 /// Parameters of `env_file:`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]

@@ -27,11 +27,11 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{Ctx, ModuleError, Out, diff, missing_parents, observed};
-use crate::engine::plan::{Change, Handler, NoticeLevel, Op, Validator, WriteFile};
 use crate::formats::ini::{IniBuilder, IniDialect};
 use crate::host::runner::{Cmd, Runner, SystemRunner};
 use crate::host::service::Action;
-use crate::playbook::VarValue;
+use crate::plan::VarValue;
+use crate::plan::{Change, Handler, NoticeLevel, Op, Validator, WriteFile};
 
 /// Parameters of `fail2ban:`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Deserializer};
 
 use super::{Ctx, FileWrite, ModuleError, Out, missing_parents, observed};
-use crate::engine::plan::{MakeDir, Observed, Op, Remove, SetMeta, Validator};
 use crate::host::fs::{Kind, Meta};
+use crate::plan::{MakeDir, Observed, Op, Remove, SetMeta, Validator};
 
 /// An octal permission mode, written as a quoted string (`"0640"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

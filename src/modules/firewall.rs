@@ -37,9 +37,9 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::{Ctx, ModuleError, Out, diff, missing_parents, observed};
-use crate::engine::plan::{Change, Handler, NoticeLevel, Op, WriteFile};
 use crate::host::facts::OsFamily;
 use crate::host::runner::Cmd;
+use crate::plan::{Change, Handler, NoticeLevel, Op, WriteFile};
 
 /// Which provider manages the firewall.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]

@@ -12,9 +12,9 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::{Ctx, ModuleError, Out, diff, observed};
-use crate::engine::plan::{Handler, Op, Validator, WriteFile};
 use crate::host::fs::Kind;
 use crate::host::service::Action;
+use crate::plan::{Handler, Op, Validator, WriteFile};
 
 /// Whether the block is wanted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]

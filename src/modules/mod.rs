@@ -1,6 +1,6 @@
 //! The module catalogue: what a task key (`sysctl:`, `file:`, ...) means. Each module
 //! is one file here with its typed `Params` and a `plan` that turns them into
-//! typed changes ([`crate::engine::plan::Change`]) by reading the host, one spec in
+//! typed changes ([`crate::plan::Change`]) by reading the host, one spec in
 //! `modules/NAME.yaml` (description, parameter docs, defaults, example; embedded at
 //! build time and listed by `harden modules`), and one line in [`registry!`], which
 //! generates the dispatch, the schema and the name list. Modules never write.
@@ -31,12 +31,11 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 use serde::de::MapAccess;
 
-use crate::engine::plan::{
-    Change, Diff, MakeDir, Notice, NoticeLevel, Observed, Op, Validator, WriteFile, sha256_hex,
-};
 use crate::host::Host;
 use crate::host::fs::{FsError, Kind};
-use crate::playbook::Task;
+use crate::plan::{
+    Change, Diff, MakeDir, Notice, NoticeLevel, Observed, Op, Validator, WriteFile, sha256_hex,
+};
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/modules.rs"));
@@ -327,7 +326,8 @@ impl Pending {
 /// Everything a module needs to plan one task.
 pub struct Ctx<'a> {
     pub host: &'a Host,
-    pub task: &'a Task,
+    /// The rule being planned (its id names every change, notice and error).
+    pub task: &'a crate::plan::Rule,
     pub spec: &'static Spec,
     pub pending: &'a Pending,
 }
@@ -356,7 +356,7 @@ impl Ctx<'_> {
             rule_id: self.task.id.clone(),
             task: self.task.name.clone(),
             severity: self.task.severity,
-            module: self.task.module.name().to_string(),
+            module: self.task.module.to_string(),
             target: target.into(),
             summary: summary.into(),
             diff: None,
@@ -412,15 +412,20 @@ impl Ctx<'_> {
 ///
 /// # Errors
 /// Bad parameters, or a host state the module refuses to touch.
-pub fn plan(host: &Host, task: &Task, pending: &Pending) -> Result<Out, ModuleError> {
+pub fn plan(
+    host: &Host,
+    rule: &crate::plan::Rule,
+    call: &ModuleCall,
+    pending: &Pending,
+) -> Result<Out, ModuleError> {
     let ctx = Ctx {
         host,
-        task,
-        spec: spec(task.module.name())?,
+        task: rule,
+        spec: spec(call.name())?,
         pending,
     };
     let mut out = Out::default();
-    task.module.plan(&ctx, &mut out)?;
+    call.plan(&ctx, &mut out)?;
     Ok(out)
 }
 

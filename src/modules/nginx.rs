@@ -18,10 +18,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{Ctx, FileWrite, ModuleError, Out};
-use crate::engine::plan::Handler;
 use crate::host::fs::Kind;
 use crate::host::runner::Cmd;
 use crate::host::service::Action;
+use crate::plan::Handler;
 
 /// Parameters of `nginx:`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]

@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{Ctx, FileWrite, ModuleError, Out};
-use crate::engine::plan::{Handler, NoticeLevel, Validator};
 use crate::host::fs::Kind;
 use crate::host::runner::{Cmd, Runner, SystemRunner};
 use crate::host::service::Action;
+use crate::plan::{Handler, NoticeLevel, Validator};
 
 /// Parameters of `rsyslog:`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]

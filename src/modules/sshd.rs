@@ -21,13 +21,13 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{Ctx, ModuleError, Out, diff, missing_parents, observed};
-use crate::engine::plan::{Handler, NoticeLevel, Op, WriteFile};
 use crate::formats::sshd_config::{Directive, SSH_DIR, SshdConfig, is_list_keyword};
 use crate::host::Host;
 use crate::host::facts::OsFamily;
 use crate::host::runner::Cmd;
 use crate::host::service::Action;
-use crate::playbook::VarValue;
+use crate::plan::VarValue;
+use crate::plan::{Handler, NoticeLevel, Op, WriteFile};
 
 /// A setting's value: a scalar (`yes`, `3`, `sftp internal-sftp`) or a list.
 #[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
@@ -665,9 +665,9 @@ pub mod validator {
     use std::fmt::Write;
     use std::path::{Path, PathBuf};
 
-    use crate::engine::plan::{NoticeLevel, Validator};
     use crate::host::Host;
     use crate::modules::{Ctx, Out};
+    use crate::plan::{NoticeLevel, Validator};
 
     use super::SSH_DIR;
 

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{Ctx, ModuleError, Out, diff, observed};
-use crate::engine::plan::{MakeDir, Op, SetMeta, Validator, WriteFile};
 use crate::host::fs::Kind;
+use crate::plan::{MakeDir, Op, SetMeta, Validator, WriteFile};
 
 /// Parameters of `sudoers:`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]

@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{Ctx, FileWrite, ModuleError, Out};
-use crate::engine::plan::{NoticeLevel, Op, SetSysctl};
-use crate::formats::sysctl::{SysctlFile, normalise_key, normalise_value, proc_path};
-use crate::playbook::VarValue;
+use crate::formats::sysctl::{SysctlFile, normalise_key, normalise_value, proc_path, valid_key};
+use crate::host::kernel::{PROC_SYS, read_live};
+use crate::plan::VarValue;
+use crate::plan::{NoticeLevel, Op, SetSysctl};
 
 /// Parameters of `sysctl:`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -25,25 +26,6 @@ pub struct Params {
     /// Also set live values (default: when the root is `/`).
     #[serde(default)]
     pub live: Option<bool>,
-}
-
-/// Where live kernel parameters are read and written.
-pub const PROC_SYS: &str = "/proc/sys";
-
-fn valid_key(key: &str) -> bool {
-    !key.is_empty()
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c))
-        && !key.split(['.', '/']).any(|p| p.is_empty() || p == "..")
-}
-
-/// Reads a live value; `None` when this kernel has no such key.
-#[must_use]
-pub fn read_live(key: &str) -> Option<String> {
-    std::fs::read_to_string(Path::new(PROC_SYS).join(proc_path(key)))
-        .ok()
-        .map(|v| normalise_value(&v))
 }
 
 pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {

@@ -27,11 +27,11 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{Ctx, FileWrite, ModuleError, Out};
-use crate::engine::plan::{Handler, NoticeLevel};
 use crate::formats::ini::{IniBuilder, IniDialect};
 use crate::host::fs::Kind;
 use crate::host::runner::Cmd;
 use crate::host::service::Action;
+use crate::plan::{Handler, NoticeLevel};
 
 /// A named set of directives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
@@ -59,8 +59,8 @@ impl Level {
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Values {
-    One(crate::playbook::VarValue),
-    Many(Vec<crate::playbook::VarValue>),
+    One(crate::plan::VarValue),
+    Many(Vec<crate::plan::VarValue>),
 }
 
 /// Parameters of `systemd_unit:`.
@@ -407,7 +407,7 @@ fn parse_score(stdout: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::playbook::VarValue;
+    use crate::plan::VarValue;
 
     #[test]
     fn unit_names() {

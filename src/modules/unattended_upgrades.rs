@@ -13,9 +13,9 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::{Ctx, FileWrite, ModuleError, Out};
-use crate::engine::plan::Validator;
 use crate::host::fs::Kind;
-use crate::playbook::VarValue;
+use crate::plan::Validator;
+use crate::plan::VarValue;
 
 /// Parameters of `unattended_upgrades:`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]

@@ -15,12 +15,12 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{Ctx, ModuleError, Out, diff, missing_parents, observed};
-use crate::engine::plan::{Change, Lock, MakeDir, NoticeLevel, Op, WriteFile};
 use crate::formats::accounts::{
     AccountsError, Format, Group, GroupEntry, GroupFormat, Gshadow, GshadowEntry, GshadowFormat,
     LoginDefs, Passwd, PasswdEntry, PasswdFormat, Shadow, ShadowEntry, ShadowFormat, Table,
     next_system_id,
 };
+use crate::plan::{Change, Lock, MakeDir, NoticeLevel, Op, WriteFile};
 
 /// Parameters of `user:`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]

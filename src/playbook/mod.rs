@@ -18,6 +18,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::host::Host;
 use crate::host::facts::OsFamily;
 use crate::modules::ModuleCall;
+pub use crate::plan::{Severity, VarValue};
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/playbooks.rs"));
@@ -46,44 +47,6 @@ pub enum PlaybookError {
     Invalid { file: String, message: String },
     #[error("-e {0}: expected KEY=VALUE")]
     BadOverride(String),
-}
-
-/// How much a rule matters (the guides' 🔴 critical, 🟠 high, 🟡 medium).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Default,
-    Serialize,
-    Deserialize,
-    schemars::JsonSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Critical,
-    High,
-    #[default]
-    Medium,
-    Low,
-}
-
-impl Severity {
-    pub const ALL: [Self; 4] = [Self::Critical, Self::High, Self::Medium, Self::Low];
-
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Critical => "critical",
-            Self::High => "high",
-            Self::Medium => "medium",
-            Self::Low => "low",
-        }
-    }
 }
 
 /// Conditions on host facts; all given conditions must hold.
@@ -177,6 +140,19 @@ pub struct Task {
     pub source: String,
 }
 
+impl Task {
+    /// Who a module plans for: the rule's id, name and severity, and the module.
+    #[must_use]
+    pub fn rule(&self) -> crate::plan::Rule {
+        crate::plan::Rule {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            severity: self.severity,
+            module: self.module.name(),
+        }
+    }
+}
+
 const TASK_FIELDS: [&str; 6] = ["name", "id", "severity", "tags", "when", "rationale"];
 
 impl<'de> Deserialize<'de> for Task {
@@ -264,27 +240,6 @@ impl<'de> Visitor<'de> for TaskVisitor {
             module,
             source: String::new(),
         })
-    }
-}
-
-/// A scalar variable value.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
-#[serde(untagged)]
-pub enum VarValue {
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(String),
-}
-
-impl fmt::Display for VarValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Bool(b) => write!(f, "{b}"),
-            Self::Int(i) => write!(f, "{i}"),
-            Self::Float(x) => write!(f, "{x}"),
-            Self::Str(s) => f.write_str(s),
-        }
     }
 }
 

@@ -9,11 +9,11 @@ use std::path::PathBuf;
 use super::{Install, SERVICE, TIMER};
 use crate::cli::{Format, Target, TimerAction, host_for, print_plan, print_report, state_dir};
 use crate::engine::apply;
-use crate::engine::plan::Plan;
 use crate::engine::state::Outcome;
 use crate::error::{Error, exit};
 use crate::host::Host;
 use crate::host::service;
+use crate::plan::Plan;
 
 fn say(line: &str) {
     let _ = writeln!(anstream::stderr(), "harden: {line}");

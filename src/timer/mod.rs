@@ -10,13 +10,13 @@ pub mod cli;
 
 use std::path::{Path, PathBuf};
 
-use crate::engine::plan::{Change, Handler, MakeDir, Observed, Op, Plan, Remove, WriteFile};
 use crate::formats::ini::{IniBuilder, IniDialect};
 use crate::host::Host;
 use crate::host::fs::Kind;
 use crate::host::runner::Cmd;
 use crate::host::service::Action;
 use crate::modules::observed;
+use crate::plan::{Change, Handler, MakeDir, Observed, Op, Plan, Remove, WriteFile};
 use crate::playbook::Severity;
 
 /// Where the units live, under the root.
@@ -525,12 +525,7 @@ pub fn verify(host: &Host, service: &str, timer: &str) -> Result<bool, TimerErro
     }
 }
 
-fn change(
-    target: &Path,
-    summary: String,
-    ops: Vec<Op>,
-    diff: Option<crate::engine::plan::Diff>,
-) -> Change {
+fn change(target: &Path, summary: String, ops: Vec<Op>, diff: Option<crate::plan::Diff>) -> Change {
     Change {
         rule_id: RULE.into(),
         task: "harden timer".into(),

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use super::run_tool;
 use super::{Checked, Ctx, ModuleError, Out, Outcome, Params, Policy, file_change, rule_diff};
-use crate::engine::plan::{Handler, NoticeLevel};
 use crate::host::service::Action;
+use crate::plan::{Handler, NoticeLevel};
 
 const ETC: &str = "/etc/firewalld";
 const USR: &str = "/usr/lib/firewalld";

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use super::{Checked, Ctx, ModuleError, Out, Outcome, Params, Policy, file_change, rule_diff};
 use super::{run_tool, words};
-use crate::engine::plan::Handler;
 use crate::host::service::Action;
+use crate::plan::Handler;
 
 const ETC_UFW: &str = "/etc/ufw";
 const UFW_CONF: &str = "/etc/ufw/ufw.conf";

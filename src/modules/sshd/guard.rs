@@ -7,11 +7,11 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use crate::engine::plan::NoticeLevel;
 use crate::formats::sshd_config::Directive;
 use crate::host::Host;
 use crate::host::fs::read_resolving;
 use crate::modules::{Ctx, Out};
+use crate::plan::NoticeLevel;
 
 use super::wild_match;
 

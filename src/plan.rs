@@ -2,14 +2,14 @@
 //! knows how to snapshot, validate, perform and undo. Modules build plans; `plan`
 //! prints one and writes nothing; `apply` executes exactly the plan it printed,
 //! re-checking each operation's precondition (what was observed) before acting.
+//!
+//! This is the ground floor: the vocabulary that the engine, the host layer and the
+//! modules share. It imports none of them.
 
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-
-use crate::host::service::Action;
-use crate::playbook::Severity;
 
 /// A hex SHA-256 of some bytes.
 #[must_use]
@@ -243,4 +243,114 @@ impl Plan {
     pub fn by_severity(&self) -> [(Severity, usize); 4] {
         Severity::ALL.map(|s| (s, self.changes.iter().filter(|c| c.severity == s).count()))
     }
+}
+
+/// How much a rule matters (the guides' 🔴 critical, 🟠 high, 🟡 medium).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Critical,
+    High,
+    #[default]
+    Medium,
+    Low,
+}
+
+impl Severity {
+    pub const ALL: [Self; 4] = [Self::Critical, Self::High, Self::Medium, Self::Low];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Critical => "critical",
+            Self::High => "high",
+            Self::Medium => "medium",
+            Self::Low => "low",
+        }
+    }
+}
+
+/// What the handler asked of a service.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Reload,
+    Restart,
+    ReloadOrRestart,
+    DaemonReload,
+    /// Load a firewall's files into the kernel with its own tool (unit `ufw`):
+    /// `ufw --force enable` when its `ufw.conf` says `ENABLED=yes`, `ufw disable`
+    /// otherwise. (`systemctl restart ufw` cannot do it: ufw-init's stop does
+    /// nothing once the file already says disabled, so the old rules would stay.)
+    /// Runs on the running system only, with or without systemd.
+    FirewallSync,
+    /// Load (or replace) the AppArmor profile file named by the unit in the
+    /// kernel: `apparmor_parser -r FILE`. Runs on the running system only, and only
+    /// when the kernel has AppArmor (`/sys/kernel/security/apparmor`).
+    LoadProfile,
+    /// `mount -o remount MOUNTPOINT` (the unit) so new fstab options take effect
+    /// now. Runs on the running system only.
+    Remount,
+}
+
+impl Action {
+    #[must_use]
+    pub fn verb(self) -> &'static str {
+        match self {
+            Self::Reload => "reload",
+            Self::Restart => "restart",
+            Self::ReloadOrRestart => "reload-or-restart",
+            Self::DaemonReload => "daemon-reload",
+            Self::FirewallSync => "sync",
+            Self::LoadProfile => "load-profile",
+            Self::Remount => "remount",
+        }
+    }
+}
+
+/// A scalar variable value.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum VarValue {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+}
+
+impl std::fmt::Display for VarValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Bool(b) => write!(f, "{b}"),
+            Self::Int(i) => write!(f, "{i}"),
+            Self::Float(x) => write!(f, "{x}"),
+            Self::Str(s) => f.write_str(s),
+        }
+    }
+}
+
+/// The rule a module plans for, as changes and notices name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub id: String,
+    /// The task's name.
+    pub name: String,
+    pub severity: Severity,
+    /// The module's task key.
+    pub module: &'static str,
 }
