@@ -6,6 +6,20 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+/// Binaries whose presence makes a host a container or VM host (it forwards
+/// packets for its guests).
+pub const CONTAINER_RUNTIMES: [&str; 9] = [
+    "dockerd",
+    "containerd",
+    "podman",
+    "crio",
+    "libvirtd",
+    "lxd",
+    "incusd",
+    "kubelet",
+    "k3s",
+];
+
 /// The OS family, as `when: { os_family: ... }` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]

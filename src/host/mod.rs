@@ -84,4 +84,16 @@ impl Host {
     pub fn binary(&self, name: &str) -> Option<PathBuf> {
         facts::find_binary(&self.root, name)
     }
+
+    /// The first container or VM runtime installed under the root (Docker,
+    /// containerd, Podman, CRI-O, libvirt, LXD, Kubernetes' kubelet or k3s), by
+    /// the binary that names it. Such a host forwards packets for its guests, so
+    /// rules like `net.ipv4.ip_forward = 0` must not apply there.
+    #[must_use]
+    pub fn container_runtime(&self) -> Option<&'static str> {
+        facts::CONTAINER_RUNTIMES
+            .iter()
+            .copied()
+            .find(|b| self.binary(b).is_some())
+    }
 }

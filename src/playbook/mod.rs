@@ -72,6 +72,10 @@ pub struct When {
     /// filesystem, e.g. `/opt`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fstab_entry: Option<String>,
+    /// A container or VM runtime is (true) or is not (false) installed under the
+    /// root: Docker, containerd, Podman, CRI-O, libvirt, LXD, Incus, kubelet, k3s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_host: Option<bool>,
 }
 
 impl When {
@@ -107,6 +111,15 @@ impl When {
             && host.is_live() != l
         {
             return Err(if l { "offline root" } else { "live root" }.into());
+        }
+        if let Some(wanted) = self.container_host {
+            match (wanted, host.container_runtime()) {
+                (true, None) => return Err("no container or VM runtime installed".into()),
+                (false, Some(rt)) => {
+                    return Err(format!("container or VM host ({rt} installed)"));
+                }
+                _ => {}
+            }
         }
         if let Some(m) = &self.fstab_entry {
             let text = host

@@ -9,6 +9,7 @@ mod ansible;
 mod apparmor;
 mod apply;
 mod backups;
+mod baseline;
 mod cli;
 mod compose;
 mod confirm;
