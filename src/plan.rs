@@ -28,8 +28,14 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 #[serde(tag = "state", rename_all = "lowercase")]
 pub enum Observed {
     Absent,
-    File { sha256: String },
+    File {
+        sha256: String,
+    },
     Dir,
+    /// A symlink with this target (never followed).
+    Link {
+        target: PathBuf,
+    },
 }
 
 /// A validator run on a candidate before it is installed: `%s` in the argument
@@ -91,6 +97,18 @@ pub struct SetSysctl {
     pub expect: String,
 }
 
+/// Create, retarget or remove a symlink, never following one (the links
+/// `systemctl enable` and `mask` make). The transaction snapshots the link and
+/// restores it byte for byte.
+#[derive(Debug, Clone, Serialize)]
+pub struct Symlink {
+    pub path: PathBuf,
+    /// What the link points to afterwards; `None` removes it.
+    pub target: Option<PathBuf>,
+    /// What was at the path when planned: [`Observed::Absent`] or [`Observed::Link`].
+    pub expect: Observed,
+}
+
 /// A primitive operation.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -100,6 +118,7 @@ pub enum Op {
     MakeDir(MakeDir),
     Remove(Remove),
     SetSysctl(SetSysctl),
+    Symlink(Symlink),
 }
 
 /// An advisory lock other programs honour, held by `apply` (and `rollback`) from
@@ -306,6 +325,10 @@ pub enum Action {
     /// `mount -o remount MOUNTPOINT` (the unit) so new fstab options take effect
     /// now. Runs on the running system only.
     Remount,
+    /// `systemctl start UNIT` (the `service` module's `state: started`).
+    Start,
+    /// `systemctl stop UNIT` (`state: stopped`).
+    Stop,
 }
 
 impl Action {
@@ -319,6 +342,20 @@ impl Action {
             Self::FirewallSync => "sync",
             Self::LoadProfile => "load-profile",
             Self::Remount => "remount",
+            Self::Start => "start",
+            Self::Stop => "stop",
+        }
+    }
+
+    /// The action that undoes this one when a transaction is restored: a unit
+    /// started by it is stopped again and the other way round; reloads and the
+    /// rest are simply run again on the restored files.
+    #[must_use]
+    pub fn undo(self) -> Self {
+        match self {
+            Self::Start => Self::Stop,
+            Self::Stop => Self::Start,
+            other => other,
         }
     }
 }

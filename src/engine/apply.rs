@@ -110,6 +110,14 @@ fn check_preconditions(host: &Host, plan: &Plan) -> Result<(), TxnError> {
             Op::Remove(r) => {
                 check_observed(host, &r.path, &r.expect).map_err(|d| moved(&r.path, &d))?;
             }
+            Op::Symlink(l) => {
+                let now = fs::read_link(&host.root, &l.path)
+                    .map_err(|e| moved(&l.path, &e.to_string()))?;
+                let seen = now.map_or(Observed::Absent, |target| Observed::Link { target });
+                if seen != l.expect {
+                    return Err(moved(&l.path, "symlink"));
+                }
+            }
             Op::SetMeta(m) => {
                 let now = host.lstat(&m.path).map_err(SnapshotError::from)?;
                 if now.map(|n| (n.mode, n.uid, n.gid)) != Some(m.expect) {
@@ -259,6 +267,13 @@ fn perform(host: &Host, i: usize, op: &Op, tag: &str) -> Result<(), String> {
             Ok(_) => fs::remove_file(root, &r.path),
             Err(e) => Err(e),
         },
+        Op::Symlink(l) => match &l.target {
+            Some(target) => fs::symlink(root, &l.path, target, tag),
+            None => match fs::read_link(root, &l.path) {
+                Ok(_) => fs::remove_file(root, &l.path),
+                Err(e) => Err(e),
+            },
+        },
         Op::SetSysctl(s) => {
             return snapshot::write_sysctl(&s.key, &s.value).map_err(|e| e.to_string());
         }
@@ -270,6 +285,18 @@ fn run_handlers(host: &Host, handlers: &[Handler]) -> Vec<(Handler, service::Out
     handlers
         .iter()
         .map(|h| (h.clone(), service::run(host, h.action, &h.unit)))
+        .collect()
+}
+
+/// The handlers that settle a restored snapshot: the same reloads, and a unit the
+/// transaction started (or stopped) stopped (or started) again.
+fn undo_handlers(handlers: &[Handler]) -> Vec<Handler> {
+    handlers
+        .iter()
+        .map(|h| Handler {
+            action: h.action.undo(),
+            unit: h.unit.clone(),
+        })
         .collect()
 }
 
@@ -304,7 +331,10 @@ impl Txn<'_> {
             &self.manifest.entries,
             &temp_tag(&self.id),
         );
-        handlers.extend(run_handlers(self.host, &self.manifest.handlers));
+        handlers.extend(run_handlers(
+            self.host,
+            &undo_handlers(&self.manifest.handlers),
+        ));
         let outcome = if problems.is_empty() {
             Outcome::RolledBack
         } else {
@@ -615,7 +645,7 @@ pub fn rollback(
             touches: &touches,
             changes: manifest.entries.len(),
             rules: manifest.rules.clone(),
-            handlers: manifest.handlers.clone(),
+            handlers: undo_handlers(&manifest.handlers),
             locks: manifest.locks.clone(),
         },
     )?;
@@ -633,7 +663,7 @@ pub fn rollback(
         &manifest,
     ));
     crash_point("rollback-restored");
-    let handlers = run_handlers(host, &manifest.handlers);
+    let handlers = run_handlers(host, &undo_handlers(&manifest.handlers));
     if let Some((h, service::Outcome::Failed(m))) = handlers
         .iter()
         .find(|(_, o)| matches!(o, service::Outcome::Failed(_)))

@@ -76,6 +76,7 @@ pub fn plan(host: &Host, playbook: &Playbook, filter: &Filter) -> Result<Plan, M
                     Op::SetMeta(m) => &m.path,
                     Op::MakeDir(d) => &d.path,
                     Op::Remove(r) => &r.path,
+                    Op::Symlink(l) => &l.path,
                     Op::SetSysctl(_) => continue,
                 };
                 let chained = matches!(op, Op::WriteFile(w) if pending.continues(w));

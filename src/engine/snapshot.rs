@@ -111,6 +111,10 @@ pub fn touches<'a>(ops: impl IntoIterator<Item = &'a Op>) -> Vec<Touch> {
                 path: r.path.clone(),
                 content: true,
             }),
+            Op::Symlink(l) => add(Touch::Path {
+                path: l.path.clone(),
+                content: true,
+            }),
             Op::SetMeta(m) => add(Touch::Path {
                 path: m.path.clone(),
                 content: false,

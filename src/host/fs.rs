@@ -490,6 +490,129 @@ pub fn set_meta(
     set_owner_fd(&fd, Owner { mode, uid, gid }, path)
 }
 
+/// The target of the symlink at `path` (never followed); `None` when nothing is
+/// there. Something other than a symlink at `path` is an error.
+pub fn read_link(root: &Path, path: &Path) -> Result<Option<PathBuf>> {
+    let (parent, name) = split(path)?;
+    let Some(dir) = open_dir(root, &parent)? else {
+        return Ok(None);
+    };
+    match nix::fcntl::readlinkat(dir.as_fd(), name) {
+        Ok(target) => Ok(Some(PathBuf::from(target))),
+        Err(Errno::ENOENT) => Ok(None),
+        Err(Errno::EINVAL) => Err(FsError::Sys {
+            path: path.into(),
+            op: "readlink (not a symlink)",
+            errno: Errno::EINVAL,
+        }),
+        Err(e) => Err(sys(path, "readlink")(e)),
+    }
+}
+
+/// Atomically makes `path` a symlink to `target` (created, or retargeted over an
+/// existing symlink): the link is made under a temp name in the same directory,
+/// then renamed over `path`, and the directory fsynced. Refuses to replace a
+/// directory or a regular file; never follows a link.
+pub fn symlink(root: &Path, path: &Path, target: &Path, tag: &str) -> Result<()> {
+    let (parent, name) = split(path)?;
+    let dir = existing_dir(root, &parent)?;
+    match fstatat(dir.as_fd(), name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) if Meta::from_stat(&st).kind != Kind::Symlink => {
+            return Err(FsError::Sys {
+                path: path.into(),
+                op: "replace with a symlink (not a symlink)",
+                errno: Errno::EEXIST,
+            });
+        }
+        Ok(_) | Err(Errno::ENOENT) => {}
+        Err(e) => return Err(sys(path, "stat")(e)),
+    }
+    let tmp = temp_name(tag, name, "link");
+    let tmp_logical = parent.join(&tmp);
+    match unlinkat(dir.as_fd(), tmp.as_path(), UnlinkatFlags::NoRemoveDir) {
+        Ok(()) | Err(Errno::ENOENT) => {}
+        Err(e) => return Err(sys(&tmp_logical, "remove stale temp")(e)),
+    }
+    nix::unistd::symlinkat(target, dir.as_fd(), tmp.as_path())
+        .map_err(sys(&tmp_logical, "symlink"))?;
+    if let Err(e) = renameat(dir.as_fd(), tmp.as_path(), dir.as_fd(), name) {
+        let _ = unlinkat(dir.as_fd(), tmp.as_path(), UnlinkatFlags::NoRemoveDir);
+        return Err(sys(path, "rename")(e));
+    }
+    fsync(dir.as_fd()).map_err(sys(&parent, "fsync directory"))
+}
+
+/// Resolves the root's own symlinks in the directories of a logical path (such
+/// as `/lib` -> `usr/lib` on a merged-/usr system), staying inside the root, and
+/// returns the logical path without links in its directories. `None` when a
+/// directory is missing or the links loop. Only for finding where something
+/// lives (unit search paths); managed paths are never resolved.
+#[must_use]
+pub fn resolve_dirs(root: &Path, path: &Path) -> Option<PathBuf> {
+    let mut done = PathBuf::from("/");
+    let mut rest: Vec<std::ffi::OsString> = path
+        .parent()?
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_os_string()),
+            _ => None,
+        })
+        .rev()
+        .collect();
+    let mut hops = 0;
+    while let Some(c) = rest.pop() {
+        let next = done.join(&c);
+        match lstat(root, &next).ok()?? {
+            m if m.kind == Kind::Dir => done = next,
+            m if m.kind == Kind::Symlink => {
+                hops += 1;
+                if hops > 16 {
+                    return None;
+                }
+                let target = read_link(root, &next).ok()??;
+                let joined = if target.is_absolute() {
+                    target
+                } else {
+                    done.join(target)
+                };
+                let joined = normalise(&joined);
+                for n in joined.components().rev() {
+                    if let Component::Normal(n) = n {
+                        rest.push(n.to_os_string());
+                    }
+                }
+                done = PathBuf::from("/");
+            }
+            _ => return None,
+        }
+    }
+    Some(done.join(path.file_name()?))
+}
+
+/// The names in directory `dir` (sorted), each with its kind, never following a
+/// symlink; empty when the directory does not exist.
+pub fn entries(root: &Path, dir: &Path) -> Result<Vec<(std::ffi::OsString, Kind)>> {
+    let Some(fd) = open_dir(root, dir)? else {
+        return Ok(Vec::new());
+    };
+    let list = std::fs::read_dir(host_path(root, dir)).map_err(|source| FsError::Io {
+        path: dir.into(),
+        op: "list",
+        source,
+    })?;
+    let mut out = Vec::new();
+    for e in list.flatten() {
+        let name = e.file_name();
+        match fstatat(fd.as_fd(), name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) => out.push((name, Meta::from_stat(&st).kind)),
+            Err(Errno::ENOENT) => {}
+            Err(err) => return Err(sys(&dir.join(&name), "stat")(err)),
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
 /// Removes the temp files of transaction `tag` left in `dir` by a crash.
 pub fn sweep_temps(root: &Path, dir: &Path, tag: &str) -> Result<Vec<PathBuf>> {
     let mut removed = Vec::new();
@@ -554,6 +677,46 @@ mod tests {
         assert!(!outside.path().join("y").exists());
         // And no temp left in /etc.
         assert_eq!(std::fs::read_dir(t.path().join("etc")).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn symlinks_are_made_retargeted_and_read_without_being_followed() {
+        let t = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir(t.path().join("etc")).unwrap();
+        let p = Path::new("/etc/l");
+        assert_eq!(read_link(t.path(), p).unwrap(), None);
+        symlink(t.path(), p, Path::new("/dev/null"), "harden.t").unwrap();
+        assert_eq!(
+            read_link(t.path(), p).unwrap().unwrap(),
+            Path::new("/dev/null")
+        );
+        symlink(t.path(), p, Path::new("../x"), "harden.t").unwrap();
+        assert_eq!(read_link(t.path(), p).unwrap().unwrap(), Path::new("../x"));
+        // Only the link, no temp left.
+        assert_eq!(entries(t.path(), Path::new("/etc")).unwrap().len(), 1);
+        // A regular file is never replaced, a directory link never walked.
+        std::fs::write(t.path().join("etc/f"), "x").unwrap();
+        assert!(symlink(t.path(), Path::new("/etc/f"), Path::new("/x"), "harden.t").is_err());
+        assert!(read_link(t.path(), Path::new("/etc/f")).is_err());
+        std::os::unix::fs::symlink(outside.path(), t.path().join("d")).unwrap();
+        let err = symlink(t.path(), Path::new("/d/l"), Path::new("/x"), "harden.t");
+        assert!(matches!(err, Err(FsError::Symlink { .. })), "{err:?}");
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn resolve_dirs_follows_the_roots_own_links_inside_it() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("usr/lib/systemd/system")).unwrap();
+        std::os::unix::fs::symlink("usr/lib", t.path().join("lib")).unwrap();
+        std::os::unix::fs::symlink("/../../../tmp", t.path().join("up")).unwrap();
+        assert_eq!(
+            resolve_dirs(t.path(), Path::new("/lib/systemd/system/ssh.service")).unwrap(),
+            Path::new("/usr/lib/systemd/system/ssh.service")
+        );
+        // `..` is clamped at the root: /up resolves to the root's /tmp (absent).
+        assert_eq!(resolve_dirs(t.path(), Path::new("/up/x")), None);
     }
 
     #[test]
