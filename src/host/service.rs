@@ -121,6 +121,23 @@ fn firewall_sync(host: &Host, unit: &str) -> Outcome {
     }
 }
 
+/// Whether `unit` is active now (`systemctl is-active`, a read-only query),
+/// where systemd runs the target; `None` where no init runs (an offline root, a
+/// container or this kind of CI machine) or systemd cannot say.
+#[must_use]
+pub fn is_active(host: &Host, unit: &str) -> Option<bool> {
+    if host.facts.init != Init::Systemd {
+        return None;
+    }
+    let out = host
+        .runner
+        .run(&Cmd::new(["systemctl", "is-active", "--quiet", unit]))
+        .ok()?;
+    // 0: active; any other status: not active (inactive, failed, activating);
+    // killed or timed out: unknown.
+    out.code.map(|c| c == 0)
+}
+
 /// `systemctl enable --now UNIT` (or `disable --now`): for units harden installs
 /// itself (its own timer). Skipped with the reason where no init runs, like
 /// [`run`].
@@ -248,6 +265,48 @@ mod tests {
             run(&host(Init::Systemd, failing), Action::Reload, "ssh"),
             Outcome::Failed(_)
         ));
+    }
+
+    #[test]
+    fn start_and_stop_go_through_systemctl_and_undo_each_other() {
+        let r = Arc::new(RecordingRunner::new());
+        let live = host(Init::Systemd, r.clone());
+        assert_eq!(run(&live, Action::Start, "ssh.service"), Outcome::Done);
+        assert_eq!(
+            run(&live, Action::Stop.undo(), "ssh.service"),
+            Outcome::Done
+        );
+        assert_eq!(is_active(&live, "ssh.service"), Some(true));
+        assert_eq!(
+            r.calls(),
+            vec![
+                vec!["systemctl", "start", "ssh.service"],
+                vec!["systemctl", "start", "ssh.service"],
+                vec!["systemctl", "is-active", "--quiet", "ssh.service"],
+            ]
+        );
+        let inactive = Arc::new(RecordingRunner::failing_on("is-active"));
+        assert_eq!(
+            is_active(&host(Init::Systemd, inactive), "x.service"),
+            Some(false)
+        );
+        assert_eq!(Action::Start.undo(), Action::Stop);
+        assert_eq!(Action::DaemonReload.undo(), Action::DaemonReload);
+        // No running init here: nothing is asked, nothing is run, and it says so.
+        let none = Arc::new(RecordingRunner::new());
+        assert_eq!(
+            is_active(&host(Init::None, none.clone()), "ssh.service"),
+            None
+        );
+        assert_eq!(
+            run(&host(Init::None, none.clone()), Action::DaemonReload, ""),
+            Outcome::Skipped("no running init, daemon-reload skipped".into())
+        );
+        assert_eq!(
+            run(&host(Init::None, none.clone()), Action::Stop, "ssh.service"),
+            Outcome::Skipped("no running init, stop skipped".into())
+        );
+        assert!(none.calls().is_empty());
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod managed_block;
 pub mod mount_options;
 pub mod nginx;
 pub mod rsyslog;
+pub mod service;
 pub mod sshd;
 pub mod sudoers;
 pub mod sysctl;
@@ -179,6 +180,7 @@ registry! {
     mount_options => MountOptions,
     compose => Compose,
     backups => Backups,
+    service => Service,
 }
 
 /// The declarative spec of a module (`modules/NAME.yaml`).

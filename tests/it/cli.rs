@@ -127,6 +127,20 @@ fn module_reference_is_current_and_its_examples_plan() {
         "etc/systemd/system/akkoma.service",
         "[Unit]\nDescription=Akkoma\n\n[Service]\nExecStart=/usr/bin/true\n\n[Install]\nWantedBy=multi-user.target\n",
     );
+    // The units the service example manages, as Debian ships them.
+    for (unit, text) in [
+        (
+            "ssh.service",
+            "[Service]\nExecStart=/usr/sbin/sshd -D\n\n[Install]\nWantedBy=multi-user.target\nAlias=sshd.service\n",
+        ),
+        (
+            "fail2ban.service",
+            "[Service]\nExecStart=/usr/bin/fail2ban-server -xf start\n\n[Install]\nWantedBy=multi-user.target\n",
+        ),
+        ("ctrl-alt-del.target", "[Unit]\nDescription=Reboot\n"),
+    ] {
+        env.write(&format!("usr/lib/systemd/system/{unit}"), text);
+    }
     // What the compose and backups examples expect to find.
     env.write(
         "opt/postiz/docker-compose.yml",

@@ -353,3 +353,44 @@ fn akkoma_converges_a_debian12_root() {
     ));
     assert!(ran.contains(&"elixir"), "{ran:?}");
 }
+
+/// `service` on the real root: ssh disabled (its `multi-user.target.wants` link
+/// and its `sshd.service` alias go), `ctrl-alt-del.target` masked; the real
+/// `systemctl --root` agrees, planning again is empty, and rollback restores
+/// the tree byte for byte (systemctl agrees again).
+#[test]
+fn services_disable_ssh_and_mask_ctrl_alt_del_on_a_debian12_root() {
+    let env = debian12();
+    let pb = env.playbook(
+        "svc.yml",
+        "name: svc\ntasks:\n  - name: No remote shell\n    id: svc.ssh\n    service: { name: ssh, enabled: false }\n\
+         \x20 - name: No reboot on Ctrl-Alt-Del\n    id: svc.cad\n    service: { name: ctrl-alt-del.target, masked: true }\n",
+    );
+    let pb = pb.to_str().unwrap();
+    let units = ["ssh.service", "sshd.service", "ctrl-alt-del.target"];
+    let before_said = crate::service::is_enabled(&env.root, &units);
+    assert_eq!(before_said, ["enabled", "alias", "alias"]);
+    let before = env.tree();
+    let out = env.harden(&["apply", "--yes", "-p", pb]);
+    expect_code(&out, 2);
+    let text = stdout(&out);
+    for want in [
+        "/etc/systemd/system/sshd.service: disable ssh.service: remove symlink",
+        "/etc/systemd/system/multi-user.target.wants/ssh.service: disable ssh.service: remove symlink",
+        "/etc/systemd/system/ctrl-alt-del.target: mask: create symlink -> /dev/null",
+    ] {
+        assert!(text.contains(want), "{want} missing:\n{text}");
+    }
+    assert_eq!(
+        crate::service::is_enabled(&env.root, &units[..1]),
+        ["disabled"]
+    );
+    assert_eq!(
+        crate::service::is_enabled(&env.root, &units[2..]),
+        ["masked"]
+    );
+    expect_code(&env.harden(&["plan", "-p", pb, "--detailed-exitcode"]), 0);
+    expect_code(&env.harden(&["rollback"]), 0);
+    assert_eq!(env.tree(), before, "rollback did not restore the tree");
+    assert_eq!(crate::service::is_enabled(&env.root, &units), before_said);
+}

@@ -30,6 +30,7 @@ mod playbooks;
 mod regression;
 mod reports;
 mod rsyslog;
+mod service;
 mod sshd;
 mod sysctl_live;
 mod systemd_unit;

@@ -1,0 +1,587 @@
+//! `service`: whether a systemd unit is enabled, masked, started or stopped.
+//! Enabled and masked are what `systemctl enable/disable/mask/unmask` write: the
+//! symlinks under `/etc/systemd/system` that the unit's `[Install]` section asks
+//! for (`WantedBy=`, `RequiredBy=`, `Alias=`, `Also=`), and a link to `/dev/null`.
+//! They are planned as symlink operations read from the root's files alone, so
+//! an offline root gets exactly what `systemctl --root` would write, and the
+//! transaction snapshots and restores them byte for byte. `started`/`stopped`
+//! concern the running system only: the live state is asked of systemd through
+//! the service layer, and start/stop run as handlers after a daemon-reload. A
+//! unit the root lacks is this rule's error. This module never writes and runs
+//! nothing but the service layer's read-only `is-active` query on a live host.
+//!
+//! Not done: `SysV` `rc?.d` links (`systemd-sysv-install`, which only a host booted
+//! with sysvinit reads), template units and `[Install]` specifiers (errors).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{Ctx, ModuleError, Out, missing_parents};
+use crate::engine::plan::{Handler, NoticeLevel, Observed, Op, Symlink};
+use crate::formats::ini::{IniDialect, IniDoc};
+use crate::host::fs::{self, Kind};
+use crate::host::service::{self, Action};
+
+/// Parameters of `service:`.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// The unit, `NAME.TYPE`; a name without a unit type means `NAME.service`.
+    pub name: String,
+    /// Enabled (the `[Install]` links exist) or disabled (none of them do).
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// Masked (`/etc/systemd/system/UNIT` -> `/dev/null`) or not.
+    #[serde(default)]
+    pub masked: Option<bool>,
+    /// Running or not, on the running system (offline roots: reported, skipped).
+    #[serde(default)]
+    pub state: Option<State>,
+}
+
+/// The wanted run state of a unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Started,
+    Stopped,
+}
+
+/// Where the administrator's links live (and where `systemctl` writes them).
+pub const ETC: &str = "/etc/systemd/system";
+
+/// The system unit search path, most local first, as systemd 252 on Debian
+/// reads it (runtime directories left out: nothing under `/run` persists).
+const SEARCH: [&str; 4] = [
+    ETC,
+    "/usr/local/lib/systemd/system",
+    "/lib/systemd/system",
+    "/usr/lib/systemd/system",
+];
+
+const TYPES: [&str; 11] = [
+    "service",
+    "socket",
+    "target",
+    "timer",
+    "path",
+    "mount",
+    "automount",
+    "swap",
+    "slice",
+    "scope",
+    "device",
+];
+
+/// `NAME` as a full unit name, or why it is not one harden accepts.
+fn unit_name(name: &str) -> Result<String, String> {
+    let full = match name.rsplit_once('.') {
+        Some((_, ty)) if TYPES.contains(&ty) => name.to_string(),
+        _ => format!("{name}.service"),
+    };
+    let stem = full.rsplit_once('.').map_or("", |(s, _)| s);
+    if stem.is_empty()
+        || stem.starts_with('.')
+        || !stem
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ":_.@-\\".contains(c))
+    {
+        return Err(format!("`{name}` is not a unit name"));
+    }
+    if stem.contains('@') {
+        return Err(format!(
+            "`{full}`: template units and instances are not supported"
+        ));
+    }
+    Ok(full)
+}
+
+/// What the `[Install]` section of a unit asks for.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Install {
+    pub wanted_by: Vec<String>,
+    pub required_by: Vec<String>,
+    pub alias: Vec<String>,
+    pub also: Vec<String>,
+}
+
+impl Install {
+    /// Reads `[Install]` from a unit file's text (systemd's syntax: repeated keys
+    /// accumulate, an empty assignment resets, values are space-separated).
+    ///
+    /// # Errors
+    /// A malformed unit, or a value harden does not expand (`%` specifiers).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let doc = IniDoc::parse(text, IniDialect::Systemd).map_err(|e| e.to_string())?;
+        let list = |key: &str| -> Result<Vec<String>, String> {
+            let mut out = Vec::new();
+            for v in doc.get_all("Install", key) {
+                for w in v.split_whitespace() {
+                    if w.contains('%') {
+                        return Err(format!("{key}={w}: specifiers are not supported"));
+                    }
+                    let w = unit_name(w)?;
+                    if !out.contains(&w) {
+                        out.push(w);
+                    }
+                }
+            }
+            Ok(out)
+        };
+        Ok(Self {
+            wanted_by: list("WantedBy")?,
+            required_by: list("RequiredBy")?,
+            alias: list("Alias")?,
+            also: list("Also")?,
+        })
+    }
+
+    /// Whether enabling does anything (a unit without it is "static").
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.wanted_by.is_empty()
+            && self.required_by.is_empty()
+            && self.alias.is_empty()
+            && self.also.is_empty()
+    }
+}
+
+/// A unit found under the root.
+#[derive(Debug, Clone)]
+struct Unit {
+    name: String,
+    /// Where the unit file is, as links point to it (`/lib/systemd/system/x`).
+    path: PathBuf,
+    install: Install,
+}
+
+/// What is at `/etc/systemd/system/NAME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum EtcEntry {
+    None,
+    File,
+    Link(PathBuf),
+    Other,
+}
+
+fn etc_entry(ctx: &Ctx, name: &str) -> Result<EtcEntry, ModuleError> {
+    let path = Path::new(ETC).join(name);
+    Ok(
+        match ctx.host.lstat(&path).map_err(ctx.fs())?.map(|m| m.kind) {
+            None => EtcEntry::None,
+            Some(Kind::File) => EtcEntry::File,
+            Some(Kind::Symlink) => EtcEntry::Link(
+                fs::read_link(&ctx.host.root, &path)
+                    .map_err(ctx.fs())?
+                    .unwrap_or_default(),
+            ),
+            Some(_) => EtcEntry::Other,
+        },
+    )
+}
+
+fn is_null(target: &Path) -> bool {
+    target == Path::new("/dev/null")
+}
+
+/// Finds `name` on the search path and reads its `[Install]`.
+fn find_unit(ctx: &Ctx, name: &str) -> Result<Unit, ModuleError> {
+    let etc = etc_entry(ctx, name)?;
+    let mut path = None;
+    match &etc {
+        EtcEntry::File => path = Some(Path::new(ETC).join(name)),
+        EtcEntry::Link(t) if !is_null(t) => {
+            let base = t.file_name().map(|b| b.to_string_lossy().into_owned());
+            if base.as_deref() != Some(name) {
+                return Err(ctx.invalid(format!(
+                    "{ETC}/{name} is an alias of {}: manage that unit instead",
+                    t.display()
+                )));
+            }
+            // A unit linked into place (`systemctl link`): the link's target is the unit.
+            path = Some(t.clone());
+        }
+        _ => {}
+    }
+    if path.is_none() {
+        for dir in &SEARCH[1..] {
+            let logical = Path::new(dir).join(name);
+            let Some(real) = fs::resolve_dirs(&ctx.host.root, &logical) else {
+                continue;
+            };
+            if ctx.host.lstat(&real).map_err(ctx.fs())?.is_some() {
+                path = Some(logical);
+                break;
+            }
+        }
+    }
+    let Some(path) = path else {
+        return Err(ctx.invalid(format!(
+            "the root has no unit {name} (looked in {})",
+            SEARCH.join(", ")
+        )));
+    };
+    // Vendor units may themselves be links (ctrl-alt-del.target -> reboot.target).
+    let text = fs::read_resolving(&ctx.host.root, &path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .ok_or_else(|| ctx.invalid(format!("{}: cannot read the unit", path.display())))?;
+    let install = Install::parse(&text)
+        .map_err(|e| ctx.invalid(format!("{}: [Install]: {e}", path.display())))?;
+    Ok(Unit {
+        name: name.to_string(),
+        path,
+        install,
+    })
+}
+
+/// The unit and those its `Also=` names, transitively, each once.
+fn with_also(ctx: &Ctx, first: Unit) -> Result<Vec<Unit>, ModuleError> {
+    let mut seen = BTreeSet::from([first.name.clone()]);
+    let mut out = vec![first];
+    let mut i = 0;
+    while i < out.len() {
+        for also in out[i].install.also.clone() {
+            if seen.insert(also.clone()) {
+                out.push(find_unit(ctx, &also)?);
+            }
+        }
+        i += 1;
+    }
+    Ok(out)
+}
+
+/// The links `systemctl enable` makes for a unit: `(link, target)`.
+fn enable_links(u: &Unit) -> Vec<(PathBuf, PathBuf)> {
+    let etc = Path::new(ETC);
+    let mut out = Vec::new();
+    for t in &u.install.wanted_by {
+        out.push((etc.join(format!("{t}.wants")).join(&u.name), u.path.clone()));
+    }
+    for t in &u.install.required_by {
+        out.push((
+            etc.join(format!("{t}.requires")).join(&u.name),
+            u.path.clone(),
+        ));
+    }
+    for a in &u.install.alias {
+        out.push((etc.join(a), u.path.clone()));
+    }
+    out
+}
+
+/// The links `systemctl disable` removes for a unit: every symlink in
+/// `/etc/systemd/system` or one directory below whose name or target names the
+/// unit or one of its aliases; the mask link (to `/dev/null`) stays.
+fn disable_links(ctx: &Ctx, u: &Unit) -> Result<Vec<(PathBuf, PathBuf)>, ModuleError> {
+    let names: BTreeSet<&str> = std::iter::once(u.name.as_str())
+        .chain(u.install.alias.iter().map(String::as_str))
+        .collect();
+    let root = &ctx.host.root;
+    let etc = Path::new(ETC);
+    let mut dirs = vec![etc.to_path_buf()];
+    for (name, kind) in fs::entries(root, etc).map_err(ctx.fs())? {
+        if kind == Kind::Dir {
+            dirs.push(etc.join(name));
+        }
+    }
+    let mut out = Vec::new();
+    for dir in dirs {
+        for (name, kind) in fs::entries(root, &dir).map_err(ctx.fs())? {
+            if kind != Kind::Symlink {
+                continue;
+            }
+            let link = dir.join(&name);
+            let Some(target) = fs::read_link(root, &link).map_err(ctx.fs())? else {
+                continue;
+            };
+            let base = target
+                .file_name()
+                .map(|b| b.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let by_name = names.contains(name.to_string_lossy().as_ref());
+            if !is_null(&target) && (by_name || names.contains(base.as_str())) {
+                out.push((link, target));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The link at `path` now, for a symlink operation's precondition.
+fn link_now(ctx: &Ctx, path: &Path) -> Result<Observed, ModuleError> {
+    match ctx.host.lstat(path).map_err(ctx.fs())?.map(|m| m.kind) {
+        None => Ok(Observed::Absent),
+        Some(Kind::Symlink) => Ok(Observed::Link {
+            target: fs::read_link(&ctx.host.root, path)
+                .map_err(ctx.fs())?
+                .unwrap_or_default(),
+        }),
+        Some(_) => Err(ctx.invalid(format!(
+            "{} is not a symlink; harden only makes and removes the links systemctl would",
+            path.display()
+        ))),
+    }
+}
+
+fn reload() -> Handler {
+    Handler {
+        action: Action::DaemonReload,
+        unit: String::new(),
+    }
+}
+
+/// Plans one link: made (or retargeted) to `target`, or removed (`None`).
+fn plan_link(
+    ctx: &Ctx,
+    link: &Path,
+    target: Option<&Path>,
+    why: &str,
+    out: &mut Out,
+) -> Result<(), ModuleError> {
+    let now = link_now(ctx, link)?;
+    let summary = match (&now, target) {
+        (Observed::Absent, None) => return Ok(()),
+        (Observed::Absent, Some(t)) => format!("{why}: create symlink -> {}", t.display()),
+        (Observed::Link { target: old }, Some(t)) => {
+            // Any link naming the same unit file counts (systemctl accepts
+            // `/usr/lib/...` for `/lib/...`): only a link to another one moves.
+            if old.file_name() == t.file_name() && !is_null(old) {
+                return Ok(());
+            }
+            format!(
+                "{why}: retarget symlink {} -> {}",
+                old.display(),
+                t.display()
+            )
+        }
+        (Observed::Link { target: old }, None) => {
+            format!("{why}: remove symlink (-> {})", old.display())
+        }
+        (Observed::File { .. } | Observed::Dir, _) => unreachable!("link_now refuses these"),
+    };
+    let mut c = ctx.change(link.display().to_string(), summary);
+    if target.is_some() {
+        c.ops = missing_parents(ctx, link)?;
+    }
+    c.ops.push(Op::Symlink(Symlink {
+        path: link.to_path_buf(),
+        target: target.map(Path::to_path_buf),
+        expect: now,
+    }));
+    c.handlers.push(reload());
+    out.changes.push(c);
+    Ok(())
+}
+
+pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
+    let name = unit_name(&p.name).map_err(|e| ctx.invalid(e))?;
+    if p.masked == Some(true) && p.enabled == Some(true) {
+        return Err(ctx.invalid(format!(
+            "{name}: a masked unit cannot be enabled (masked: true with enabled: true)"
+        )));
+    }
+    if p.masked == Some(true) && p.state == Some(State::Started) {
+        return Err(ctx.invalid(format!(
+            "{name}: a masked unit cannot be started (masked: true with state: started)"
+        )));
+    }
+    let unit = find_unit(ctx, &name)?;
+    let etc = etc_entry(ctx, &name)?;
+    let masked_now = matches!(&etc, EtcEntry::Link(t) if is_null(t));
+    let will_be_masked = p.masked.unwrap_or(masked_now);
+    if will_be_masked && p.enabled == Some(true) {
+        return Err(ctx.invalid(format!(
+            "{name} is masked: set `masked: false` to enable it"
+        )));
+    }
+    match p.masked {
+        Some(true) => match &etc {
+            EtcEntry::None => plan_link(
+                ctx,
+                &Path::new(ETC).join(&name),
+                Some(Path::new("/dev/null")),
+                "mask",
+                out,
+            )?,
+            EtcEntry::Link(t) if is_null(t) => {}
+            _ => {
+                return Err(ctx.invalid(format!(
+                    "{ETC}/{name} is a unit file or a link of the administrator's; harden will not replace it with a mask"
+                )));
+            }
+        },
+        Some(false) if masked_now => {
+            plan_link(ctx, &Path::new(ETC).join(&name), None, "unmask", out)?;
+        }
+        _ => {}
+    }
+    match p.enabled {
+        Some(true) => {
+            if unit.install.is_empty() {
+                out.notices.push(ctx.notice(
+                    NoticeLevel::Info,
+                    format!("{name} has no [Install] section (static): nothing to enable"),
+                ));
+            }
+            for u in with_also(ctx, unit.clone())? {
+                for (link, target) in enable_links(&u) {
+                    plan_link(
+                        ctx,
+                        &link,
+                        Some(&target),
+                        &format!("enable {}", u.name),
+                        out,
+                    )?;
+                }
+            }
+        }
+        Some(false) => {
+            let mut done = BTreeSet::new();
+            for u in with_also(ctx, unit.clone())? {
+                for (link, _) in disable_links(ctx, &u)? {
+                    if done.insert(link.clone()) {
+                        plan_link(ctx, &link, None, &format!("disable {}", u.name), out)?;
+                    }
+                }
+            }
+        }
+        None => {}
+    }
+    if let Some(state) = p.state {
+        plan_state(ctx, &name, state, out);
+    }
+    Ok(())
+}
+
+/// Start or stop on the running system, when systemd there says it differs.
+fn plan_state(ctx: &Ctx, name: &str, state: State, out: &mut Out) {
+    let want = state == State::Started;
+    match service::is_active(ctx.host, name) {
+        Some(active) if active == want => {}
+        Some(_) => {
+            let (action, verb) = if want {
+                (Action::Start, "start")
+            } else {
+                (Action::Stop, "stop")
+            };
+            let mut c = ctx.change(format!("unit {name}"), format!("{verb} {name}"));
+            c.handlers.push(reload());
+            c.handlers.push(Handler {
+                action,
+                unit: name.to_string(),
+            });
+            out.changes.push(c);
+        }
+        None => {
+            let why = if ctx.host.is_live() {
+                "no running init to ask".to_string()
+            } else {
+                format!("root {} is not the running system", ctx.host.root.display())
+            };
+            out.notices.push(ctx.notice(
+                NoticeLevel::Info,
+                format!("{name}: state not managed ({why}); start/stop skipped"),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unit_names_get_their_type() {
+        assert_eq!(unit_name("ssh").unwrap(), "ssh.service");
+        assert_eq!(
+            unit_name("ctrl-alt-del.target").unwrap(),
+            "ctrl-alt-del.target"
+        );
+        assert_eq!(unit_name("epmd.socket").unwrap(), "epmd.socket");
+        assert_eq!(unit_name("x.y").unwrap(), "x.y.service");
+        assert!(unit_name("../etc").is_err());
+        assert!(unit_name("a/b").is_err());
+        assert!(unit_name("getty@.service").is_err());
+        assert!(unit_name("").is_err());
+    }
+
+    #[test]
+    fn install_sections_accumulate_and_reset() {
+        let text = "[Unit]\nDescription=x\n\n[Install]\nWantedBy=multi-user.target\n\
+                    WantedBy=graphical.target sockets.target\nAlias=sshd.service\n\
+                    RequiredBy=\nRequiredBy=a.target\nAlso=epmd.socket\n";
+        let i = Install::parse(text).unwrap();
+        assert_eq!(
+            i.wanted_by,
+            ["multi-user.target", "graphical.target", "sockets.target"]
+        );
+        assert_eq!(i.required_by, ["a.target"]);
+        assert_eq!(i.alias, ["sshd.service"]);
+        assert_eq!(i.also, ["epmd.socket"]);
+        let reset = Install::parse("[Install]\nWantedBy=a.target\nWantedBy=\n").unwrap();
+        assert!(reset.is_empty());
+        assert!(Install::parse("[Install]\nWantedBy=%i.target\n").is_err());
+        assert!(
+            Install::parse("[Service]\nExecStart=/bin/true\n")
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    /// `state:` on a running systemd, through the recording runner (no init runs
+    /// here): plan asks `is-active`, apply runs daemon-reload then start, and the
+    /// rollback stops what the transaction started.
+    #[test]
+    fn live_state_starts_and_rollback_stops_it_again() {
+        use std::sync::Arc;
+
+        use crate::engine::state::{Outcome, StateDir};
+        use crate::engine::{self, Filter, apply};
+        use crate::host::Host;
+        use crate::host::facts::Init;
+        use crate::host::runner::RecordingRunner;
+        use crate::playbook::{self, Source};
+
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("root");
+        let unit = root.join("usr/lib/systemd/system/app.service");
+        std::fs::create_dir_all(unit.parent().unwrap()).unwrap();
+        std::fs::write(&unit, "[Service]\nExecStart=/bin/true\n").unwrap();
+        let pb = t.path().join("pb.yml");
+        std::fs::write(
+            &pb,
+            "name: t\ntasks:\n  - name: app runs\n    id: svc.app\n    service: { name: app, state: started }\n",
+        )
+        .unwrap();
+        let pb = playbook::load(&[Source::File(pb)], &std::collections::BTreeMap::new()).unwrap();
+        // Every `is-active` answers "not active".
+        let runner = Arc::new(RecordingRunner::failing_on("is-active"));
+        let mut host = Host::new(root, runner.clone());
+        host.facts.init = Init::Systemd;
+        let plan = engine::plan(&host, &pb, &Filter::default()).unwrap();
+        assert_eq!(plan.changes.len(), 1);
+        assert_eq!(plan.changes[0].summary, "start app.service");
+        let state = StateDir::new(t.path().join("state")).unwrap();
+        let empty = crate::engine::plan::Plan {
+            changes: Vec::new(),
+            ..plan.clone()
+        };
+        let report = apply::apply(&host, &state, &plan, &|| Ok(empty.clone())).unwrap();
+        assert_eq!(report.outcome, Outcome::Committed, "{:?}", report.message);
+        let report = apply::rollback(&host, &state, None).unwrap();
+        assert_eq!(report.outcome, Outcome::Committed, "{:?}", report.message);
+        let calls: Vec<String> = runner.calls().iter().map(|c| c.join(" ")).collect();
+        assert_eq!(
+            calls,
+            [
+                "systemctl is-active --quiet app.service",
+                "systemctl daemon-reload",
+                "systemctl start app.service",
+                "systemctl daemon-reload",
+                "systemctl stop app.service",
+            ]
+        );
+    }
+}
