@@ -70,6 +70,7 @@ struct Line {
 }
 
 /// An entry: key line plus the lines continuing it (`key_line..end`).
+#[derive(Clone, Copy)]
 struct Span {
     header: usize,
     key_line: usize,
@@ -447,6 +448,45 @@ impl IniDoc {
             self.append_entries(section, key, &[value]);
             return Ok(());
         };
+        self.edit_span(&span, value);
+        Ok(())
+    }
+
+    /// Sets `key` in `section` so that exactly one active assignment holds it:
+    /// the first assignment gets the value (edited in place as [`IniDoc::set`]
+    /// does), every line of the later ones is commented out with a leading `#`,
+    /// and a missing key is appended as `set` appends it (the section created
+    /// at the end when missing). Whether a reader lets the first or the last
+    /// assignment win, the file then says one thing; for a systemd list setting
+    /// this leaves a list of one.
+    ///
+    /// # Errors
+    /// As for [`IniDoc::set`]; the document is unchanged on error.
+    pub fn set_first(&mut self, section: &str, key: &str, value: &str) -> Result<(), EditError> {
+        self.checked(|doc| {
+            check_section(section)?;
+            check_key(doc.dialect, key)?;
+            check_value(doc.dialect, value)?;
+            let spans = doc.find(section, key);
+            let Some((first, later)) = spans.split_first() else {
+                doc.append_entries(section, key, &[value]);
+                return Ok(());
+            };
+            for span in later {
+                for line in &mut doc.lines[span.key_line..span.end] {
+                    if line.kind != Kind::Comment {
+                        line.text.insert(0, '#');
+                        line.kind = Kind::Comment;
+                    }
+                }
+            }
+            doc.edit_span(first, value);
+            Ok(())
+        })
+    }
+
+    /// Replaces the value of the assignment `span` in place.
+    fn edit_span(&mut self, span: &Span, value: &str) {
         let mut parts = value.split('\n');
         let first = parts.next().unwrap_or_default();
         let line = &self.lines[span.key_line];
@@ -457,7 +497,7 @@ impl IniDoc {
             ..
         } = line.kind
         else {
-            return Ok(());
+            return;
         };
         let mut text = line.text[..value_start].to_string();
         let spaced = line.text[..sep].ends_with(char::is_whitespace);
@@ -477,10 +517,9 @@ impl IniDoc {
         self.lines[span.key_line].kind = kind;
         self.remove_spans(&[Span {
             key_line: span.key_line + 1,
-            ..span
+            ..*span
         }]);
         self.insert_lines(span.key_line + 1, cont);
-        Ok(())
     }
 
     /// Replaces every assignment of `key` in `section`. Systemd: one line per
@@ -881,6 +920,23 @@ maxlines: 1
         [Service]\nExecStart=\nExecStart=/usr/sbin/sshd -D \\\n    $SSHD_OPTS\n\
         NoNewPrivileges=yes\nReadWritePaths=/var/log\nReadWritePaths=/run\n";
 
+    /// Excerpt of Debian 12's /etc/systemd/journald.conf.
+    const JOURNALD: &str = "#  This file is part of systemd.
+#
+# Entries in this file show the compile time defaults. Local configuration
+# should be created by either modifying this file, or by creating \"drop-ins\" in
+# the journald.conf.d/ subdirectory. The latter is generally recommended.
+#
+# See journald.conf(5) for details.
+
+[Journal]
+#Storage=auto
+#Compress=yes
+#Seal=yes
+#SystemMaxUse=
+#ForwardToSyslog=yes
+";
+
     fn py(text: &str) -> IniDoc {
         IniDoc::parse(text, IniDialect::Python).unwrap()
     }
@@ -895,6 +951,7 @@ maxlines: 1
             (JAIL, IniDialect::Python),
             (FILTER, IniDialect::Python),
             (DROPIN, IniDialect::Systemd),
+            (JOURNALD, IniDialect::Systemd),
         ] {
             for variant in [
                 text.to_string(),
@@ -1056,6 +1113,51 @@ maxlines: 1
             doc.render(),
             "[Unit]\n# not specified by LSB\nAfter=network-online.target\n\n[Service]\nNoNewPrivileges=yes\nReadWritePaths=/var/lib/x\n"
         );
+    }
+
+    #[test]
+    fn set_first_leaves_one_assignment() {
+        let mut doc = sd(JOURNALD);
+        doc.set_first("Journal", "Storage", "persistent").unwrap();
+        doc.set_first("Journal", "Compress", "yes").unwrap();
+        assert_eq!(
+            doc.render(),
+            JOURNALD.replace(
+                "[Journal]\n",
+                "[Journal]\nStorage=persistent\nCompress=yes\n"
+            )
+        );
+        let mut twice = doc.clone();
+        twice.set_first("Journal", "Storage", "persistent").unwrap();
+        assert_eq!(twice, doc);
+
+        // Repeated sections and keys: the first is set, the rest commented out,
+        // continuation lines included.
+        let text = "[Journal]\nStorage=volatile\nSeal=no\n[Other]\nStorage=x\n\
+            [Journal]\nStorage=auto \\\n  none\n# kept\nStorage=none\n";
+        let mut dup = sd(text);
+        dup.set_first("Journal", "Storage", "persistent").unwrap();
+        assert_eq!(
+            dup.render(),
+            "[Journal]\nStorage=persistent\nSeal=no\n[Other]\nStorage=x\n\
+            [Journal]\n#Storage=auto \\\n#  none\n# kept\n#Storage=none\n"
+        );
+        assert_eq!(dup.get_all("Journal", "Storage"), ["persistent"]);
+        assert_eq!(dup.get("Other", "Storage").as_deref(), Some("x"));
+
+        let mut coredump = sd("# no section yet\n");
+        coredump.set_first("Coredump", "Storage", "none").unwrap();
+        coredump
+            .set_first("Coredump", "ProcessSizeMax", "0")
+            .unwrap();
+        assert_eq!(
+            coredump.render(),
+            "# no section yet\n\n[Coredump]\nStorage=none\nProcessSizeMax=0\n"
+        );
+        assert!(matches!(
+            coredump.set_first("Coredump", "Storage", "a\nb"),
+            Err(EditError::InvalidValue(_))
+        ));
     }
 
     #[test]
@@ -1247,6 +1349,46 @@ maxlines: 1
                     prop_assert_eq!(reparsed.get(&section, &key), Some(value.clone()));
                     let mut again = doc.clone();
                     again.set(&section, &key, &value).unwrap();
+                    prop_assert_eq!(again.render(), doc.render());
+                }
+                Err(e) => {
+                    prop_assert_eq!(e, EditError::Conflict);
+                    prop_assert_eq!(doc.render(), text);
+                }
+            }
+        }
+
+        #[test]
+        fn set_first_leaves_one_assignment_and_the_rest_in_order(
+            input in dialects().prop_flat_map(|d| (Just(d), doc_strategy(d))),
+            section in "[ab]{1,2}",
+            key in "[a-cA-C_.]{1,3}",
+            value in "[!-:<-~]([ !-:<-~]{0,8}[!-:<-~])?",
+        ) {
+            let (dialect, text) = input;
+            let value = value.trim_end_matches('\\').to_string();
+            prop_assume!(!value.is_empty());
+            let before = IniDoc::parse(&text, dialect).unwrap();
+            let mut doc = before.clone();
+            match doc.set_first(&section, &key, &value) {
+                Ok(()) => {
+                    let after = IniDoc::parse(&doc.render(), dialect).unwrap();
+                    prop_assert_eq!(after.find(&section, &key).len(), 1);
+                    prop_assert_eq!(after.get(&section, &key), Some(value.clone()));
+                    // Every line outside the key's assignments is still there, in order.
+                    let in_key: Vec<usize> = before
+                        .find(&section, &key)
+                        .iter()
+                        .flat_map(|s| s.key_line..s.end)
+                        .collect();
+                    let mut rest = after.lines.iter().map(|l| &l.text);
+                    for (i, l) in before.lines.iter().enumerate() {
+                        if !in_key.contains(&i) || l.kind == Kind::Comment {
+                            prop_assert!(rest.any(|t| *t == l.text), "line {} lost: {:?}", i, l.text);
+                        }
+                    }
+                    let mut again = doc.clone();
+                    again.set_first(&section, &key, &value).unwrap();
                     prop_assert_eq!(again.render(), doc.render());
                 }
                 Err(e) => {

@@ -1,6 +1,7 @@
 //! Lossless parsing and editing of flat key/value files: shell-style
-//! `KEY=value` files (`.env`, `/etc/default/*`) and whitespace-separated
-//! `KEY value` files (`/etc/login.defs`). [`KvDoc::parse`] followed by
+//! `KEY=value` files (`.env`, `/etc/default/*`), whitespace-separated
+//! `KEY value` files (`/etc/login.defs`) and `key = value` files without quoting
+//! (`/etc/security/pwquality.conf`, `faillock.conf`). [`KvDoc::parse`] followed by
 //! [`KvDoc::render`] reproduces the input byte for byte; edits touch only the
 //! lines they change. Values may be secrets, so `Debug` output and errors never
 //! contain them. This module only transforms text: it never reads or writes
@@ -10,7 +11,8 @@
 //! a shell sourcing `/etc/default/*` keeps the last assignment, and shadow's
 //! `getdef.c` overwrites earlier definitions of a `login.defs` key as it reads.
 //! [`KvDoc::set`] therefore edits the last occurrence and [`KvDoc::remove`]
-//! removes all of them.
+//! removes all of them. [`KvDoc::set_first`] leaves no room for either rule: it
+//! sets the first occurrence and comments out the later ones.
 
 use super::lines::{Eol, split_lines};
 use std::fmt;
@@ -28,6 +30,13 @@ pub enum KvDialect {
     /// shadow's `getdef.c`: a line with a single field is ignored, quotes around
     /// the value are dropped.
     Whitespace,
+    /// `key SEP value` with optional blanks around the separator character
+    /// (`minlen = 12`), `#` starting a comment anywhere on the line and no
+    /// quoting, as libpwquality reads `pwquality.conf` and pam_faillock
+    /// `faillock.conf`. A line without the separator (a bare flag such as
+    /// `even_deny_root`) is kept as is and holds no value. The separator must not
+    /// be a blank or `#`.
+    Separated(char),
 }
 
 /// A line that could not be parsed; `line` is 1-based. Never holds a value.
@@ -195,6 +204,38 @@ fn parse_whitespace(text: &str) -> Kind {
     }
 }
 
+fn parse_separated(text: &str, sep: char) -> Kind {
+    let pos = skip_blanks(text, 0);
+    let content = text.find('#').unwrap_or(text.len());
+    if pos >= content {
+        return Kind::Other;
+    }
+    let Some(at) = text[pos..content].find(sep) else {
+        return Kind::Other;
+    };
+    let key = text[pos..pos + at].trim_end_matches(BLANKS);
+    if key.is_empty() || key.contains(BLANKS) {
+        return Kind::Other;
+    }
+    let start = skip_blanks(text, pos + at + sep.len_utf8()).min(content);
+    let end = start + text[start..content].trim_end_matches(BLANKS).len();
+    Kind::Entry {
+        key: key.to_string(),
+        start,
+        end,
+        quote: Quote::None,
+    }
+}
+
+/// How one line reads in `dialect`.
+fn parse_line(dialect: KvDialect, text: &str) -> Result<Kind, &'static str> {
+    match dialect {
+        KvDialect::Equals => parse_equals(text),
+        KvDialect::Whitespace => Ok(parse_whitespace(text)),
+        KvDialect::Separated(sep) => Ok(parse_separated(text, sep)),
+    }
+}
+
 fn unquote(raw: &str, quote: char) -> &str {
     raw.strip_prefix(quote)
         .and_then(|r| r.strip_suffix(quote))
@@ -207,7 +248,7 @@ fn decode(dialect: KvDialect, raw: &str, quote: Quote) -> String {
             let v = raw.trim_start_matches([' ', '\t', '"']);
             v[..v.find('"').unwrap_or(v.len())].to_string()
         }
-        (KvDialect::Equals, Quote::None) => raw.to_string(),
+        (KvDialect::Equals, Quote::None) | (KvDialect::Separated(_), _) => raw.to_string(),
         (KvDialect::Equals, Quote::Single) => unquote(raw, '\'').to_string(),
         (KvDialect::Equals, Quote::Double) => {
             let mut out = String::new();
@@ -260,6 +301,12 @@ fn encode(dialect: KvDialect, value: &str, previous: Quote) -> Result<String, Ed
                 value.to_string()
             })
         }
+        KvDialect::Separated(_) => {
+            if value.is_empty() || value.contains('#') || value.trim() != value {
+                return Err(EditError::InvalidValue("empty, `#` or outer whitespace"));
+            }
+            Ok(value.to_string())
+        }
         KvDialect::Equals => Ok(match previous {
             Quote::Single if !value.contains('\'') => format!("'{value}'"),
             Quote::Double => double_quote(value),
@@ -275,6 +322,9 @@ fn check_key(dialect: KvDialect, key: &str) -> Result<(), EditError> {
         KvDialect::Whitespace => {
             !key.is_empty() && !key.starts_with('#') && !key.contains(char::is_whitespace)
         }
+        KvDialect::Separated(sep) => {
+            !key.is_empty() && !key.contains(['#', sep]) && !key.contains(char::is_whitespace)
+        }
     };
     if ok {
         Ok(())
@@ -288,7 +338,8 @@ impl KvDoc {
     ///
     /// # Errors
     /// `Equals` only: a line that is not an assignment, comment or blank, an
-    /// unterminated quote, or text after a closing quote. `Whitespace` never fails.
+    /// unterminated quote, or text after a closing quote. `Whitespace` and
+    /// `Separated` never fail.
     pub fn parse(text: &str, dialect: KvDialect) -> Result<Self, ParseError> {
         let raw = split_lines(text);
         let eol = raw
@@ -298,13 +349,10 @@ impl KvDoc {
             .unwrap_or(Eol::Lf);
         let mut lines = Vec::with_capacity(raw.len());
         for (i, (text, eol)) in raw.into_iter().enumerate() {
-            let kind = match dialect {
-                KvDialect::Equals => parse_equals(text).map_err(|message| ParseError {
-                    line: i + 1,
-                    message,
-                })?,
-                KvDialect::Whitespace => parse_whitespace(text),
-            };
+            let kind = parse_line(dialect, text).map_err(|message| ParseError {
+                line: i + 1,
+                message,
+            })?;
             lines.push(Line {
                 text: text.to_string(),
                 eol,
@@ -373,44 +421,92 @@ impl KvDoc {
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), EditError> {
         check_key(self.dialect, key)?;
         if let Some(i) = self.last(key) {
-            let line = &self.lines[i];
-            let Kind::Entry {
-                start, end, quote, ..
-            } = line.kind
-            else {
-                return Ok(());
-            };
-            let encoded = encode(self.dialect, value, quote)?;
-            let text = format!("{}{encoded}{}", &line.text[..start], &line.text[end..]);
-            let new_quote = match encoded.chars().next() {
-                Some('"') => Quote::Double,
-                Some('\'') => Quote::Single,
-                _ => Quote::None,
-            };
-            let kind = Kind::Entry {
-                key: key.to_string(),
-                start,
-                end: start + encoded.len(),
-                quote: new_quote,
-            };
-            self.lines[i] = Line {
-                text,
-                eol: self.lines[i].eol,
-                kind,
-            };
+            self.lines[i] = self.replaced(i, key, value)?;
             return Ok(());
         }
         let encoded = encode(self.dialect, value, Quote::None)?;
-        let text = match self.dialect {
-            KvDialect::Equals => format!("{key}={encoded}"),
-            KvDialect::Whitespace => format!("{key}\t{encoded}"),
+        let sep = match self.dialect {
+            KvDialect::Equals => "=".to_string(),
+            KvDialect::Whitespace => "\t".to_string(),
+            KvDialect::Separated(c) => c.to_string(),
         };
-        let kind = match self.dialect {
-            KvDialect::Equals => {
-                parse_equals(&text).map_err(|_| EditError::InvalidValue("not representable"))?
-            }
-            KvDialect::Whitespace => parse_whitespace(&text),
+        self.append(format!("{key}{sep}{encoded}"), key, value)
+    }
+
+    /// Sets `key` so that exactly one active line holds it: the first occurrence
+    /// gets the value (its spacing, `export` and quoting kept where possible),
+    /// later occurrences are commented out with a leading `#`, and a missing key
+    /// is appended as `KEY{separator}VALUE`. Whether a reader lets the first or
+    /// the last occurrence win, the file then says one thing.
+    ///
+    /// # Errors
+    /// As for [`KvDoc::set`], and a separator with which the appended line would
+    /// not read back as `key` and `value`; nothing is changed.
+    pub fn set_first(&mut self, key: &str, value: &str, separator: &str) -> Result<(), EditError> {
+        check_key(self.dialect, key)?;
+        let found: Vec<usize> = (0..self.lines.len())
+            .filter(|&i| matches!(&self.lines[i].kind, Kind::Entry { key: k, .. } if k == key))
+            .collect();
+        let Some((&first, later)) = found.split_first() else {
+            let encoded = encode(self.dialect, value, Quote::None)?;
+            return self.append(format!("{key}{separator}{encoded}"), key, value);
         };
+        self.lines[first] = self.replaced(first, key, value)?;
+        for &i in later {
+            let line = &mut self.lines[i];
+            line.text.insert(0, '#');
+            line.kind = Kind::Other;
+        }
+        Ok(())
+    }
+
+    /// Line `i` (an entry of `key`) with its value replaced by `value`.
+    fn replaced(&self, i: usize, key: &str, value: &str) -> Result<Line, EditError> {
+        let line = &self.lines[i];
+        let Kind::Entry {
+            start, end, quote, ..
+        } = line.kind
+        else {
+            return Ok(line.clone());
+        };
+        let encoded = encode(self.dialect, value, quote)?;
+        let text = format!("{}{encoded}{}", &line.text[..start], &line.text[end..]);
+        let new_quote = match encoded.chars().next() {
+            Some('"') => Quote::Double,
+            Some('\'') => Quote::Single,
+            _ => Quote::None,
+        };
+        let kind = Kind::Entry {
+            key: key.to_string(),
+            start,
+            end: start + encoded.len(),
+            quote: new_quote,
+        };
+        Ok(Line {
+            text,
+            eol: line.eol,
+            kind,
+        })
+    }
+
+    /// Appends the line `text`, which must read back as `key` holding `value`.
+    fn append(&mut self, text: String, key: &str, value: &str) -> Result<(), EditError> {
+        let kind = parse_line(self.dialect, &text)
+            .map_err(|_| EditError::InvalidValue("not representable"))?;
+        let reads_back = match &kind {
+            Kind::Entry {
+                key: k,
+                start,
+                end,
+                quote,
+            } => k == key && decode(self.dialect, &text[*start..*end], *quote) == value,
+            Kind::Other => false,
+        };
+        if !reads_back {
+            return Err(EditError::InvalidValue(
+                "the appended line would not read back (check the separator)",
+            ));
+        }
         let eol = self.eol;
         match self.lines.last_mut() {
             Some(prev) if prev.eol == Eol::None => {
@@ -505,6 +601,41 @@ IPT_MODULES=\"\"
         EMPTY_COMMENT= # nothing\n\
         PLAIN=second\n";
 
+    /// Excerpt of Debian's /etc/security/faillock.conf, with one setting active.
+    const FAILLOCK: &str = "# Configuration for locking the user after multiple failed
+# authentication attempts.
+#
+# The directory where the user files with the failure records are kept.
+# The default is /var/run/faillock.
+# dir = /var/run/faillock
+#
+# Will log the user name into the system log if the user is not found.
+# Enabled if option is present.
+# audit
+silent
+#
+# Deny access if the number of consecutive authentication failures
+# for this user during the recent interval exceeds n tries.
+# The default is 3.
+# deny = 3
+deny=5 # set by the installer
+#
+# The access will be re-enabled after n seconds after the lock out.
+# The default is 600 (10 minutes).
+# unlock_time = 600
+  unlock_time\t=\t900
+deny = 4
+";
+
+    const PWQ: KvDialect = KvDialect::Separated('=');
+
+    fn active(doc: &KvDoc, key: &str) -> usize {
+        doc.lines
+            .iter()
+            .filter(|l| matches!(&l.kind, Kind::Entry { key: k, .. } if k == key))
+            .count()
+    }
+
     fn parse(text: &str, d: KvDialect) -> KvDoc {
         KvDoc::parse(text, d).unwrap()
     }
@@ -515,6 +646,7 @@ IPT_MODULES=\"\"
             (LOGIN_DEFS, KvDialect::Whitespace),
             (UFW, KvDialect::Equals),
             (ENV, KvDialect::Equals),
+            (FAILLOCK, PWQ),
         ] {
             for variant in [
                 text.to_string(),
@@ -563,6 +695,80 @@ IPT_MODULES=\"\"
         let mut q = parse("A \"x y\"\n", KvDialect::Whitespace);
         q.set("A", "1 2").unwrap();
         assert_eq!(q.render(), "A \"1 2\"\n");
+    }
+
+    #[test]
+    fn separated_lookups_follow_libpwquality() {
+        let doc = parse(FAILLOCK, PWQ);
+        assert_eq!(doc.keys(), ["deny", "unlock_time"]);
+        assert_eq!(doc.get("deny").as_deref(), Some("4"));
+        assert_eq!(doc.get("unlock_time").as_deref(), Some("900"));
+        assert_eq!(doc.get("dir"), None, "a commented-out setting");
+        assert_eq!(doc.get("silent"), None, "a bare flag holds no value");
+        let inline = parse("minlen=12# long\nminclass =\n= 3\na b = c\n", PWQ);
+        assert_eq!(inline.get("minlen").as_deref(), Some("12"));
+        assert_eq!(inline.get("minclass").as_deref(), Some(""));
+        assert_eq!(inline.keys(), ["minlen", "minclass"]);
+    }
+
+    #[test]
+    fn set_first_sets_the_first_and_comments_out_the_rest() {
+        let mut doc = parse(FAILLOCK, PWQ);
+        doc.set_first("deny", "3", " = ").unwrap();
+        doc.set_first("unlock_time", "600", " = ").unwrap();
+        doc.set_first("fail_interval", "900", " = ").unwrap();
+        let expected = FAILLOCK
+            .replace("deny=5 # set by", "deny=3 # set by")
+            .replace("unlock_time\t=\t900", "unlock_time\t=\t600")
+            .replace("\ndeny = 4\n", "\n#deny = 4\n")
+            + "fail_interval = 900\n";
+        assert_eq!(doc.render(), expected);
+        assert_eq!(active(&doc, "deny"), 1);
+        assert_eq!(doc.get("deny").as_deref(), Some("3"));
+        let mut again = doc.clone();
+        for (k, v) in [
+            ("deny", "3"),
+            ("unlock_time", "600"),
+            ("fail_interval", "900"),
+        ] {
+            again.set_first(k, v, " = ").unwrap();
+        }
+        assert_eq!(again, doc, "idempotent");
+
+        let mut defs = parse(LOGIN_DEFS, KvDialect::Whitespace);
+        defs.set_first("UMASK", "027", " ").unwrap();
+        defs.set_first("SHA_CRYPT_MIN_ROUNDS", "65536", " ")
+            .unwrap();
+        let mut dup = parse("UMASK 022\n#UMASK 077\nUMASK\t002", KvDialect::Whitespace);
+        dup.set_first("UMASK", "027", " ").unwrap();
+        assert_eq!(dup.render(), "UMASK 027\n#UMASK 077\n#UMASK\t002");
+        assert!(defs.render().ends_with("UMASK\t\t027\n\n# Password aging controls:\n#\n#\tPASS_MAX_DAYS\tMaximum number of days a password may be used.\nPASS_MAX_DAYS\t99999\nPASS_MIN_DAYS\t0\nPASS_WARN_AGE\t7\nUID_MIN\t\t\t 1000\nSUB_UID_COUNT\t\t    65536\n#ENCRYPT_METHOD DES\nENCRYPT_METHOD SHA512\nSHA_CRYPT_MIN_ROUNDS 65536\n"));
+    }
+
+    #[test]
+    fn set_first_refuses_what_would_not_read_back() {
+        let mut doc = parse(FAILLOCK, PWQ);
+        for bad in ["", "a # b", " 3", "3\n4"] {
+            assert!(matches!(
+                doc.set_first("deny", bad, " = "),
+                Err(EditError::InvalidValue(_))
+            ));
+        }
+        assert!(
+            matches!(
+                doc.set_first("new", "1", " : "),
+                Err(EditError::InvalidValue(_))
+            ),
+            "a separator the dialect does not read"
+        );
+        assert!(matches!(
+            doc.set_first("a=b", "1", " = "),
+            Err(EditError::InvalidKey(_))
+        ));
+        assert_eq!(doc.render(), FAILLOCK);
+        let mut defs = parse("", KvDialect::Whitespace);
+        assert!(defs.set_first("A", "1", "=").is_err(), "`A=1` is one field");
+        assert_eq!(defs.render(), "");
     }
 
     #[test]
@@ -714,7 +920,47 @@ IPT_MODULES=\"\"
 
         #[test]
         fn whitespace_dialect_accepts_anything(text in any::<String>()) {
+            prop_assert_eq!(KvDoc::parse(&text, PWQ).unwrap().render(), text.clone());
             prop_assert_eq!(KvDoc::parse(&text, KvDialect::Whitespace).unwrap().render(), text);
+        }
+
+        #[test]
+        fn set_first_leaves_one_active_line_and_the_rest_byte_for_byte(
+            (dialect, text) in prop_oneof![Just(KvDialect::Whitespace), Just(PWQ)].prop_flat_map(|d| {
+                let line = if d == PWQ {
+                    "[ \t]*(#[ \t]*)?[a-c]{1,2}[ \t]*=?[ \t]*[ -~]{0,8}".boxed()
+                } else {
+                    "[ \t]*(#[ \t]*)?[a-c]{1,2}[ \t]+[ -~]{0,8}".boxed()
+                };
+                (Just(d), document(line))
+            }),
+            key in "[a-c]{1,2}",
+            value in "[!-~&&[^#\"]]([ -~&&[^#\"]]{0,6}[!-~&&[^#\"]])?",
+        ) {
+            let sep = if dialect == PWQ { " = " } else { " " };
+            let mut doc = KvDoc::parse(&text, dialect).unwrap();
+            let before = doc.clone();
+            doc.set_first(&key, &value, sep).unwrap();
+            let reparsed = KvDoc::parse(&doc.render(), dialect).unwrap();
+            prop_assert_eq!(active(&reparsed, &key), 1);
+            prop_assert_eq!(reparsed.get(&key), Some(value.clone()));
+            // Other lines are untouched; later lines of the key are commented out.
+            let mut seen = false;
+            for (i, b) in before.lines.iter().enumerate() {
+                let now = &reparsed.lines[i].text;
+                match &b.kind {
+                    Kind::Entry { key: k, .. } if *k == key => {
+                        if seen {
+                            prop_assert_eq!(now, &format!("#{}", b.text));
+                        }
+                        seen = true;
+                    }
+                    _ => prop_assert_eq!(now, &b.text),
+                }
+            }
+            let mut again = reparsed.clone();
+            again.set_first(&key, &value, sep).unwrap();
+            prop_assert_eq!(again.render(), doc.render());
         }
 
         #[test]
