@@ -32,7 +32,7 @@ pub enum KvDialect {
     Whitespace,
     /// `key SEP value` with optional blanks around the separator character
     /// (`minlen = 12`), `#` starting a comment anywhere on the line and no
-    /// quoting, as libpwquality reads `pwquality.conf` and pam_faillock
+    /// quoting, as libpwquality reads `pwquality.conf` and `pam_faillock`
     /// `faillock.conf`. A line without the separator (a bare flag such as
     /// `even_deny_root`) is kept as is and holds no value. The separator must not
     /// be a blank or `#`.

@@ -13,6 +13,8 @@ pub mod env_file;
 pub mod fail2ban;
 pub mod file;
 pub mod firewall;
+pub mod ini;
+pub mod keyvalue;
 pub mod managed_block;
 pub mod mount_options;
 pub mod nginx;
@@ -181,6 +183,8 @@ registry! {
     compose => Compose,
     backups => Backups,
     service => Service,
+    keyvalue => Keyvalue,
+    ini => Ini,
 }
 
 /// The declarative spec of a module (`modules/NAME.yaml`).

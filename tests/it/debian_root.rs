@@ -27,7 +27,7 @@ fn cached_root() -> PathBuf {
 }
 
 /// A fresh copy of the cached Debian 12 root.
-fn debian12() -> Env {
+pub fn debian12() -> Env {
     let env = Env::empty();
     let out = Command::new("tar")
         .args(["--numeric-owner", "-xpf"])
@@ -55,7 +55,7 @@ const CHROOT: &str = "set -e; mount --make-rprivate /; mount -t proc proc \"$1/p
 
 /// Runs `script` inside the root and returns its output, asserting success.
 #[track_caller]
-fn in_root(env: &Env, script: &str) -> String {
+pub fn in_root(env: &Env, script: &str) -> String {
     let out: Output = Command::new("unshare")
         .args(["-m", "-n", "-p", "-f", "sh", "-c", CHROOT, "sh"])
         .arg(&env.root)

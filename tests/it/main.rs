@@ -20,6 +20,8 @@ mod env_file;
 mod fail2ban;
 mod files;
 mod firewall;
+mod ini;
+mod keyvalue;
 mod managed_block;
 mod mount_options;
 mod nginx;
