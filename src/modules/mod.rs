@@ -14,6 +14,7 @@ pub mod fail2ban;
 pub mod file;
 pub mod firewall;
 pub mod ini;
+pub mod kernel_module;
 pub mod keyvalue;
 pub mod managed_block;
 pub mod mount_options;
@@ -185,6 +186,7 @@ registry! {
     service => Service,
     keyvalue => Keyvalue,
     ini => Ini,
+    kernel_module => KernelModule,
 }
 
 /// The declarative spec of a module (`modules/NAME.yaml`).

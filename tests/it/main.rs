@@ -21,6 +21,7 @@ mod fail2ban;
 mod files;
 mod firewall;
 mod ini;
+mod kernel_module;
 mod keyvalue;
 mod managed_block;
 mod mount_options;
