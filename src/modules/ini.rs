@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::keyvalue::{Current, current, single_line, single_line_settings};
 use super::{Ctx, FileWrite, ModuleError, Out};
 use crate::formats::ini::{IniDialect, IniDoc};
-use crate::playbook::VarValue;
+use crate::plan::VarValue;
 
 /// Parameters of `ini:`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]

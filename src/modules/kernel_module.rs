@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Deserializer};
 
 use super::{Ctx, FileWrite, ModuleError, Out};
-use crate::engine::plan::NoticeLevel;
+use crate::plan::NoticeLevel;
 
 /// Parameters of `kernel_module:`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]

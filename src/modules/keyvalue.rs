@@ -14,10 +14,10 @@ use std::path::PathBuf;
 use serde::{Deserialize, Deserializer};
 
 use super::{Ctx, FileWrite, ModuleError, Out};
-use crate::engine::plan::Handler;
 use crate::formats::keyvalue::{KvDialect, KvDoc};
 use crate::host::fs::Kind;
-use crate::playbook::VarValue;
+use crate::plan::Handler;
+use crate::plan::VarValue;
 
 /// Parameters of `keyvalue:`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
