@@ -141,6 +141,13 @@ fn module_reference_is_current_and_its_examples_plan() {
     ] {
         env.write(&format!("usr/lib/systemd/system/{unit}"), text);
     }
+    // What the keyvalue and ini examples edit.
+    env.write(
+        "etc/login.defs",
+        "PASS_MAX_DAYS\t99999\nPASS_MIN_DAYS\t0\nUMASK\t\t022\n",
+    );
+    env.write("etc/security/faillock.conf", "# deny = 3\n");
+    env.write("etc/systemd/journald.conf", "[Journal]\n#Storage=auto\n");
     // What the compose and backups examples expect to find.
     env.write(
         "opt/postiz/docker-compose.yml",
