@@ -67,19 +67,34 @@ fn default_playbook() -> String {
     "baseline".into()
 }
 
-/// Whether this process was started as an Ansible binary module: exactly one
-/// argument, naming a readable file that holds a JSON object.
+/// Whether this process was started by Ansible as a binary module: exactly one
+/// argument, an absolute path (Ansible always passes one) that is not a subcommand
+/// name, naming a regular file that holds a JSON object carrying at least one of
+/// Ansible's own `_ansible_*` keys (flat, or under `ANSIBLE_MODULE_ARGS`). A file
+/// in the working directory named like a subcommand, or any relative path, never
+/// switches harden into module mode: `harden plan` is always the dry run.
 #[must_use]
 pub fn args_file(argv: &[std::ffi::OsString]) -> Option<PathBuf> {
     let [_, arg] = argv else { return None };
     let path = Path::new(arg);
-    if arg.to_string_lossy().starts_with('-') || !path.is_file() {
+    if !path.is_absolute() {
+        return None;
+    }
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_file() || meta.len() > MAX_ARGS_FILE {
         return None;
     }
     let text = std::fs::read(path).ok()?;
     let value: Value = serde_json::from_slice(&text).ok()?;
-    value.is_object().then(|| path.to_path_buf())
+    let args = value.get("ANSIBLE_MODULE_ARGS").unwrap_or(&value);
+    let from_ansible = args
+        .as_object()
+        .is_some_and(|m| m.keys().any(|k| k.starts_with("_ansible_")));
+    (value.is_object() && from_ansible).then(|| path.to_path_buf())
 }
+
+/// Ansible's arguments files are small; anything larger is not one.
+const MAX_ARGS_FILE: u64 = 16 << 20;
 
 /// Runs the module for the arguments in `file` and returns Ansible's result.
 #[must_use]

@@ -676,7 +676,9 @@ pub(crate) fn state_dir(target: &Target, host: &Host) -> Result<StateDir, Error>
             .join(p),
         None => host.path(Path::new("/var/lib/harden")),
     };
-    Ok(StateDir::new(path)?)
+    let state = StateDir::new(path)?;
+    crate::engine::trust::check(&state.path, target.state_dir.is_some())?;
+    Ok(state)
 }
 
 fn load(args: &PlanArgs) -> Result<Playbook, Error> {

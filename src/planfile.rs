@@ -142,7 +142,8 @@ pub fn identity(
                     message,
                 };
                 let abs = std::fs::canonicalize(&path).map_err(|e| bad(e.to_string()))?;
-                let text = std::fs::read(&abs).map_err(|e| bad(e.to_string()))?;
+                let text = crate::playbook::read_regular(&abs, crate::playbook::MAX_PLAYBOOK)
+                    .map_err(|e| bad(e.to_string()))?;
                 names.push(abs.to_string_lossy().into_owned());
                 sums.push(sha256_hex(&text));
             }
@@ -202,7 +203,8 @@ pub fn load(path: &Path) -> Result<PlanFile, PlanFileError> {
         path: path.into(),
         message,
     };
-    let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let bytes = crate::playbook::read_regular(path, crate::playbook::MAX_PLAYBOOK)
+        .map_err(|e| bad(e.to_string()))?;
     let file: PlanFile = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
     if file.body.version != VERSION {
         return Err(bad(format!(

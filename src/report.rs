@@ -189,6 +189,7 @@ pub fn dir(state: &StateDir) -> PathBuf {
 /// When the report cannot be written.
 pub fn save(state: &StateDir, report: &RunReport, keep: usize) -> Result<PathBuf, FsError> {
     let dir = dir(state);
+    state.ensure()?;
     ensure_dir(&dir)?;
     let stamp: String = now_rfc3339().chars().filter(char::is_ascii_digit).collect();
     let mut path = dir.join(format!("{stamp}-{}.json", report.command));

@@ -449,6 +449,9 @@ pub fn apply_armed(
     replan: &dyn Fn() -> Result<Plan, String>,
     arm: &dyn Fn(&str) -> Result<(), String>,
 ) -> Result<Report, TxnError> {
+    // Checked once before the state directory is even made, so a plan that
+    // cannot apply leaves no trace; checked again below, under the locks.
+    check_preconditions(host, plan)?;
     let _lock = state.lock()?;
     check_no_interrupted(state)?;
     // Other programs' locks (shadow-utils' for the account databases) are taken
@@ -614,6 +617,12 @@ pub fn rollback(
     let manifest: Manifest = state.get_json(&dir, "manifest.json")?.ok_or_else(|| {
         TxnError::NothingToRollBack(format!("transaction {target} has no snapshot manifest"))
     })?;
+    crate::engine::loaded::manifest(
+        &manifest,
+        &dir.join("manifest.json"),
+        &host.root,
+        &state.path,
+    )?;
     let result: Option<TxnResult> = state.get_json(&dir, "result.json")?;
     if journal.is_none()
         && let Some(r) = &result

@@ -5,9 +5,11 @@
 
 pub mod apply;
 pub mod confirm;
+pub mod loaded;
 pub mod render;
 pub mod snapshot;
 pub mod state;
+pub mod trust;
 
 /// The plan vocabulary lives on the ground floor now ([`crate::plan`]); this
 /// alias keeps `engine::plan` paths working while callers move.

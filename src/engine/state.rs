@@ -25,6 +25,8 @@ pub enum StateError {
     Corrupt { path: PathBuf, message: String },
     #[error("no transaction `{0}` in the state directory (see `harden history`)")]
     NoSuchTxn(String),
+    #[error("state directory {path}: {message}")]
+    Untrusted { path: PathBuf, message: String },
     #[error("the state directory {0} is not absolute")]
     Relative(PathBuf),
     #[error("{path}: {source}")]
@@ -157,20 +159,46 @@ impl StateDir {
         }
     }
 
-    fn ensure_dir(path: &Path) -> Result<()> {
+    /// Makes `path` (`0700`) and its missing parents (`0755`: a parent such as an
+    /// image's `/var` is read by the services of that system).
+    fn ensure_dir(path: &Path) -> std::result::Result<(), FsError> {
         let mut cur = PathBuf::from("/");
-        for c in fs::components(path)? {
+        let comps = fs::components(path)?;
+        let n = comps.len();
+        for (i, c) in comps.into_iter().enumerate() {
             cur.push(c);
             if fs::lstat(Path::new("/"), &cur)?.is_none() {
+                let mode = if i + 1 == n { 0o700 } else { 0o755 };
                 fs::make_dir(
                     Path::new("/"),
                     &cur,
                     Owner {
-                        mode: 0o700,
+                        mode,
                         ..Self::owner()
                     },
                 )?;
             }
+        }
+        Ok(())
+    }
+
+    /// Makes the state directory (`0700`, missing parents `0755`) and marks it as
+    /// harden's (see [`crate::engine::trust`]).
+    ///
+    /// # Errors
+    /// When it cannot be made.
+    pub fn ensure(&self) -> std::result::Result<(), FsError> {
+        Self::ensure_dir(&self.path)?;
+        fs::set_meta(Path::new("/"), &self.path, Some(0o700), None, None)?;
+        let marker = self.p(crate::engine::trust::MARKER);
+        if fs::lstat(Path::new("/"), &marker)?.is_none() {
+            fs::write_atomic(
+                Path::new("/"),
+                &marker,
+                b"This state directory belongs to harden (lock, journal, snapshots).\n",
+                Self::owner(),
+                "harden-state",
+            )?;
         }
         Ok(())
     }
@@ -208,8 +236,7 @@ impl StateDir {
     /// # Errors
     /// When the lock is held or the directory cannot be made.
     pub fn lock(&self) -> Result<Lock> {
-        Self::ensure_dir(&self.path)?;
-        fs::set_meta(Path::new("/"), &self.path, Some(0o700), None, None)?;
+        self.ensure()?;
         let lock_path = self.p("lock");
         let file = open_nofollow(&lock_path, true)?;
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
@@ -243,9 +270,11 @@ impl StateDir {
     /// # Errors
     /// When the journal is unreadable or corrupt.
     pub fn journal(&self) -> Result<Option<Journal>> {
-        let Some(j) = Self::read_json::<Journal>(&self.p("journal.json"))? else {
+        let file = self.p("journal.json");
+        let Some(j) = Self::read_json::<Journal>(&file)? else {
             return Ok(None);
         };
+        crate::engine::loaded::journal(&j, &file)?;
         // A journal whose transaction recorded its result is stale: the process
         // died between finishing and clearing it. Nothing was interrupted.
         let finished = self.p("txn").join(&j.txn).join("result.json");
@@ -322,7 +351,7 @@ impl StateDir {
         let mut ids: Vec<String> = rd
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| !n.starts_with('.'))
+            .filter(|n| crate::engine::loaded::is_txn_id(n))
             .collect();
         ids.sort();
         Ok(ids)

@@ -314,13 +314,52 @@ impl Source {
 
     fn text(&self) -> Result<String, PlaybookError> {
         match self {
-            Self::File(p) => std::fs::read_to_string(p).map_err(|source| PlaybookError::Read {
-                file: self.label(),
-                source,
-            }),
+            Self::File(p) => read_regular(p, MAX_PLAYBOOK)
+                .and_then(|b| {
+                    String::from_utf8(b)
+                        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+                })
+                .map_err(|source| PlaybookError::Read {
+                    file: self.label(),
+                    source,
+                }),
             Self::Embedded(_, t) => Ok((*t).to_string()),
         }
     }
+}
+
+/// The largest playbook (or include) read, in bytes.
+pub const MAX_PLAYBOOK: u64 = 16 << 20;
+
+/// Reads a file given on the command line or included: only a regular file
+/// (opened without blocking, so a FIFO cannot hang the run; a device is refused
+/// before any read), and at most `max` bytes even if it grows while being read.
+///
+/// # Errors
+/// When it cannot be opened or read, is not a regular file, or is larger.
+pub fn read_regular(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let too_large = || std::io::Error::other(format!("larger than {} MiB", max >> 20));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_CLOEXEC | nix::libc::O_NOCTTY)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other(
+            "not a regular file (never read from a device, FIFO or socket)",
+        ));
+    }
+    if meta.len() > max {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    file.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(too_large());
+    }
+    Ok(bytes)
 }
 
 /// Parses `KEY=VALUE` overrides from the command line.

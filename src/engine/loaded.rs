@@ -1,0 +1,190 @@
+//! What is read back from the state directory is data, never a trusted code path.
+//! A state directory can sit inside an untrusted image (`ROOT/var/lib/harden`) or be
+//! tampered with, so every manifest and journal is validated when it is loaded,
+//! before anything acts on it: transaction ids have the shape harden gives them;
+//! paths are absolute and normalised (no `..`), so they resolve inside the root, and
+//! never into the state directory itself; blobs are named by a SHA-256; modes fit in
+//! `0o7777`; kernel parameters pass the same key check as planning does, and are
+//! refused outright when the root is not `/` (an image's transaction can only ever
+//! have touched files); locks and handlers name nothing that could read as an
+//! option. Unknown kinds are already refused by the strict deserialisation. This
+//! module only checks; it reads and writes nothing.
+
+use std::path::Path;
+
+use super::plan::{Handler, Lock};
+use super::snapshot::{Entry, Manifest, Saved};
+use super::state::{Journal, StateError};
+use crate::host::fs;
+
+/// Whether `id` has the shape of a transaction id (`YYYYMMDD-HHMMSSmmm-NNN`).
+#[must_use]
+pub fn is_txn_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id.chars().all(|c| c.is_ascii_digit() || c == '-')
+        && !id.starts_with('-')
+}
+
+fn refuse(file: &Path, message: String) -> StateError {
+    StateError::Corrupt {
+        path: file.into(),
+        message: format!("{message}; refused (the state directory is not trusted as code)"),
+    }
+}
+
+/// Checks a journal read from `file`.
+///
+/// # Errors
+/// When it names a transaction id harden would not have made.
+pub fn journal(j: &Journal, file: &Path) -> Result<(), StateError> {
+    if !is_txn_id(&j.txn) {
+        return Err(refuse(
+            file,
+            format!("the journal names transaction `{}`", j.txn.escape_debug()),
+        ));
+    }
+    if let Some(r) = &j.restores
+        && !is_txn_id(r)
+    {
+        return Err(refuse(
+            file,
+            format!("the journal restores transaction `{}`", r.escape_debug()),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a manifest read from `file`, for a rollback of `root` with the state
+/// directory at host path `state`.
+///
+/// # Errors
+/// The first entry that could lead outside its place.
+pub fn manifest(m: &Manifest, file: &Path, root: &Path, state: &Path) -> Result<(), StateError> {
+    if !is_txn_id(&m.id) {
+        return Err(refuse(
+            file,
+            format!("transaction id `{}`", m.id.escape_debug()),
+        ));
+    }
+    if let Some(r) = &m.restores
+        && !is_txn_id(r)
+    {
+        return Err(refuse(
+            file,
+            format!("restores transaction `{}`", r.escape_debug()),
+        ));
+    }
+    // The state directory's own files, seen from inside the root.
+    let state_inside = state
+        .strip_prefix(root)
+        .ok()
+        .map(|rel| Path::new("/").join(rel));
+    for (i, e) in m.entries.iter().enumerate() {
+        let n = i + 1;
+        match e {
+            Entry::Sysctl { key, .. } => {
+                if !crate::formats::sysctl::valid_key(&crate::formats::sysctl::normalise_key(key)) {
+                    return Err(refuse(
+                        file,
+                        format!(
+                            "entry {n}: kernel parameter `{}` is not a valid key",
+                            key.escape_debug()
+                        ),
+                    ));
+                }
+                if root != Path::new("/") {
+                    return Err(refuse(
+                        file,
+                        format!(
+                            "entry {n}: kernel parameter `{key}` in a transaction whose root is not / ({}): only the running system has live kernel values",
+                            root.display()
+                        ),
+                    ));
+                }
+            }
+            Entry::Path { path, saved } => {
+                let what = |msg: &str| {
+                    refuse(
+                        file,
+                        format!(
+                            "entry {n}: path `{}`: {msg}",
+                            path.display().to_string().escape_debug()
+                        ),
+                    )
+                };
+                match fs::components(path) {
+                    Ok(c) if !c.is_empty() => {}
+                    _ => return Err(what("not an absolute, normalised path below the root")),
+                }
+                if state_inside.as_ref().is_some_and(|s| path.starts_with(s)) {
+                    return Err(what("inside the state directory"));
+                }
+                match saved {
+                    Saved::Absent => {}
+                    Saved::File { mode, blob, .. } => {
+                        if *mode > 0o7777 {
+                            return Err(what("mode out of range"));
+                        }
+                        if let Some(b) = blob
+                            && !(b.len() == 64
+                                && b.bytes()
+                                    .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)))
+                        {
+                            return Err(what("saved content is not named by its SHA-256"));
+                        }
+                    }
+                    Saved::Dir { mode, .. } => {
+                        if *mode > 0o7777 {
+                            return Err(what("mode out of range"));
+                        }
+                    }
+                    Saved::Symlink { target } => {
+                        if target.as_os_str().is_empty() {
+                            return Err(what("empty symlink target"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for l in &m.locks {
+        let (Lock::Fcntl { path } | Lock::PidFile { path }) = l;
+        if !matches!(fs::components(path), Ok(c) if !c.is_empty()) {
+            return Err(refuse(
+                file,
+                format!(
+                    "lock `{}`: not an absolute, normalised path",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    for h in &m.handlers {
+        handler(h, file)?;
+    }
+    Ok(())
+}
+
+fn handler(h: &Handler, file: &Path) -> Result<(), StateError> {
+    if h.unit.is_empty() || h.unit.starts_with('-') || h.unit.chars().any(char::is_control) {
+        return Err(refuse(
+            file,
+            format!("handler unit `{}`", h.unit.escape_debug()),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn txn_ids() {
+        assert!(is_txn_id("20260101-000000000-000"));
+        assert!(!is_txn_id("../x"));
+        assert!(!is_txn_id(""));
+        assert!(!is_txn_id("-1"));
+    }
+}
