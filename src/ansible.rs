@@ -86,8 +86,8 @@ pub fn args_file(argv: &[std::ffi::OsString]) -> Option<PathBuf> {
     }
     let text = std::fs::read(path).ok()?;
     let value: Value = serde_json::from_slice(&text).ok()?;
-    let args = value.get("ANSIBLE_MODULE_ARGS").unwrap_or(&value);
-    let from_ansible = args
+    let inner = value.get("ANSIBLE_MODULE_ARGS").unwrap_or(&value);
+    let from_ansible = inner
         .as_object()
         .is_some_and(|m| m.keys().any(|k| k.starts_with("_ansible_")));
     (value.is_object() && from_ansible).then(|| path.to_path_buf())
@@ -291,11 +291,21 @@ mod tests {
     #[test]
     fn detects_an_arguments_file_only() {
         let t = tempfile::tempdir().unwrap();
-        let p = write_args(t.path(), &json!({"playbook": "baseline"}));
+        let p = write_args(
+            t.path(),
+            &json!({"playbook": "baseline", "_ansible_version": "2.17.0"}),
+        );
         let argv = |a: &str| vec!["harden".into(), a.into()];
         assert_eq!(args_file(&argv(p.to_str().unwrap())), Some(p.clone()));
         assert_eq!(args_file(&argv("plan")), None);
         assert_eq!(args_file(&argv("--help")), None);
+        // New-style wrappers nest the arguments, Ansible's keys included.
+        let nested = json!({"ANSIBLE_MODULE_ARGS": {"_ansible_check_mode": true}});
+        std::fs::write(&p, nested.to_string()).unwrap();
+        assert_eq!(args_file(&argv(p.to_str().unwrap())), Some(p.clone()));
+        // No Ansible key: not Ansible calling.
+        std::fs::write(&p, r#"{"playbook": "baseline"}"#).unwrap();
+        assert_eq!(args_file(&argv(p.to_str().unwrap())), None);
         std::fs::write(&p, "[1]").unwrap();
         assert_eq!(args_file(&argv(p.to_str().unwrap())), None);
     }

@@ -300,7 +300,11 @@ pub fn main() -> i32 {
         Ok(code) => code,
         Err(e) => {
             tracing::debug!(error = ?e);
-            let _ = writeln!(anstream::stderr(), "harden: error: {e}");
+            let _ = writeln!(
+                anstream::stderr(),
+                "harden: error: {}",
+                render::esc_text(&e.to_string())
+            );
             e.code()
         }
     }
@@ -487,9 +491,9 @@ fn cmd_check(args: &PlanArgs, rec: &mut Recorder) -> Result<i32, Error> {
             println!(
                 "drift [{}] {} {}: {}",
                 c.severity.as_str(),
-                c.rule_id,
-                c.target,
-                c.summary
+                render::esc(&c.rule_id),
+                render::esc(&c.target),
+                render::esc(&c.summary)
             );
         }
     }
@@ -503,7 +507,14 @@ fn cmd_check(args: &PlanArgs, rec: &mut Recorder) -> Result<i32, Error> {
 fn cmd_rollback(target: &Target, txn: Option<&str>, rec: &mut Recorder) -> Result<i32, Error> {
     let host = host_for(target)?;
     let state = state_dir(target, &host)?;
-    let report = apply::rollback(&host, &state, txn).map_err(|e| Error::Refused(e.to_string()))?;
+    let swept =
+        apply::sweep_stale_locks(&host, &state).map_err(|e| Error::Refused(e.to_string()))?;
+    let report = match apply::rollback(&host, &state, txn) {
+        Err(apply::TxnError::NothingToRollBack(_)) if !swept.removed.is_empty() => {
+            return Ok(exit::OK);
+        }
+        r => r.map_err(|e| Error::Refused(e.to_string()))?,
+    };
     print_report(&report, "rollback");
     confirm::settle(&state);
     rec.record(&report);
@@ -616,7 +627,7 @@ fn cmd_runs(target: &Target, format: Format) -> Result<i32, Error> {
                 r.exit_code,
                 r.changes.len(),
                 r.duration_ms,
-                r.playbook
+                render::esc(&r.playbook)
             );
         }
     }
@@ -638,13 +649,15 @@ fn cmd_history(target: &Target, format: Format) -> Result<i32, Error> {
         for l in lines {
             println!(
                 "{}  {:<8} {}  {:<24} {:>3} changes  {}{}",
-                l.id,
+                render::esc(&l.id),
                 format!("{:?}", l.kind).to_lowercase(),
-                l.started,
-                l.playbook,
+                render::esc(&l.started),
+                render::esc(&l.playbook),
                 l.changes,
-                l.result,
-                l.message.map(|m| format!(" ({m})")).unwrap_or_default()
+                render::esc(&l.result),
+                l.message
+                    .map(|m| format!(" ({})", render::esc(&m)))
+                    .unwrap_or_default()
             );
         }
     }
@@ -937,9 +950,10 @@ pub(crate) fn print_report(report: &Report, what: &str) {
             report.restore_problems.join("; ")
         ),
     };
-    let _ = writeln!(err, "{line}");
+    let _ = writeln!(err, "{}", render::esc_text(&line));
     if report.outcome != Outcome::RollbackFailed && !report.restore_problems.is_empty() {
-        let _ = writeln!(err, "harden: also: {}", report.restore_problems.join("; "));
+        let also = report.restore_problems.join("; ");
+        let _ = writeln!(err, "harden: also: {}", render::esc_text(&also));
     }
 }
 

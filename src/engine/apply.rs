@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use super::lock_intent;
 use super::snapshot::{self, Entry, Manifest, Saved, SnapshotError};
 use super::state::{Journal, Outcome, StateDir, StateError, TxnKind, TxnResult, now_rfc3339};
 use crate::host::Host;
@@ -55,13 +56,7 @@ pub struct Report {
     pub restore_problems: Vec<String>,
 }
 
-/// Kills the process at a named point, in debug builds only, when
-/// `HARDEN_CRASH_AT` names it: the fault injection of the crash tests.
-pub fn crash_point(name: &str) {
-    if cfg!(debug_assertions) && std::env::var("HARDEN_CRASH_AT").is_ok_and(|v| v == name) {
-        let _ = nix::sys::signal::kill(nix::unistd::getpid(), nix::sys::signal::Signal::SIGKILL);
-    }
-}
+pub use crate::host::crash::crash_point;
 
 fn temp_tag(txn: &str) -> String {
     format!("harden.{txn}")
@@ -162,6 +157,18 @@ fn check_observed(host: &Host, path: &Path, expect: &Observed) -> Result<(), Str
 /// Runs every validator of the plan on candidates written next to their targets.
 /// Returns the first rejection.
 fn validate(host: &Host, plan: &Plan, tag: &str) -> Result<(), String> {
+    // A file some change shows only redacted is secret: its validator output is
+    // scrubbed of the candidate's lines before it goes anywhere.
+    let secret: std::collections::BTreeSet<&Path> = plan
+        .changes
+        .iter()
+        .filter(|c| c.diff.as_ref().is_some_and(|d| d.redacted))
+        .flat_map(|c| c.ops.iter())
+        .filter_map(|op| match op {
+            Op::WriteFile(w) => Some(w.path.as_path()),
+            _ => None,
+        })
+        .collect();
     for op in plan.ops() {
         let Op::WriteFile(w) = op else { continue };
         if w.validators.is_empty() {
@@ -199,12 +206,17 @@ fn validate(host: &Host, plan: &Plan, tag: &str) -> Result<(), String> {
                 match host.runner.run(&cmd) {
                     Ok(out) if out.success() => {}
                     Ok(out) => {
+                        let said = if secret.contains(w.path.as_path()) {
+                            super::redact::secret_output(&out.brief(), &w.content)
+                        } else {
+                            out.brief()
+                        };
                         return Err(format!(
                             "{}: validator `{}` rejected the candidate (exit {}): {}",
                             w.path.display(),
                             argv.join(" "),
                             out.code.map_or_else(|| "signal".into(), |c| c.to_string()),
-                            out.brief()
+                            said
                         ));
                     }
                     Err(e) => return Err(format!("{}: {e}", w.path.display())),
@@ -454,11 +466,16 @@ pub fn apply_armed(
     check_preconditions(host, plan)?;
     let _lock = state.lock()?;
     check_no_interrupted(state)?;
+    lock_intent::sweep(&host.root, state)?;
     // Other programs' locks (shadow-utils' for the account databases) are taken
     // before the preconditions are checked and held until the end, restore
     // included: nothing can change those files between check, write and verify.
+    // Which ones is recorded first: a crash before the journal exists leaves
+    // them to the next run's sweep, not to the operator.
     let plan_locks = plan.locks();
+    let _intent = lock_intent::record(state, &plan_locks)?;
     let _held = locks::acquire(&host.root, &plan_locks)?;
+    crash_point("after-locks");
     check_preconditions(host, plan)?;
     let mut rules: Vec<String> = plan.changes.iter().map(|c| c.rule_id.clone()).collect();
     rules.dedup();
@@ -540,6 +557,19 @@ pub fn apply_armed(
     })
 }
 
+/// Sweeps the lock files a run killed while taking the shadow-utils locks left
+/// behind (see [`lock_intent`]), under the state lock; returns what was removed.
+///
+/// # Errors
+/// When the state lock is held or the record is unusable.
+pub fn sweep_stale_locks(host: &Host, state: &StateDir) -> Result<lock_intent::Swept, TxnError> {
+    if !state.path.join("locks.json").exists() {
+        return Ok(lock_intent::Swept::default());
+    }
+    let _lock = state.lock()?;
+    Ok(lock_intent::sweep(&host.root, state)?)
+}
+
 /// Picks the transaction `rollback` restores: the named one, the interrupted one,
 /// or the newest committed one.
 fn rollback_target(
@@ -591,6 +621,26 @@ fn sweep_interrupted(
         .collect()
 }
 
+/// Reads the manifest of transaction `target` and validates it as data (see
+/// [`crate::engine::loaded`]).
+fn load_manifest(
+    host: &Host,
+    state: &StateDir,
+    dir: &Path,
+    target: &str,
+) -> Result<Manifest, TxnError> {
+    let manifest: Manifest = state.get_json(dir, "manifest.json")?.ok_or_else(|| {
+        TxnError::NothingToRollBack(format!("transaction {target} has no snapshot manifest"))
+    })?;
+    crate::engine::loaded::manifest(
+        &manifest,
+        &dir.join("manifest.json"),
+        &host.root,
+        &state.path,
+    )?;
+    Ok(manifest)
+}
+
 /// Restores the snapshot of a transaction (the last committed one, or the
 /// interrupted one, by default). A rollback is itself a transaction.
 ///
@@ -614,15 +664,7 @@ pub fn rollback(
         });
     }
     let dir = state.txn_dir(&target)?;
-    let manifest: Manifest = state.get_json(&dir, "manifest.json")?.ok_or_else(|| {
-        TxnError::NothingToRollBack(format!("transaction {target} has no snapshot manifest"))
-    })?;
-    crate::engine::loaded::manifest(
-        &manifest,
-        &dir.join("manifest.json"),
-        &host.root,
-        &state.path,
-    )?;
+    let manifest = load_manifest(host, state, &dir, &target)?;
     let result: Option<TxnResult> = state.get_json(&dir, "result.json")?;
     if journal.is_none()
         && let Some(r) = &result
@@ -640,6 +682,8 @@ pub fn rollback(
             host.root.display()
         )));
     }
+    lock_intent::sweep(&host.root, state)?;
+    let _intent = lock_intent::record(state, &manifest.locks)?;
     let _held = locks::acquire(&host.root, &manifest.locks)?;
     // Snapshot the present state of everything the target touched, so this
     // rollback can itself be rolled back.

@@ -12,10 +12,10 @@
 
 use std::path::Path;
 
-use super::plan::{Handler, Lock};
 use super::snapshot::{Entry, Manifest, Saved};
 use super::state::{Journal, StateError};
 use crate::host::fs;
+use crate::plan::{Handler, Lock};
 
 /// Whether `id` has the shape of a transaction id (`YYYYMMDD-HHMMSSmmm-NNN`).
 #[must_use]
@@ -26,7 +26,7 @@ pub fn is_txn_id(id: &str) -> bool {
         && !id.starts_with('-')
 }
 
-fn refuse(file: &Path, message: String) -> StateError {
+fn refuse(file: &Path, message: &str) -> StateError {
     StateError::Corrupt {
         path: file.into(),
         message: format!("{message}; refused (the state directory is not trusted as code)"),
@@ -41,7 +41,7 @@ pub fn journal(j: &Journal, file: &Path) -> Result<(), StateError> {
     if !is_txn_id(&j.txn) {
         return Err(refuse(
             file,
-            format!("the journal names transaction `{}`", j.txn.escape_debug()),
+            &format!("the journal names transaction `{}`", j.txn.escape_debug()),
         ));
     }
     if let Some(r) = &j.restores
@@ -49,7 +49,7 @@ pub fn journal(j: &Journal, file: &Path) -> Result<(), StateError> {
     {
         return Err(refuse(
             file,
-            format!("the journal restores transaction `{}`", r.escape_debug()),
+            &format!("the journal restores transaction `{}`", r.escape_debug()),
         ));
     }
     Ok(())
@@ -64,7 +64,7 @@ pub fn manifest(m: &Manifest, file: &Path, root: &Path, state: &Path) -> Result<
     if !is_txn_id(&m.id) {
         return Err(refuse(
             file,
-            format!("transaction id `{}`", m.id.escape_debug()),
+            &format!("transaction id `{}`", m.id.escape_debug()),
         ));
     }
     if let Some(r) = &m.restores
@@ -72,7 +72,7 @@ pub fn manifest(m: &Manifest, file: &Path, root: &Path, state: &Path) -> Result<
     {
         return Err(refuse(
             file,
-            format!("restores transaction `{}`", r.escape_debug()),
+            &format!("restores transaction `{}`", r.escape_debug()),
         ));
     }
     // The state directory's own files, seen from inside the root.
@@ -81,79 +81,14 @@ pub fn manifest(m: &Manifest, file: &Path, root: &Path, state: &Path) -> Result<
         .ok()
         .map(|rel| Path::new("/").join(rel));
     for (i, e) in m.entries.iter().enumerate() {
-        let n = i + 1;
-        match e {
-            Entry::Sysctl { key, .. } => {
-                if !crate::formats::sysctl::valid_key(&crate::formats::sysctl::normalise_key(key)) {
-                    return Err(refuse(
-                        file,
-                        format!(
-                            "entry {n}: kernel parameter `{}` is not a valid key",
-                            key.escape_debug()
-                        ),
-                    ));
-                }
-                if root != Path::new("/") {
-                    return Err(refuse(
-                        file,
-                        format!(
-                            "entry {n}: kernel parameter `{key}` in a transaction whose root is not / ({}): only the running system has live kernel values",
-                            root.display()
-                        ),
-                    ));
-                }
-            }
-            Entry::Path { path, saved } => {
-                let what = |msg: &str| {
-                    refuse(
-                        file,
-                        format!(
-                            "entry {n}: path `{}`: {msg}",
-                            path.display().to_string().escape_debug()
-                        ),
-                    )
-                };
-                match fs::components(path) {
-                    Ok(c) if !c.is_empty() => {}
-                    _ => return Err(what("not an absolute, normalised path below the root")),
-                }
-                if state_inside.as_ref().is_some_and(|s| path.starts_with(s)) {
-                    return Err(what("inside the state directory"));
-                }
-                match saved {
-                    Saved::Absent => {}
-                    Saved::File { mode, blob, .. } => {
-                        if *mode > 0o7777 {
-                            return Err(what("mode out of range"));
-                        }
-                        if let Some(b) = blob
-                            && !(b.len() == 64
-                                && b.bytes()
-                                    .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)))
-                        {
-                            return Err(what("saved content is not named by its SHA-256"));
-                        }
-                    }
-                    Saved::Dir { mode, .. } => {
-                        if *mode > 0o7777 {
-                            return Err(what("mode out of range"));
-                        }
-                    }
-                    Saved::Symlink { target } => {
-                        if target.as_os_str().is_empty() {
-                            return Err(what("empty symlink target"));
-                        }
-                    }
-                }
-            }
-        }
+        entry(e, i + 1, file, root, state_inside.as_deref())?;
     }
     for l in &m.locks {
         let (Lock::Fcntl { path } | Lock::PidFile { path }) = l;
         if !matches!(fs::components(path), Ok(c) if !c.is_empty()) {
             return Err(refuse(
                 file,
-                format!(
+                &format!(
                     "lock `{}`: not an absolute, normalised path",
                     path.display()
                 ),
@@ -166,11 +101,87 @@ pub fn manifest(m: &Manifest, file: &Path, root: &Path, state: &Path) -> Result<
     Ok(())
 }
 
+fn entry(
+    e: &Entry,
+    n: usize,
+    file: &Path,
+    root: &Path,
+    state_inside: Option<&Path>,
+) -> Result<(), StateError> {
+    match e {
+        Entry::Sysctl { key, .. } => {
+            if !crate::formats::sysctl::valid_key(&crate::formats::sysctl::normalise_key(key)) {
+                return Err(refuse(
+                    file,
+                    &format!(
+                        "entry {n}: kernel parameter `{}` is not a valid key",
+                        key.escape_debug()
+                    ),
+                ));
+            }
+            if root != Path::new("/") {
+                return Err(refuse(
+                    file,
+                    &format!(
+                        "entry {n}: kernel parameter `{key}` in a transaction whose root is not / ({}): only the running system has live kernel values",
+                        root.display()
+                    ),
+                ));
+            }
+        }
+        Entry::Path { path, saved } => {
+            let what = |msg: &str| {
+                refuse(
+                    file,
+                    &format!(
+                        "entry {n}: path `{}`: {msg}",
+                        path.display().to_string().escape_debug()
+                    ),
+                )
+            };
+            match fs::components(path) {
+                Ok(c) if !c.is_empty() => {}
+                _ => return Err(what("not an absolute, normalised path below the root")),
+            }
+            if state_inside.is_some_and(|s| path.starts_with(s)) {
+                return Err(what("inside the state directory"));
+            }
+            match saved {
+                Saved::Absent => {}
+                Saved::File { mode, blob, .. } => {
+                    if *mode > 0o7777 {
+                        return Err(what("mode out of range"));
+                    }
+                    if let Some(b) = blob
+                        && !(b.len() == 64
+                            && b.bytes()
+                                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)))
+                    {
+                        return Err(what("saved content is not named by its SHA-256"));
+                    }
+                }
+                Saved::Dir { mode, .. } => {
+                    if *mode > 0o7777 {
+                        return Err(what("mode out of range"));
+                    }
+                }
+                Saved::Symlink { target } => {
+                    if target.as_os_str().is_empty() {
+                        return Err(what("empty symlink target"));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn handler(h: &Handler, file: &Path) -> Result<(), StateError> {
-    if h.unit.is_empty() || h.unit.starts_with('-') || h.unit.chars().any(char::is_control) {
+    // Empty for `daemon-reload`; never something that reads as an option.
+    if h.unit.starts_with('-') || h.unit.chars().any(char::is_control) {
         return Err(refuse(
             file,
-            format!("handler unit `{}`", h.unit.escape_debug()),
+            &format!("handler unit `{}`", h.unit.escape_debug()),
         ));
     }
     Ok(())

@@ -6,6 +6,8 @@
 pub mod apply;
 pub mod confirm;
 pub mod loaded;
+pub mod lock_intent;
+pub mod redact;
 pub mod render;
 pub mod snapshot;
 pub mod state;

@@ -1,6 +1,9 @@
 //! Output of plans and reports: a human dry run (coloured unified diffs on a TTY,
 //! `NO_COLOR` respected) and a stable JSON document for machines. Secret content
-//! never reaches either: redacted diffs carry no text at all.
+//! never reaches either: redacted diffs carry no text at all. Every path, name and
+//! notice in the human rendering has its control characters escaped first (a file
+//! name from an image cannot start a plan line or drive the terminal); JSON keeps
+//! them exactly, as JSON escapes.
 
 use std::fmt::Write;
 
@@ -28,6 +31,39 @@ fn sev_style(s: Severity) -> Style {
     }
 }
 
+/// `s` with every control character escaped (`\n`, `\r`, `\t`, `\e`, `\u{..}`):
+/// for one-line fields (paths, names, rule ids, notices) in human output.
+#[must_use]
+pub fn esc(s: &str) -> std::borrow::Cow<'_, str> {
+    escape(s, &[])
+}
+
+/// As [`esc`], but keeping line breaks and tabs: for multi-line messages on stderr.
+#[must_use]
+pub fn esc_text(s: &str) -> std::borrow::Cow<'_, str> {
+    escape(s, &['\n', '\t'])
+}
+
+fn escape<'a>(s: &'a str, keep: &[char]) -> std::borrow::Cow<'a, str> {
+    if !s.chars().any(|c| c.is_control() && !keep.contains(&c)) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            c if !c.is_control() || keep.contains(&c) => out.push(c),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{1b}' => out.push_str("\\e"),
+            c => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// A unified diff of two texts.
 #[must_use]
 pub fn unified(before: &str, after: &str, path: &str) -> String {
@@ -46,8 +82,8 @@ pub fn human(plan: &Plan) -> String {
     let _ = writeln!(
         s,
         "{BOLD}harden plan{BOLD:#}: {} on {}",
-        plan.playbook,
-        plan.root.display()
+        esc(&plan.playbook),
+        esc(&plan.root.display().to_string())
     );
     for c in &plan.changes {
         let sev = sev_style(c.severity);
@@ -55,16 +91,16 @@ pub fn human(plan: &Plan) -> String {
             s,
             "\n{sev}~ [{}]{sev:#} {BOLD}{}{BOLD:#} {DIM}({}){DIM:#}\n  {}: {}",
             c.severity.as_str(),
-            c.rule_id,
-            c.task,
-            c.target,
-            c.summary
+            esc(&c.rule_id),
+            esc(&c.task),
+            esc(&c.target),
+            esc(&c.summary)
         );
         if let Some(d) = &c.diff {
             if d.redacted {
                 let _ = writeln!(s, "  {DIM}(content is secret: diff hidden){DIM:#}");
             } else {
-                for line in unified(&d.before, &d.after, &c.target).lines() {
+                for line in unified(&d.before, &d.after, &esc(&c.target)).lines() {
                     let style = if line.starts_with("+++") || line.starts_with("---") {
                         BOLD
                     } else if line.starts_with('+') {
@@ -76,12 +112,17 @@ pub fn human(plan: &Plan) -> String {
                     } else {
                         Style::new()
                     };
+                    let line = escape(line, &['\t']);
                     let _ = writeln!(s, "    {style}{line}{style:#}");
                 }
             }
         }
         if !c.handlers.is_empty() {
-            let hs: Vec<String> = c.handlers.iter().map(ToString::to_string).collect();
+            let hs: Vec<String> = c
+                .handlers
+                .iter()
+                .map(|h| esc(&h.to_string()).into_owned())
+                .collect();
             let _ = writeln!(s, "  then: {}", hs.join(", "));
         }
     }
@@ -95,7 +136,12 @@ pub fn human(plan: &Plan) -> String {
             NoticeLevel::Info => ("note", DIM),
             NoticeLevel::Refused => ("REFUSED", AnsiColor::Red.on_default().bold()),
         };
-        let _ = writeln!(s, "{style}{mark}{style:#} {}: {}", n.rule_id, n.message);
+        let _ = writeln!(
+            s,
+            "{style}{mark}{style:#} {}: {}",
+            esc(&n.rule_id),
+            esc(&n.message)
+        );
     }
     let counts: Vec<String> = plan
         .by_severity()

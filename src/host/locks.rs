@@ -197,6 +197,7 @@ fn pid_lock(root: &Path, path: &Path) -> Result<Taken, LockError> {
     )
     .map_err(sys(path, "create pid file"))?;
     let written = std::fs::File::from(fd).write_all(pid.to_string().as_bytes());
+    super::crash::crash_point("lock-pid-written");
     let result = written
         .map_err(|source| {
             LockError::Fs(FsError::Io {
@@ -255,6 +256,40 @@ fn link_lock(
         }
         std::thread::sleep(POLL);
     }
+}
+
+/// Removes what a dead process `pid` left of the `.lock`-file lock on `path`: its
+/// `FILE.PID` (made before linking, removed after) and a `FILE.lock` that still
+/// holds its pid. Anything else (another live holder's lock) is left alone.
+/// Returns the paths removed.
+///
+/// # Errors
+/// When the directory of `path` cannot be opened.
+pub fn sweep_dead(root: &Path, path: &Path, pid: u32) -> Result<Vec<PathBuf>, FsError> {
+    let (dir, name) = match dir_and_name(root, path) {
+        Ok(x) => x,
+        Err(FsError::Sys {
+            errno: Errno::ENOENT,
+            ..
+        }) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut removed = Vec::new();
+    let mut pid_name = name.clone().into_os_string();
+    pid_name.push(format!(".{pid}"));
+    let pid_name = PathBuf::from(pid_name);
+    if unlinkat(dir.as_fd(), pid_name.as_path(), UnlinkatFlags::NoRemoveDir).is_ok() {
+        removed.push(path.with_file_name(&pid_name));
+    }
+    let mut lock_name = name.into_os_string();
+    lock_name.push(".lock");
+    let lock_name = PathBuf::from(lock_name);
+    if holder_pid(&dir, &lock_name).and_then(|p| u32::try_from(p).ok()) == Some(pid)
+        && unlinkat(dir.as_fd(), lock_name.as_path(), UnlinkatFlags::NoRemoveDir).is_ok()
+    {
+        removed.push(path.with_file_name(&lock_name));
+    }
+    Ok(removed)
 }
 
 #[cfg(test)]

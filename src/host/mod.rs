@@ -3,6 +3,7 @@
 //! that root. Nothing outside this module opens a managed path or runs a command by
 //! other means, so `--root` hardens an offline image and tests run on temp trees.
 
+pub mod crash;
 pub mod facts;
 pub mod fs;
 pub mod ids;

@@ -7,6 +7,7 @@
 //! the host beyond evaluating `when:`.
 
 pub mod schema;
+pub mod single_line;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -433,6 +434,7 @@ fn load_one(
     vars.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
     let text = substitute(&text, &vars, &label)?;
     let file: PlaybookFile = serde_saphyr::from_str_with_options(&text, opts()).map_err(syntax)?;
+    single_line::check(&text, &label)?;
     stack.push(label.clone());
     for inc in &file.include {
         let inc_src = match src {

@@ -43,10 +43,14 @@ fn plan_writes_nothing_not_even_the_state_dir() {
     assert_eq!(env.tree(), before, "check changed the root");
     let state = fingerprint(&env.state);
     let paths: Vec<&str> = state.keys().map(String::as_str).collect();
-    assert_eq!(paths.len(), 3, "{paths:?}");
-    assert!(paths[0].is_empty() && paths[1] == "reports", "{paths:?}");
+    assert_eq!(paths.len(), 4, "{paths:?}");
+    // The state directory, the marker saying harden made it, the report.
     assert!(
-        paths[2].starts_with("reports/") && paths[2].ends_with("-check.json"),
+        paths[0].is_empty() && paths[1] == ".harden-state" && paths[2] == "reports",
+        "{paths:?}"
+    );
+    assert!(
+        paths[3].starts_with("reports/") && paths[3].ends_with("-check.json"),
         "{paths:?}"
     );
 }

@@ -220,12 +220,15 @@ fn finding_3_a_planted_file_named_like_a_subcommand_switches_to_module_mode() {
 const CANARY_PB: &str =
     "tasks:\n  - {name: c, id: c.c, file: {path: /CANARY, content: \"x\\n\"}}\n";
 
+/// Prepares one bad state directory.
+type Setup = Box<dyn Fn(&Env)>;
+
 #[test]
 fn finding_5_a_state_dir_others_can_write_is_refused() {
     let env = Env::new();
     let pb = env.playbook("pb.yml", CANARY_PB);
     let p = pb.to_str().unwrap();
-    let cases: [(&str, Box<dyn Fn(&Env)>); 3] = [
+    let cases: [(&str, Setup); 3] = [
         (
             "owned by another user",
             Box::new(|e: &Env| {
@@ -595,7 +598,7 @@ fn finding_12_kill_9_while_taking_the_shadow_locks_leaves_them_behind() {
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .filter(|n| {
-                n.ends_with(".lock")
+                Path::new(n).extension().is_some_and(|x| x == "lock")
                     || n.rsplit('.')
                         .next()
                         .is_some_and(|s| s.parse::<u32>().is_ok())
@@ -622,7 +625,7 @@ fn finding_12_kill_9_while_taking_the_shadow_locks_leaves_them_behind() {
         assert!(
             !names
                 .iter()
-                .any(|n| n.ends_with(".lock") && n != ".pwd.lock"),
+                .any(|n| Path::new(n).extension().is_some_and(|x| x == "lock") && n != ".pwd.lock"),
             "{point}: {names:?}"
         );
     }
