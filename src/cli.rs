@@ -690,7 +690,9 @@ pub(crate) fn state_dir(target: &Target, host: &Host) -> Result<StateDir, Error>
         None => host.path(Path::new("/var/lib/harden")),
     };
     let state = StateDir::new(path)?;
-    crate::engine::trust::check(&state.path, target.state_dir.is_some())?;
+    // The running system's own `/var/lib/harden` (root-owned, checked) is adopted
+    // even without the marker, as older versions made it; an image's is not.
+    crate::engine::trust::check(&state.path, target.state_dir.is_some() || host.is_live())?;
     Ok(state)
 }
 

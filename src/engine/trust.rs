@@ -6,7 +6,8 @@
 //! with the sticky bit (`/tmp`) is accepted, since nobody else can rename or remove
 //! what is in it. A state directory that exists but that harden did not create
 //! (no [`MARKER`] in it) is refused unless `--state-dir` names it explicitly: an
-//! image can carry a planted `var/lib/harden`. This module only inspects; the
+//! image can carry a planted `var/lib/harden`. (The running system's own
+//! `/var/lib/harden`, made by root, possibly by an older harden, is adopted.) This module only inspects; the
 //! directory is made (ancestors `0755`, itself `0700`, with its marker) by
 //! [`super::state::StateDir::ensure`].
 
@@ -26,7 +27,8 @@ fn untrusted(path: &Path, message: impl Into<String>) -> StateError {
 }
 
 /// Checks the state directory at host path `state` (absolute, normalised).
-/// `explicit`: `--state-dir` named it.
+/// `explicit`: `--state-dir` named it (or it is the running system's own default,
+/// which only root can have made), so a missing marker is accepted.
 ///
 /// # Errors
 /// [`StateError::Untrusted`] naming the directory at fault.

@@ -90,15 +90,32 @@ fn entries<'a>(n: &'a Node, key: &str) -> Option<&'a Spanned<Node>> {
         .map(|(_, v)| v)
 }
 
-/// The first key or value under `n` holding a line break.
-fn first_break(n: &Spanned<Node>) -> Option<&Spanned<Node>> {
+/// The first key or value under `n` holding a line break, with the keys leading
+/// to it (`jails.sshd.maxretry`; never the value itself, which may be secret).
+fn first_break<'a>(n: &'a Spanned<Node>, at: &str) -> Option<(&'a Spanned<Node>, String)> {
+    let has_break = |t: &str| t.contains(['\n', '\r']);
     match &n.value {
-        Node::Text(t) if t.contains(['\n', '\r']) => Some(n),
+        Node::Text(t) if has_break(t) => Some((n, at.to_string())),
         Node::Text(_) | Node::Other => None,
-        Node::Seq(items) => items.iter().find_map(first_break),
-        Node::Map(m) => m
+        Node::Seq(items) => items
             .iter()
-            .find_map(|(k, v)| first_break(k).or_else(|| first_break(v))),
+            .enumerate()
+            .find_map(|(i, item)| first_break(item, &format!("{at}[{i}]"))),
+        Node::Map(m) => m.iter().find_map(|(k, v)| {
+            let name = match &k.value {
+                Node::Text(t) => t.escape_debug().to_string(),
+                _ => "?".into(),
+            };
+            let here = if at.is_empty() {
+                name
+            } else {
+                format!("{at}.{name}")
+            };
+            match &k.value {
+                Node::Text(t) if has_break(t) => Some((k, format!("the key {here}"))),
+                _ => first_break(v, &here),
+            }
+        }),
     }
 }
 
@@ -121,14 +138,14 @@ pub fn check(text: &str, file: &str) -> Result<(), PlaybookError> {
     for task in tasks {
         for module in SINGLE_LINE_MODULES {
             if let Some(params) = entries(&task.value, module)
-                && let Some(bad) = first_break(params)
+                && let Some((bad, path)) = first_break(params, "")
             {
                 return Err(PlaybookError::Syntax {
                     file: file.to_string(),
                     line: bad.referenced.line(),
                     column: bad.referenced.column(),
                     message: format!(
-                        "a line break in a `{module}` value: it would write extra lines into the file; refused"
+                        "a line break in `{module}` {path}: it would write extra lines into the file; refused"
                     ),
                 });
             }
@@ -145,7 +162,10 @@ mod tests {
     fn names_the_value() {
         let text = "tasks:\n  - name: t\n    id: t.t\n    sshd:\n      settings:\n        Banner: \"a\\nb\"\n";
         let err = check(text, "pb.yml").unwrap_err().to_string();
-        assert!(err.starts_with("pb.yml:6:17: a line break"), "{err}");
+        assert!(
+            err.starts_with("pb.yml:6:17: a line break in `sshd` settings.Banner:"),
+            "{err}"
+        );
         let ok = "tasks:\n  - name: t\n    id: t.t\n    file: {path: /x, content: \"a\\nb\"}\n";
         assert!(check(ok, "pb.yml").is_ok());
     }
