@@ -227,45 +227,6 @@ pub enum Command {
     },
     /// Print the JSON Schema of playbooks.
     Schema,
-    /// Validator used by the `fail2ban` module's plans: stage the root's fail2ban
-    /// directory with the candidates in place and run `fail2ban-client -t` on it.
-    #[command(hide = true)]
-    ValidateFail2ban {
-        #[arg(long)]
-        root: PathBuf,
-        #[arg(long)]
-        dir: PathBuf,
-        #[arg(long)]
-        target: PathBuf,
-        #[arg(long)]
-        candidate: PathBuf,
-        #[arg(long = "put", value_name = "LOGICAL=HEX")]
-        puts: Vec<String>,
-    },
-    /// Validator used by the `rsyslog` module's plans: stage the root's
-    /// rsyslog.conf with the candidate drop-in and run `rsyslogd -N1` on it.
-    #[command(hide = true)]
-    ValidateRsyslog {
-        #[arg(long)]
-        root: PathBuf,
-        #[arg(long)]
-        main: PathBuf,
-        #[arg(long)]
-        dir: PathBuf,
-        #[arg(long)]
-        target: PathBuf,
-        #[arg(long)]
-        candidate: PathBuf,
-    },
-    /// Validator used by the `mount_options` module's plans: `findmnt --verify`
-    /// on the current fstab and the candidate; fails on a new finding.
-    #[command(hide = true)]
-    ValidateFstab {
-        #[arg(long)]
-        current: PathBuf,
-        #[arg(long)]
-        candidate: PathBuf,
-    },
 }
 
 /// Runs the command line of this process and returns the exit code.
@@ -407,51 +368,12 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             }
             Ok(exit::OK)
         }
-        c @ (Command::ValidateFail2ban { .. }
-        | Command::ValidateRsyslog { .. }
-        | Command::ValidateFstab { .. }) => Ok(cmd_validate(c)),
         Command::Schema => {
             println!(
                 "{}",
                 serde_json::to_string_pretty(&playbook::schema::generate()).unwrap_or_default()
             );
             Ok(exit::OK)
-        }
-    }
-}
-
-/// The hidden staged validators the module plans call (`validate-fail2ban`,
-/// `validate-rsyslog`): exit 0 when the staged configuration passes, 1 with the
-/// tool's message on stderr otherwise.
-fn cmd_validate(c: Command) -> i32 {
-    let r = match c {
-        Command::ValidateFail2ban {
-            root,
-            dir,
-            target,
-            candidate,
-            puts,
-        } => crate::modules::fail2ban::check_staged(&root, &dir, &target, &candidate, &puts)
-            .map_err(|e| e.to_string()),
-        Command::ValidateRsyslog {
-            root,
-            main,
-            dir,
-            target,
-            candidate,
-        } => crate::modules::rsyslog::check_staged(&root, &main, &dir, &target, &candidate)
-            .map_err(|e| e.to_string()),
-        Command::ValidateFstab { current, candidate } => {
-            crate::modules::mount_options::check_staged(&current, &candidate)
-                .map_err(|e| e.to_string())
-        }
-        _ => Err("not a validator command".into()),
-    };
-    match r {
-        Ok(()) => exit::OK,
-        Err(e) => {
-            eprintln!("{e}");
-            exit::ERROR
         }
     }
 }

@@ -13,7 +13,6 @@ use crate::host::Host;
 use crate::host::fs::{self, Kind, Owner};
 use crate::host::kernel::read_live;
 use crate::host::locks::{self, LockError};
-use crate::host::runner::Cmd;
 use crate::host::service;
 use crate::plan::{Handler, Lock, Observed, Op, Plan, sha256_hex};
 
@@ -154,9 +153,9 @@ fn check_observed(host: &Host, path: &Path, expect: &Observed) -> Result<(), Str
     }
 }
 
-/// Runs every validator of the plan on candidates written next to their targets.
-/// Returns the first rejection.
-fn validate(host: &Host, plan: &Plan, tag: &str) -> Result<(), String> {
+/// Runs every validator of the plan ([`super::validate`]: staged copies, the real
+/// tool, confined for a root other than `/`). Returns the first rejection.
+fn validate(host: &Host, plan: &Plan) -> Result<(), String> {
     // A file some change shows only redacted is secret: its validator output is
     // scrubbed of the candidate's lines before it goes anywhere.
     let secret: std::collections::BTreeSet<&Path> = plan
@@ -171,76 +170,22 @@ fn validate(host: &Host, plan: &Plan, tag: &str) -> Result<(), String> {
         .collect();
     for op in plan.ops() {
         let Op::WriteFile(w) = op else { continue };
-        if w.validators.is_empty() {
-            continue;
-        }
-        let owner = Owner {
-            mode: w.mode,
-            uid: w.uid,
-            gid: w.gid,
-        };
-        // Next to the target; if its directory is yet to be made, in the nearest
-        // existing ancestor (nothing is created before validation passes).
-        let mut dir = w.path.parent().unwrap_or(Path::new("/")).to_path_buf();
-        while dir != Path::new("/")
-            && !matches!(host.lstat(&dir), Ok(Some(m)) if m.kind == Kind::Dir)
-        {
-            dir = dir.parent().unwrap_or(Path::new("/")).to_path_buf();
-        }
-        let stage_as = dir.join(w.path.file_name().unwrap_or_default());
-        let cand = fs::write_temp(&host.root, &stage_as, &w.content, owner, tag, "candidate")
-            .map_err(|e| format!("{}: cannot stage candidate: {e}", w.path.display()))?;
-        let host_cand = host.path(&cand);
-        let result = (|| {
-            for v in &w.validators {
-                let argv: Vec<String> = v
-                    .argv
-                    .iter()
-                    .map(|a| a.replace("%s", &host_cand.to_string_lossy()))
-                    .collect();
-                let cmd = if v.private_run {
-                    private_run(&argv)
-                } else {
-                    Cmd::new(argv.clone())
+        match super::validate::run(host, plan, w) {
+            Ok(()) => {}
+            Err(super::validate::ValidateError::Rejected { cmd, code, brief })
+                if secret.contains(w.path.as_path()) =>
+            {
+                let e = super::validate::ValidateError::Rejected {
+                    cmd,
+                    code,
+                    brief: super::redact::secret_output(&brief, &w.content),
                 };
-                match host.runner.run(&cmd) {
-                    Ok(out) if out.success() => {}
-                    Ok(out) => {
-                        let said = if secret.contains(w.path.as_path()) {
-                            super::redact::secret_output(&out.brief(), &w.content)
-                        } else {
-                            out.brief()
-                        };
-                        return Err(format!(
-                            "{}: validator `{}` rejected the candidate (exit {}): {}",
-                            w.path.display(),
-                            argv.join(" "),
-                            out.code.map_or_else(|| "signal".into(), |c| c.to_string()),
-                            said
-                        ));
-                    }
-                    Err(e) => return Err(format!("{}: {e}", w.path.display())),
-                }
+                return Err(format!("{}: {e}", w.path.display()));
             }
-            Ok(())
-        })();
-        // A candidate left behind would sit in a managed directory: say so.
-        let removed = fs::remove_file(&host.root, &cand).map_err(|e| {
-            format!(
-                "{}: cannot remove the staged candidate: {e}",
-                w.path.display()
-            )
-        });
-        result?;
-        removed?;
+            Err(e) => return Err(format!("{}: {e}", w.path.display())),
+        }
     }
     Ok(())
-}
-
-/// Wraps a validator so it runs with a private tmpfs `/run` (see TESTING.md).
-#[must_use]
-pub fn private_run(argv: &[String]) -> Cmd {
-    Cmd::new(argv.iter().cloned()).in_private_run()
 }
 
 fn perform(host: &Host, i: usize, op: &Op, tag: &str) -> Result<(), String> {
@@ -500,7 +445,7 @@ pub fn apply_armed(
     }
     crash_point("after-arm");
     let tag = temp_tag(&txn.id);
-    if let Err(reason) = validate(host, plan, &tag) {
+    if let Err(reason) = validate(host, plan) {
         // Nothing was installed. Without its outcome on disk the journal stays,
         // and the next run points at `harden rollback` (a no-op restore).
         txn.finish(Outcome::ValidationFailed, Some(reason.clone()))?;

@@ -12,6 +12,7 @@ pub mod render;
 pub mod snapshot;
 pub mod state;
 pub mod trust;
+pub mod validate;
 
 /// The plan vocabulary lives on the ground floor now ([`crate::plan`]); this
 /// alias keeps `engine::plan` paths working while callers move.

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::{Ctx, FileWrite, ModuleError, Out};
 use crate::host::fs::Kind;
 use crate::host::service::{APPARMOR_KERNEL, Action};
-use crate::plan::{Handler, NoticeLevel, Validator};
+use crate::plan::{Accept, Check, Handler, NoticeLevel, Stage, Validator};
 
 /// The profiles harden ships, by name.
 const BUILTIN: &[(&str, &str)] = &[("docker-postiz", include_str!("apparmor/docker-postiz"))];
@@ -87,7 +87,7 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
     if before.as_deref() == Some(text.as_bytes()) {
         return Ok(());
     }
-    let includes = include_dir(ctx, &dir, out);
+    let (includes, staged) = include_dir(ctx, &dir, out);
     let mut c = ctx.write_change(FileWrite {
         path: &path,
         before: before.as_deref(),
@@ -95,17 +95,24 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         mode: 0o644,
         uid: 0,
         gid: 0,
-        validators: vec![Validator {
-            argv: vec![
-                "apparmor_parser".into(),
-                "-Q".into(),
-                "-K".into(),
-                "-T".into(),
-                "-I".into(),
-                includes.display().to_string(),
-                "%s".into(),
-            ],
-            private_run: false,
+        validators: vec![Validator::Staged {
+            files: Stage {
+                trees: if staged {
+                    vec![includes.clone()]
+                } else {
+                    Vec::new()
+                },
+                ..Stage::default()
+            },
+            check: Check {
+                tool: "apparmor_parser".into(),
+                args: ["-Q", "-K", "-T", "-I"]
+                    .iter()
+                    .map(|a| (*a).to_string())
+                    .chain([includes.display().to_string(), "%s".into()])
+                    .collect(),
+                accept: Accept::Exit,
+            },
         }],
         secret: false,
         what: "AppArmor profile",
@@ -132,10 +139,10 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
 
 /// The include path for the parse check: the root's profile directory when it
 /// has the abstractions, else the machine's (with a notice).
-fn include_dir(ctx: &Ctx, dir: &Path, out: &mut Out) -> PathBuf {
+fn include_dir(ctx: &Ctx, dir: &Path, out: &mut Out) -> (PathBuf, bool) {
     let abstractions = dir.join("abstractions");
     if matches!(ctx.host.lstat(&abstractions), Ok(Some(m)) if m.kind == Kind::Dir) {
-        return ctx.host.path(dir);
+        return (dir.to_path_buf(), true);
     }
     if !ctx.host.is_live() {
         out.notices.push(ctx.notice(
@@ -146,7 +153,7 @@ fn include_dir(ctx: &Ctx, dir: &Path, out: &mut Out) -> PathBuf {
             ),
         ));
     }
-    PathBuf::from("/etc/apparmor.d")
+    (PathBuf::from("/etc/apparmor.d"), false)
 }
 
 #[cfg(test)]

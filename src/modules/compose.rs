@@ -18,9 +18,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{Ctx, FileWrite, ModuleError, Out};
-use crate::host::fs::Kind;
-use crate::host::runner::Cmd;
-use crate::plan::{NoticeLevel, Validator};
+use crate::engine::validate;
+use crate::host::fs::{self, Kind};
+use crate::plan::{Accept, Check, NoticeLevel, Stage, Validator};
 
 /// Parameters of `compose:`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -298,27 +298,47 @@ fn render(
     out
 }
 
-/// The validator: the machine's `docker compose`, else `docker-compose`, else none.
+/// Where Docker keeps CLI plugins (`docker compose` is one).
+const PLUGIN_DIRS: [&str; 4] = [
+    "/usr/libexec/docker/cli-plugins",
+    "/usr/lib/docker/cli-plugins",
+    "/usr/local/libexec/docker/cli-plugins",
+    "/usr/local/lib/docker/cli-plugins",
+];
+
+/// The validator: `docker compose` where the compose plugin is installed (in
+/// the root, else on this machine), else `docker-compose`, else none. Nothing
+/// runs at plan time: the check is staged and run by the engine in `apply`.
 fn validator(ctx: &Ctx, user: &Path) -> Option<Validator> {
-    let host_user = ctx.host.path(user).to_string_lossy().into_owned();
-    let probes: [&[&str]; 2] = [&["docker", "compose"], &["docker-compose"]];
-    probes.into_iter().find_map(|base| {
-        let mut probe: Vec<&str> = base.to_vec();
-        probe.push("version");
-        let ok = ctx
-            .host
-            .runner
-            .run(&Cmd::new(probe))
-            .is_ok_and(|o| o.success());
-        ok.then(|| {
-            let mut argv: Vec<String> = base.iter().map(|s| (*s).to_string()).collect();
-            argv.extend(["-f".into(), host_user.clone(), "-f".into(), "%s".into()]);
-            argv.extend(["config".into(), "-q".into()]);
-            Validator {
-                argv,
-                private_run: false,
-            }
-        })
+    let plugin = [ctx.host.root.as_path(), Path::new("/")]
+        .iter()
+        .any(|root| {
+            PLUGIN_DIRS
+                .iter()
+                .any(|d| fs::host_path(root, &Path::new(d).join("docker-compose")).is_file())
+        });
+    let user_s = user.display().to_string();
+    let (tool, mut args): (&str, Vec<String>) = if plugin && validate::available(ctx.host, "docker")
+    {
+        ("docker", vec!["compose".into()])
+    } else if validate::available(ctx.host, "docker-compose") {
+        ("docker-compose", Vec::new())
+    } else {
+        return None;
+    };
+    args.extend(["-f".into(), user_s, "-f".into(), "%s".into()]);
+    args.extend(["config".into(), "-q".into()]);
+    Some(Validator::Staged {
+        files: Stage {
+            // The project's `.env` feeds interpolation; absent, nothing is staged.
+            trees: vec![user.to_path_buf(), user.with_file_name(".env")],
+            ..Stage::default()
+        },
+        check: Check {
+            tool: tool.into(),
+            args,
+            accept: Accept::Exit,
+        },
     })
 }
 
@@ -366,7 +386,7 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
     if validators.is_empty() {
         out.notices.push(ctx.notice(
             NoticeLevel::Info,
-            "no `docker compose` or `docker-compose` on this machine: the override is checked by harden's structural checks only",
+            "no `docker compose` or `docker-compose` in the root or on this machine: the override is checked by harden's structural checks only",
         ));
     }
     if before.as_deref() == Some(after.as_bytes()) {

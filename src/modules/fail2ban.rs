@@ -15,9 +15,9 @@
 //!   start every jail, and `fail2ban-client -t` does not notice);
 //! - before install, the whole configuration is staged (a copy of the root's
 //!   `/etc/fail2ban` with every candidate in place) and checked with
-//!   `fail2ban-client -c STAGED -t`, through the hidden `harden validate-fail2ban`
-//!   validator ([`check_staged`]); logpaths are then resolved in the root's
-//!   `/var/log` (bound over `/var/log` in a private mount namespace).
+//!   `fail2ban-client -c /etc/fail2ban -t`, a staged check
+//!   ([`crate::engine::validate`], confined under `--root`); logpaths are then
+//!   resolved in the root's `/var/log`, never the machine's.
 //!
 //! Changes reload fail2ban.
 
@@ -28,10 +28,10 @@ use serde::Deserialize;
 
 use super::{Ctx, ModuleError, Out, diff, missing_parents, observed};
 use crate::formats::ini::{IniBuilder, IniDialect};
-use crate::host::runner::{Cmd, Runner, SystemRunner};
+use crate::host::runner::Cmd;
 use crate::host::service::Action;
 use crate::plan::VarValue;
-use crate::plan::{Change, Handler, NoticeLevel, Op, Validator, WriteFile};
+use crate::plan::{Accept, Change, Check, Handler, NoticeLevel, Op, Stage, Validator, WriteFile};
 
 /// Parameters of `fail2ban:`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -248,26 +248,6 @@ fn run_tests(
         }
     }
     Ok(failures)
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
-
-fn from_hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 /// A section of the jail file: its name and its `key = value` lines.
@@ -529,16 +509,18 @@ fn plan_writes(
         }
         pending.push((path, text, before));
     }
-    let Some(((first, _, _), rest)) = pending.split_first() else {
+    if pending.is_empty() {
         return Ok(());
-    };
-    let argv = validator_argv(ctx, dir, first, rest)?;
+    }
+    let validator = staged_check(dir);
+    let Validator::Staged { check, .. } = &validator;
+    let how = crate::engine::validate::describe(ctx.host, check)
+        .map_err(|e| ctx.invalid(e.to_string()))?;
+    out.notices.push(ctx.notice(NoticeLevel::Info, how));
     for (i, (path, text, before)) in pending.into_iter().enumerate() {
+        // One check sees every planned file: the first write carries it.
         let validators = if i == 0 {
-            vec![Validator {
-                argv: argv.clone(),
-                private_run: false,
-            }]
+            vec![validator.clone()]
         } else {
             Vec::new()
         };
@@ -553,36 +535,23 @@ fn plan_writes(
     Ok(())
 }
 
-/// The staged check's command line: the first pending file as the candidate,
-/// the others put in place by content.
-fn validator_argv(
-    ctx: &Ctx,
-    dir: &Path,
-    first: &Path,
-    rest: &[Pending],
-) -> Result<Vec<String>, ModuleError> {
-    let exe = std::env::current_exe().map_err(|e| {
-        ctx.invalid(format!(
-            "cannot find the harden binary for the validator: {e}"
-        ))
-    })?;
-    let mut argv = vec![
-        exe.display().to_string(),
-        "validate-fail2ban".into(),
-        "--root".into(),
-        ctx.host.root.display().to_string(),
-        "--dir".into(),
-        dir.display().to_string(),
-        "--target".into(),
-        first.display().to_string(),
-        "--candidate".into(),
-        "%s".into(),
-    ];
-    for (path, text, _) in rest {
-        argv.push("--put".into());
-        argv.push(format!("{}={}", path.display(), to_hex(text.as_bytes())));
+/// The staged check: a copy of the root's fail2ban directory with every planned
+/// file in place, checked with `fail2ban-client -c DIR -t`; logpaths resolve in
+/// the root's `/var/log` (its shape, when this machine's fail2ban-client runs on
+/// the copy), never in the machine's own logs.
+fn staged_check(dir: &Path) -> Validator {
+    Validator::Staged {
+        files: Stage {
+            trees: vec![dir.to_path_buf()],
+            shapes: vec![PathBuf::from("/var/log")],
+            ..Stage::default()
+        },
+        check: Check {
+            tool: "fail2ban-client".into(),
+            args: vec!["-c".into(), dir.display().to_string(), "-t".into()],
+            accept: Accept::Exit,
+        },
     }
-    Ok(argv)
 }
 
 /// The change writing one file, its mode and owner kept, reloading fail2ban.
@@ -617,126 +586,6 @@ fn write_change(
     Ok(c)
 }
 
-/// A staged check could not be made or failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StageError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("bad --put argument `{0}` (expected LOGICAL=HEX)")]
-    Put(String),
-    #[error("{0} is not inside the fail2ban directory")]
-    Outside(PathBuf),
-    #[error("fail2ban-client -t rejected the staged configuration:\n{0}")]
-    Rejected(String),
-    #[error(transparent)]
-    Run(#[from] crate::host::runner::RunError),
-}
-
-fn copy_tree(from: &Path, to: &Path) -> Result<(), StageError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| StageError::Io { path, source }
-    };
-    std::fs::create_dir_all(to).map_err(io(to))?;
-    for e in std::fs::read_dir(from).map_err(io(from))? {
-        let e = e.map_err(io(from))?;
-        let (src, dst) = (e.path(), to.join(e.file_name()));
-        let ft = e.file_type().map_err(io(&src))?;
-        if ft.is_dir() {
-            copy_tree(&src, &dst)?;
-        } else if ft.is_symlink() {
-            let target = std::fs::read_link(&src).map_err(io(&src))?;
-            std::os::unix::fs::symlink(target, &dst).map_err(io(&dst))?;
-        } else if ft.is_file() {
-            std::fs::copy(&src, &dst).map_err(io(&src))?;
-        }
-    }
-    Ok(())
-}
-
-/// The hidden `harden validate-fail2ban` validator: stages a copy of the root's
-/// fail2ban directory `dir` with `candidate` (a host path) in place of `target`
-/// and each `LOGICAL=HEX` of `puts` written, then runs `fail2ban-client -c STAGED
-/// -t`. For a root other than `/`, the check runs in a private mount namespace
-/// with the root's `/var/log` (or an empty tmpfs) over `/var/log`, so logpaths are
-/// those of the root and the machine's own logs are never consulted.
-///
-/// # Errors
-/// When staging fails or `fail2ban-client` rejects the configuration.
-pub fn check_staged(
-    root: &Path,
-    dir: &Path,
-    target: &Path,
-    candidate: &Path,
-    puts: &[String],
-) -> Result<(), StageError> {
-    let tmp = tempfile::tempdir().map_err(|source| StageError::Io {
-        path: std::env::temp_dir(),
-        source,
-    })?;
-    let stage = tmp.path().join("fail2ban");
-    copy_tree(&crate::host::fs::host_path(root, dir), &stage)?;
-    let place = |logical: &Path, content: &[u8]| -> Result<(), StageError> {
-        let rel = logical
-            .strip_prefix(dir)
-            .map_err(|_| StageError::Outside(logical.to_path_buf()))?;
-        let dst = stage.join(rel);
-        if let Some(parent) = dst.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| StageError::Io {
-                path: parent.to_path_buf(),
-                source,
-            })?;
-        }
-        std::fs::write(&dst, content).map_err(|source| StageError::Io { path: dst, source })
-    };
-    let cand = std::fs::read(candidate).map_err(|source| StageError::Io {
-        path: candidate.to_path_buf(),
-        source,
-    })?;
-    place(target, &cand)?;
-    for put in puts {
-        let (logical, hex) = put
-            .split_once('=')
-            .ok_or_else(|| StageError::Put(put.clone()))?;
-        let content = from_hex(hex).ok_or_else(|| StageError::Put(put.clone()))?;
-        place(Path::new(logical), &content)?;
-    }
-    let stage_s = stage.display().to_string();
-    let cmd = if root == Path::new("/") {
-        Cmd::new(["fail2ban-client", "-c", &stage_s, "-t"])
-    } else {
-        let logs = crate::host::fs::host_path(root, Path::new("/var/log"));
-        Cmd::new([
-            "unshare",
-            "-m",
-            "sh",
-            "-c",
-            "mount --make-rprivate / && if [ -d \"$1\" ]; then mount --bind \"$1\" /var/log; else mount -t tmpfs tmpfs /var/log; fi && shift && exec \"$@\"",
-            "sh",
-            &logs.display().to_string(),
-            "fail2ban-client",
-            "-c",
-            &stage_s,
-            "-t",
-        ])
-    };
-    let out = SystemRunner.run(&cmd)?;
-    if out.success() {
-        return Ok(());
-    }
-    let text = format!("{}\n{}", out.stderr, out.stdout);
-    let errors: Vec<&str> = text.lines().filter(|l| l.contains("ERROR")).collect();
-    Err(StageError::Rejected(if errors.is_empty() {
-        out.brief()
-    } else {
-        errors.join("\n")
-    }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -747,13 +596,5 @@ mod tests {
         assert!(wildcard(b"*error.log", b"site-error.log"));
         assert!(!wildcard(b"*error.log", b"access.log"));
         assert!(wildcard(b"auth.lo?", b"auth.log"));
-    }
-
-    #[test]
-    fn hex_round_trip() {
-        let s = b"[Definition]\nfailregex = ^%(x)s <ADDR>\n";
-        assert_eq!(from_hex(&to_hex(s)).unwrap(), s);
-        assert!(from_hex("abc").is_none());
-        assert!(from_hex("zz").is_none());
     }
 }

@@ -185,10 +185,9 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
                 })
             })
             .transpose()?;
-    if let Some(v) = &p.validate
-        && !v.iter().any(|a| a.contains("%s"))
-    {
-        return Err(ctx.invalid("`validate` must name the candidate as `%s`"));
+    if let Some(v) = &p.validate {
+        crate::engine::validate::check_argv(v)
+            .map_err(|m| ctx.invalid(format!("`validate` {m}")))?;
     }
     if p.recurse && p.state != State::Directory {
         return Err(ctx.invalid("`recurse` needs `state: directory`"));
@@ -321,10 +320,7 @@ fn plan_file(
                 validators: p
                     .validate
                     .iter()
-                    .map(|argv| Validator {
-                        argv: argv.clone(),
-                        private_run: false,
-                    })
+                    .filter_map(|argv| Validator::argv(argv))
                     .collect(),
                 secret: p.secret,
                 what: "file",

@@ -170,13 +170,11 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         .transpose()
         .map_err(|m| ctx.invalid(m))?;
     let validators = match &p.validator {
-        Some(argv) if argv.is_empty() || !argv.iter().any(|a| a.contains("%s")) => {
-            return Err(ctx.invalid("`validator` must be an argument vector containing %s"));
+        Some(argv) => {
+            crate::engine::validate::check_argv(argv)
+                .map_err(|m| ctx.invalid(format!("`validator` {m}")))?;
+            Validator::argv(argv).into_iter().collect()
         }
-        Some(argv) => vec![Validator {
-            argv: argv.clone(),
-            private_run: false,
-        }],
         None => Vec::new(),
     };
     let meta = ctx.host.lstat(&path).map_err(ctx.fs())?;

@@ -2,12 +2,11 @@
 //! entry of one mount point (R7), edited losslessly ([`crate::formats::fstab`]):
 //! only that entry's options field changes. No entry: an error, unless the task
 //! gives `device` and `fstype`, then one is appended. The candidate is checked
-//! with the real `findmnt --verify --tab-file` (see [`check_staged`] for which of
-//! its messages count). Nothing is remounted by default: the options take effect
+//! with the real `findmnt --verify --tab-file`, a staged check that only a
+//! finding the candidate adds fails ([`Accept::NoNewFindmntFindings`]). Nothing is remounted by default: the options take effect
 //! at the next mount or reboot; `remount: true` adds a `mount -o remount` handler,
 //! run on the running system only.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -15,9 +14,8 @@ use serde::Deserialize;
 use super::{Ctx, FileWrite, ModuleError, Out};
 use crate::formats::fstab::{Fstab, ensure_options, escape};
 use crate::host::fs::Kind;
-use crate::host::runner::{Cmd, Runner, SystemRunner};
 use crate::host::service::Action;
-use crate::plan::{Handler, NoticeLevel, Validator};
+use crate::plan::{Accept, Check, Handler, NoticeLevel, Stage, Validator};
 
 /// Parameters of `mount_options:`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -144,11 +142,6 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
             p.path
         )));
     }
-    let exe = std::env::current_exe().map_err(|e| {
-        ctx.invalid(format!(
-            "cannot find the harden binary for the validator: {e}"
-        ))
-    })?;
     let (mode, uid, gid) = meta.map_or((0o644, 0, 0), |m| (m.mode, m.uid, m.gid));
     let mut c = ctx.write_change(FileWrite {
         path: &fstab,
@@ -157,16 +150,13 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         mode,
         uid,
         gid,
-        validators: vec![Validator {
-            argv: vec![
-                exe.display().to_string(),
-                "validate-fstab".into(),
-                "--current".into(),
-                ctx.host.path(&fstab).display().to_string(),
-                "--candidate".into(),
-                "%s".into(),
-            ],
-            private_run: false,
+        validators: vec![Validator::Staged {
+            files: Stage::default(),
+            check: Check {
+                tool: "findmnt".into(),
+                args: vec!["--verify".into(), "--tab-file".into(), "%s".into()],
+                accept: Accept::NoNewFindmntFindings,
+            },
         }],
         secret: false,
         what: "fstab",
@@ -193,103 +183,6 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
     c.summary = format!("options {} on {} ({when})", p.options.join(","), p.path);
     out.changes.push(c);
     Ok(())
-}
-
-/// `findmnt --verify` messages that describe this machine rather than the file:
-/// whether the source device or the target directory is present here, and what
-/// filesystem is on a device. An offline root's disks are not attached here, and
-/// the target's existence is checked by the module under the root itself.
-const MACHINE_DEPENDENT: &[&str] = &[
-    "unreachable source",
-    "unreachable on boot required source",
-    "unreachable on boot required target",
-    "cannot detect on-disk filesystem type",
-    "does not match with on-disk",
-    "target does not exist",
-    "target is not a directory",
-];
-
-/// The `findmnt --verify` findings about a file that are about the file: parse
-/// errors (by line) and `[E]`/`[W]` messages by target, counted.
-fn findings(file: &Path) -> Result<BTreeMap<String, usize>, StageError> {
-    let out = SystemRunner.run(
-        &Cmd::new([
-            "env".into(),
-            "LC_ALL=C".into(),
-            "findmnt".into(),
-            "--verify".into(),
-            "--tab-file".into(),
-            file.as_os_str().to_os_string(),
-        ])
-        .in_private_run(),
-    )?;
-    // findmnt ends every verification with `N parse errors, N errors, N warnings`
-    // on stderr; without it, it could not read the file.
-    if !out.stderr.contains(" warning") {
-        return Err(StageError::Rejected(out.brief()));
-    }
-    let mut found: BTreeMap<String, usize> = BTreeMap::new();
-    for l in out.stderr.lines() {
-        if let Some(i) = l.find("parse error at line") {
-            *found
-                .entry(l[i..].trim_end_matches(" -- ignored").to_string())
-                .or_default() += 1;
-        }
-    }
-    let mut target = String::new();
-    for l in out.stdout.lines() {
-        if !l.starts_with(' ') {
-            target = l.to_string();
-            continue;
-        }
-        let m = l.trim();
-        if (m.starts_with("[E]") || m.starts_with("[W]"))
-            && !MACHINE_DEPENDENT.iter().any(|d| m.contains(d))
-        {
-            *found.entry(format!("{target}: {m}")).or_default() += 1;
-        }
-    }
-    Ok(found)
-}
-
-/// A staged check could not be made or failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StageError {
-    #[error("findmnt --verify: {0}")]
-    Rejected(String),
-    #[error(transparent)]
-    Run(#[from] crate::host::runner::RunError),
-}
-
-/// `harden validate-fstab`: runs `findmnt --verify --tab-file` on the current
-/// fstab (when there is one) and on the candidate, and fails when the candidate
-/// has a finding the current file does not (a parse error, a duplicate target,
-/// ...). Findings about this machine's devices and directories are ignored
-/// ([`MACHINE_DEPENDENT`]): they hold for the file before and after alike, and on
-/// an offline root they describe the wrong machine.
-///
-/// # Errors
-/// When findmnt cannot run or the candidate adds a finding.
-pub fn check_staged(current: &Path, candidate: &Path) -> Result<(), StageError> {
-    let before = if current.is_file() {
-        findings(current)?
-    } else {
-        BTreeMap::new()
-    };
-    let after = findings(candidate)?;
-    let new: Vec<String> = after
-        .iter()
-        .filter(|(k, n)| before.get(*k).is_none_or(|b| b < n))
-        .map(|(k, _)| k.replace(&candidate.display().to_string(), "CANDIDATE"))
-        .collect();
-    if new.is_empty() {
-        Ok(())
-    } else {
-        Err(StageError::Rejected(format!(
-            "new problems: {}",
-            new.join("; ")
-        )))
-    }
 }
 
 #[cfg(test)]

@@ -3,9 +3,11 @@
 //! and an optional forward to a central server (`omfwd`, TCP by default, TLS with
 //! the given CA and peer names, a disk-free in-memory queue that retries forever
 //! so an unreachable server never blocks local logging). The candidate is checked
-//! by the real `rsyslogd -N1` on a staged main configuration (the root's
-//! `rsyslog.conf` with its `rsyslog.d` includes pointed at a staged copy holding
-//! the candidate), in a private mount namespace. After a change: restart rsyslog.
+//! by the real `rsyslogd -N1` on the staged main configuration (the root's
+//! `rsyslog.conf` and `rsyslog.d` with the candidate in place), a staged check
+//! ([`crate::engine::validate`]): under `--root`, the root's own rsyslogd or this
+//! machine's, confined either way, so a `module(load=...)` in the root's files
+//! never loads code with host privileges. After a change: restart rsyslog.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -13,10 +15,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{Ctx, FileWrite, ModuleError, Out};
+use crate::engine::validate;
 use crate::host::fs::Kind;
-use crate::host::runner::{Cmd, Runner, SystemRunner};
 use crate::host::service::Action;
-use crate::plan::{Handler, NoticeLevel, Validator};
+use crate::plan::{Accept, Check, Handler, NoticeLevel, Stage, Validator};
 
 /// Parameters of `rsyslog:`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -210,26 +212,42 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         return Ok(());
     }
     notices(ctx, p, &main, &dir, out)?;
-    let exe = std::env::current_exe().map_err(|e| {
-        ctx.invalid(format!(
-            "cannot find the harden binary for the validator: {e}"
-        ))
-    })?;
-    let s = |p: &Path| p.display().to_string();
-    let argv = vec![
-        s(&exe),
-        "validate-rsyslog".into(),
-        "--root".into(),
-        s(&ctx.host.root),
-        "--main".into(),
-        s(&main),
-        "--dir".into(),
-        s(&dir),
-        "--target".into(),
-        s(&path),
-        "--candidate".into(),
-        "%s".into(),
-    ];
+    let main_text = ctx
+        .host
+        .read(&main)
+        .ok()
+        .flatten()
+        .map(|t| String::from_utf8_lossy(&t).into_owned())
+        .unwrap_or_default();
+    let includes = main_text.contains(&format!("{}/", dir.display()));
+    // The whole planned configuration when the main file includes the drop-in
+    // directory; the drop-in on its own otherwise (the notices say why).
+    let target = if includes {
+        main.display().to_string()
+    } else {
+        "%s".to_string()
+    };
+    let validator = Validator::Staged {
+        files: Stage {
+            trees: vec![main.clone(), dir.clone()],
+            // rsyslogd -N1 fails when its work directory is missing: a private one.
+            scratch: work_dirs(&main_text),
+            ..Stage::default()
+        },
+        check: Check {
+            tool: "rsyslogd".into(),
+            args: vec!["-N1".into(), "-f".into(), target],
+            accept: Accept::Exit,
+        },
+    };
+    let how = validate::describe(
+        ctx.host,
+        match &validator {
+            Validator::Staged { check, .. } => check,
+        },
+    )
+    .map_err(|e| ctx.invalid(e.to_string()))?;
+    out.notices.push(ctx.notice(NoticeLevel::Info, how));
     let mut c = ctx.write_change(FileWrite {
         path: &path,
         before: before.as_deref(),
@@ -237,10 +255,7 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         mode: 0o644,
         uid: 0,
         gid: 0,
-        validators: vec![Validator {
-            argv,
-            private_run: true,
-        }],
+        validators: vec![validator],
         secret: false,
         what: "rsyslog drop-in",
     })?;
@@ -250,6 +265,26 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
     });
     out.changes.push(c);
     Ok(())
+}
+
+/// The work directories a main file names (`$WorkDirectory DIR`,
+/// `global(workDirectory="DIR")`), absolute paths only.
+fn work_dirs(main: &str) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for l in main.lines().map(str::trim) {
+        let dir = if let Some(rest) = l.strip_prefix("$WorkDirectory") {
+            rest.trim()
+        } else if let Some(i) = l.find("workDirectory=\"") {
+            l[i + 15..].split('"').next().unwrap_or_default()
+        } else {
+            continue;
+        };
+        let p = PathBuf::from(dir);
+        if crate::host::fs::components(&p).is_ok_and(|c| !c.is_empty()) && !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
 }
 
 /// Warnings about a drop-in that would parse but not work: a main file that does
@@ -297,90 +332,6 @@ fn has_gtls(ctx: &Ctx) -> bool {
     entries
         .flatten()
         .any(|e| e.path().join("rsyslog/lmnsd_gtls.so").is_file())
-}
-
-/// A staged check could not be made or failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StageError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{0} is not a file directly in the drop-in directory")]
-    Outside(PathBuf),
-    #[error("rsyslogd -N1 rejected the staged configuration:\n{0}")]
-    Rejected(String),
-    #[error(transparent)]
-    Run(#[from] crate::host::runner::RunError),
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StageError + '_ {
-    move |source| StageError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
-/// `harden validate-rsyslog`: stages the root's main file with its includes of
-/// `dir` pointed at a copy of the root's drop-ins holding the candidate as
-/// `target`, and runs `rsyslogd -N1 -f STAGED_MAIN`.
-///
-/// # Errors
-/// When staging fails or rsyslogd rejects the configuration.
-pub fn check_staged(
-    root: &Path,
-    main: &Path,
-    dir: &Path,
-    target: &Path,
-    candidate: &Path,
-) -> Result<(), StageError> {
-    if target.parent() != Some(dir) {
-        return Err(StageError::Outside(target.to_path_buf()));
-    }
-    let tmp = tempfile::tempdir().map_err(io(&std::env::temp_dir()))?;
-    let stage = tmp.path().join("rsyslog.d");
-    std::fs::create_dir(&stage).map_err(io(&stage))?;
-    let name = target.file_name().unwrap_or_default();
-    let root_dir = crate::host::fs::host_path(root, dir);
-    if let Ok(entries) = std::fs::read_dir(&root_dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if e.file_name() != name && e.file_type().is_ok_and(|t| t.is_file()) {
-                std::fs::copy(&p, stage.join(e.file_name())).map_err(io(&p))?;
-            }
-        }
-    }
-    std::fs::copy(candidate, stage.join(name)).map_err(io(candidate))?;
-    let dir_s = format!("{}/", dir.display());
-    let stage_s = format!("{}/", stage.display());
-    let main_host = crate::host::fs::host_path(root, main);
-    let text = match std::fs::read_to_string(&main_host) {
-        Ok(t) if t.contains(&dir_s) => t.replace(&dir_s, &stage_s),
-        Ok(t) => format!("{t}\n$IncludeConfig {stage_s}*.conf\n"),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            format!("$IncludeConfig {stage_s}*.conf\n")
-        }
-        Err(e) => {
-            return Err(StageError::Io {
-                path: main_host,
-                source: e,
-            });
-        }
-    };
-    let staged_main = tmp.path().join("rsyslog.conf");
-    std::fs::write(&staged_main, text).map_err(io(&staged_main))?;
-    let out = SystemRunner.run(&Cmd::new([
-        "rsyslogd".to_string(),
-        "-N1".into(),
-        "-f".into(),
-        staged_main.display().to_string(),
-    ]))?;
-    if out.success() {
-        return Ok(());
-    }
-    Err(StageError::Rejected(out.brief()))
 }
 
 #[cfg(test)]

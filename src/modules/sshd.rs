@@ -10,7 +10,8 @@
 //! Candidates are checked with the real `sshd -t` in a private mount namespace (see
 //! [`validator`] for how includes and host keys are made to resolve under `--root`).
 //! An anti-lockout guard ([`guard`]) refuses plans that would shut out every way in.
-//! This module only reads the host: files, and `ssh -Q` for the crypto preset.
+//! This module only reads the host: files, and this machine's own `ssh -Q` for
+//! the crypto preset (never a binary of a `--root`).
 
 mod guard;
 
@@ -232,16 +233,13 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
             "sshd".into()
         },
     };
-    let check = validator::Check::new(ctx.host, &main, out, ctx);
+    let check = validator::Check::new(ctx.host, &main, out, ctx)?;
     let texts: Vec<String> = changed.iter().map(|&i| after[i].render()).collect();
-    let staged: Vec<(&Path, &str, bool)> = changed
+    let staged: Vec<&Path> = changed
         .iter()
-        .zip(&texts)
-        .map(|(&i, t)| {
-            let f = &tree.files[i];
-            (f.path.as_path(), t.as_str(), f.before.is_some())
-        })
+        .map(|&i| tree.files[i].path.as_path())
         .collect();
+    let validator = check.validator(ctx.host, &staged);
     for (k, &i) in changed.iter().enumerate() {
         let f = &tree.files[i];
         let text = texts[k].clone();
@@ -259,10 +257,12 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
             uid,
             gid,
             expect: observed(f.before.as_deref()),
-            validators: check
-                .as_ref()
-                .map(|c| vec![c.validator(ctx.host, &staged, k)])
-                .unwrap_or_default(),
+            // One check sees the whole planned configuration: once is enough.
+            validators: if k == 0 {
+                vec![validator.clone()]
+            } else {
+                Vec::new()
+            },
         }));
         let summary = if i == 0 {
             main_summary(&wanted, &landed, &per_setting)
@@ -356,14 +356,14 @@ fn conflicts(kw: &str, vals: &[String], d: &Directive) -> bool {
     }
 }
 
-/// Adds the `crypto: modern` lists, filtered by `ssh -Q`, for keywords the settings
-/// do not give.
+/// Adds the `crypto: modern` lists for keywords the settings do not give,
+/// filtered by this machine's `ssh -Q` on the running system. Under `--root`
+/// nothing from the root runs at plan time: the lists are filtered by this
+/// machine's `ssh -Q` when it has one (the root's own `sshd -t` then checks the
+/// result, confined, before install), unfiltered otherwise; the plan says which.
 fn modern_crypto(ctx: &Ctx, wanted: &mut Wanted, out: &mut Out) {
-    let ssh = ctx
-        .host
-        .binary("ssh")
-        .map(|b| ctx.host.path(&b))
-        .or_else(|| Some(PathBuf::from("/usr/bin/ssh")).filter(|p| p.is_file()));
+    let ssh = crate::host::facts::find_binary(Path::new("/"), "ssh");
+    let mut unfiltered = Vec::new();
     for (kw, query, list) in MODERN {
         if wanted.iter().any(|(k, _)| k.eq_ignore_ascii_case(kw)) {
             continue;
@@ -386,10 +386,7 @@ fn modern_crypto(ctx: &Ctx, wanted: &mut Wanted, out: &mut Out) {
             None => list.to_vec(),
         };
         if supported.is_none() {
-            out.notices.push(ctx.notice(
-                NoticeLevel::Warning,
-                format!("{kw}: no ssh binary to ask (`ssh -Q {query}`): the list is not filtered"),
-            ));
+            unfiltered.push(format!("{kw} (`ssh -Q {query}`)"));
         }
         if algs.is_empty() {
             out.notices.push(ctx.notice(
@@ -399,6 +396,20 @@ fn modern_crypto(ctx: &Ctx, wanted: &mut Wanted, out: &mut Out) {
             continue;
         }
         wanted.push((kw.to_string(), vec![algs.join(",")]));
+    }
+    if !unfiltered.is_empty() {
+        out.notices.push(ctx.notice(
+            NoticeLevel::Warning,
+            format!(
+                "no ssh binary on this machine to ask: the built-in modern lists are not filtered for {}",
+                unfiltered.join(", ")
+            ),
+        ));
+    } else if !ctx.host.is_live() && ssh.is_some() {
+        out.notices.push(ctx.notice(
+            NoticeLevel::Info,
+            "the modern lists are filtered by this machine's `ssh -Q`, not the root's (plan runs nothing from a root); the root's sshd -t checks them before install",
+        ));
     }
 }
 
@@ -643,155 +654,110 @@ pub fn wild_match(pat: &str, name: &str) -> bool {
 
 pub mod validator {
     //! How candidates are checked with the real `sshd -t`, meaningfully even under
-    //! `--root`: inside the private mount namespace the engine gives validators
-    //! (tmpfs `/run`, `/run/sshd`), a small `sh` script
-    //! - bind-mounts the root's `/etc/ssh` over `/etc/ssh`, so `Include
-    //!   /etc/ssh/sshd_config.d/*.conf` (absolute, or relative: sshd resolves those
-    //!   against `/etc/ssh`) reads the root's drop-ins, never the machine's;
-    //! - bind-mounts the candidate over its file, and the planned content of every
-    //!   *other* file of the plan (passed as an argument, written to the private
-    //!   `/run`) over theirs, then checks the main file: the engine validates one
-    //!   candidate at a time, but each check sees the whole planned configuration
-    //!   (a `Subsystem` moved from a drop-in to the main file is valid only with
-    //!   both edits; the current drop-in plus the new main file is not);
-    //! - when the root has no host keys (a fresh image, a test tree), generates a
-    //!   throw-away ed25519 key in the private `/run` and passes `-o HostKey=` (sshd
-    //!   -t fails with "no hostkeys available" otherwise; missing keys named by the
-    //!   config only print "Unable to load host key" and do not fail the check).
+    //! `--root`: a staged check ([`crate::engine::validate`]) with a copy of the
+    //! root's `/etc/ssh` (and any planned file outside it) holding every planned
+    //! file, so `Include /etc/ssh/sshd_config.d/*.conf` reads the root's drop-ins
+    //! as the plan leaves them, never the machine's, and the main file is checked:
+    //! the engine validates one candidate at a time, but each check sees the whole
+    //! planned configuration (a `Subsystem` moved from a drop-in to the main file
+    //! is valid only with both edits). `/run/sshd` is a private tmpfs. When the
+    //! root has no host keys (a fresh image, a test tree), a throw-away ed25519
+    //! key stands in (`-o HostKey=`; sshd -t fails with "no hostkeys available"
+    //! otherwise).
     //!
-    //! The binary is the root's own `sshd` when it has one, else (under another
-    //! `--root`) the machine's `/usr/sbin/sshd`; the plan says which.
+    //! Under `--root` the binary is the root's own `sshd`, confined, or this
+    //! machine's on the staged copy (confined too); the plan says which.
 
-    use std::fmt::Write;
     use std::path::{Path, PathBuf};
 
+    use crate::engine::validate;
     use crate::host::Host;
-    use crate::modules::{Ctx, Out};
-    use crate::plan::{NoticeLevel, Validator};
+    use crate::modules::{Ctx, ModuleError, Out};
+    use crate::plan::{self, Accept, NoticeLevel, Stage, Validator};
 
     use super::SSH_DIR;
 
-    // `'%''s'` is `%s` to the shell; spelt so because the engine replaces every
-    // `%s` in a validator's arguments with the candidate's path.
-    const SCRIPT: &str = r#"r=$1 k=$2 n=$3; shift 3
-if [ -n "$r" ]; then mount --bind "$r" /etc/ssh || exit 1; fi
-while [ "$n" -gt 0 ]; do
-  v=$1 kind=$2 val=$3; shift 3; n=$((n-1))
-  if [ "$kind" = c ]; then s=/run/harden-stage-$n; printf '%''s' "$val" > "$s" || exit 1; else s=$val; fi
-  mount --bind "$s" "$v" || exit 1
-done
-if [ -n "$k" ]; then ssh-keygen -q -t ed25519 -N '' -f /run/harden-hostkey </dev/null >/dev/null || exit 1; set -- "$@" -o HostKey=/run/harden-hostkey; fi
-exec "$@""#;
+    /// Where the throw-away host key sits inside the sandbox.
+    const HOSTKEY: &str = "/run/harden/ssh_host_ed25519_key";
 
     /// The validation setup for one plan.
     pub struct Check {
-        sshd: PathBuf,
-        /// The root's `/etc/ssh` on the host, when the root is not `/`.
-        root_ssh: Option<PathBuf>,
+        main: PathBuf,
         /// Add a throw-away host key.
         hostkey: bool,
-        /// Where the main file is seen inside the namespace.
-        main_view: PathBuf,
-    }
-
-    fn view(host: &Host, logical: &Path) -> PathBuf {
-        if host.is_live() || logical.starts_with(SSH_DIR) {
-            logical.to_path_buf()
-        } else {
-            host.path(logical)
-        }
     }
 
     impl Check {
-        /// Finds the binary and says in the plan how candidates will be checked.
-        pub fn new(host: &Host, main: &Path, out: &mut Out, ctx: &Ctx) -> Option<Self> {
-            let (sshd, which) = if let Some(b) = host.binary("sshd") {
-                let label = if host.is_live() {
-                    b.display().to_string()
-                } else {
-                    format!("{} of the root", b.display())
-                };
-                (host.path(&b), label)
-            } else if !host.is_live() && Path::new("/usr/sbin/sshd").is_file() {
-                (
-                    PathBuf::from("/usr/sbin/sshd"),
-                    "/usr/sbin/sshd of this machine (the root has none)".to_string(),
-                )
-            } else {
-                out.notices.push(ctx.notice(
-                    NoticeLevel::Warning,
-                    "no sshd binary found: candidates are installed without `sshd -t`",
-                ));
-                return None;
-            };
+        /// Says in the plan how candidates will be checked.
+        ///
+        /// # Errors
+        /// When there is no `sshd` to check with (the rule fails).
+        pub fn new(
+            host: &Host,
+            main: &Path,
+            out: &mut Out,
+            ctx: &Ctx,
+        ) -> Result<Self, ModuleError> {
             let hostkey = !["ed25519", "ecdsa", "rsa"].iter().any(|t| {
-                host.path(&Path::new(SSH_DIR).join(format!("ssh_host_{t}_key")))
-                    .is_file()
+                matches!(
+                    host.lstat(&Path::new(SSH_DIR).join(format!("ssh_host_{t}_key"))),
+                    Ok(Some(m)) if m.kind == crate::host::fs::Kind::File
+                )
             });
-            let mut msg = format!(
-                "candidates are checked with `sshd -t` ({which}) in a private mount namespace"
-            );
-            if !host.is_live() {
-                let _ = write!(
-                    msg,
-                    ", with {} bound over /etc/ssh so includes resolve in the root",
-                    host.path(Path::new(SSH_DIR)).display()
-                );
-            }
+            let check = Self {
+                main: main.to_path_buf(),
+                hostkey,
+            };
+            let mut msg = validate::describe(host, &check.command("-t", main))
+                .map_err(|e| ctx.invalid(e.to_string()))?;
             if hostkey {
                 msg.push_str("; the root has no host keys, a throw-away key stands in");
             }
             out.notices.push(ctx.notice(NoticeLevel::Info, msg));
-            Some(Self {
-                sshd,
-                root_ssh: (!host.is_live()).then(|| host.path(Path::new(SSH_DIR))),
-                hostkey,
-                main_view: view(host, main),
-            })
+            Ok(check)
         }
 
-        /// The validator of candidate `i` of `files` (logical path, final text,
-        /// whether it exists now; the main file first): the candidate and every
-        /// other planned file are bound over their real paths, and the main file
-        /// is checked, so the whole planned configuration is what sshd reads.
+        fn command(&self, mode: &str, target: &Path) -> plan::Check {
+            let mut args = vec![mode.to_string(), "-f".into(), target.display().to_string()];
+            if self.hostkey {
+                args.extend(["-o".into(), format!("HostKey={HOSTKEY}")]);
+            }
+            plan::Check {
+                tool: "sshd".into(),
+                args,
+                accept: Accept::Exit,
+            }
+        }
+
+        /// The validator of the candidates `files` (the main file first): the
+        /// root's `/etc/ssh` and every planned file are staged, and the main
+        /// file is checked (the candidate itself when there is no main file).
         #[must_use]
-        pub fn validator(&self, host: &Host, files: &[(&Path, &str, bool)], i: usize) -> Validator {
-            let s = |p: &Path| p.to_string_lossy().into_owned();
-            let mut binds: Vec<[String; 3]> = Vec::new();
-            let mut target = s(&self.main_view);
-            for (j, (path, text, exists)) in files.iter().enumerate() {
-                if !exists {
-                    // Nothing to bind over: check the candidate itself.
-                    if j == i {
-                        target = "%s".into();
-                    }
-                    continue;
-                }
-                let v = s(&view(host, path));
-                if j == i {
-                    binds.push([v, "f".into(), "%s".into()]);
-                } else if !text.contains("%s") {
-                    binds.push([v, "c".into(), (*text).to_string()]);
+        pub fn validator(&self, host: &Host, files: &[&Path]) -> Validator {
+            let mut trees = vec![PathBuf::from(SSH_DIR)];
+            for path in files {
+                if !path.starts_with(SSH_DIR) && !trees.iter().any(|t| t == path) {
+                    trees.push(path.to_path_buf());
                 }
             }
-            let mut argv: Vec<String> = vec![
-                "sh".into(),
-                "-c".into(),
-                SCRIPT.into(),
-                "sh".into(),
-                self.root_ssh.as_deref().map(s).unwrap_or_default(),
-                if self.hostkey {
-                    "1".into()
-                } else {
-                    String::new()
+            if !self.main.starts_with(SSH_DIR) && !trees.contains(&self.main) {
+                trees.push(self.main.clone());
+            }
+            let main_there = files.contains(&self.main.as_path())
+                || matches!(host.lstat(&self.main), Ok(Some(_)));
+            let target = if main_there {
+                self.main.clone()
+            } else {
+                PathBuf::from("%s")
+            };
+            Validator::Staged {
+                files: Stage {
+                    trees,
+                    scratch: vec![PathBuf::from("/run/sshd")],
+                    host_key: self.hostkey.then(|| PathBuf::from(HOSTKEY)),
+                    ..Stage::default()
                 },
-                binds.len().to_string(),
-            ];
-            argv.extend(binds.into_iter().flatten());
-            argv.extend([s(&self.sshd), "-t".into(), "-f".into(), target]);
-            Validator {
-                argv,
-                private_run: true,
+                check: self.command("-t", &target),
             }
         }
     }

@@ -152,10 +152,7 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         uid: 0,
         gid: 0,
         expect: observed(before.as_deref()),
-        validators: vec![Validator {
-            argv,
-            private_run: false,
-        }],
+        validators: Validator::argv(&argv).into_iter().collect(),
     }));
     out.changes.push(c);
     Ok(())

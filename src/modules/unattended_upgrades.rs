@@ -121,10 +121,7 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         mode: 0o644,
         uid: 0,
         gid: 0,
-        validators: vec![Validator {
-            argv,
-            private_run: false,
-        }],
+        validators: Validator::argv(&argv).into_iter().collect(),
         secret: false,
         what: "apt.conf.d file",
     })?;

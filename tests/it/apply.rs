@@ -153,7 +153,7 @@ fn a_second_concurrent_apply_fails_at_once_without_interleaving() {
 tasks:
   - name: Slow
     id: slow
-    file: { path: /etc/slow, content: "x\n", validate: [sh, -c, "sleep 3 # %s"] }
+    file: { path: /etc/slow, content: "x\n", validate: [sh, -c, "sleep 3", sh, "%s"] }
 "#,
     );
     let fast = env.playbook(

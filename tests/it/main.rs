@@ -33,6 +33,7 @@ mod playbooks;
 mod regression;
 mod reports;
 mod rsyslog;
+mod security_root;
 mod security_state;
 mod service;
 mod sshd;

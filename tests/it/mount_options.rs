@@ -1,8 +1,6 @@
 //! `mount_options`: the fstab edit changes one entry's options field only, passes
 //! the real `findmnt --verify`, converges and rolls back; nothing is remounted.
 
-use std::process::Output;
-
 use crate::support::*;
 
 const FSTAB: &str = "# /etc/fstab: static file system information.\n#\n# <file system> <mount point>   <type>  <options>       <dump>  <pass>\nUUID=0a1b-2c3d /               ext4    errors=remount-ro 0       1\n/dev/sdb1\t/opt\text4\tdefaults,exec\t0\t2\n\n# swap was on /dev/sda5 during installation\nUUID=9f8e none            swap    sw              0       0\n";
@@ -150,64 +148,4 @@ fn on_the_running_system_a_remount_is_planned_only_when_asked() {
         let text = stdout(&out);
         assert!(text.contains(want) && !text.contains(unwanted), "{text}");
     }
-}
-
-/// `harden validate-fstab` on a current file (absent when `None`) and a candidate.
-fn validate(dir: &std::path::Path, current: Option<&str>, candidate: &str) -> Output {
-    let cur = dir.join("current");
-    let _ = std::fs::remove_file(&cur);
-    if let Some(c) = current {
-        std::fs::write(&cur, c).unwrap();
-    }
-    let cand = dir.join("candidate");
-    std::fs::write(&cand, candidate).unwrap();
-    assert_cmd::Command::cargo_bin("harden")
-        .unwrap()
-        .args(["validate-fstab", "--current"])
-        .arg(&cur)
-        .arg("--candidate")
-        .arg(&cand)
-        .output()
-        .unwrap()
-}
-
-#[test]
-fn which_findmnt_findings_count() {
-    require("findmnt");
-    let dir = tempfile::tempdir().unwrap();
-    // Devices and targets absent from this machine are about the machine, not the
-    // file (findmnt exits 1 on them): accepted.
-    let base =
-        "UUID=ffff-0000 / ext4 errors=remount-ro 0 1\n/dev/sdz9 /no/such/dir ext4 defaults 0 2\n";
-    expect_code(&validate(dir.path(), None, base), 0);
-    // A parse error the current file does not have: refused.
-    let out = validate(dir.path(), Some(base), &format!("{base}garbage\n"));
-    expect_code(&out, 1);
-    assert!(
-        stderr(&out).contains("parse error at line 3"),
-        "{}",
-        stderr(&out)
-    );
-    // The same parse error already in the current file: not the candidate's doing.
-    let broken = format!("{base}garbage\n");
-    expect_code(
-        &validate(
-            dir.path(),
-            Some(&broken),
-            &broken.replace("defaults", "defaults,nodev"),
-        ),
-        0,
-    );
-    // A mount point given twice: refused.
-    let out = validate(
-        dir.path(),
-        Some(base),
-        &format!("{base}/dev/sdz8 /no/such/dir xfs defaults 0 2\n"),
-    );
-    expect_code(&out, 1);
-    assert!(
-        stderr(&out).contains("target specified more than once"),
-        "{}",
-        stderr(&out)
-    );
 }

@@ -51,22 +51,40 @@ fn findmnt_and_systemd_analyze_validators_wrote_into_the_machines_run() {
 }
 
 /// A transaction whose outcome could not be written cleared its journal anyway,
-/// so nothing pointed the operator at it. Here the validator itself makes
-/// writing the outcome impossible (a directory where `result.json` goes), then
-/// rejects the candidate.
+/// so nothing pointed the operator at it. Here writing the outcome is made
+/// impossible (a directory where `result.json` goes) while the (slow,
+/// confined) validator runs, then it rejects the candidate.
 #[test]
 fn an_outcome_that_could_not_be_recorded_still_cleared_the_journal() {
     let env = Env::new();
-    let state = env.state.display().to_string();
     let pb = env.playbook(
         "pb.yml",
-        &format!(
-            "tasks:\n  - name: x\n    id: x\n    file: {{path: /etc/x.conf, content: \"x\\n\", validate: [sh, -c, \"for d in {state}/txn/*; do mkdir $d/result.json; done; exit 1 # %s\"]}}\n"
-        ),
+        "tasks:\n  - name: x\n    id: x\n    file: {path: /etc/x.conf, content: \"x\\n\", validate: [sh, -c, \"sleep 2; exit 1\", sh, \"%s\"]}\n",
     );
     let before = env.tree();
-    let out = env.harden(&["apply", "--yes", "-p", pb.to_str().unwrap()]);
-    expect_code(&out, 1);
+    let apply = std::process::Command::new(assert_cmd::cargo::cargo_bin("harden"))
+        .args(["apply", "--yes", "-p", pb.to_str().unwrap(), "--root"])
+        .arg(&env.root)
+        .arg("--state-dir")
+        .arg(&env.state)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Once the transaction is journaled, its result.json becomes a directory.
+    let journal = env.state.join("journal.json");
+    for _ in 0..300 {
+        if journal.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(journal.exists(), "the apply never started its transaction");
+    for entry in std::fs::read_dir(env.state.join("txn")).unwrap() {
+        std::fs::create_dir(entry.unwrap().path().join("result.json")).unwrap();
+    }
+    let out = apply.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
     assert_eq!(env.tree(), before, "a rejected candidate was installed");
     // The unfinished transaction is reported, not forgotten.
     let out = env.harden(&["plan", "-p", pb.to_str().unwrap()]);

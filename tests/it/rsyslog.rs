@@ -68,7 +68,8 @@ fn rsyslogd_rejects_an_unknown_action_parameter_and_nothing_changes() {
     expect_code(&out, 4);
     let err = stderr(&out);
     assert!(
-        err.contains("rsyslogd -N1 rejected") && err.contains("parameter 'bogus' not known"),
+        err.contains("validator `rsyslogd -N1 -f /etc/rsyslog.conf` rejected")
+            && err.contains("parameter 'bogus' not known"),
         "{err}"
     );
     assert_eq!(env.tree(), before);
