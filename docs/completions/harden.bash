@@ -52,15 +52,6 @@ _harden() {
             harden,timer)
                 cmd="harden__subcmd__timer"
                 ;;
-            harden,validate-fail2ban)
-                cmd="harden__subcmd__validate__subcmd__fail2ban"
-                ;;
-            harden,validate-fstab)
-                cmd="harden__subcmd__validate__subcmd__fstab"
-                ;;
-            harden,validate-rsyslog)
-                cmd="harden__subcmd__validate__subcmd__rsyslog"
-                ;;
             harden,watchdog)
                 cmd="harden__subcmd__watchdog"
                 ;;
@@ -99,15 +90,6 @@ _harden() {
                 ;;
             harden__subcmd__help,timer)
                 cmd="harden__subcmd__help__subcmd__timer"
-                ;;
-            harden__subcmd__help,validate-fail2ban)
-                cmd="harden__subcmd__help__subcmd__validate__subcmd__fail2ban"
-                ;;
-            harden__subcmd__help,validate-fstab)
-                cmd="harden__subcmd__help__subcmd__validate__subcmd__fstab"
-                ;;
-            harden__subcmd__help,validate-rsyslog)
-                cmd="harden__subcmd__help__subcmd__validate__subcmd__rsyslog"
                 ;;
             harden__subcmd__help,watchdog)
                 cmd="harden__subcmd__help__subcmd__watchdog"
@@ -152,7 +134,7 @@ _harden() {
 
     case "${cmd}" in
         harden)
-            opts="-v -q -h -V --verbose --quiet --help --version plan apply confirm watchdog check rollback history timer completions man modules schema validate-fail2ban validate-rsyslog validate-fstab help"
+            opts="-v -q -h -V --verbose --quiet --help --version plan apply confirm watchdog check rollback history timer completions man modules schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -322,7 +304,7 @@ _harden() {
             return 0
             ;;
         harden__subcmd__help)
-            opts="plan apply confirm watchdog check rollback history timer completions man modules schema validate-fail2ban validate-rsyslog validate-fstab help"
+            opts="plan apply confirm watchdog check rollback history timer completions man modules schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -534,48 +516,6 @@ _harden() {
         harden__subcmd__help__subcmd__timer__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        harden__subcmd__help__subcmd__validate__subcmd__fail2ban)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        harden__subcmd__help__subcmd__validate__subcmd__fstab)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        harden__subcmd__help__subcmd__validate__subcmd__rsyslog)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -916,96 +856,6 @@ _harden() {
                 return 0
             fi
             case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        harden__subcmd__validate__subcmd__fail2ban)
-            opts="-v -q -h --root --dir --target --candidate --put --verbose --quiet --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --root)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --target)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --candidate)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --put)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        harden__subcmd__validate__subcmd__fstab)
-            opts="-v -q -h --current --candidate --verbose --quiet --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --current)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --candidate)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        harden__subcmd__validate__subcmd__rsyslog)
-            opts="-v -q -h --root --main --dir --target --candidate --verbose --quiet --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --root)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --main)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --target)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --candidate)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -292,48 +292,6 @@ _arguments "${_arguments_options[@]}" : \
 '--help[Print help]' \
 && ret=0
 ;;
-(validate-fail2ban)
-_arguments "${_arguments_options[@]}" : \
-'--root=[]:ROOT:_files' \
-'--dir=[]:DIR:_files' \
-'--target=[]:TARGET:_files' \
-'--candidate=[]:CANDIDATE:_files' \
-'*--put=[]:LOGICAL=HEX:_default' \
-'*-v[More log output on stderr (repeat for more)]' \
-'*--verbose[More log output on stderr (repeat for more)]' \
-'(-v --verbose)-q[Only errors on stderr]' \
-'(-v --verbose)--quiet[Only errors on stderr]' \
-'-h[Print help]' \
-'--help[Print help]' \
-&& ret=0
-;;
-(validate-rsyslog)
-_arguments "${_arguments_options[@]}" : \
-'--root=[]:ROOT:_files' \
-'--main=[]:MAIN:_files' \
-'--dir=[]:DIR:_files' \
-'--target=[]:TARGET:_files' \
-'--candidate=[]:CANDIDATE:_files' \
-'*-v[More log output on stderr (repeat for more)]' \
-'*--verbose[More log output on stderr (repeat for more)]' \
-'(-v --verbose)-q[Only errors on stderr]' \
-'(-v --verbose)--quiet[Only errors on stderr]' \
-'-h[Print help]' \
-'--help[Print help]' \
-&& ret=0
-;;
-(validate-fstab)
-_arguments "${_arguments_options[@]}" : \
-'--current=[]:CURRENT:_files' \
-'--candidate=[]:CANDIDATE:_files' \
-'*-v[More log output on stderr (repeat for more)]' \
-'*--verbose[More log output on stderr (repeat for more)]' \
-'(-v --verbose)-q[Only errors on stderr]' \
-'(-v --verbose)--quiet[Only errors on stderr]' \
-'-h[Print help]' \
-'--help[Print help]' \
-&& ret=0
-;;
 (help)
 _arguments "${_arguments_options[@]}" : \
 ":: :_harden__subcmd__help_commands" \
@@ -418,18 +376,6 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
-(validate-fail2ban)
-_arguments "${_arguments_options[@]}" : \
-&& ret=0
-;;
-(validate-rsyslog)
-_arguments "${_arguments_options[@]}" : \
-&& ret=0
-;;
-(validate-fstab)
-_arguments "${_arguments_options[@]}" : \
-&& ret=0
-;;
 (help)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -458,9 +404,6 @@ _harden_commands() {
 'man:Print the man page (roff)' \
 'modules:List the module catalogue' \
 'schema:Print the JSON Schema of playbooks' \
-'validate-fail2ban:Validator used by the \`fail2ban\` module'\''s plans\: stage the root'\''s fail2ban directory with the candidates in place and run \`fail2ban-client -t\` on it' \
-'validate-rsyslog:Validator used by the \`rsyslog\` module'\''s plans\: stage the root'\''s rsyslog.conf with the candidate drop-in and run \`rsyslogd -N1\` on it' \
-'validate-fstab:Validator used by the \`mount_options\` module'\''s plans\: \`findmnt --verify\` on the current fstab and the candidate; fails on a new finding' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'harden commands' commands "$@"
@@ -500,9 +443,6 @@ _harden__subcmd__help_commands() {
 'man:Print the man page (roff)' \
 'modules:List the module catalogue' \
 'schema:Print the JSON Schema of playbooks' \
-'validate-fail2ban:Validator used by the \`fail2ban\` module'\''s plans\: stage the root'\''s fail2ban directory with the candidates in place and run \`fail2ban-client -t\` on it' \
-'validate-rsyslog:Validator used by the \`rsyslog\` module'\''s plans\: stage the root'\''s rsyslog.conf with the candidate drop-in and run \`rsyslogd -N1\` on it' \
-'validate-fstab:Validator used by the \`mount_options\` module'\''s plans\: \`findmnt --verify\` on the current fstab and the candidate; fails on a new finding' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'harden help commands' commands "$@"
@@ -585,21 +525,6 @@ _harden__subcmd__help__subcmd__timer__subcmd__remove_commands() {
 _harden__subcmd__help__subcmd__timer__subcmd__status_commands() {
     local commands; commands=()
     _describe -t commands 'harden help timer status commands' commands "$@"
-}
-(( $+functions[_harden__subcmd__help__subcmd__validate-fail2ban_commands] )) ||
-_harden__subcmd__help__subcmd__validate-fail2ban_commands() {
-    local commands; commands=()
-    _describe -t commands 'harden help validate-fail2ban commands' commands "$@"
-}
-(( $+functions[_harden__subcmd__help__subcmd__validate-fstab_commands] )) ||
-_harden__subcmd__help__subcmd__validate-fstab_commands() {
-    local commands; commands=()
-    _describe -t commands 'harden help validate-fstab commands' commands "$@"
-}
-(( $+functions[_harden__subcmd__help__subcmd__validate-rsyslog_commands] )) ||
-_harden__subcmd__help__subcmd__validate-rsyslog_commands() {
-    local commands; commands=()
-    _describe -t commands 'harden help validate-rsyslog commands' commands "$@"
 }
 (( $+functions[_harden__subcmd__help__subcmd__watchdog_commands] )) ||
 _harden__subcmd__help__subcmd__watchdog_commands() {
@@ -690,21 +615,6 @@ _harden__subcmd__timer__subcmd__remove_commands() {
 _harden__subcmd__timer__subcmd__status_commands() {
     local commands; commands=()
     _describe -t commands 'harden timer status commands' commands "$@"
-}
-(( $+functions[_harden__subcmd__validate-fail2ban_commands] )) ||
-_harden__subcmd__validate-fail2ban_commands() {
-    local commands; commands=()
-    _describe -t commands 'harden validate-fail2ban commands' commands "$@"
-}
-(( $+functions[_harden__subcmd__validate-fstab_commands] )) ||
-_harden__subcmd__validate-fstab_commands() {
-    local commands; commands=()
-    _describe -t commands 'harden validate-fstab commands' commands "$@"
-}
-(( $+functions[_harden__subcmd__validate-rsyslog_commands] )) ||
-_harden__subcmd__validate-rsyslog_commands() {
-    local commands; commands=()
-    _describe -t commands 'harden validate-rsyslog commands' commands "$@"
 }
 (( $+functions[_harden__subcmd__watchdog_commands] )) ||
 _harden__subcmd__watchdog_commands() {

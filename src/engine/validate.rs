@@ -8,9 +8,9 @@
 //!
 //! The trust model (docs/safety.md says the same for users):
 //! - **The running system (`--root /`)** is trusted: its own tool runs with the
-//!   privileges harden has, in private mount, PID and IPC namespaces, on the real
-//!   file system read-only with the staged trees bound over their paths and a
-//!   private `/run` and `/tmp`.
+//!   privileges harden has, in a private mount namespace (the only one the
+//!   timer's service may create), on the real file system read-only with the
+//!   staged trees bound over their paths and a private `/run` and `/tmp`.
 //! - **Any other root is untrusted**: nothing from it ever runs with host
 //!   privileges. Its tools run only *confined*: bubblewrap started as the
 //!   unprivileged `nobody` (65534; `setpriv` drops root first, because bwrap run
@@ -628,8 +628,6 @@ fn command(
             ]
             .map(OsString::from),
         );
-    } else {
-        argv.extend(["--unshare-pid", "--unshare-ipc", "--unshare-uts"].map(OsString::from));
     }
     argv.extend(["--die-with-parent", "--new-session", "--clearenv"].map(OsString::from));
     argv.extend(

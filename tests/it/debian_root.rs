@@ -229,6 +229,14 @@ fn converge(
     let out = env.harden_env(&apply, envs);
     expect_code(&out, 2);
     println!("{}", stdout(&out)); // shown on failure or with --nocapture
+    // The root has its tools: they, not this machine's, check its candidates
+    // (confined: docs/safety.md).
+    for l in stdout(&out)
+        .lines()
+        .filter(|l| l.contains("candidates are checked"))
+    {
+        assert!(l.contains("the root's own"), "{l}");
+    }
     let mut plan = vec!["plan", "-p", playbook, "--detailed-exitcode"];
     plan.extend_from_slice(args);
     let out = env.harden_env(&plan, envs);
