@@ -390,16 +390,27 @@ fn copy(
     }
 }
 
-/// The final state the plan leaves each written or removed path in.
-fn planned(plan: &Plan) -> BTreeMap<&Path, Option<&WriteFile>> {
+/// What the plan leaves at a path it writes, links or removes.
+enum Planned<'a> {
+    File(&'a WriteFile),
+    Link(&'a Path),
+    Gone,
+}
+
+/// The final state the plan leaves each written, linked or removed path in.
+fn planned(plan: &Plan) -> BTreeMap<&Path, Planned<'_>> {
     let mut out = BTreeMap::new();
     for op in plan.ops() {
         match op {
             Op::WriteFile(w) => {
-                out.insert(w.path.as_path(), Some(w));
+                out.insert(w.path.as_path(), Planned::File(w));
             }
             Op::Remove(r) => {
-                out.insert(r.path.as_path(), None);
+                out.insert(r.path.as_path(), Planned::Gone);
+            }
+            Op::Symlink(l) => {
+                let state = l.target.as_deref().map_or(Planned::Gone, Planned::Link);
+                out.insert(l.path.as_path(), state);
             }
             _ => {}
         }
@@ -491,18 +502,22 @@ fn make_stage(
             continue;
         }
         let to = st.at(path);
+        if std::fs::symlink_metadata(&to).is_ok_and(|m| !m.is_dir()) {
+            std::fs::remove_file(&to).map_err(io(&to))?;
+        }
         match state {
-            Some(pw) => {
-                put(&to, pw, owners)?;
-                if !st.binds.iter().any(|b| path.starts_with(b)) {
-                    st.binds.push(path.to_path_buf());
+            Planned::File(pw) => put(&to, pw, owners)?,
+            Planned::Link(target) => {
+                if let Some(parent) = to.parent() {
+                    std::fs::create_dir_all(parent).map_err(io(parent))?;
                 }
+                std::os::unix::fs::symlink(target, &to).map_err(io(&to))?;
+                owners.apply(&to, 0, 0)?;
             }
-            None => {
-                if std::fs::symlink_metadata(&to).is_ok() {
-                    std::fs::remove_file(&to).map_err(io(&to))?;
-                }
-            }
+            Planned::Gone => continue,
+        }
+        if !st.binds.iter().any(|b| path.starts_with(b)) {
+            st.binds.push(path.to_path_buf());
         }
     }
     // The candidate itself, even when a later write of the plan replaces it.
