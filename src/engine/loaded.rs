@@ -13,47 +13,9 @@
 use std::path::Path;
 
 use super::snapshot::{Entry, Manifest, Saved};
-use super::state::{Journal, StateError};
+use super::state::{StateError, is_txn_id, refused as refuse};
 use crate::host::fs;
 use crate::plan::{Handler, Lock};
-
-/// Whether `id` has the shape of a transaction id (`YYYYMMDD-HHMMSSmmm-NNN`).
-#[must_use]
-pub fn is_txn_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id.chars().all(|c| c.is_ascii_digit() || c == '-')
-        && !id.starts_with('-')
-}
-
-fn refuse(file: &Path, message: &str) -> StateError {
-    StateError::Corrupt {
-        path: file.into(),
-        message: format!("{message}; refused (the state directory is not trusted as code)"),
-    }
-}
-
-/// Checks a journal read from `file`.
-///
-/// # Errors
-/// When it names a transaction id harden would not have made.
-pub fn journal(j: &Journal, file: &Path) -> Result<(), StateError> {
-    if !is_txn_id(&j.txn) {
-        return Err(refuse(
-            file,
-            &format!("the journal names transaction `{}`", j.txn.escape_debug()),
-        ));
-    }
-    if let Some(r) = &j.restores
-        && !is_txn_id(r)
-    {
-        return Err(refuse(
-            file,
-            &format!("the journal restores transaction `{}`", r.escape_debug()),
-        ));
-    }
-    Ok(())
-}
 
 /// Checks a manifest read from `file`, for a rollback of `root` with the state
 /// directory at host path `state`.

@@ -190,7 +190,7 @@ impl StateDir {
     pub fn ensure(&self) -> std::result::Result<(), FsError> {
         Self::ensure_dir(&self.path)?;
         fs::set_meta(Path::new("/"), &self.path, Some(0o700), None, None)?;
-        let marker = self.p(crate::engine::trust::MARKER);
+        let marker = self.p(MARKER);
         if fs::lstat(Path::new("/"), &marker)?.is_none() {
             fs::write_atomic(
                 Path::new("/"),
@@ -274,7 +274,7 @@ impl StateDir {
         let Some(j) = Self::read_json::<Journal>(&file)? else {
             return Ok(None);
         };
-        crate::engine::loaded::journal(&j, &file)?;
+        check_journal(&j, &file)?;
         // A journal whose transaction recorded its result is stale: the process
         // died between finishing and clearing it. Nothing was interrupted.
         let finished = self.p("txn").join(&j.txn).join("result.json");
@@ -351,7 +351,7 @@ impl StateDir {
         let mut ids: Vec<String> = rd
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| crate::engine::loaded::is_txn_id(n))
+            .filter(|n| is_txn_id(n))
             .collect();
         ids.sort();
         Ok(ids)
@@ -424,6 +424,51 @@ fn open_nofollow(path: &Path, create: bool) -> Result<File> {
             source,
         })
     })
+}
+
+/// The file harden writes into every state directory it creates or is told to use
+/// (see [`super::trust`]).
+pub const MARKER: &str = ".harden-state";
+
+/// Whether `id` has the shape of a transaction id (`YYYYMMDD-HHMMSSmmm-NNN`).
+#[must_use]
+pub fn is_txn_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id.chars().all(|c| c.is_ascii_digit() || c == '-')
+        && !id.starts_with('-')
+}
+
+/// A refusal of something read back from the state directory (see
+/// [`super::loaded`]: state is data, never a trusted code path).
+#[must_use]
+pub fn refused(file: &Path, message: &str) -> StateError {
+    StateError::Corrupt {
+        path: file.into(),
+        message: format!("{message}; refused (the state directory is not trusted as code)"),
+    }
+}
+
+/// Checks a journal read from `file`.
+///
+/// # Errors
+/// When it names a transaction id harden would not have made.
+pub fn check_journal(j: &Journal, file: &Path) -> Result<()> {
+    if !is_txn_id(&j.txn) {
+        return Err(refused(
+            file,
+            &format!("the journal names transaction `{}`", j.txn.escape_debug()),
+        ));
+    }
+    if let Some(r) = &j.restores
+        && !is_txn_id(r)
+    {
+        return Err(refused(
+            file,
+            &format!("the journal restores transaction `{}`", r.escape_debug()),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

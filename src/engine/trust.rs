@@ -14,10 +14,7 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::state::StateError;
-
-/// The file harden writes into every state directory it creates or is told to use.
-pub const MARKER: &str = ".harden-state";
+use super::state::{MARKER, StateError};
 
 fn untrusted(path: &Path, message: impl Into<String>) -> StateError {
     StateError::Untrusted {
