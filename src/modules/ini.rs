@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::keyvalue::{Current, current, single_line, single_line_settings};
-use super::{Ctx, FileWrite, ModuleError, Out};
+use super::{Ctx, ModuleError, Out};
 use crate::formats::ini::{IniDialect, IniDoc};
 use crate::plan::VarValue;
 
@@ -69,27 +69,12 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         .map(super::managed_block::parse_handler)
         .transpose()
         .map_err(|m| ctx.invalid(m))?;
-    let Current {
-        before,
-        text,
-        meta: (mode, uid, gid),
-    } = current(ctx, &path, p.create)?;
+    let Current { before, text } = current(ctx, &path, p.create)?;
     let (after, touched) = edit(&text, &p.section, &p.settings)
         .map_err(|m| ctx.invalid(format!("{}: {m}", path.display())))?;
-    if before.as_deref() == Some(after.as_bytes()) {
+    let Some(mut c) = ctx.edit_change(&path, before.as_deref(), after.as_bytes(), "file")? else {
         return Ok(());
-    }
-    let mut c = ctx.write_change(FileWrite {
-        path: &path,
-        before: before.as_deref(),
-        after: after.as_bytes(),
-        mode,
-        uid,
-        gid,
-        validators: Vec::new(),
-        secret: false,
-        what: "file",
-    })?;
+    };
     c.summary = format!("{}: [{}] set {}", c.summary, p.section, touched.join(", "));
     c.handlers.extend(handler);
     out.changes.push(c);

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Deserializer};
 
-use super::{Ctx, FileWrite, ModuleError, Out};
+use super::{Ctx, ModuleError, Out};
 use crate::plan::NoticeLevel;
 
 /// Parameters of `kernel_module:`.
@@ -98,20 +98,7 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
     }
     let after = render(&p.disable);
     let before = ctx.host.read(&path).map_err(ctx.fs())?;
-    if before.as_deref() != Some(after.as_bytes()) {
-        let meta = ctx.host.lstat(&path).map_err(ctx.fs())?;
-        let (mode, uid, gid) = meta.map_or((0o644, 0, 0), |m| (m.mode, m.uid, m.gid));
-        let mut c = ctx.write_change(FileWrite {
-            path: &path,
-            before: before.as_deref(),
-            after: after.as_bytes(),
-            mode,
-            uid,
-            gid,
-            validators: Vec::new(),
-            secret: false,
-            what: "drop-in",
-        })?;
+    if let Some(mut c) = ctx.edit_change(&path, before.as_deref(), after.as_bytes(), "drop-in")? {
         c.summary = format!("{}: disable {}", c.summary, p.disable.join(", "));
         out.changes.push(c);
     }

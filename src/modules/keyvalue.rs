@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Deserializer};
 
-use super::{Ctx, FileWrite, ModuleError, Out};
+use super::{Ctx, ModuleError, Out};
 use crate::formats::keyvalue::{KvDialect, KvDoc};
 use crate::host::fs::Kind;
 use crate::plan::Handler;
@@ -125,8 +125,6 @@ pub(super) struct Current {
     pub before: Option<Vec<u8>>,
     /// The content as text (empty when missing).
     pub text: String,
-    /// Mode, uid and gid to write with (`0644 root:root` for a new file).
-    pub meta: (u32, u32, u32),
 }
 
 /// Reads the file to edit: a regular UTF-8 file, or missing when `create`.
@@ -153,11 +151,7 @@ pub(super) fn current(
             )));
         }
     };
-    Ok(Current {
-        before,
-        text,
-        meta: meta.map_or((0o644, 0, 0), |m| (m.mode, m.uid, m.gid)),
-    })
+    Ok(Current { before, text })
 }
 
 pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
@@ -167,27 +161,12 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         return Err(ctx.invalid("nothing to do: `settings` is empty"));
     }
     let handler = handler(ctx, p.handler.as_deref())?;
-    let Current {
-        before,
-        text,
-        meta: (mode, uid, gid),
-    } = current(ctx, &path, p.create)?;
+    let Current { before, text } = current(ctx, &path, p.create)?;
     let (after, touched) = edit(&text, dialect, &p.separator, &p.settings)
         .map_err(|m| ctx.invalid(format!("{}: {m}", path.display())))?;
-    if before.as_deref() == Some(after.as_bytes()) {
+    let Some(mut c) = ctx.edit_change(&path, before.as_deref(), after.as_bytes(), "file")? else {
         return Ok(());
-    }
-    let mut c = ctx.write_change(FileWrite {
-        path: &path,
-        before: before.as_deref(),
-        after: after.as_bytes(),
-        mode,
-        uid,
-        gid,
-        validators: Vec::new(),
-        secret: false,
-        what: "file",
-    })?;
+    };
     c.summary = format!("{}: set {}", c.summary, touched.join(", "));
     c.handlers.extend(handler);
     out.changes.push(c);

@@ -512,6 +512,40 @@ impl Ctx<'_> {
     }
 }
 
+impl Ctx<'_> {
+    /// A change that rewrites a plain text file harden edits in place (no
+    /// validator, not secret), keeping the mode and owner it has now (`0644`
+    /// root-owned when it is new); `None` when the edit changes nothing.
+    ///
+    /// # Errors
+    /// When the path crosses a symlink or an ancestor is not a directory.
+    pub fn edit_change(
+        &self,
+        path: &Path,
+        before: Option<&[u8]>,
+        after: &[u8],
+        what: &str,
+    ) -> Result<Option<Change>, ModuleError> {
+        if before == Some(after) {
+            return Ok(None);
+        }
+        let meta = self.host.lstat(path).map_err(self.fs())?;
+        let (mode, uid, gid) = meta.map_or((0o644, 0, 0), |m| (m.mode, m.uid, m.gid));
+        self.write_change(FileWrite {
+            path,
+            before,
+            after,
+            mode,
+            uid,
+            gid,
+            validators: Vec::new(),
+            secret: false,
+            what,
+        })
+        .map(Some)
+    }
+}
+
 /// What a file looks like now, for the precondition of a write.
 #[must_use]
 pub fn observed(content: Option<&[u8]>) -> Observed {

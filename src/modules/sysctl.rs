@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{Ctx, FileWrite, ModuleError, Out};
+use super::{Ctx, ModuleError, Out};
 use crate::formats::sysctl::{SysctlFile, normalise_key, normalise_value, proc_path, valid_key};
 use crate::host::kernel::{PROC_SYS, read_live};
 use crate::plan::VarValue;
@@ -114,20 +114,10 @@ fn plan_file(
         file.set(k, v);
     }
     let after = file.render();
-    if before.as_deref() != Some(after.as_bytes()) && !supported.is_empty() {
-        let meta = ctx.host.lstat(&path).map_err(ctx.fs())?;
-        let (mode, uid, gid) = meta.map_or((0o644, 0, 0), |m| (m.mode, m.uid, m.gid));
-        out.changes.push(ctx.write_change(FileWrite {
-            path: &path,
-            before: before.as_deref(),
-            after: after.as_bytes(),
-            mode,
-            uid,
-            gid,
-            validators: Vec::new(),
-            secret: false,
-            what: "drop-in",
-        })?);
+    if !supported.is_empty()
+        && let Some(c) = ctx.edit_change(&path, before.as_deref(), after.as_bytes(), "drop-in")?
+    {
+        out.changes.push(c);
     }
     Ok(())
 }
