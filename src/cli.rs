@@ -400,18 +400,20 @@ fn cmd_plan(args: &PlanArgs, out: Option<&Path>, detailed_exitcode: bool) -> Res
 
 fn cmd_check(args: &PlanArgs, rec: &mut Recorder) -> Result<i32, Error> {
     let (_, _, plan) = prepare(args)?;
-    rec.result = if plan.changes.is_empty() {
-        "compliant"
-    } else {
-        "drift"
-    };
+    let compliant = plan.changes.is_empty() && plan.audit.is_empty();
+    rec.result = if compliant { "compliant" } else { "drift" };
     rec.plan = Some(plan.clone());
     if args.format == Format::Json {
         print_plan(&plan, args.format)?;
     } else {
-        for c in &plan.changes {
+        for (c, mark) in plan
+            .changes
+            .iter()
+            .map(|c| (c, ""))
+            .chain(plan.audit.iter().map(|c| (c, " (audit only)")))
+        {
             println!(
-                "drift [{}] {} {}: {}",
+                "drift{mark} [{}] {} {}: {}",
                 c.severity.as_str(),
                 render::esc(&c.rule_id),
                 render::esc(&c.target),
@@ -419,11 +421,7 @@ fn cmd_check(args: &PlanArgs, rec: &mut Recorder) -> Result<i32, Error> {
             );
         }
     }
-    Ok(if plan.changes.is_empty() {
-        exit::OK
-    } else {
-        exit::CHANGED
-    })
+    Ok(if compliant { exit::OK } else { exit::CHANGED })
 }
 
 fn cmd_rollback(target: &Target, txn: Option<&str>, rec: &mut Recorder) -> Result<i32, Error> {

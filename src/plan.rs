@@ -6,6 +6,7 @@
 //! This is the ground floor: the vocabulary that the engine, the host layer and the
 //! modules share. It imports none of them.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -262,6 +263,9 @@ pub struct Change {
     pub target: String,
     /// One line saying what changes.
     pub summary: String,
+    /// The benchmark items the rule covers (`cis` → `5.2.4`), from the task.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub references: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<Diff>,
     pub handlers: Vec<Handler>,
@@ -295,15 +299,28 @@ pub enum NoticeLevel {
 }
 
 /// The whole plan for one playbook against one host.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Plan {
     pub playbook: String,
     pub root: PathBuf,
     pub changes: Vec<Change>,
+    /// Drift of audit-only rules (`enforce: false`): reported by `plan` and
+    /// counted by `check`, never applied.
+    pub audit: Vec<Change>,
     pub notices: Vec<Notice>,
 }
 
 impl Plan {
+    /// An empty plan of `playbook` for the system at `root`.
+    #[must_use]
+    pub fn new(playbook: impl Into<String>, root: impl Into<PathBuf>) -> Self {
+        Plan {
+            playbook: playbook.into(),
+            root: root.into(),
+            ..Plan::default()
+        }
+    }
+
     /// Handlers in the order first triggered, each once.
     #[must_use]
     pub fn handlers(&self) -> Vec<Handler> {

@@ -294,12 +294,7 @@ mod tests {
     fn the_seal_catches_an_edit() {
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join("plan.json");
-        let plan = Plan {
-            playbook: "x".into(),
-            root: "/r".into(),
-            changes: Vec::new(),
-            notices: Vec::new(),
-        };
+        let plan = Plan::new("x", "/r");
         let id = identity(&["baseline".into()], &[], &[], &[]).unwrap();
         save(&p, id, &plan).unwrap();
         assert!(load(&p).is_ok());

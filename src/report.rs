@@ -23,9 +23,13 @@ pub struct ChangeLine {
     pub module: String,
     pub target: String,
     pub summary: String,
+    /// The benchmark items the rule covers.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub references: std::collections::BTreeMap<String, String>,
     /// What became of it: `drift` (check), `applied`, `rolled-back`,
     /// `not-installed` (validation failed), `not-applied` (refused or failed
-    /// before any change), `rollback-failed`.
+    /// before any change), `rollback-failed`, `audit-only` (an `enforce: false`
+    /// rule's drift).
     #[serde(default)]
     pub result: String,
 }
@@ -56,6 +60,24 @@ pub struct RunReport {
     /// Changes that failed (all of them when a transaction was rolled back).
     pub failed: usize,
     pub changes: Vec<ChangeLine>,
+    /// Drift of audit-only rules (`enforce: false`): found, never applied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audit: Vec<ChangeLine>,
+}
+
+fn lines(changes: &[crate::plan::Change], result: &str) -> Vec<ChangeLine> {
+    changes
+        .iter()
+        .map(|c| ChangeLine {
+            rule_id: c.rule_id.clone(),
+            severity: c.severity,
+            module: c.module.clone(),
+            target: c.target.clone(),
+            summary: c.summary.clone(),
+            references: c.references.clone(),
+            result: result.into(),
+        })
+        .collect()
 }
 
 impl RunReport {
@@ -67,27 +89,20 @@ impl RunReport {
         elapsed: std::time::Duration,
         plan: Option<&Plan>,
     ) -> Self {
-        let changes: Vec<ChangeLine> = plan
-            .map(|p| {
-                p.changes
-                    .iter()
-                    .map(|c| ChangeLine {
-                        rule_id: c.rule_id.clone(),
-                        severity: c.severity,
-                        module: c.module.clone(),
-                        target: c.target.clone(),
-                        summary: c.summary.clone(),
-                        result: String::new(),
-                    })
-                    .collect()
-            })
+        let changes = plan.map(|p| lines(&p.changes, "")).unwrap_or_default();
+        let audit = plan
+            .map(|p| lines(&p.audit, "audit-only"))
             .unwrap_or_default();
         let by_severity = Severity::ALL
             .iter()
             .map(|s| {
                 (
                     s.as_str().to_string(),
-                    changes.iter().filter(|c| c.severity == *s).count(),
+                    changes
+                        .iter()
+                        .chain(if command == "check" { &audit[..] } else { &[] })
+                        .filter(|c| c.severity == *s)
+                        .count(),
                 )
             })
             .collect();
@@ -107,6 +122,7 @@ impl RunReport {
             applied: 0,
             failed: 0,
             changes,
+            audit,
         }
     }
 
@@ -133,7 +149,7 @@ impl RunReport {
     /// The one line for the journal.
     #[must_use]
     pub fn summary(&self) -> String {
-        let n = self.changes.len();
+        let n = self.changes.len() + self.audit.len();
         // For apply: the critical changes applied, not merely planned.
         let crit = if self.command == "apply" && self.applied == 0 {
             0

@@ -788,6 +788,7 @@ mod tests {
             module: "file".into(),
             target: "/etc/app.conf".into(),
             summary: "update".into(),
+            references: std::collections::BTreeMap::new(),
             diff: None,
             handlers: vec![Handler {
                 action: Action::Reload,
@@ -807,10 +808,8 @@ mod tests {
             })],
         };
         let plan = Plan {
-            playbook: "t".into(),
-            root,
             changes: vec![change],
-            notices: Vec::new(),
+            ..Plan::new("t", root)
         };
         (t, host, state, plan)
     }

@@ -43,12 +43,7 @@ pub struct Filter {
 /// `expect` is the earlier content, read through [`modules::Pending`]); several
 /// `user:` tasks edit `/etc/passwd` that way, in order.
 pub fn plan(host: &Host, playbook: &Playbook, filter: &Filter) -> Result<Plan, ModuleError> {
-    let mut out = Plan {
-        playbook: playbook.name.clone(),
-        root: host.root.clone(),
-        changes: Vec::new(),
-        notices: Vec::new(),
-    };
+    let mut out = Plan::new(playbook.name.clone(), host.root.clone());
     let mut owners: BTreeMap<PathBuf, String> = BTreeMap::new();
     let mut made_dirs: BTreeSet<PathBuf> = BTreeSet::new();
     let mut pending = modules::Pending::default();
@@ -67,6 +62,16 @@ pub fn plan(host: &Host, playbook: &Playbook, filter: &Filter) -> Result<Plan, M
             continue;
         }
         let mut planned = modules::plan(host, &task.rule(), &task.module, &pending)?;
+        for change in &mut planned.changes {
+            change.references.clone_from(&task.references);
+        }
+        if !task.enforce {
+            // Audit only: reported, never applied, so it claims no path and
+            // later rules do not plan on top of it.
+            out.audit.extend(planned.changes);
+            out.notices.extend(planned.notices);
+            continue;
+        }
         for change in &mut planned.changes {
             // Two rules may both need the same missing parent directory: make it once.
             change.ops.retain(|op| match op {

@@ -74,6 +74,58 @@ pub fn unified(before: &str, after: &str, path: &str) -> String {
         .to_string()
 }
 
+/// One change of the human plan; `audit` marks an audit-only rule's drift.
+fn change(s: &mut String, c: &crate::plan::Change, audit: bool) {
+    let sev = sev_style(c.severity);
+    let _ = writeln!(
+        *s,
+        "\n{sev}{} [{}]{sev:#} {BOLD}{}{BOLD:#} {DIM}({}){DIM:#}\n  {}: {}",
+        if audit { "?" } else { "~" },
+        c.severity.as_str(),
+        esc(&c.rule_id),
+        esc(&c.task),
+        esc(&c.target),
+        esc(&c.summary)
+    );
+    if !c.references.is_empty() {
+        let refs: Vec<String> = c
+            .references
+            .iter()
+            .map(|(k, v)| format!("{} {}", esc(k), esc(v)))
+            .collect();
+        let _ = writeln!(*s, "  {DIM}covers: {}{DIM:#}", refs.join(", "));
+    }
+    if let Some(d) = &c.diff {
+        if d.redacted {
+            let _ = writeln!(*s, "  {DIM}(content is secret: diff hidden){DIM:#}");
+        } else {
+            for line in unified(&d.before, &d.after, &esc(&c.target)).lines() {
+                let style = if line.starts_with("+++") || line.starts_with("---") {
+                    BOLD
+                } else if line.starts_with('+') {
+                    ADD
+                } else if line.starts_with('-') {
+                    DEL
+                } else if line.starts_with("@@") {
+                    HUNK
+                } else {
+                    Style::new()
+                };
+                let line = escape(line, &['\t']);
+                let _ = writeln!(*s, "    {style}{line}{style:#}");
+            }
+        }
+    }
+    if !c.handlers.is_empty() {
+        let hs: Vec<String> = c
+            .handlers
+            .iter()
+            .map(|h| esc(&h.to_string()).into_owned())
+            .collect();
+        let _ = writeln!(*s, "  then: {}", hs.join(", "));
+    }
+}
+
 /// The human dry run. ANSI styles are always emitted; the caller's stream
 /// (anstream) strips them when the output is not a colour terminal.
 #[must_use]
@@ -86,45 +138,16 @@ pub fn human(plan: &Plan) -> String {
         esc(&plan.root.display().to_string())
     );
     for c in &plan.changes {
-        let sev = sev_style(c.severity);
+        change(&mut s, c, false);
+    }
+    if !plan.audit.is_empty() {
         let _ = writeln!(
             s,
-            "\n{sev}~ [{}]{sev:#} {BOLD}{}{BOLD:#} {DIM}({}){DIM:#}\n  {}: {}",
-            c.severity.as_str(),
-            esc(&c.rule_id),
-            esc(&c.task),
-            esc(&c.target),
-            esc(&c.summary)
+            "\n{BOLD}Audit only{BOLD:#} (rules with `enforce: false`: reported, never applied):"
         );
-        if let Some(d) = &c.diff {
-            if d.redacted {
-                let _ = writeln!(s, "  {DIM}(content is secret: diff hidden){DIM:#}");
-            } else {
-                for line in unified(&d.before, &d.after, &esc(&c.target)).lines() {
-                    let style = if line.starts_with("+++") || line.starts_with("---") {
-                        BOLD
-                    } else if line.starts_with('+') {
-                        ADD
-                    } else if line.starts_with('-') {
-                        DEL
-                    } else if line.starts_with("@@") {
-                        HUNK
-                    } else {
-                        Style::new()
-                    };
-                    let line = escape(line, &['\t']);
-                    let _ = writeln!(s, "    {style}{line}{style:#}");
-                }
-            }
-        }
-        if !c.handlers.is_empty() {
-            let hs: Vec<String> = c
-                .handlers
-                .iter()
-                .map(|h| esc(&h.to_string()).into_owned())
-                .collect();
-            let _ = writeln!(s, "  then: {}", hs.join(", "));
-        }
+    }
+    for c in &plan.audit {
+        change(&mut s, c, true);
     }
     if !plan.notices.is_empty() {
         let _ = writeln!(s);
@@ -163,6 +186,14 @@ pub fn human(plan: &Plan) -> String {
     if !counts.is_empty() {
         let _ = write!(s, " ({})", counts.join(", "));
     }
+    if !plan.audit.is_empty() {
+        let n = plan.audit.len();
+        let _ = write!(
+            s,
+            ", {n} audit-only finding{}",
+            if n == 1 { "" } else { "s" }
+        );
+    }
     if unsupported > 0 {
         let _ = write!(s, ", {unsupported} unsupported on this host");
     }
@@ -173,30 +204,31 @@ pub fn human(plan: &Plan) -> String {
 /// The JSON plan document.
 #[must_use]
 pub fn json(plan: &Plan) -> serde_json::Value {
-    let changes: Vec<serde_json::Value> = plan
-        .changes
-        .iter()
-        .map(|c| {
-            let diff = c.diff.as_ref().map(|d| {
+    let changes = |list: &[crate::plan::Change]| -> Vec<serde_json::Value> {
+        list.iter()
+            .map(|c| {
+                let diff = c.diff.as_ref().map(|d| {
                 if d.redacted {
                     json!({ "redacted": true, "unified": null })
                 } else {
                     json!({ "redacted": false, "unified": unified(&d.before, &d.after, &c.target) })
                 }
             });
-            json!({
-                "rule_id": c.rule_id,
-                "task": c.task,
-                "severity": c.severity,
-                "module": c.module,
-                "target": c.target,
-                "summary": c.summary,
-                "diff": diff,
-                "handlers": c.handlers.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                "operations": c.ops.len(),
+                json!({
+                    "rule_id": c.rule_id,
+                    "task": c.task,
+                    "severity": c.severity,
+                    "module": c.module,
+                    "target": c.target,
+                    "summary": c.summary,
+                    "diff": diff,
+                    "handlers": c.handlers.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "operations": c.ops.len(),
+                    "references": c.references,
+                })
             })
-        })
-        .collect();
+            .collect()
+    };
     let by_severity: serde_json::Map<String, serde_json::Value> = plan
         .by_severity()
         .iter()
@@ -206,10 +238,12 @@ pub fn json(plan: &Plan) -> serde_json::Value {
         "format_version": JSON_FORMAT_VERSION,
         "playbook": plan.playbook,
         "root": plan.root,
-        "changes": changes,
+        "changes": changes(&plan.changes),
+        "audit": changes(&plan.audit),
         "notices": plan.notices,
         "summary": {
             "changes": plan.changes.len(),
+            "audit": plan.audit.len(),
             "by_severity": by_severity,
             "unsupported": plan.notices.iter().filter(|n| n.level == NoticeLevel::Unsupported).count(),
             "handlers": plan.handlers().iter().map(ToString::to_string).collect::<Vec<_>>(),

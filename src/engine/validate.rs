@@ -755,12 +755,7 @@ fn run_one(
                         content: now,
                         ..w.clone()
                     };
-                    let empty = Plan {
-                        playbook: String::new(),
-                        root: host.root.clone(),
-                        changes: Vec::new(),
-                        notices: Vec::new(),
-                    };
+                    let empty = Plan::new("", host.root.clone());
                     Some(output(host, &empty, &current, files, check, &tool)?)
                 }
                 None => None,

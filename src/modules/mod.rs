@@ -367,6 +367,7 @@ impl Ctx<'_> {
             module: self.task.module.to_string(),
             target: target.into(),
             summary: summary.into(),
+            references: std::collections::BTreeMap::new(),
             diff: None,
             handlers: Vec::new(),
             locks: Vec::new(),

@@ -149,6 +149,12 @@ pub struct Task {
     pub when: Option<When>,
     /// Why the rule exists, one line (shown in docs and reports).
     pub rationale: Option<String>,
+    /// The benchmark items the rule covers, by benchmark (`cis: "5.2.4"`,
+    /// `anssi: "R29"`): shown in plans, reports and JSON.
+    pub references: BTreeMap<String, String>,
+    /// `false`: audit only. The rule is planned and its drift reported, but
+    /// nothing it would change is ever applied.
+    pub enforce: bool,
     pub module: ModuleCall,
     /// The file the task came from.
     pub source: String,
@@ -167,7 +173,25 @@ impl Task {
     }
 }
 
-const TASK_FIELDS: [&str; 6] = ["name", "id", "severity", "tags", "when", "rationale"];
+/// A task's `references:` as written: the map it must be, or anything else
+/// (refused with an example).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum References {
+    Map(BTreeMap<String, String>),
+    Other(serde::de::IgnoredAny),
+}
+
+const TASK_FIELDS: [&str; 8] = [
+    "name",
+    "id",
+    "severity",
+    "tags",
+    "when",
+    "rationale",
+    "references",
+    "enforce",
+];
 
 impl<'de> Deserialize<'de> for Task {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -181,7 +205,9 @@ impl<'de> Visitor<'de> for TaskVisitor {
     type Value = Task;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a task: name, id, severity, tags, when, rationale and one module key")
+        f.write_str(
+            "a task: name, id, severity, tags, when, rationale, references, enforce and one module key",
+        )
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Task, A::Error> {
@@ -191,6 +217,8 @@ impl<'de> Visitor<'de> for TaskVisitor {
         let mut tags = None;
         let mut when = None;
         let mut rationale = None;
+        let mut references = None;
+        let mut enforce = None;
         let mut module: Option<(String, ModuleCall)> = None;
         while let Some(spanned) = map.next_key::<serde_saphyr::Spanned<String>>()? {
             let key = spanned.value;
@@ -208,6 +236,17 @@ impl<'de> Visitor<'de> for TaskVisitor {
                 "tags" => tags = Some(map.next_value()?),
                 "when" => when = Some(map.next_value()?),
                 "rationale" => rationale = Some(map.next_value()?),
+                "references" => match map.next_value()? {
+                    References::Map(m) => references = Some(m),
+                    References::Other(_) => {
+                        return Err(at(
+                            "`references` is a map from benchmark to item, e.g. \
+                             { cis: \"5.2.4\", anssi: \"R29\" }"
+                                .into(),
+                        ));
+                    }
+                },
+                "enforce" => enforce = Some(map.next_value()?),
                 other => {
                     if let Some((first, _)) = &module {
                         return Err(at(format!(
@@ -251,6 +290,8 @@ impl<'de> Visitor<'de> for TaskVisitor {
             tags: tags.unwrap_or_default(),
             when,
             rationale,
+            references: references.unwrap_or_default(),
+            enforce: enforce.unwrap_or(true),
             module,
             source: String::new(),
         })

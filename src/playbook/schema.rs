@@ -30,6 +30,16 @@ pub fn generate() -> Value {
     );
     props.insert("when".into(), when.to_value());
     props.insert("rationale".into(), json!({"type": "string"}));
+    props.insert(
+        "references".into(),
+        json!({"type": "object", "additionalProperties": {"type": "string"},
+               "description": "benchmark items the rule covers, e.g. {cis: \"5.2.4\", anssi: \"R29\"}"}),
+    );
+    props.insert(
+        "enforce".into(),
+        json!({"type": "boolean", "default": true,
+               "description": "false: audit only; drift is reported, never applied"}),
+    );
     let mut one_of = Vec::new();
     for (name, schema) in crate::modules::param_schemas(&mut g) {
         props.insert(name.into(), schema.to_value());

@@ -533,6 +533,7 @@ fn change(target: &Path, summary: String, ops: Vec<Op>, diff: Option<crate::plan
         module: "timer".into(),
         target: target.display().to_string(),
         summary,
+        references: std::collections::BTreeMap::new(),
         diff,
         handlers: vec![Handler {
             action: Action::DaemonReload,
@@ -582,12 +583,7 @@ fn missing_dirs(host: &Host, path: &Path) -> Result<Vec<Op>, TimerError> {
 }
 
 fn empty_plan(host: &Host, name: &str) -> Plan {
-    Plan {
-        playbook: name.into(),
-        root: host.root.clone(),
-        changes: Vec::new(),
-        notices: Vec::new(),
-    }
+    Plan::new(name, host.root.clone())
 }
 
 /// The plan that installs (or updates) both units. Empty when they are in place.

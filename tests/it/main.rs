@@ -8,6 +8,7 @@ mod accounts;
 mod ansible;
 mod apparmor;
 mod apply;
+mod audit;
 mod backups;
 mod baseline;
 mod cli;
