@@ -239,11 +239,9 @@ impl<'de> Visitor<'de> for TaskVisitor {
                 "references" => match map.next_value()? {
                     References::Map(m) => references = Some(m),
                     References::Other(_) => {
-                        return Err(at(
-                            "`references` is a map from benchmark to item, e.g. \
+                        return Err(at("`references` is a map from benchmark to item, e.g. \
                              { cis: \"5.2.4\", anssi: \"R29\" }"
-                                .into(),
-                        ));
+                            .into()));
                     }
                 },
                 "enforce" => enforce = Some(map.next_value()?),

@@ -51,7 +51,11 @@ fn an_audit_only_rule_is_planned_and_checked_but_never_applied() {
     let apply = env.harden(&["apply", "--yes", "-p", &pb]);
     expect_code(&apply, 2);
     assert_eq!(env.mode("etc/motd"), 0o600);
-    assert_eq!(env.mode("etc/issue"), 0o644, "an audit-only rule changed the host");
+    assert_eq!(
+        env.mode("etc/issue"),
+        0o644,
+        "an audit-only rule changed the host"
+    );
 
     // The enforced rule converged; the audited drift stays, and check says so.
     let again = env.harden(&["plan", "-p", &pb, "--format", "json"]);
@@ -61,7 +65,10 @@ fn an_audit_only_rule_is_planned_and_checked_but_never_applied() {
     let check = env.harden(&["check", "-p", &pb]);
     expect_code(&check, 2);
     let out = stdout(&check);
-    assert!(out.contains("drift (audit only) [medium] issue.mode"), "{out}");
+    assert!(
+        out.contains("drift (audit only) [medium] issue.mode"),
+        "{out}"
+    );
     // A second apply has nothing to do: audit-only drift is not work.
     let apply = env.harden(&["apply", "--yes", "-p", &pb]);
     expect_code(&apply, 0);
