@@ -28,7 +28,7 @@ use crate::host::facts::OsFamily;
 use crate::host::runner::Cmd;
 use crate::host::service::Action;
 use crate::plan::VarValue;
-use crate::plan::{Handler, NoticeLevel, Op, WriteFile};
+use crate::plan::{Change, Handler, NoticeLevel, Op, SetMeta, WriteFile};
 
 /// A setting's value: a scalar (`yes`, `3`, `sftp internal-sftp`) or a list.
 #[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
@@ -60,6 +60,75 @@ pub struct Params {
     /// The main `sshd_config` (default `/etc/ssh/sshd_config`).
     #[serde(default)]
     pub file: Option<PathBuf>,
+    /// The main file's mode, e.g. `"0600"` (default: kept as it is).
+    #[serde(default)]
+    pub mode: Option<super::file::FileMode>,
+    /// Drop the Diffie-Hellman group-exchange moduli under this many bits from
+    /// `/etc/ssh/moduli` (e.g. 3072); the rest of the file stays as it is.
+    #[serde(default)]
+    pub moduli_min_bits: Option<u32>,
+}
+
+const MODULI: &str = "/etc/ssh/moduli";
+
+/// `text` without the moduli under `min` bits, and how many were dropped and kept.
+/// A moduli line is `time type tests tries size generator modulus`, where `size`
+/// is the bit length less one (3071 for a 3072-bit group).
+fn filter_moduli(text: &str, min: u32) -> (String, usize, usize) {
+    let (mut out, mut dropped, mut kept) = (String::with_capacity(text.len()), 0, 0);
+    for line in text.split_inclusive('\n') {
+        let size = line
+            .split_whitespace()
+            .nth(4)
+            .filter(|_| !line.trim_start().starts_with('#'))
+            .and_then(|s| s.parse::<u32>().ok());
+        match size {
+            Some(bits) if bits.saturating_add(1) < min => dropped += 1,
+            Some(_) => {
+                kept += 1;
+                out.push_str(line);
+            }
+            None => out.push_str(line),
+        }
+    }
+    (out, dropped, kept)
+}
+
+/// The change that drops the small moduli, if any would go.
+fn moduli_change(ctx: &Ctx, min: u32, handler: &Handler) -> Result<Option<Change>, ModuleError> {
+    let path = Path::new(MODULI);
+    let Some(before) = ctx.host.read(path).map_err(ctx.fs())? else {
+        return Ok(None);
+    };
+    let text = String::from_utf8(before.clone())
+        .map_err(|_| ctx.invalid(format!("{MODULI} is not text")))?;
+    let (after, dropped, kept) = filter_moduli(&text, min);
+    if dropped == 0 {
+        return Ok(None);
+    }
+    if kept == 0 {
+        return Err(ctx.invalid(format!(
+            "moduli_min_bits {min}: {MODULI} has no group that large; regenerate it \
+             (ssh-keygen -M generate) or lower the bound"
+        )));
+    }
+    let meta = ctx.host.lstat(path).map_err(ctx.fs())?;
+    let (mode, uid, gid) = meta.map_or((0o644, 0, 0), |m| (m.mode, m.uid, m.gid));
+    let mut c = ctx.change(
+        MODULI,
+        format!("drop {dropped} group-exchange moduli under {min} bits ({kept} kept)"),
+    );
+    c.ops = vec![Op::WriteFile(WriteFile {
+        path: path.to_path_buf(),
+        content: after.into_bytes(),
+        mode,
+        uid,
+        gid,
+        expect: observed(Some(&before)),
+        validators: Vec::new(),
+    })];
+    c.handlers = vec![handler.clone()];
+    Ok(Some(c))
 }
 
 /// The `crypto: modern` lists, best first; filtered by what the installed OpenSSH
@@ -186,33 +255,78 @@ fn main_summary(
     format!("set before any Include: {}", parts.join("; "))
 }
 
+/// Each wanted value in the main file before its first `Include`; per keyword,
+/// the lines it landed on.
+fn set_in_main(
+    ctx: &Ctx,
+    main: &mut SshdConfig,
+    wanted: &Wanted,
+) -> Result<Vec<(String, String)>, ModuleError> {
+    for (kw, vals) in wanted {
+        main.set_global_at_top(kw, vals)
+            .map_err(|e| ctx.invalid(format!("{kw}: {e}")))?;
+    }
+    Ok(wanted
+        .iter()
+        .map(|(kw, _)| {
+            let lines: Vec<String> = main
+                .global_values(kw)
+                .iter()
+                .map(|d| d.line.to_string())
+                .collect();
+            (kw.clone(), lines.join(","))
+        })
+        .collect())
+}
+
+/// `reload ssh` (Debian's unit name) or `reload sshd`.
+fn reload_handler(host: &Host) -> Handler {
+    Handler {
+        action: Action::Reload,
+        unit: if host.facts.os_family == OsFamily::Debian {
+            "ssh".into()
+        } else {
+            "sshd".into()
+        },
+    }
+}
+
+/// The change of the main file's mode alone, when its content is as wanted.
+fn mode_change(ctx: &Ctx, main: &Path, want: Option<u32>) -> Result<Option<Change>, ModuleError> {
+    let (Some(mode), Some(meta)) = (want, ctx.host.lstat(main).map_err(ctx.fs())?) else {
+        return Ok(None);
+    };
+    if meta.mode == mode {
+        return Ok(None);
+    }
+    let mut c = ctx.change(
+        main.display().to_string(),
+        format!("mode {:04o} -> {mode:04o}", meta.mode),
+    );
+    c.ops = vec![Op::SetMeta(SetMeta {
+        path: main.to_path_buf(),
+        mode: Some(mode),
+        uid: None,
+        gid: None,
+        expect: (meta.mode, meta.uid, meta.gid),
+    })];
+    Ok(Some(c))
+}
+
 pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
     let main = ctx.path_param(p.file.as_deref(), "file")?;
     let mut wanted = wanted_settings(ctx, p)?;
     if p.crypto == Some(Crypto::Modern) {
         modern_crypto(ctx, &mut wanted, out);
     }
-    if wanted.is_empty() {
-        return Err(ctx.invalid("nothing to manage: give `settings` and/or `crypto`"));
+    if wanted.is_empty() && p.mode.is_none() && p.moduli_min_bits.is_none() {
+        return Err(ctx
+            .invalid("nothing to manage: give `settings`, `crypto`, `mode` or `moduli_min_bits`"));
     }
     let tree = load_tree(ctx, &main)?;
     let mut after: Vec<SshdConfig> = tree.files.iter().map(|f| f.cfg.clone()).collect();
 
-    // Main file: each value before the first Include.
-    let mut landed = Vec::new();
-    for (kw, vals) in &wanted {
-        after[0]
-            .set_global_at_top(kw, vals)
-            .map_err(|e| ctx.invalid(format!("{kw}: {e}")))?;
-    }
-    for (kw, _) in &wanted {
-        let lines: Vec<String> = after[0]
-            .global_values(kw)
-            .iter()
-            .map(|d| d.line.to_string())
-            .collect();
-        landed.push((kw.clone(), lines.join(",")));
-    }
+    let landed = set_in_main(ctx, &mut after[0], &wanted)?;
 
     // Included files: neutralise conflicting global lines.
     let (neutralised, per_setting) = neutralise(&tree, &mut after, &wanted);
@@ -221,18 +335,16 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         .filter(|&i| tree.files[i].before.as_deref() != Some(after[i].render().as_bytes()))
         .collect();
     match_warnings(ctx, &tree, &wanted, out);
+    let handler = reload_handler(ctx.host);
+    if let Some(min) = p.moduli_min_bits {
+        out.changes.extend(moduli_change(ctx, min, &handler)?);
+    }
+    let want_mode = p.mode.map(|m| m.0);
     if changed.is_empty() {
+        // Only the main file's mode may be off.
+        out.changes.extend(mode_change(ctx, &main, want_mode)?);
         return Ok(());
     }
-
-    let handler = Handler {
-        action: Action::Reload,
-        unit: if ctx.host.facts.os_family == OsFamily::Debian {
-            "ssh".into()
-        } else {
-            "sshd".into()
-        },
-    };
     let check = validator::Check::new(ctx.host, &main, out, ctx)?;
     let texts: Vec<String> = changed.iter().map(|&i| after[i].render()).collect();
     let staged: Vec<&Path> = changed
@@ -244,7 +356,12 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         let f = &tree.files[i];
         let text = texts[k].clone();
         let meta = ctx.host.lstat(&f.path).map_err(ctx.fs())?;
-        let (mode, uid, gid) = meta.map_or((0o644, 0, 0), |m| (m.mode, m.uid, m.gid));
+        let (mut mode, uid, gid) = meta.map_or((0o644, 0, 0), |m| (m.mode, m.uid, m.gid));
+        if i == 0
+            && let Some(m) = want_mode
+        {
+            mode = m;
+        }
         let mut ops = if f.before.is_none() {
             missing_parents(ctx, &f.path)?
         } else {
@@ -265,7 +382,11 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
             },
         }));
         let summary = if i == 0 {
-            main_summary(&wanted, &landed, &per_setting)
+            let mut s = main_summary(&wanted, &landed, &per_setting);
+            if let Some(m) = meta.filter(|m| want_mode.is_some_and(|w| w != m.mode)) {
+                let _ = write!(s, "; mode {:04o} -> {mode:04o}", m.mode);
+            }
+            s
         } else {
             format!(
                 "neutralise {} (overridden by {})",

@@ -523,3 +523,89 @@ cat /run/sshd.log
     );
     assert!(text.contains("ROOT LOGIN REFUSED"), "{text}");
 }
+
+/// A moduli file in the real format: two comment lines and groups of 2048, 3072
+/// and 4096 bits (the size field is the bit length less one).
+const MODULI: &str = "\
+# Time Type Tests Tries Size Generator Modulus
+20230330000000 2 6 100 2047 2 C1
+20230330000001 2 6 100 2047 5 C2
+# a comment between groups stays
+20230330000002 2 6 100 3071 2 D1
+20230330000003 2 6 100 4095 5 E1
+";
+
+#[test]
+fn small_moduli_are_dropped_and_the_main_file_gets_its_mode() {
+    let env = debian_root();
+    add_key(&env, "home/alice");
+    env.write("etc/ssh/moduli", MODULI);
+    env.chmod("etc/ssh/sshd_config", 0o644);
+    let p = env.playbook(
+        "sshd.yml",
+        "name: ssh\ntasks:\n  - name: SSH daemon\n    id: ssh.harden\n    sshd: { settings: { X11Forwarding: false }, mode: \"0600\", moduli_min_bits: 3072 }\n",
+    );
+    let p = p.display().to_string();
+    let before = env.tree();
+    let plan = env.harden(&["plan", "-p", &p]);
+    expect_code(&plan, 0);
+    let text = stdout(&plan);
+    assert!(
+        text.contains("drop 2 group-exchange moduli under 3072 bits (2 kept)"),
+        "{text}"
+    );
+    assert!(text.contains("mode 0644 -> 0600"), "{text}");
+    assert_eq!(env.tree(), before, "plan wrote something");
+
+    let apply = env.harden(&["apply", "--yes", "-p", &p]);
+    expect_code(&apply, 2);
+    let moduli = env.read("etc/ssh/moduli");
+    assert!(!moduli.contains(" 2047 "), "{moduli}");
+    assert!(
+        moduli.contains(" 3071 2 D1") && moduli.contains(" 4095 5 E1"),
+        "{moduli}"
+    );
+    assert!(
+        moduli.contains("# a comment between groups stays"),
+        "{moduli}"
+    );
+    assert_eq!(env.mode("etc/ssh/sshd_config"), 0o600);
+    assert!(has(
+        &sshd_t(&env, "user=alice,host=h,addr=1.2.3.4"),
+        "x11forwarding no"
+    ));
+
+    let empty = env.harden(&["plan", "-p", &p]);
+    assert!(stdout(&empty).contains("0 changes"), "{}", stdout(&empty));
+    expect_code(&env.harden(&["rollback"]), 0);
+    assert_eq!(env.tree(), before, "rollback did not restore the root");
+
+    // A mode-only drift is planned by itself.
+    expect_code(&env.harden(&["apply", "--yes", "-p", &p]), 2);
+    env.chmod("etc/ssh/sshd_config", 0o644);
+    let again = env.harden(&["plan", "-p", &p]);
+    let text = stdout(&again);
+    assert!(
+        text.contains("mode 0644 -> 0600") && text.contains("1 change"),
+        "{text}"
+    );
+    expect_code(&env.harden(&["apply", "--yes", "-p", &p]), 2);
+    assert_eq!(env.mode("etc/ssh/sshd_config"), 0o600);
+}
+
+#[test]
+fn a_bound_no_group_meets_is_refused() {
+    let env = debian_root();
+    env.write("etc/ssh/moduli", MODULI);
+    let p = env.playbook(
+        "sshd.yml",
+        "name: ssh\ntasks:\n  - name: SSH daemon\n    id: ssh.harden\n    sshd: { moduli_min_bits: 8192 }\n",
+    );
+    let out = env.harden(&["plan", "-p", &p.display().to_string()]);
+    expect_code(&out, 1);
+    assert!(
+        stderr(&out).contains("has no group that large"),
+        "{}",
+        stderr(&out)
+    );
+}
