@@ -468,6 +468,19 @@ pub fn check_journal(j: &Journal, file: &Path) -> Result<()> {
             &format!("the journal restores transaction `{}`", r.escape_debug()),
         ));
     }
+    // A timestamp, as `now_rfc3339` writes it: never text for a terminal.
+    if j.started.is_empty()
+        || j.started.len() > 40
+        || !j
+            .started
+            .chars()
+            .all(|c| c.is_ascii_digit() || "-:.TZ+".contains(c))
+    {
+        return Err(refused(
+            file,
+            &format!("the journal's start time `{}`", j.started.escape_debug()),
+        ));
+    }
     Ok(())
 }
 

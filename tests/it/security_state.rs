@@ -340,6 +340,34 @@ fn finding_6_image_file_names_forge_plan_lines_and_hide_the_rest() {
 }
 
 #[test]
+fn finding_6_a_planted_journal_writes_nothing_raw_to_the_terminal() {
+    let env = Env::new();
+    env.write("etc/motd", "hello\n");
+    std::fs::create_dir_all(env.state.join("txn/20260101-000000-000")).unwrap();
+    std::fs::write(
+        env.state.join("journal.json"),
+        "{\"txn\":\"20260101-000000-000\",\"kind\":\"apply\",\"pid\":1,\
+         \"started\":\"\\u001b[8m\\nharden: all good\"}",
+    )
+    .unwrap();
+    for args in [&["plan"][..], &["rollback"][..], &["history"][..]] {
+        let out = env.harden(args);
+        let err = stderr(&out);
+        assert!(
+            !err.contains('\u{1b}'),
+            "{args:?}: raw ESC on stderr:\n{err}"
+        );
+        assert!(
+            !err.lines().any(|l| l.starts_with("harden: all good")),
+            "{args:?}: a forged line:\n{err}"
+        );
+    }
+    let out = env.harden(&["rollback"]);
+    expect_code(&out, 1);
+    assert!(stderr(&out).contains("start time"), "{}", stderr(&out));
+}
+
+#[test]
 fn finding_7_a_rejected_secret_candidate_is_quoted_by_the_validator() {
     require("diff");
     let env = Env::new();
