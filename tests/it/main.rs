@@ -27,6 +27,7 @@ mod keyvalue;
 mod managed_block;
 mod mount_options;
 mod nginx;
+mod package;
 mod plan;
 mod planfile;
 mod playbook_errors;
