@@ -181,26 +181,50 @@ pub fn diffs(plan: &Plan) -> Value {
     Value::Array(entries)
 }
 
+/// Marks `out` failed when rules failed: `failed` with each rule's error, after
+/// whatever the other rules did (Puppet's model, as `harden apply`).
+fn with_rule_errors(mut out: Value, plan: &Plan) -> Value {
+    if plan.errors.is_empty() {
+        return out;
+    }
+    let each: Vec<String> = plan
+        .errors
+        .iter()
+        .map(|e| format!("{}: {}", e.rule_id, e.message))
+        .collect();
+    let done = out["msg"].as_str().map(str::to_string);
+    out["failed"] = json!(true);
+    out["msg"] = json!(format!(
+        "{} rule(s) failed: {}{}",
+        each.len(),
+        each.join("; "),
+        done.map(|d| format!(" (the other rules: {d})"))
+            .unwrap_or_default()
+    ));
+    out["harden"]["errors"] = json!(plan.errors);
+    out
+}
+
 /// Runs the module.
 #[must_use]
 pub fn run(args: &Args) -> Value {
     let pa = plan_args(args);
-    let (host, pb, plan) = match prepare(&pa) {
+    let (host, pb, whole) = match prepare(&pa) {
         Ok(x) => x,
         Err(e) => return failed(&e.to_string(), None),
     };
-    let plan_json = render::json(&plan);
+    let plan_json = render::json(&whole);
     let mut out = json!({ "changed": false, "failed": false, "harden": { "plan": plan_json } });
     if args.diff {
-        out["diff"] = diffs(&plan);
+        out["diff"] = diffs(&whole);
     }
-    let drift = plan.changes.len();
+    let drift = whole.changes.len();
     if args.state == State::Checked {
-        out["msg"] = json!(format!("{drift} rule(s) drift from {}", plan.playbook));
+        out["msg"] = json!(format!("{drift} rule(s) drift from {}", whole.playbook));
         out["drift"] = json!(drift);
-        return out;
+        return with_rule_errors(out, &whole);
     }
-    let refusals: Vec<String> = plan
+    let refusals: Vec<String> = whole
         .refusals()
         .map(|n| format!("{}: {}", n.rule_id, n.message))
         .collect();
@@ -220,7 +244,7 @@ pub fn run(args: &Args) -> Value {
         } else {
             format!("{drift} change(s) would be applied")
         });
-        return out;
+        return with_rule_errors(out, &whole);
     }
     let state = match state_dir(&pa.target, &host) {
         Ok(s) => s,
@@ -229,7 +253,18 @@ pub fn run(args: &Args) -> Value {
     let filter = Filter {
         tags: pa.tags.iter().cloned().collect(),
         skip_tags: pa.skip_tags.iter().cloned().collect(),
+        exclude: BTreeMap::new(),
     };
+    let (plan, filter) = match engine::isolate::without_rejected(&host, &pb, &filter, whole) {
+        Ok(x) => x,
+        Err(e) => return failed(&e.to_string(), Some(out)),
+    };
+    out["harden"]["plan"] = render::json(&plan);
+    let drift = plan.changes.len();
+    if drift == 0 {
+        out["msg"] = json!("nothing else to change");
+        return with_rule_errors(out, &plan);
+    }
     let replan = || engine::plan(&host, &pb, &filter).map_err(|e| e.to_string());
     let report = match apply::apply(&host, &state, &plan, &replan) {
         Ok(r) => r,
@@ -244,7 +279,7 @@ pub fn run(args: &Args) -> Value {
                 "{drift} change(s) applied in transaction {}",
                 report.txn
             ));
-            out
+            with_rule_errors(out, &plan)
         }
         outcome => {
             let rolled_back = matches!(outcome, Outcome::RolledBack | Outcome::ValidationFailed);
@@ -351,6 +386,42 @@ mod tests {
         let second = run_file(&file);
         assert_eq!(second["changed"], json!(false), "{second}");
         assert_eq!(second["failed"], json!(false), "{second}");
+    }
+
+    #[test]
+    fn a_failed_rule_fails_the_task_after_the_rest_is_applied() {
+        let t = tempfile::tempdir().unwrap();
+        let (root, _) = root_with_secret(t.path());
+        let pb = t.path().join("mixed.yml");
+        std::fs::write(
+            &pb,
+            "tasks:\n  - {name: ghost, id: svc.ghost, service: {name: ghost, enabled: true}}\n  - {name: motd, id: motd, file: {path: /etc/motd, content: \"m\\n\"}}\n",
+        )
+        .unwrap();
+        let args = json!({"playbook": pb, "root": root, "state_dir": t.path().join("state")});
+        let out = run_file(&write_args(t.path(), &args));
+        assert_eq!(out["failed"], json!(true), "{out}");
+        assert_eq!(out["changed"], json!(true), "{out}");
+        assert_eq!(out["harden"]["errors"][0]["rule_id"], json!("svc.ghost"));
+        let msg = out["msg"].as_str().unwrap();
+        assert!(
+            msg.starts_with("1 rule(s) failed: svc.ghost: the root has no unit ghost.service"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("(the other rules: 1 change(s) applied in transaction"),
+            "{msg}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(root.join("etc/motd")).unwrap(),
+            "m\n"
+        );
+        // Checked: still failed, nothing changes.
+        let args = json!({"playbook": pb, "root": root, "state": "checked",
+            "state_dir": t.path().join("state")});
+        let out = run_file(&write_args(t.path(), &args));
+        assert_eq!(out["failed"], json!(true), "{out}");
+        assert_eq!(out["changed"], json!(false), "{out}");
     }
 
     #[test]

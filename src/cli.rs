@@ -153,6 +153,10 @@ pub enum Command {
         /// Do not ask for confirmation.
         #[arg(short, long)]
         yes: bool,
+        /// All or nothing: when any rule fails (cannot be planned, or a validator
+        /// rejects its candidate), apply nothing (exit 1) instead of the rest.
+        #[arg(long)]
+        strict: bool,
         /// Apply even though an anti-lockout guard refuses the plan. You may lose
         /// access to this host.
         #[arg(long)]
@@ -324,6 +328,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             plan_file,
             args,
             yes,
+            strict,
             i_accept_lockout_risk,
             confirm_within,
             run,
@@ -331,6 +336,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             let opts = ApplyOpts {
                 plan_file: plan_file.as_deref(),
                 yes,
+                strict,
                 accept_lockout: i_accept_lockout_risk,
                 confirm_within,
             };
@@ -405,17 +411,39 @@ fn cmd_plan(args: &PlanArgs, out: Option<&Path>, detailed_exitcode: bool) -> Res
         );
     }
     warn_interrupted(&host, &args.target);
-    Ok(if detailed_exitcode && !plan.changes.is_empty() {
+    print_rule_errors(&plan);
+    Ok(if !plan.errors.is_empty() {
+        exit::ERROR
+    } else if detailed_exitcode && !plan.changes.is_empty() {
         exit::CHANGED
     } else {
         exit::OK
     })
 }
 
+/// One line on stderr per rule that failed, with its id and why.
+pub(crate) fn print_rule_errors(plan: &Plan) {
+    let mut err = anstream::stderr();
+    for e in &plan.errors {
+        let _ = writeln!(
+            err,
+            "harden: error: rule {}: {}",
+            render::esc(&e.rule_id),
+            render::esc_text(&e.message)
+        );
+    }
+}
+
 fn cmd_check(args: &PlanArgs, rec: &mut Recorder) -> Result<i32, Error> {
     let (_, _, plan) = prepare(args)?;
-    let compliant = plan.changes.is_empty() && plan.audit.is_empty();
-    rec.result = if compliant { "compliant" } else { "drift" };
+    let compliant = plan.changes.is_empty() && plan.audit.is_empty() && plan.errors.is_empty();
+    rec.result = if !plan.errors.is_empty() {
+        "failed"
+    } else if compliant {
+        "compliant"
+    } else {
+        "drift"
+    };
     rec.plan = Some(plan.clone());
     if args.format == Format::Json {
         print_plan(&plan, args.format)?;
@@ -434,7 +462,22 @@ fn cmd_check(args: &PlanArgs, rec: &mut Recorder) -> Result<i32, Error> {
                 render::esc(&c.summary)
             );
         }
+        for e in &plan.errors {
+            println!(
+                "failed {}: {}",
+                render::esc(&e.rule_id),
+                render::esc(&e.message)
+            );
+        }
+        for k in &plan.skipped {
+            println!(
+                "skipped {}: {}",
+                render::esc(&k.rule_id),
+                render::esc(&k.reason)
+            );
+        }
     }
+    print_rule_errors(&plan);
     Ok(if compliant { exit::OK } else { exit::CHANGED })
 }
 
@@ -644,6 +687,7 @@ fn filter(args: &PlanArgs) -> Filter {
     Filter {
         tags: args.tags.iter().cloned().collect::<BTreeSet<_>>(),
         skip_tags: args.skip_tags.iter().cloned().collect::<BTreeSet<_>>(),
+        exclude: std::collections::BTreeMap::new(),
     }
 }
 
@@ -746,52 +790,72 @@ fn replan_saved(args: &PlanArgs, path: &Path) -> Result<(PlanArgs, Host, Playboo
 struct ApplyOpts<'a> {
     plan_file: Option<&'a Path>,
     yes: bool,
+    strict: bool,
     accept_lockout: bool,
     confirm_within: Option<u64>,
 }
 
 fn cmd_apply(args: &PlanArgs, opts: &ApplyOpts, rec: &mut Recorder) -> Result<i32, Error> {
-    let (args, host, pb, plan) = if let Some(path) = opts.plan_file {
+    let (args, host, pb, whole) = if let Some(path) = opts.plan_file {
         replan_saved(args, path)?
     } else {
         let (host, pb, plan) = prepare(args)?;
         (args.clone(), host, pb, plan)
     };
     let args = &args;
-    rec.plan = Some(plan.clone());
+    rec.plan = Some(whole.clone());
     let state = state_dir(&args.target, &host)?;
+    // What stops the whole apply is judged on the whole plan, before any
+    // validator runs: a pending confirmation, the anti-lockout guards (they
+    // see every rule, failed ones' context included) and `--strict`.
+    let early = |e: Error| -> Result<i32, Error> {
+        print_plan(&whole, args.format)?;
+        print_rule_errors(&whole);
+        Err(e)
+    };
+    if opts.strict && !whole.errors.is_empty() {
+        return early(strict_refusal(&whole));
+    }
+    if let Err(e) = check_no_pending_confirm(&state) {
+        return early(e);
+    }
+    if !whole.changes.is_empty()
+        && let Err(e) = guard(&whole, opts.accept_lockout, false)
+    {
+        return early(e);
+    }
+    let f = filter(args);
+    let (plan, f) = if whole.changes.is_empty() {
+        (whole.clone(), engine::isolate::excluding_failed(&f, &whole))
+    } else {
+        engine::isolate::without_rejected(&host, &pb, &f, whole.clone())?
+    };
+    rec.plan = Some(plan.clone());
     print_plan(&plan, args.format)?;
-    check_no_pending_confirm(&state)?;
+    if opts.strict && !plan.errors.is_empty() {
+        print_rule_errors(&plan);
+        return Err(strict_refusal(&plan));
+    }
+    let partial = !plan.errors.is_empty();
     if plan.changes.is_empty() {
+        print_rule_errors(&plan);
         if let Some(j) = state.journal()? {
             return Err(Error::Refused(format!(
                 "transaction {} was interrupted; run `harden rollback` to restore its snapshot first",
                 j.txn
             )));
         }
+        if partial {
+            rec.result = "partial";
+            return Ok(exit::PARTIAL);
+        }
         return Ok(exit::OK);
     }
-    let refusals: Vec<String> = plan
-        .refusals()
-        .map(|n| format!("{}: {}", n.rule_id, n.message))
-        .collect();
-    if !refusals.is_empty() {
-        if !opts.accept_lockout {
-            return Err(Error::Refused(format!(
-                "the anti-lockout guard refuses this plan, nothing was changed:\n  {}\n(fix the playbook or the host; --i-accept-lockout-risk overrides)",
-                refusals.join("\n  ")
-            )));
-        }
-        let _ = writeln!(
-            anstream::stderr(),
-            "harden: WARNING: applying despite the anti-lockout guard (--i-accept-lockout-risk):\n  {}",
-            refusals.join("\n  ")
-        );
-    }
+    // Planned again without the rejected rules: judged again, loudly once.
+    guard(&plan, opts.accept_lockout, true)?;
     if !opts.yes {
         confirm(&plan, &host)?;
     }
-    let f = filter(args);
     let replan = || engine::plan(&host, &pb, &f).map_err(|e| e.to_string());
     let report = match opts.confirm_within {
         None => apply::apply(&host, &state, &plan, &replan),
@@ -802,15 +866,60 @@ fn cmd_apply(args: &PlanArgs, opts: &ApplyOpts, rec: &mut Recorder) -> Result<i3
     }
     .map_err(|e| Error::Refused(e.to_string()))?;
     print_report(&report, "apply");
+    print_rule_errors(&plan);
     rec.record(&report);
+    if partial && report.outcome == Outcome::Committed {
+        rec.result = "partial";
+    }
     if let Some(secs) = opts.confirm_within {
         start_confirm_window(&state, &report, secs)?;
     }
     Ok(match report.outcome {
+        Outcome::Committed if partial => exit::PARTIAL,
         Outcome::Committed => exit::CHANGED,
         Outcome::ValidationFailed | Outcome::RolledBack | Outcome::Reverted => exit::ROLLED_BACK,
         Outcome::RollbackFailed => exit::ROLLBACK_FAILED,
     })
+}
+
+/// `--strict`: any failed rule refuses the whole apply.
+fn strict_refusal(plan: &Plan) -> Error {
+    let ids: Vec<String> = plan
+        .errors
+        .iter()
+        .map(|e| render::esc(&e.rule_id).into_owned())
+        .collect();
+    Error::Refused(format!(
+        "--strict: {} rule(s) failed ({}), nothing was changed",
+        ids.len(),
+        ids.join(", ")
+    ))
+}
+
+/// The anti-lockout guards' verdict on `plan`: refused unless the operator
+/// accepts the risk, then a warning (printed once, when `warn`).
+fn guard(plan: &Plan, accept: bool, warn: bool) -> Result<(), Error> {
+    let refusals: Vec<String> = plan
+        .refusals()
+        .map(|n| format!("{}: {}", n.rule_id, n.message))
+        .collect();
+    if refusals.is_empty() {
+        return Ok(());
+    }
+    if !accept {
+        return Err(Error::Refused(format!(
+            "the anti-lockout guard refuses this plan, nothing was changed:\n  {}\n(fix the playbook or the host; --i-accept-lockout-risk overrides)",
+            refusals.join("\n  ")
+        )));
+    }
+    if warn {
+        let _ = writeln!(
+            anstream::stderr(),
+            "harden: WARNING: applying despite the anti-lockout guard (--i-accept-lockout-risk):\n  {}",
+            refusals.join("\n  ")
+        );
+    }
+    Ok(())
 }
 
 /// Refuses while an earlier transaction waits for `harden confirm` or is being

@@ -16,6 +16,9 @@ pub mod exit {
     pub const ROLLED_BACK: i32 = 4;
     /// `apply` failed and restoring the snapshot failed too: the host needs attention.
     pub const ROLLBACK_FAILED: i32 = 5;
+    /// `apply`: some rules failed (could not be planned, or a validator rejected
+    /// their candidate); every other rule was applied or already compliant.
+    pub const PARTIAL: i32 = 6;
 }
 
 /// Anything that stops a command.

@@ -298,6 +298,25 @@ pub enum NoticeLevel {
     Refused,
 }
 
+/// A rule that could not be planned, or whose candidate its validator rejected:
+/// it is left out, and every other rule is planned and applied without it
+/// (Puppet's model; `--strict` makes any of these refuse the whole apply).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleError {
+    pub rule_id: String,
+    /// The task's name.
+    pub task: String,
+    /// Why, without the rule id.
+    pub message: String,
+}
+
+/// A rule its `when:` skipped on this host, with the condition that failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skip {
+    pub rule_id: String,
+    pub reason: String,
+}
+
 /// The whole plan for one playbook against one host.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Plan {
@@ -308,6 +327,12 @@ pub struct Plan {
     /// counted by `check`, never applied.
     pub audit: Vec<Change>,
     pub notices: Vec<Notice>,
+    /// The selected rules that planned (with or without changes), in order.
+    pub planned: Vec<String>,
+    /// Selected rules that could not be planned; never counted as compliant.
+    pub errors: Vec<RuleError>,
+    /// Selected rules skipped by `when:`; never counted as compliant.
+    pub skipped: Vec<Skip>,
 }
 
 impl Plan {
@@ -357,6 +382,29 @@ impl Plan {
         self.notices
             .iter()
             .filter(|n| n.level == NoticeLevel::Refused)
+    }
+
+    /// Rules that planned with nothing to change, audit drift included as drift.
+    #[must_use]
+    pub fn compliant(&self) -> Vec<&str> {
+        let drifted = self.drifted();
+        self.planned
+            .iter()
+            .filter(|id| !drifted.contains(&id.as_str()))
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// Rules with at least one change or audit finding, each once, in order.
+    #[must_use]
+    pub fn drifted(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for c in self.changes.iter().chain(&self.audit) {
+            if !out.contains(&c.rule_id.as_str()) {
+                out.push(&c.rule_id);
+            }
+        }
+        out
     }
 
     /// Counts of changes by severity.

@@ -111,6 +111,10 @@ pub fn fingerprint(plan: &Plan) -> Value {
         "root": plan.root,
         "changes": changes,
         "notices": plan.notices,
+        // Which rules failed or were skipped is part of what was reviewed: a
+        // rule that fails now, or no longer does, makes the file stale.
+        "errors": plan.errors,
+        "skipped": plan.skipped,
     })
 }
 
@@ -282,6 +286,23 @@ fn first_difference(saved: &Value, now: &Value) -> String {
     }
     if let Some(k) = b.keys().find(|k| !a.contains_key(*k)) {
         return format!("{k} would now be changed too");
+    }
+    let failed = |v: &Value| -> Vec<String> {
+        v["errors"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|e| e["rule_id"].as_str().unwrap_or("").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (was, now) = (failed(saved), failed(now));
+    if let Some(id) = now.iter().find(|id| !was.contains(id)) {
+        return format!("rule {id} fails now");
+    }
+    if let Some(id) = was.iter().find(|id| !now.contains(id)) {
+        return format!("rule {id} no longer fails");
     }
     "the host's state changed (notices or order differ)".into()
 }

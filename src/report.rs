@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::state::{StateDir, now_rfc3339};
 use crate::host::fs::{self, FsError, Owner};
-use crate::plan::Plan;
+use crate::plan::{Plan, RuleError, Skip};
 use crate::playbook::Severity;
 
 /// How many reports are kept by default.
@@ -63,6 +63,48 @@ pub struct RunReport {
     /// Drift of audit-only rules (`enforce: false`): found, never applied.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub audit: Vec<ChangeLine>,
+    /// The selected rules by what became of them in the plan.
+    #[serde(default)]
+    pub rules: RuleCounts,
+    /// Rules that failed (could not be planned, or a validator rejected their
+    /// candidate): never compliant, never applied.
+    #[serde(default)]
+    pub errors: Vec<RuleError>,
+    /// Rules skipped by `when:`, with the reason.
+    #[serde(default)]
+    pub skipped: Vec<Skip>,
+}
+
+/// How many selected rules were compliant, drifted, failed or were skipped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleCounts {
+    pub compliant: usize,
+    pub drift: usize,
+    pub failed: usize,
+    pub skipped: usize,
+}
+
+impl RuleCounts {
+    /// The counts of `plan`.
+    #[must_use]
+    pub fn of(plan: &Plan) -> Self {
+        Self {
+            compliant: plan.compliant().len(),
+            drift: plan.drifted().len(),
+            failed: plan.errors.len(),
+            skipped: plan.skipped.len(),
+        }
+    }
+}
+
+impl std::fmt::Display for RuleCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} compliant, {} drift, {} failed, {} skipped",
+            self.compliant, self.drift, self.failed, self.skipped
+        )
+    }
 }
 
 fn lines(changes: &[crate::plan::Change], result: &str) -> Vec<ChangeLine> {
@@ -123,6 +165,9 @@ impl RunReport {
             failed: 0,
             changes,
             audit,
+            rules: plan.map(RuleCounts::of).unwrap_or_default(),
+            errors: plan.map(|p| p.errors.clone()).unwrap_or_default(),
+            skipped: plan.map(|p| p.skipped.clone()).unwrap_or_default(),
         }
     }
 
@@ -131,7 +176,7 @@ impl RunReport {
         self.result = result.into();
         let each = match (self.command.as_str(), result) {
             ("check", "drift") => "drift",
-            ("apply", "committed") => "applied",
+            ("apply", "committed" | "partial") => "applied",
             ("apply", "rolled-back") => "rolled-back",
             ("apply", "validation-failed") => "not-installed",
             ("apply", "rollback-failed") => "rollback-failed",
@@ -146,23 +191,47 @@ impl RunReport {
         self.by_severity.get("critical").copied().unwrap_or(0)
     }
 
-    /// The one line for the journal.
+    /// The rules with critical drift, each once.
+    fn critical_rules(&self) -> usize {
+        let mut ids: Vec<&str> = self
+            .changes
+            .iter()
+            .chain(&self.audit)
+            .filter(|c| c.severity == Severity::Critical)
+            .map(|c| c.rule_id.as_str())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.len()
+    }
+
+    /// The one line for the journal: the rules by status ("N compliant, M
+    /// drift, F failed, S skipped"), then what the run did.
     #[must_use]
     pub fn summary(&self) -> String {
-        let n = self.changes.len() + self.audit.len();
-        // For apply: the critical changes applied, not merely planned.
-        let crit = if self.command == "apply" && self.applied == 0 {
-            0
-        } else {
-            self.critical()
-        };
         let what = match self.command.as_str() {
-            "check" => format!("{n} drift(s) ({crit} critical), {}", self.result),
-            "rollback" => format!("rollback {}", self.result),
-            _ => format!(
-                "{} change(s) applied ({crit} critical), {} failed, {}",
-                self.applied, self.failed, self.result
+            "check" => format!(
+                "{} compliant, {} drift ({} critical), {} failed, {} skipped: {}",
+                self.rules.compliant,
+                self.rules.drift,
+                self.critical_rules(),
+                self.rules.failed,
+                self.rules.skipped,
+                self.result
             ),
+            "rollback" => format!("rollback {}", self.result),
+            _ => {
+                // The critical changes applied, not merely planned.
+                let crit = if self.applied == 0 {
+                    0
+                } else {
+                    self.critical()
+                };
+                format!(
+                    "{}: {} change(s) applied ({crit} critical), {}",
+                    self.rules, self.applied, self.result
+                )
+            }
         };
         format!("harden: {what}, {} ms", self.duration_ms)
     }
@@ -267,7 +336,12 @@ pub fn metrics(r: &RunReport) -> String {
             "harden_drift{{command=\"{cmd}\",severity=\"{sev}\"}} {n}"
         );
     }
-    let ok = u8::from(matches!(r.exit_code, 0 | 2) && r.result != "drift");
+    let ok = u8::from(
+        matches!(r.exit_code, 0 | 2)
+            && r.result != "drift"
+            && r.result != "failed"
+            && r.rules.failed == 0,
+    );
     let lines = [
         (
             "harden_last_run_timestamp_seconds",
@@ -308,7 +382,40 @@ pub fn metrics(r: &RunReport) -> String {
             r.result
         );
     }
+    let _ = writeln!(
+        out,
+        "# HELP harden_rules Selected rules of the last run by status (compliant, drift, failed, skipped).\n# TYPE harden_rules gauge"
+    );
+    for (status, n) in [
+        ("compliant", r.rules.compliant),
+        ("drift", r.rules.drift),
+        ("failed", r.rules.failed),
+        ("skipped", r.rules.skipped),
+    ] {
+        let _ = writeln!(
+            out,
+            "harden_rules{{command=\"{cmd}\",status=\"{status}\"}} {n}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP harden_rule_failed 1 for each rule that failed in the last run (could not be planned, or its candidate was rejected).\n# TYPE harden_rule_failed gauge"
+    );
+    for e in &r.errors {
+        let _ = writeln!(
+            out,
+            "harden_rule_failed{{command=\"{cmd}\",rule_id=\"{}\"}} 1",
+            label(&e.rule_id)
+        );
+    }
     out
+}
+
+/// A Prometheus label value: backslash, quote and newline escaped.
+fn label(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[allow(clippy::cast_precision_loss)] // a run's milliseconds fit a f64 exactly

@@ -148,7 +148,7 @@ _harden() {
             return 0
             ;;
         harden__subcmd__apply)
-            opts="-p -e -y -v -q -h --playbook --root --state-dir --format --tags --skip-tags --extra-var --yes --i-accept-lockout-risk --confirm-within --keep-reports --metrics-file --verbose --quiet --help"
+            opts="-p -e -y -v -q -h --playbook --root --state-dir --format --tags --skip-tags --extra-var --yes --strict --i-accept-lockout-risk --confirm-within --keep-reports --metrics-file --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -66,6 +66,7 @@ complete -c harden -n "__fish_harden_using_subcommand apply" -l confirm-within -
 complete -c harden -n "__fish_harden_using_subcommand apply" -l keep-reports -d 'Keep the newest N run reports in STATE/reports (older ones are deleted)' -r
 complete -c harden -n "__fish_harden_using_subcommand apply" -l metrics-file -d 'Write Prometheus text-format metrics of this run to PATH (atomically), for `node_exporter`\'s textfile collector. A host path, not under --root' -r -F
 complete -c harden -n "__fish_harden_using_subcommand apply" -s y -l yes -d 'Do not ask for confirmation'
+complete -c harden -n "__fish_harden_using_subcommand apply" -l strict -d 'All or nothing: when any rule fails (cannot be planned, or a validator rejects its candidate), apply nothing (exit 1) instead of the rest'
 complete -c harden -n "__fish_harden_using_subcommand apply" -l i-accept-lockout-risk -d 'Apply even though an anti-lockout guard refuses the plan. You may lose access to this host'
 complete -c harden -n "__fish_harden_using_subcommand apply" -s v -l verbose -d 'More log output on stderr (repeat for more)'
 complete -c harden -n "__fish_harden_using_subcommand apply" -s q -l quiet -d 'Only errors on stderr'

@@ -70,6 +70,7 @@ _arguments "${_arguments_options[@]}" : \
 '--metrics-file=[Write Prometheus text-format metrics of this run to PATH (atomically), for \`node_exporter\`'\''s textfile collector. A host path, not under --root]:PATH:_files' \
 '-y[Do not ask for confirmation]' \
 '--yes[Do not ask for confirmation]' \
+'--strict[All or nothing\: when any rule fails (cannot be planned, or a validator rejects its candidate), apply nothing (exit 1) instead of the rest]' \
 '--i-accept-lockout-risk[Apply even though an anti-lockout guard refuses the plan. You may lose access to this host]' \
 '*-v[More log output on stderr (repeat for more)]' \
 '*--verbose[More log output on stderr (repeat for more)]' \

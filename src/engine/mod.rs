@@ -1,10 +1,14 @@
 //! The engine: builds a [`crate::plan::Plan`] from a playbook against a host, renders it,
 //! and runs transactions ([`apply`]) with snapshots ([`snapshot`]) kept in the state
 //! directory ([`state`]). Planning only reads; only [`apply`] writes, and only
-//! through [`crate::host`].
+//! through [`crate::host`]. Rules fail one at a time: a rule that cannot be
+//! planned is an error entry of the plan ([`plan`]), one whose candidate its
+//! validator rejects is left out before the transaction ([`isolate`]), and the
+//! rest is planned and applied without them.
 
 pub mod apply;
 pub mod confirm;
+pub mod isolate;
 pub mod loaded;
 pub mod lock_intent;
 pub mod redact;
@@ -21,7 +25,7 @@ pub use crate::plan;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use crate::plan::{Notice, NoticeLevel, Op, Plan};
+use crate::plan::{Op, Plan, RuleError, Skip};
 
 use crate::host::Host;
 use crate::modules::{self, ModuleError};
@@ -32,16 +36,39 @@ use crate::playbook::{Playbook, selected};
 pub struct Filter {
     pub tags: BTreeSet<String>,
     pub skip_tags: BTreeSet<String>,
+    /// Rules not to plan at all, each with why (a candidate its validator
+    /// rejected, see [`isolate`]): they become errors of the plan.
+    pub exclude: BTreeMap<String, String>,
+}
+
+/// A module error as a rule's error entry: the message without the rule id.
+fn rule_error(task: &crate::playbook::Task, e: &ModuleError) -> RuleError {
+    let message = match e {
+        ModuleError::Invalid { message, .. } => message.clone(),
+        ModuleError::Fs { source, .. } => source.to_string(),
+        ModuleError::Catalogue { .. } => e.to_string(),
+    };
+    RuleError {
+        rule_id: task.id.clone(),
+        task: task.name.clone(),
+        message,
+    }
 }
 
 /// Plans every selected task against the host. Reads only.
 ///
+/// Rules fail one at a time (Puppet's model): a rule whose module refuses its
+/// parameters or the host state, or that would change a path an earlier rule
+/// changes ("one path, one rule"), becomes an entry of [`Plan::errors`] and
+/// claims nothing; every other rule is still planned. One exception to "one
+/// path, one rule": a rule may rewrite a whole file an earlier rule of the plan
+/// writes when it planned on top of that write (its `expect` is the earlier
+/// content, read through [`modules::Pending`]); several `user:` tasks edit
+/// `/etc/passwd` that way, in order. Rules skipped by `when:` are listed in
+/// [`Plan::skipped`] with the reason.
+///
 /// # Errors
-/// A module refusing its parameters or the host state, or two rules that would
-/// change the same path. One exception: a rule may rewrite a whole file an
-/// earlier rule of the plan writes when it planned on top of that write (its
-/// `expect` is the earlier content, read through [`modules::Pending`]); several
-/// `user:` tasks edit `/etc/passwd` that way, in order.
+/// Only a broken module catalogue, which no rule could plan past.
 pub fn plan(host: &Host, playbook: &Playbook, filter: &Filter) -> Result<Plan, ModuleError> {
     let mut out = Plan::new(playbook.name.clone(), host.root.clone());
     let mut owners: BTreeMap<PathBuf, String> = BTreeMap::new();
@@ -51,17 +78,31 @@ pub fn plan(host: &Host, playbook: &Playbook, filter: &Filter) -> Result<Plan, M
         if !selected(task, &filter.tags, &filter.skip_tags) {
             continue;
         }
-        if let Some(when) = &task.when
-            && let Err(why) = when.check(host)
-        {
-            out.notices.push(Notice {
+        if let Some(why) = filter.exclude.get(&task.id) {
+            out.errors.push(RuleError {
                 rule_id: task.id.clone(),
-                level: NoticeLevel::Info,
-                message: format!("skipped: {why}"),
+                task: task.name.clone(),
+                message: why.clone(),
             });
             continue;
         }
-        let mut planned = modules::plan(host, &task.rule(), &task.module, &pending)?;
+        if let Some(when) = &task.when
+            && let Err(why) = when.check(host)
+        {
+            out.skipped.push(Skip {
+                rule_id: task.id.clone(),
+                reason: why,
+            });
+            continue;
+        }
+        let mut planned = match modules::plan(host, &task.rule(), &task.module, &pending) {
+            Ok(p) => p,
+            Err(e @ ModuleError::Catalogue { .. }) => return Err(e),
+            Err(e) => {
+                out.errors.push(rule_error(task, &e));
+                continue;
+            }
+        };
         for change in &mut planned.changes {
             change.references.clone_from(&task.references);
         }
@@ -70,13 +111,19 @@ pub fn plan(host: &Host, playbook: &Playbook, filter: &Filter) -> Result<Plan, M
             // later rules do not plan on top of it.
             out.audit.extend(planned.changes);
             out.notices.extend(planned.notices);
+            out.planned.push(task.id.clone());
             continue;
         }
-        for change in &mut planned.changes {
+        // Claims are checked for the whole rule before any is recorded, so a
+        // rule refused for a conflict leaves no trace for the rules after it.
+        let mut dirs = made_dirs.clone();
+        let mut claims: BTreeSet<PathBuf> = BTreeSet::new();
+        let mut conflict = None;
+        'changes: for change in &mut planned.changes {
             // Two rules may both need the same missing parent directory: make it once.
             change.ops.retain(|op| match op {
                 Op::MakeDir(d) if d.path != std::path::Path::new(&change.target) => {
-                    made_dirs.insert(d.path.clone())
+                    dirs.insert(d.path.clone())
                 }
                 _ => true,
             });
@@ -91,27 +138,38 @@ pub fn plan(host: &Host, playbook: &Playbook, filter: &Filter) -> Result<Plan, M
                 };
                 let chained = matches!(op, Op::WriteFile(w) if pending.continues(w));
                 if let Some(other) = owners.get(path)
-                    && *other != task.id
                     && !chained
+                    && !claims.contains(path)
                 {
-                    return Err(ModuleError::Invalid {
-                        rule: task.id.clone(),
-                        message: format!(
-                            "{} is also changed by rule {other}; one path, one rule",
-                            path.display()
-                        ),
-                    });
+                    conflict = Some(format!(
+                        "{} is also changed by rule {other}; one path, one rule",
+                        path.display()
+                    ));
+                    break 'changes;
                 }
-                owners.insert(path.clone(), task.id.clone());
+                claims.insert(path.clone());
             }
-            for op in &change.ops {
-                if let Op::WriteFile(w) = op {
-                    pending.record(w);
-                }
+        }
+        if let Some(message) = conflict {
+            out.errors.push(RuleError {
+                rule_id: task.id.clone(),
+                task: task.name.clone(),
+                message,
+            });
+            continue;
+        }
+        made_dirs = dirs;
+        for path in claims {
+            owners.insert(path, task.id.clone());
+        }
+        for op in planned.changes.iter().flat_map(|c| &c.ops) {
+            if let Op::WriteFile(w) = op {
+                pending.record(w);
             }
         }
         out.changes.extend(planned.changes);
         out.notices.extend(planned.notices);
+        out.planned.push(task.id.clone());
     }
     Ok(out)
 }

@@ -149,8 +149,25 @@ pub fn human(plan: &Plan) -> String {
     for c in &plan.audit {
         change(&mut s, c, true);
     }
-    if !plan.notices.is_empty() {
+    if !plan.errors.is_empty() || !plan.skipped.is_empty() || !plan.notices.is_empty() {
         let _ = writeln!(s);
+    }
+    let failed = AnsiColor::Red.on_default().bold();
+    for e in &plan.errors {
+        let _ = writeln!(
+            s,
+            "{failed}FAILED{failed:#} {}: {}",
+            esc(&e.rule_id),
+            esc(&e.message)
+        );
+    }
+    for k in &plan.skipped {
+        let _ = writeln!(
+            s,
+            "{DIM}skipped{DIM:#} {}: {}",
+            esc(&k.rule_id),
+            esc(&k.reason)
+        );
     }
     for n in &plan.notices {
         let (mark, style) = match n.level {
@@ -197,6 +214,17 @@ pub fn human(plan: &Plan) -> String {
     if unsupported > 0 {
         let _ = write!(s, ", {unsupported} unsupported on this host");
     }
+    if !plan.errors.is_empty() {
+        let n = plan.errors.len();
+        let _ = write!(
+            s,
+            ", {failed}{n} rule{} failed{failed:#}",
+            if n == 1 { "" } else { "s" }
+        );
+    }
+    if !plan.skipped.is_empty() {
+        let _ = write!(s, ", {} skipped", plan.skipped.len());
+    }
     let _ = writeln!(s, ".");
     s
 }
@@ -241,9 +269,14 @@ pub fn json(plan: &Plan) -> serde_json::Value {
         "changes": changes(&plan.changes),
         "audit": changes(&plan.audit),
         "notices": plan.notices,
+        "errors": plan.errors,
+        "skipped": plan.skipped,
         "summary": {
             "changes": plan.changes.len(),
             "audit": plan.audit.len(),
+            "errors": plan.errors.len(),
+            "skipped": plan.skipped.len(),
+            "compliant": plan.compliant().len(),
             "by_severity": by_severity,
             "unsupported": plan.notices.iter().filter(|n| n.level == NoticeLevel::Unsupported).count(),
             "handlers": plan.handlers().iter().map(ToString::to_string).collect::<Vec<_>>(),

@@ -260,7 +260,7 @@ fn sudoers_drop_in_is_validated_installed_0440_and_plan_is_then_empty() {
 }
 
 #[test]
-fn sudoers_syntax_error_installs_nothing_and_exits_4() {
+fn sudoers_syntax_error_installs_nothing_and_exits_6() {
     require("visudo");
     let env = accounts_env();
     let before = env.tree();
@@ -269,7 +269,7 @@ fn sudoers_syntax_error_installs_nothing_and_exits_4() {
         "name: x\ntasks:\n  - name: Bad\n    id: sudo.bad\n    sudoers: { name: harden, content: [\"%admin ALL=(ALL:ALL\"] }\n",
     );
     let out = env.harden(&["apply", "--yes", "-p", pb.to_str().unwrap()]);
-    expect_code(&out, 4);
+    expect_code(&out, 6);
     assert!(stderr(&out).contains("visudo"), "{}", stderr(&out));
     assert_eq!(env.tree(), before);
 }

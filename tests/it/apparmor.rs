@@ -46,7 +46,7 @@ fn the_real_parser_rejects_a_broken_profile_and_nothing_changes() {
     );
     let before = env.tree();
     let out = env.harden(&["apply", "--yes", "-p", &p]);
-    expect_code(&out, 4);
+    expect_code(&out, 6);
     let err = stderr(&out);
     assert!(
         err.contains("apparmor_parser") && err.contains("rejected"),
@@ -82,7 +82,7 @@ fn includes_resolve_in_the_roots_own_profile_directory() {
     // Without it in the root, the same profile fails the parse.
     std::fs::remove_file(env.path("etc/apparmor.d/abstractions/only-in-root")).unwrap();
     let before = env.tree();
-    expect_code(&env.harden(&["apply", "--yes", "-p", &p]), 4);
+    expect_code(&env.harden(&["apply", "--yes", "-p", &p]), 6);
     assert_eq!(env.tree(), before);
 }
 

@@ -101,7 +101,7 @@ fn rollback_restores_content_mode_owner_and_can_itself_be_rolled_back() {
 }
 
 #[test]
-fn validator_rejection_installs_nothing() {
+fn a_rejected_candidate_fails_its_rule_alone_and_strict_applies_nothing() {
     require("visudo");
     let env = Env::new();
     let pb = env.playbook(
@@ -124,14 +124,30 @@ tasks:
     );
     env.chmod("etc/passwd", 0o600);
     let before = env.tree();
-    let out = env.harden(&["apply", "--yes", "-p", pb.to_str().unwrap()]);
-    expect_code(&out, 4);
+    // All or nothing: the rejected rule refuses the whole apply.
+    let out = env.harden(&["apply", "--yes", "--strict", "-p", pb.to_str().unwrap()]);
+    expect_code(&out, 1);
     assert!(
-        stderr(&out).contains("validator `visudo -c -f"),
+        stderr(&out).contains("--strict: 1 rule(s) failed (sudo.policy), nothing was changed"),
         "{}",
         stderr(&out)
     );
-    assert_eq!(env.tree(), before, "a rejected candidate changed the tree");
+    assert_eq!(env.tree(), before, "--strict changed the tree");
+    // By default the rejected rule fails alone: the other rule is applied.
+    let out = env.harden(&["apply", "--yes", "-p", pb.to_str().unwrap()]);
+    expect_code(&out, 6);
+    assert!(
+        stderr(&out).contains(
+            "harden: error: rule sudo.policy: /etc/sudoers.d/harden: validator `visudo -c -f"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !env.path("etc/sudoers.d/harden").exists(),
+        "a rejected candidate was installed"
+    );
+    assert_eq!(env.mode("etc/passwd"), 0o644);
     // The same policy, corrected, passes the real visudo.
     let good = std::fs::read_to_string(&pb)
         .unwrap()
@@ -170,8 +186,9 @@ tasks:
         .spawn()
         .unwrap();
     // Wait until the first run holds the lock (its journal exists).
+    // (It checks the candidate once before the transaction, once inside.)
     let journal = env.state.join("journal.json");
-    for _ in 0..200 {
+    for _ in 0..1000 {
         if journal.exists() {
             break;
         }

@@ -97,7 +97,7 @@ fn a_value_compose_rejects_fails_the_apply_and_changes_nothing() {
     );
     let before = env.tree();
     let out = env.harden(&["apply", "--yes", "-p", &p]);
-    expect_code(&out, 4);
+    expect_code(&out, 6);
     assert!(stderr(&out).contains("config -q"), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("not a valid float"),

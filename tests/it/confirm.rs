@@ -171,7 +171,7 @@ fn a_failed_apply_disarms_its_watchdog() {
         "--confirm-within",
         "30",
     ]);
-    expect_code(&out, 4);
+    expect_code(&out, 6);
     assert!(!env.state.join("pending-confirm.json").exists());
     assert_eq!(env.tree(), before);
 }

@@ -91,7 +91,7 @@ fn unknown_keys_wrong_types_and_broken_files_are_refused() {
     env.write(FILE, "{ \"debug\": true, }\n");
     let before = env.tree();
     let out = env.harden(&["apply", "--yes", "-p", &playbook(&env, HARDEN)]);
-    expect_code(&out, 1);
+    expect_code(&out, 6);
     assert!(
         stderr(&out).contains("is not a JSON object"),
         "{}",

@@ -133,7 +133,7 @@ fn the_guides_greedy_filter_is_flagged_and_nothing_is_installed() {
     let before = env.tree();
     let pb = env.playbook("pb.yml", &playbook(GUIDE));
     let out = env.harden(&["apply", "--yes", "-p", pb.to_str().unwrap()]);
-    expect_code(&out, 1);
+    expect_code(&out, 6);
     let err = stderr(&out);
     assert!(
         err.contains("captured 0.0.0.7 but expected 203.0.113.7"),
@@ -143,7 +143,7 @@ fn the_guides_greedy_filter_is_flagged_and_nothing_is_installed() {
 }
 
 #[test]
-fn a_configuration_fail2ban_client_rejects_installs_nothing_and_exits_4() {
+fn a_configuration_fail2ban_client_rejects_installs_nothing_and_exits_6() {
     let env = f2b_env();
     let before = env.tree();
     let pb = env.playbook(
@@ -151,7 +151,7 @@ fn a_configuration_fail2ban_client_rejects_installs_nothing_and_exits_4() {
         "name: x\ntasks:\n  - name: J\n    id: f2b.bad\n    fail2ban:\n      jails:\n        sshd: { enabled: true, action: no-such-action }\n",
     );
     let out = env.harden(&["apply", "--yes", "-p", pb.to_str().unwrap()]);
-    expect_code(&out, 4);
+    expect_code(&out, 6);
     assert!(stderr(&out).contains("no-such-action"), "{}", stderr(&out));
     assert_eq!(env.tree(), before);
 }
@@ -180,7 +180,7 @@ fn a_systemd_backend_without_python3_systemd_is_an_error() {
     let before = env.tree();
     let pb = env.playbook("pb.yml", &playbook(GOOD));
     let out = env.harden(&["apply", "--yes", "-p", pb.to_str().unwrap()]);
-    expect_code(&out, 1);
+    expect_code(&out, 6);
     assert!(
         stderr(&out).contains("jail sshd: backend systemd needs python3-systemd"),
         "{}",

@@ -108,7 +108,7 @@ fn elixir_rejects_a_broken_block_and_nothing_changes() {
     let p = playbook(&env, "config :pleroma, :http_security, [enabled: true", "");
     let before = env.tree();
     let out = env.harden(&["apply", "--yes", "-p", &p]);
-    expect_code(&out, 4);
+    expect_code(&out, 6);
     assert!(
         stderr(&out).contains("rejected the candidate"),
         "{}",

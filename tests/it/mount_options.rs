@@ -60,7 +60,7 @@ fn findmnt_rejects_a_new_entry_with_a_filesystem_type_the_kernel_lacks() {
     );
     let before = env.tree();
     let out = env.harden(&["apply", "--yes", "-p", &p]);
-    expect_code(&out, 4);
+    expect_code(&out, 6);
     let err = stderr(&out);
     assert!(
         err.contains("findmnt --verify: new problems") && err.contains("ext44 seems unsupported"),

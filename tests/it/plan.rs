@@ -137,7 +137,7 @@ fn a_symlink_at_a_managed_path_is_refused() {
     std::os::unix::fs::symlink(&outside, env.path("opt/app/.env")).unwrap();
     let pb = env.playbook("pb.yml", PB);
     let out = env.harden(&["apply", "--yes", "-p", pb.to_str().unwrap()]);
-    expect_code(&out, 1);
+    expect_code(&out, 6);
     assert!(stderr(&out).contains("symlink"), "{}", stderr(&out));
     assert_eq!(std::fs::read_to_string(&outside).unwrap(), "x");
 }

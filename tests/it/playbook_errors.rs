@@ -119,7 +119,7 @@ fn includes_and_cycles() {
 }
 
 #[test]
-fn when_skips_with_a_note() {
+fn when_skips_are_listed_with_the_reason() {
     let env = Env::new();
     let pb = env.playbook(
         "w.yml",
@@ -128,7 +128,7 @@ fn when_skips_with_a_note() {
     let out = env.harden(&["plan", "-p", pb.to_str().unwrap()]);
     expect_code(&out, 0);
     assert!(
-        stdout(&out).contains("skipped: os_family is Debian"),
+        stdout(&out).contains("skipped rh: os_family is Debian, not RedHat"),
         "{}",
         stdout(&out)
     );

@@ -46,22 +46,22 @@ fn both_playbooks_plan_on_a_bare_root_and_skip_missing_apps() {
         "postiz.sysctl",
         "postiz.user",
         "postiz.lock-games",
-        "note postiz.env: skipped: /opt/postiz/.env does not exist",
-        "note postiz.nginx: skipped:",
-        "note postiz.fail2ban: skipped:",
-        "note postiz.firewall: skipped: /etc/ufw does not exist",
-        "note postiz.compose: skipped: /opt/postiz/docker-compose.yml does not exist",
-        "note postiz.backups: skipped:",
-        "note postiz.apparmor: skipped: /etc/apparmor.d does not exist",
-        "note postiz.rsyslog: skipped: /etc/rsyslog.conf does not exist",
-        "note postiz.opt-mount: skipped: /etc/fstab has no entry for /opt",
+        "skipped postiz.env: /opt/postiz/.env does not exist",
+        "skipped postiz.nginx:",
+        "skipped postiz.fail2ban:",
+        "skipped postiz.firewall: /etc/ufw does not exist",
+        "skipped postiz.compose: /opt/postiz/docker-compose.yml does not exist",
+        "skipped postiz.backups:",
+        "skipped postiz.apparmor: /etc/apparmor.d does not exist",
+        "skipped postiz.rsyslog: /etc/rsyslog.conf does not exist",
+        "skipped postiz.opt-mount: /etc/fstab has no entry for /opt",
     ] {
         assert!(text.contains(want), "{want} missing:\n{text}");
     }
     let out = env.harden(&["plan", "-p", "akkoma", "--detailed-exitcode"]);
     expect_code(&out, 0);
     assert!(
-        stdout(&out).contains("note akkoma.unit: skipped"),
+        stdout(&out).contains("skipped akkoma.unit: "),
         "{}",
         stdout(&out)
     );

@@ -62,11 +62,14 @@ fn an_outcome_that_could_not_be_recorded_still_cleared_the_journal() {
         "tasks:\n  - name: x\n    id: x\n    file: {path: /etc/x.conf, content: \"x\\n\", validate: [sh, -c, \"sleep 2; exit 1\", sh, \"%s\"]}\n",
     );
     let before = env.tree();
+    // The rejection must come from the transaction's own check, not the
+    // per-rule check before it (which would leave the rule out instead).
     let apply = std::process::Command::new(assert_cmd::cargo::cargo_bin("harden"))
         .args(["apply", "--yes", "-p", pb.to_str().unwrap(), "--root"])
         .arg(&env.root)
         .arg("--state-dir")
         .arg(&env.state)
+        .env("HARDEN_FAULT", "skip-precheck")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

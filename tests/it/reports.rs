@@ -79,7 +79,8 @@ fn check_reports_drift_and_metrics_parse_back() {
     expect_code(&out, 2);
     let line = stderr(&out);
     assert!(
-        line.contains("harden: 2 drift(s) (1 critical), drift, ") && line.contains(" ms"),
+        line.contains("harden: 0 compliant, 2 drift (1 critical), 0 failed, 0 skipped: drift, ")
+            && line.contains(" ms"),
         "{line}"
     );
     let r = &reports(&env)[0];
@@ -140,7 +141,9 @@ fn apply_and_rollback_report_and_history_lists_runs() {
     let out = env.harden(&["apply", "--yes", "-p", &p, "--metrics-file", m]);
     expect_code(&out, 2);
     assert!(
-        stderr(&out).contains("harden: 2 change(s) applied (1 critical), 0 failed, committed, "),
+        stderr(&out).contains(
+            "harden: 0 compliant, 2 drift, 0 failed, 0 skipped: 2 change(s) applied (1 critical), committed, "
+        ),
         "{}",
         stderr(&out)
     );
@@ -222,18 +225,24 @@ tasks:
 "#,
     );
     let metrics = env.base.join("m.prom");
-    let out = env.harden(&[
-        "apply",
-        "--yes",
-        "-p",
-        p.to_str().unwrap(),
-        "--metrics-file",
-        metrics.to_str().unwrap(),
-    ]);
+    // The transaction's own check rejects it (the per-rule check before it,
+    // which would leave the rule out, is skipped by fault injection).
+    let out = env.harden_env(
+        &[
+            "apply",
+            "--yes",
+            "-p",
+            p.to_str().unwrap(),
+            "--metrics-file",
+            metrics.to_str().unwrap(),
+        ],
+        &[("HARDEN_FAULT", "skip-precheck")],
+    );
     expect_code(&out, 4);
     assert!(
-        stderr(&out)
-            .contains("harden: 0 change(s) applied (0 critical), 1 failed, validation-failed, "),
+        stderr(&out).contains(
+            "harden: 0 compliant, 1 drift, 0 failed, 0 skipped: 0 change(s) applied (0 critical), validation-failed, "
+        ),
         "{}",
         stderr(&out)
     );

@@ -65,7 +65,7 @@ fn rsyslogd_rejects_an_unknown_action_parameter_and_nothing_changes() {
     );
     let before = env.tree();
     let out = env.harden(&["apply", "--yes", "-p", &p]);
-    expect_code(&out, 4);
+    expect_code(&out, 6);
     let err = stderr(&out);
     assert!(
         err.contains("validator `rsyslogd -N1 -f /etc/rsyslog.conf` rejected")
@@ -87,7 +87,7 @@ fn the_check_reads_the_roots_other_drop_ins_through_the_staged_main() {
     let p = playbook(&env, TLS);
     let before = env.tree();
     let out = env.harden(&["apply", "--yes", "-p", &p]);
-    expect_code(&out, 4);
+    expect_code(&out, 6);
     assert!(stderr(&out).contains("10-broken.conf"), "{}", stderr(&out));
     assert_eq!(env.tree(), before);
 }

@@ -111,7 +111,7 @@ fn image_sshd_t_runs_confined_as_nobody_never_as_host_root() {
     let before = env.tree();
     let out = env.harden(&["apply", "--yes", "-p", p.to_str().unwrap()]);
     // The fake sshd rejects everything: nothing is installed.
-    expect_code(&out, 4);
+    expect_code(&out, 6);
     assert!(
         !canary.exists(),
         "the image's sshd ran with host privileges"
@@ -200,7 +200,7 @@ fn rsyslog_module_load_in_the_image_never_loads_with_host_privileges() {
         "the image's module ran with host privileges"
     );
     // This machine's rsyslogd, confined, sees no such module: rejected.
-    expect_code(&out, 4);
+    expect_code(&out, 6);
     assert!(stderr(&out).contains("rsyslogd -N1"), "{}", stderr(&out));
     assert_eq!(env.tree(), before);
 }
@@ -255,7 +255,7 @@ fn a_root_with_rsyslogd_is_validated_by_its_own_when_this_machine_lacks_it() {
         ),
     );
     let out = env.harden_env(&["apply", "--yes", "-p", bad.to_str().unwrap()], &path);
-    expect_code(&out, 4);
+    expect_code(&out, 6);
     assert!(
         stderr(&out).contains("parameter 'bogus' not known"),
         "{}",

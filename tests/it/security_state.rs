@@ -378,7 +378,7 @@ fn finding_7_a_rejected_secret_candidate_is_quoted_by_the_validator() {
         "tasks:\n  - name: env\n    id: files.env\n    file:\n      path: /opt/app/.env\n      content: \"TOKEN=hunter2-SECRET-9f3a\\nOTHER=1\\n\"\n      secret: true\n      validate: [diff, /dev/null, \"%s\"]\n",
     );
     let out = env.harden(&["apply", "--yes", "-p", pb.to_str().unwrap()]);
-    expect_code(&out, 4);
+    expect_code(&out, 6);
     assert!(
         stderr(&out).contains("rejected the candidate"),
         "{}",

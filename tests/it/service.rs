@@ -248,7 +248,7 @@ fn links_are_never_followed() {
     );
     let before = env.tree();
     let out = env.harden(&["apply", "--yes", "-p", &p]);
-    expect_code(&out, 1);
+    expect_code(&out, 6);
     assert!(stderr(&out).contains("symlink"), "{}", stderr(&out));
     assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
     assert_eq!(env.tree(), before);

@@ -206,7 +206,7 @@ fn unknown_mac_is_rejected_by_sshd_t_and_nothing_is_installed() {
         r#"{ MACs: "hmac-sha2-256-etm@openssh.com,hmac-foo" }"#,
     );
     let out = env.harden(&["apply", "--yes", "-p", &p]);
-    expect_code(&out, 4);
+    expect_code(&out, 6);
     assert!(stderr(&out).contains("hmac-foo"), "{}", stderr(&out));
     assert_eq!(env.tree(), before);
 }

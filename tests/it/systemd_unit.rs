@@ -107,7 +107,7 @@ fn unknown_directive_names_are_rejected_by_harden() {
     );
     let before = env.tree();
     let out = env.harden(&["apply", "--yes", "-p", &p]);
-    expect_code(&out, 1);
+    expect_code(&out, 6);
     assert!(stderr(&out).contains("ProtectSystm"), "{}", stderr(&out));
     assert_eq!(env.tree(), before);
 }

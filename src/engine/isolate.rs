@@ -1,0 +1,116 @@
+//! Per-rule isolation at apply time. `plan` runs nothing from the root, so a
+//! candidate its validator would reject is only found by `apply`. Before the
+//! transaction starts, every rule's candidates are checked (the same staged,
+//! confined checks the transaction runs, [`super::validate`]); a rule with a
+//! rejected or uncheckable candidate becomes an error entry of the plan and the
+//! rest is planned again without it, so rules that planned on top of its writes
+//! (several `user:` tasks editing `/etc/passwd`) plan against what will really be
+//! there. The transaction then validates what is left once more, under the lock.
+//!
+//! This room decides which rules go; it writes nothing and never touches the
+//! transaction itself.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use super::{Filter, plan, redact, validate};
+use crate::host::Host;
+use crate::modules::ModuleError;
+use crate::plan::{Op, Plan};
+use crate::playbook::Playbook;
+
+/// The rules of `plan` whose candidates a validator rejects (or that cannot be
+/// checked), each with the reason; secret candidates are scrubbed from it.
+#[must_use]
+pub fn rejected(host: &Host, plan: &Plan) -> BTreeMap<String, String> {
+    // A file some change shows only redacted is secret (as the transaction judges).
+    let secret: BTreeSet<&Path> = plan
+        .changes
+        .iter()
+        .filter(|c| c.diff.as_ref().is_some_and(|d| d.redacted))
+        .flat_map(|c| c.ops.iter())
+        .filter_map(|op| match op {
+            Op::WriteFile(w) => Some(w.path.as_path()),
+            _ => None,
+        })
+        .collect();
+    let mut out = BTreeMap::new();
+    for change in &plan.changes {
+        if out.contains_key(&change.rule_id) {
+            continue;
+        }
+        for op in &change.ops {
+            let Op::WriteFile(w) = op else { continue };
+            if w.validators.is_empty() {
+                continue;
+            }
+            let why = match validate::run(host, plan, w) {
+                Ok(()) => continue,
+                Err(validate::ValidateError::Rejected { cmd, code, brief })
+                    if secret.contains(w.path.as_path()) =>
+                {
+                    validate::ValidateError::Rejected {
+                        cmd,
+                        code,
+                        brief: redact::secret_output(&brief, &w.content),
+                    }
+                }
+                Err(e) => e,
+            };
+            out.insert(
+                change.rule_id.clone(),
+                format!("{}: {why}", w.path.display()),
+            );
+            break;
+        }
+    }
+    out
+}
+
+/// Checks every rule's candidates and plans again without the rejected ones,
+/// until every candidate left passes. Returns the plan to apply (the rejected
+/// rules are among its errors) and the filter that plans it again, for the
+/// transaction's verification.
+///
+/// # Errors
+/// A broken module catalogue (as [`plan`]).
+pub fn without_rejected(
+    host: &Host,
+    playbook: &Playbook,
+    filter: &Filter,
+    mut current: Plan,
+) -> Result<(Plan, Filter), ModuleError> {
+    let mut filter = filter.clone();
+    // Each round removes at least one rule, so this ends.
+    while !skip_injected() {
+        let bad = rejected(host, &current);
+        if bad.is_empty() {
+            break;
+        }
+        filter.exclude.extend(bad);
+        current = plan(host, playbook, &filter)?;
+    }
+    Ok((current.clone(), excluding_failed(&filter, &current)))
+}
+
+/// `filter`, also leaving out every rule that failed in `plan`: the filter that
+/// verifies an apply of `plan`. (A rule refused for "one path, one rule" would
+/// otherwise plan again once the rule it collided with is converged.)
+#[must_use]
+pub fn excluding_failed(filter: &Filter, plan: &Plan) -> Filter {
+    let mut f = filter.clone();
+    for e in &plan.errors {
+        f.exclude
+            .entry(e.rule_id.clone())
+            .or_insert_with(|| e.message.clone());
+    }
+    f
+}
+
+/// Fault injection for the tests, in debug builds only (as
+/// [`crate::host::crash::crash_point`]): `HARDEN_FAULT=skip-precheck` leaves every
+/// candidate to the transaction's own check, as when a file a validator reads
+/// changed between this check and the lock.
+fn skip_injected() -> bool {
+    cfg!(debug_assertions) && std::env::var("HARDEN_FAULT").is_ok_and(|v| v == "skip-precheck")
+}
