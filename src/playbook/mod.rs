@@ -88,9 +88,12 @@ impl When {
         if let Some(f) = self.os_family
             && host.facts.os_family != f
         {
+            // As a playbook writes them (`redhat`), not as Rust debug-prints them.
+            let name = |f: OsFamily| format!("{f:?}").to_lowercase();
             return Err(format!(
-                "os_family is {:?}, not {f:?}",
-                host.facts.os_family
+                "os_family is {}, not {}",
+                name(host.facts.os_family),
+                name(f)
             ));
         }
         if let Some(p) = &self.exists

@@ -72,7 +72,7 @@ fn plan_shows_every_rule_and_a_line_per_failed_rule() {
         "files.motd (Motd the validator rejects)",
         "files.issue (Issue)",
         "FAILED svc.ghost: the root has no unit ghost.service",
-        "skipped rh.only: os_family is Debian",
+        "skipped rh.only: os_family is debian",
         "Plan: 3 changes (1 critical, 2 medium), 1 rule failed, 1 skipped.",
     ] {
         assert!(text.contains(want), "`{want}` not in\n{text}");
@@ -94,7 +94,7 @@ fn plan_shows_every_rule_and_a_line_per_failed_rule() {
     assert!(e["message"].as_str().unwrap().starts_with(GHOST), "{e}");
     assert_eq!(
         doc["skipped"],
-        serde_json::json!([{"rule_id": "rh.only", "reason": "os_family is Debian, not Redhat"}])
+        serde_json::json!([{"rule_id": "rh.only", "reason": "os_family is debian, not redhat"}])
     );
     assert_eq!(doc["summary"]["errors"], 1);
     assert_eq!(doc["summary"]["skipped"], 1);
@@ -135,7 +135,7 @@ fn check_exits_2_and_its_report_names_the_failed_and_the_skipped_rules() {
         "{text}"
     );
     assert!(
-        text.contains("skipped rh.only: os_family is Debian"),
+        text.contains("skipped rh.only: os_family is debian"),
         "{text}"
     );
     let err = stderr(&out);
@@ -164,7 +164,7 @@ fn check_exits_2_and_its_report_names_the_failed_and_the_skipped_rules() {
             .starts_with(GHOST)
     );
     assert_eq!(ids(&r["skipped"]), ["rh.only"]);
-    assert_eq!(r["skipped"][0]["reason"], "os_family is Debian, not Redhat");
+    assert_eq!(r["skipped"][0]["reason"], "os_family is debian, not redhat");
     assert_eq!(
         r["rules"],
         serde_json::json!({"compliant": 2, "drift": 0, "failed": 1, "skipped": 1})

@@ -128,7 +128,7 @@ fn when_skips_are_listed_with_the_reason() {
     let out = env.harden(&["plan", "-p", pb.to_str().unwrap()]);
     expect_code(&out, 0);
     assert!(
-        stdout(&out).contains("skipped rh: os_family is Debian, not RedHat"),
+        stdout(&out).contains("skipped rh: os_family is debian, not redhat"),
         "{}",
         stdout(&out)
     );
