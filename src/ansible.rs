@@ -425,6 +425,28 @@ mod tests {
     }
 
     #[test]
+    fn an_undeclared_var_fails_with_a_suggestion() {
+        let t = tempfile::tempdir().unwrap();
+        let (root, _) = root_with_secret(t.path());
+        let pb = t.path().join("vars.yml");
+        std::fs::write(
+            &pb,
+            "vars: {token: x, motd: m}\ntasks:\n  - {name: motd, id: motd, file: {path: /etc/motd, content: \"{{ motd }}\\n\"}}\n",
+        )
+        .unwrap();
+        let args = json!({"playbook": pb, "root": root, "vars": {"tokn": "y"},
+            "state_dir": t.path().join("state")});
+        let out = run_file(&write_args(t.path(), &args));
+        assert_eq!(out["failed"], json!(true), "{out}");
+        let msg = out["msg"].as_str().unwrap();
+        assert!(
+            msg.starts_with("unknown variable `tokn` (-e, or the Ansible module's vars): no selected playbook declares it in `vars` or uses it (did you mean `token`?); declared: motd, token"),
+            "{msg}"
+        );
+        assert!(!root.join("etc/motd").exists());
+    }
+
+    #[test]
     fn checked_state_never_changes() {
         let t = tempfile::tempdir().unwrap();
         let (root, pb) = root_with_secret(t.path());

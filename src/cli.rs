@@ -265,12 +265,7 @@ pub fn main() -> i32 {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            tracing::debug!(error = ?e);
-            let _ = writeln!(
-                anstream::stderr(),
-                "harden: error: {}",
-                render::esc_text(&e.to_string())
-            );
+            print_error(&e);
             e.code()
         }
     }
@@ -577,10 +572,28 @@ fn recorded(
     {
         let _ = writeln!(anstream::stderr(), "harden: cannot write metrics: {e}");
     }
+    // The error first, then the one-line summary: the summary is the last line.
+    let result = result.map_err(|e| {
+        print_error(&e);
+        Error::Printed(e.code())
+    });
     if !quiet {
         let _ = writeln!(anstream::stderr(), "{}", r.summary());
     }
     result
+}
+
+/// `harden: error: ...` on stderr, control characters escaped.
+pub(crate) fn print_error(e: &Error) {
+    if matches!(e, Error::Printed(_)) {
+        return;
+    }
+    tracing::debug!(error = ?e);
+    let _ = writeln!(
+        anstream::stderr(),
+        "harden: error: {}",
+        render::esc_text(&e.to_string())
+    );
 }
 
 fn cmd_runs(target: &Target, format: Format) -> Result<i32, Error> {
@@ -693,8 +706,10 @@ fn filter(args: &PlanArgs) -> Filter {
 
 pub(crate) fn prepare(args: &PlanArgs) -> Result<(Host, Playbook, Plan), Error> {
     let pb = load(args)?;
+    let f = filter(args);
+    playbook::check_selection(&pb, &f.tags, &f.skip_tags)?;
     let host = host_for(&args.target)?;
-    let plan = engine::plan(&host, &pb, &filter(args))?;
+    let plan = engine::plan(&host, &pb, &f)?;
     Ok((host, pb, plan))
 }
 

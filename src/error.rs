@@ -38,6 +38,10 @@ pub enum Error {
     Timer(#[from] crate::timer::TimerError),
     #[error("{0}")]
     Refused(String),
+    /// An error already printed (before a run's summary line), ending the
+    /// process with this code.
+    #[error("(reported above)")]
+    Printed(i32),
     #[error("cannot use {path}: {source}")]
     Io {
         path: PathBuf,
@@ -50,6 +54,9 @@ impl Error {
     /// The exit status this error ends the process with.
     #[must_use]
     pub fn code(&self) -> i32 {
-        exit::ERROR
+        match self {
+            Self::Printed(code) => *code,
+            _ => exit::ERROR,
+        }
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod schema;
 pub mod single_line;
+pub mod suggest;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -48,6 +49,42 @@ pub enum PlaybookError {
     Invalid { file: String, message: String },
     #[error("-e {0}: expected KEY=VALUE")]
     BadOverride(String),
+    #[error(
+        "playbook `{name}` is neither a file nor an embedded playbook{hint}; embedded: {embedded}"
+    )]
+    UnknownPlaybook {
+        name: String,
+        hint: String,
+        embedded: String,
+    },
+    #[error(
+        "unknown variable `{name}` (-e, or the Ansible module's vars): no selected playbook declares it in `vars` or uses it{hint}; declared: {declared}"
+    )]
+    UnknownVar {
+        name: String,
+        hint: String,
+        declared: String,
+    },
+    #[error(
+        "{flag} {value}: no selected task has this tag or rule id{hint}; tags: {tags}; rule ids: {ids}"
+    )]
+    UnknownTag {
+        flag: &'static str,
+        value: String,
+        hint: String,
+        tags: String,
+        ids: String,
+    },
+}
+
+/// `names` joined for an error message, or `(none)`.
+fn listing<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let all: Vec<&str> = names.into_iter().collect();
+    if all.is_empty() {
+        "(none)".into()
+    } else {
+        all.join(", ")
+    }
 }
 
 /// Conditions on host facts; all given conditions must hold.
@@ -314,11 +351,12 @@ struct PlaybookFile {
     tasks: Vec<Task>,
 }
 
-/// The first pass reads only `vars`, leniently, so templates can be filled in.
+/// The first pass reads only `vars`, leniently, so templates can be filled in;
+/// each value keeps its position for the errors about it.
 #[derive(Debug, Deserialize)]
 struct VarsOnly {
     #[serde(default)]
-    vars: BTreeMap<String, VarValue>,
+    vars: BTreeMap<String, serde_saphyr::Spanned<VarValue>>,
 }
 
 /// A loaded playbook with its includes resolved.
@@ -431,11 +469,41 @@ pub fn load(
     let mut tasks = Vec::new();
     let mut names = Vec::new();
     let mut labels = Vec::new();
+    let mut declared = BTreeSet::new();
     for src in sources {
+        if let Source::File(p) = src
+            && std::fs::symlink_metadata(p).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+        {
+            let name = p.display().to_string();
+            return Err(PlaybookError::UnknownPlaybook {
+                hint: suggest::hint(&name, EMBEDDED.iter().map(|(n, _)| *n)),
+                name,
+                embedded: listing(EMBEDDED.iter().map(|(n, _)| *n)),
+            });
+        }
         let mut stack = Vec::new();
-        let name = load_one(src, &BTreeMap::new(), overrides, &mut stack, &mut tasks)?;
+        let mut walk = Walk {
+            overrides,
+            stack: &mut stack,
+            out: &mut tasks,
+            declared: &mut declared,
+        };
+        let name = load_one(src, &BTreeMap::new(), &mut walk)?;
         names.push(name);
         labels.push(src.label());
+    }
+    if let Some(name) = overrides.keys().find(|k| !declared.contains(*k)) {
+        return Err(PlaybookError::UnknownVar {
+            name: name.clone(),
+            hint: suggest::hint(name, declared.iter().map(String::as_str)),
+            declared: listing(declared.iter().map(String::as_str)),
+        });
+    }
+    if tasks.is_empty() {
+        return Err(PlaybookError::Invalid {
+            file: labels.join(","),
+            message: "the playbook has no tasks: nothing to plan".into(),
+        });
     }
     let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
     for t in &tasks {
@@ -453,31 +521,41 @@ pub fn load(
     })
 }
 
+/// What loading one playbook and its includes accumulates.
+struct Walk<'a> {
+    overrides: &'a BTreeMap<String, VarValue>,
+    /// The includes being loaded, outermost first (for cycles).
+    stack: &'a mut Vec<String>,
+    out: &'a mut Vec<Task>,
+    /// Every variable some loaded playbook declares.
+    declared: &'a mut BTreeSet<String>,
+}
+
 fn load_one(
     src: &Source,
     inherited: &BTreeMap<String, VarValue>,
-    overrides: &BTreeMap<String, VarValue>,
-    stack: &mut Vec<String>,
-    out: &mut Vec<Task>,
+    walk: &mut Walk,
 ) -> Result<String, PlaybookError> {
     let label = src.label();
-    if stack.contains(&label) {
+    if walk.stack.contains(&label) {
         return Err(PlaybookError::Invalid {
             file: label,
-            message: format!("include cycle: {}", stack.join(" -> ")),
+            message: format!("include cycle: {}", walk.stack.join(" -> ")),
         });
     }
     let text = src.text()?;
     let syntax = |e: serde_saphyr::Error| syntax_error(&label, &e);
     let opts = || serde_saphyr::options! { strict_booleans: true };
     let pre: VarsOnly = serde_saphyr::from_str_with_options(&text, opts()).map_err(syntax)?;
-    let mut vars = pre.vars;
-    vars.extend(inherited.iter().map(|(k, v)| (k.clone(), v.clone())));
-    vars.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+    // A variable the playbook uses without a default in `vars` is one it
+    // expects from `-e`: declared too.
+    walk.declared.extend(pre.vars.keys().cloned());
+    walk.declared.extend(references(&text));
+    let vars = resolve_vars(&label, pre.vars, inherited, walk.overrides)?;
     let text = substitute(&text, &vars, &label)?;
     let file: PlaybookFile = serde_saphyr::from_str_with_options(&text, opts()).map_err(syntax)?;
     single_line::check(&text, &label)?;
-    stack.push(label.clone());
+    walk.stack.push(label.clone());
     for inc in &file.include {
         let inc_src = match src {
             Source::File(p) if !EMBEDDED.iter().any(|(n, _)| n == inc) => {
@@ -494,12 +572,12 @@ fn load_one(
                 message: format!("embedded playbooks include only embedded ones, not `{inc}`"),
             });
         }
-        load_one(&inc_src, &vars, overrides, stack, out)?;
+        load_one(&inc_src, &vars, walk)?;
     }
-    stack.pop();
+    walk.stack.pop();
     for mut t in file.tasks {
         t.source.clone_from(&label);
-        out.push(t);
+        walk.out.push(t);
     }
     Ok(file.name.unwrap_or_else(|| match src {
         Source::File(p) => p
@@ -511,7 +589,7 @@ fn load_one(
 
 /// Custom errors raised while reading a task carry the position of the offending
 /// key (the deserializer would report the start of the task): `[@L:C] msg`.
-fn at_marker(line: u64, column: u64, msg: &str) -> String {
+pub(crate) fn at_marker(line: u64, column: u64, msg: &str) -> String {
     format!("[@{line}:{column}] {msg}")
 }
 
@@ -550,6 +628,123 @@ fn syntax_error(file: &str, e: &serde_saphyr::Error) -> PlaybookError {
     }
 }
 
+/// A variable as loading sees it: its own value (a template when it is the
+/// playbook's, with its position), or one already final (from an including
+/// playbook, or `-e`).
+struct Var {
+    value: VarValue,
+    /// Line and column of a playbook's own value; `None` for a final one.
+    at: Option<(u64, u64)>,
+}
+
+/// The variables of one playbook with every `{{ other }}` in its own values
+/// replaced (a variable may use another; a cycle is an error). Values given by
+/// an including playbook and by `-e` win over the playbook's own and are used
+/// as they are.
+fn resolve_vars(
+    file: &str,
+    own: BTreeMap<String, serde_saphyr::Spanned<VarValue>>,
+    inherited: &BTreeMap<String, VarValue>,
+    overrides: &BTreeMap<String, VarValue>,
+) -> Result<BTreeMap<String, VarValue>, PlaybookError> {
+    let mut vars: BTreeMap<String, Var> = own
+        .into_iter()
+        .map(|(k, v)| {
+            let at = Some((v.referenced.line(), v.referenced.column()));
+            (k, Var { value: v.value, at })
+        })
+        .collect();
+    for (k, v) in inherited.iter().chain(overrides) {
+        vars.insert(
+            k.clone(),
+            Var {
+                value: v.clone(),
+                at: None,
+            },
+        );
+    }
+    let mut done: BTreeMap<String, VarValue> = BTreeMap::new();
+    let names: Vec<String> = vars.keys().cloned().collect();
+    for name in &names {
+        let mut stack = Vec::new();
+        expand(file, name, &vars, &mut done, &mut stack)?;
+    }
+    Ok(done)
+}
+
+/// The final value of `name`, expanding the variables its value uses first.
+fn expand(
+    file: &str,
+    name: &str,
+    vars: &BTreeMap<String, Var>,
+    done: &mut BTreeMap<String, VarValue>,
+    stack: &mut Vec<String>,
+) -> Result<VarValue, PlaybookError> {
+    if let Some(v) = done.get(name) {
+        return Ok(v.clone());
+    }
+    let var = &vars[name];
+    let (VarValue::Str(text), Some((line, column))) = (&var.value, var.at) else {
+        done.insert(name.to_string(), var.value.clone());
+        return Ok(var.value.clone());
+    };
+    let err = |message: String| PlaybookError::Syntax {
+        file: file.to_string(),
+        line,
+        column,
+        message,
+    };
+    stack.push(name.to_string());
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start..].find("}}") else {
+            return Err(err(format!(
+                "variable `{name}`: `{{{{` without closing `}}}}`"
+            )));
+        };
+        let used = rest[start + 2..start + len].trim();
+        if stack.iter().any(|s| s == used) {
+            let mut path = stack.clone();
+            path.push(used.to_string());
+            let first = path.iter().position(|s| s == used).unwrap_or(0);
+            return Err(err(format!(
+                "variables refer to each other in a cycle: {}",
+                path[first..].join(" -> ")
+            )));
+        }
+        if !vars.contains_key(used) {
+            return Err(err(format!(
+                "variable `{name}` uses undefined variable `{used}`{}",
+                suggest::hint(used, vars.keys().map(String::as_str))
+            )));
+        }
+        let value = expand(file, used, vars, done, stack)?.to_string();
+        out.push_str(&rest[..start]);
+        out.push_str(&value);
+        rest = &rest[start + len + 2..];
+    }
+    out.push_str(rest);
+    stack.pop();
+    let value = VarValue::Str(out);
+    done.insert(name.to_string(), value.clone());
+    Ok(value)
+}
+
+/// The names of the `{{ name }}` references in `text`.
+fn references(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start..].find("}}") else {
+            break;
+        };
+        out.push(rest[start + 2..start + len].trim().to_string());
+        rest = &rest[start + len + 2..];
+    }
+    out
+}
+
 /// Replaces `{{ name }}` with variable values, keeping line and column positions of
 /// everything before the reference intact.
 fn substitute(
@@ -586,6 +781,39 @@ fn substitute(
         out.push_str(rest);
     }
     Ok(out)
+}
+
+/// Refuses a `--tags` or `--skip-tags` value that is neither a tag nor a rule id
+/// of any task: a typo would otherwise select nothing, or skip nothing, silently.
+///
+/// # Errors
+/// [`PlaybookError::UnknownTag`], listing the valid values.
+pub fn check_selection(
+    pb: &Playbook,
+    tags: &BTreeSet<String>,
+    skip: &BTreeSet<String>,
+) -> Result<(), PlaybookError> {
+    let mut known_tags: BTreeSet<&str> = BTreeSet::new();
+    let mut ids: Vec<&str> = Vec::new();
+    for t in &pb.tasks {
+        known_tags.extend(t.tags.iter().map(String::as_str));
+        ids.push(&t.id);
+    }
+    for (flag, set) in [("--tags", tags), ("--skip-tags", skip)] {
+        for v in set {
+            if known_tags.contains(v.as_str()) || ids.contains(&v.as_str()) {
+                continue;
+            }
+            return Err(PlaybookError::UnknownTag {
+                flag,
+                value: v.clone(),
+                hint: suggest::hint(v, known_tags.iter().copied().chain(ids.iter().copied())),
+                tags: listing(known_tags.iter().copied()),
+                ids: listing(ids.iter().copied()),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Selects tasks by `--tags` / `--skip-tags` (a task's id also counts as a tag).

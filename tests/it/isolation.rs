@@ -218,6 +218,7 @@ fn apply_converges_the_rest_exits_6_and_names_the_failed_rules() {
     assert_eq!(r["exit_code"], 6);
     assert_eq!(r["applied"], 2);
     assert_eq!(ids(&r["errors"]), ["svc.ghost", "files.motd"]);
+    assert_eq!(ids(&r["skipped"]), ["rh.only"]);
     assert_eq!(ids(&r["changes"]), ["files.passwd", "files.issue"]);
     assert_eq!(r["changes"][0]["result"], "applied");
     let m = std::fs::read_to_string(&metrics).unwrap();

@@ -22,6 +22,7 @@ mod fail2ban;
 mod files;
 mod firewall;
 mod ini;
+mod input_errors;
 mod isolation;
 mod kernel_module;
 mod keyvalue;
