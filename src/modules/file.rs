@@ -74,11 +74,10 @@ impl schemars::JsonSchema for FileMode {
 }
 
 /// What should exist at the path.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
     /// A regular file (created only when `content` is given).
-    #[default]
     File,
     /// A directory (created when missing).
     Directory,
@@ -92,8 +91,11 @@ pub enum State {
 pub struct Params {
     /// The path, absolute.
     pub path: PathBuf,
+    /// What should be there. Without it, as Ansible's `file`: the path keeps
+    /// the kind it has (a directory stays a directory); a missing path is a
+    /// directory with `recurse: true`, a file otherwise.
     #[serde(default)]
-    pub state: State,
+    pub state: Option<State>,
     /// Mode of the path (and, with `recurse`, of everything below unless
     /// `file_mode`/`dir_mode` say otherwise).
     #[serde(default)]
@@ -189,19 +191,32 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         crate::engine::validate::check_argv(v)
             .map_err(|m| ctx.invalid(format!("`validate` {m}")))?;
     }
-    if p.recurse && p.state != State::Directory {
+    let meta = ctx.host.lstat(&path).map_err(ctx.fs())?;
+    let state = match p.state {
+        Some(s) => s,
+        None if p.recurse => State::Directory,
+        None if meta.as_ref().is_some_and(|m| m.kind == Kind::Dir) => State::Directory,
+        None => State::File,
+    };
+    if p.recurse && state != State::Directory {
         return Err(ctx.invalid("`recurse` needs `state: directory`"));
     }
     if (p.file_mode.is_some() || p.dir_mode.is_some()) && !p.recurse {
         return Err(ctx.invalid("`file_mode` and `dir_mode` need `recurse: true`"));
     }
-    if p.content.is_some() && p.state != State::File {
-        return Err(ctx.invalid("`content` needs `state: file`"));
+    if p.content.is_some() && state != State::File {
+        return Err(ctx.invalid(if p.state.is_some() {
+            "`content` needs `state: file`".to_string()
+        } else {
+            format!(
+                "`content` needs a regular file, and {} is a directory",
+                path.display()
+            )
+        }));
     }
-    let meta = ctx.host.lstat(&path).map_err(ctx.fs())?;
     if let Some(m) = &meta
         && m.kind == Kind::Symlink
-        && p.state != State::Absent
+        && state != State::Absent
     {
         return Err(ctx.invalid(format!(
             "{} is a symlink; harden does not manage a path through a symlink",
@@ -209,7 +224,7 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         )));
     }
     let target = path.display().to_string();
-    match p.state {
+    match state {
         State::Absent => plan_absent(ctx, &path, meta, out),
         State::File => {
             let wanted = Wanted {

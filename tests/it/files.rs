@@ -1,5 +1,5 @@
 //! `file`: the Postiz layout example, recursion that never follows a symlink out
-//! of its tree, and `state: absent`.
+//! of its tree, `state: absent`, and Ansible's meaning of a missing `state:`.
 
 use std::os::unix::fs::MetadataExt;
 
@@ -78,4 +78,66 @@ fn state_absent_removes_a_file_and_a_symlink_but_not_its_target() {
     assert!(std::fs::symlink_metadata(env.path("opt/link")).is_err());
     assert_eq!(env.read("srv/keep"), "k\n");
     expect_code(&env.harden(&["plan", "-p", p, "--detailed-exitcode"]), 0);
+}
+
+/// As Ansible's `file` (issue 11): without `state:` the path keeps its kind, and
+/// `recurse: true` on a missing path makes a directory.
+#[test]
+fn without_state_the_path_keeps_its_kind_and_recurse_means_a_directory() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.path("opt/app/sub")).unwrap();
+    env.write("opt/app/sub/run", "x\n");
+    env.chmod("opt/app", 0o777);
+    env.write("etc/app.conf", "a=1\n");
+    env.chmod("etc/app.conf", 0o666);
+    let pb = env.playbook(
+        "pb.yml",
+        r#"
+tasks:
+  - name: An existing directory
+    id: app.dir
+    file: { path: /opt/app, mode: "0750" }
+  - name: An existing file
+    id: app.conf
+    file: { path: /etc/app.conf, mode: "0640" }
+  - name: A tree that is not there yet
+    id: app.data
+    file: { path: /srv/data, mode: "0700", recurse: true }
+"#,
+    );
+    let p = pb.to_str().unwrap();
+    let out = env.harden(&["plan", "-p", p]);
+    expect_code(&out, 0);
+    let text = stdout(&out);
+    assert!(text.contains("/opt/app: mode 0777 -> 0750"), "{text}");
+    assert!(text.contains("/etc/app.conf: mode 0666 -> 0640"), "{text}");
+    assert!(text.contains("/srv/data: create directory"), "{text}");
+    expect_code(&env.harden(&["apply", "--yes", "-p", p]), 2);
+    assert!(env.path("opt/app").is_dir());
+    assert_eq!(env.mode("opt/app"), 0o750);
+    assert_eq!(env.mode("etc/app.conf"), 0o640);
+    assert!(env.path("srv/data").is_dir());
+    assert_eq!(env.mode("srv/data"), 0o700);
+    expect_code(&env.harden(&["plan", "-p", p, "--detailed-exitcode"]), 0);
+    // Still refused: content for a directory, and a missing path with nothing
+    // to create it from.
+    let bad = env.playbook(
+        "bad.yml",
+        "tasks:\n  - {name: d, id: d, file: {path: /opt/app, content: \"x\\n\"}}\n  - {name: m, id: m, file: {path: /opt/missing, mode: \"0600\"}}\n",
+    );
+    let out = env.harden(&["plan", "-p", bad.to_str().unwrap()]);
+    expect_code(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "harden: error: rule d: `content` needs a regular file, and /opt/app is a directory"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "harden: error: rule m: /opt/missing does not exist; give `content` to create it"
+        ),
+        "{err}"
+    );
 }
