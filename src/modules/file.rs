@@ -223,7 +223,6 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
             path.display()
         )));
     }
-    let target = path.display().to_string();
     match state {
         State::Absent => plan_absent(ctx, &path, meta, out),
         State::File => {
@@ -234,41 +233,51 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
             };
             plan_file(ctx, p, &path, meta, &wanted, out)
         }
-        State::Directory => {
-            let top = Wanted {
-                mode: p.mode.or(p.dir_mode).map(|m| m.0),
-                uid,
-                gid,
-            };
-            match meta {
-                None => {
-                    let mut c = ctx.change(&target, "create directory");
-                    c.ops = missing_parents(ctx, &path)?;
-                    c.ops.push(Op::MakeDir(MakeDir {
-                        path: path.clone(),
-                        mode: top.mode.unwrap_or(0o755),
-                        uid: uid.unwrap_or(0),
-                        gid: gid.unwrap_or(0),
-                    }));
-                    out.changes.push(c);
-                }
-                Some(m) if m.kind == Kind::Dir => {
-                    if let Some((op, what)) = top.meta_op(&path, &m) {
-                        let mut c = ctx.change(&target, what);
-                        c.ops.push(op);
-                        out.changes.push(c);
-                    }
-                    if p.recurse {
-                        plan_tree(ctx, p, &path, uid, gid, out)?;
-                    }
-                }
-                Some(_) => {
-                    return Err(ctx.invalid(format!("{target} exists and is not a directory")));
-                }
+        State::Directory => plan_dir(ctx, p, &path, meta, (uid, gid), out),
+    }
+}
+
+fn plan_dir(
+    ctx: &Ctx,
+    p: &Params,
+    path: &Path,
+    meta: Option<Meta>,
+    (uid, gid): (Option<u32>, Option<u32>),
+    out: &mut Out,
+) -> Result<(), ModuleError> {
+    let target = path.display().to_string();
+    let top = Wanted {
+        mode: p.mode.or(p.dir_mode).map(|m| m.0),
+        uid,
+        gid,
+    };
+    match meta {
+        None => {
+            let mut c = ctx.change(&target, "create directory");
+            c.ops = missing_parents(ctx, path)?;
+            c.ops.push(Op::MakeDir(MakeDir {
+                path: path.to_path_buf(),
+                mode: top.mode.unwrap_or(0o755),
+                uid: uid.unwrap_or(0),
+                gid: gid.unwrap_or(0),
+            }));
+            out.changes.push(c);
+        }
+        Some(m) if m.kind == Kind::Dir => {
+            if let Some((op, what)) = top.meta_op(path, &m) {
+                let mut c = ctx.change(&target, what);
+                c.ops.push(op);
+                out.changes.push(c);
             }
-            Ok(())
+            if p.recurse {
+                plan_tree(ctx, p, path, uid, gid, out)?;
+            }
+        }
+        Some(_) => {
+            return Err(ctx.invalid(format!("{target} exists and is not a directory")));
         }
     }
+    Ok(())
 }
 
 fn plan_absent(
