@@ -183,6 +183,16 @@ pub struct SetSysctl {
     pub expect: String,
 }
 
+/// Install (`install: true`) or remove one package with the root's apt. The
+/// transaction runs all of a plan's package ops in one apt call per direction,
+/// and its snapshot records the installed set, so a rollback purges what came
+/// and reinstalls what went.
+#[derive(Debug, Clone, Serialize)]
+pub struct Package {
+    pub name: String,
+    pub install: bool,
+}
+
 /// Create, retarget or remove a symlink, never following one (the links
 /// `systemctl enable` and `mask` make). The transaction snapshots the link and
 /// restores it byte for byte.
@@ -205,6 +215,7 @@ pub enum Op {
     Remove(Remove),
     SetSysctl(SetSysctl),
     Symlink(Symlink),
+    Package(Package),
 }
 
 /// An advisory lock other programs honour, held by `apply` (and `rollback`) from

@@ -123,6 +123,26 @@ fn check_preconditions(host: &Host, plan: &Plan) -> Result<(), TxnError> {
                     return Err(moved(&d.path, "now exists"));
                 }
             }
+            Op::Package(p) => {
+                let now = crate::host::packages::installed(host).map_err(|e| TxnError::Moved {
+                    path: format!("package {}", p.name),
+                    detail: e,
+                })?;
+                if now.contains_key(&p.name) == p.install {
+                    return Err(TxnError::Moved {
+                        path: format!("package {}", p.name),
+                        detail: if p.install {
+                            "installed since the plan".into()
+                        } else {
+                            "removed since the plan".into()
+                        },
+                    });
+                }
+                crate::host::packages::may_change(host).map_err(|e| TxnError::Moved {
+                    path: format!("package {}", p.name),
+                    detail: e,
+                })?;
+            }
             Op::SetSysctl(s) => {
                 if read_live(&s.key).as_deref() != Some(s.expect.as_str()) {
                     return Err(TxnError::Moved {
@@ -234,8 +254,36 @@ fn perform(host: &Host, i: usize, op: &Op, tag: &str) -> Result<(), String> {
         Op::SetSysctl(s) => {
             return snapshot::write_sysctl(&s.key, &s.value).map_err(|e| e.to_string());
         }
+        // Run together by `perform_packages`, at the first package op.
+        Op::Package(_) => return Ok(()),
     };
     r.map_err(|e| e.to_string())
+}
+
+/// Every package op of the plan in one apt call per direction (after
+/// `apt-get update` when the root has no package lists yet).
+fn perform_packages(host: &Host, plan: &Plan) -> Result<(), String> {
+    use crate::host::packages::{AptRun, apt, has_lists};
+    let (mut install, mut remove) = (Vec::new(), Vec::new());
+    for op in plan.ops() {
+        if let Op::Package(p) = op {
+            if p.install {
+                install.push(p.name.clone());
+            } else {
+                remove.push(p.name.clone());
+            }
+        }
+    }
+    if !install.is_empty() {
+        if !has_lists(host) {
+            apt(host, &AptRun::Update)?;
+        }
+        apt(host, &AptRun::Install(install))?;
+    }
+    if !remove.is_empty() {
+        apt(host, &AptRun::Remove(remove))?;
+    }
+    Ok(())
 }
 
 fn run_handlers(host: &Host, handlers: &[Handler]) -> Vec<(Handler, service::Outcome)> {
@@ -288,6 +336,10 @@ impl Txn<'_> {
             &self.manifest.entries,
             &temp_tag(&self.id),
         );
+        problems.extend(snapshot::restore_packages(
+            self.host,
+            &self.manifest.entries,
+        ));
         handlers.extend(run_handlers(
             self.host,
             &undo_handlers(&self.manifest.handlers),
@@ -458,7 +510,14 @@ pub fn apply_armed(
             restore_problems: Vec::new(),
         });
     }
+    let mut packages_done = false;
     for (i, op) in plan.ops().enumerate() {
+        if matches!(op, Op::Package(_)) && !packages_done {
+            packages_done = true;
+            if let Err(e) = perform_packages(host, plan) {
+                return Ok(txn.recover(e, Vec::new()));
+            }
+        }
         if let Err(e) = perform(host, i, op, &tag) {
             return Ok(txn.recover(e, Vec::new()));
         }
@@ -559,7 +618,7 @@ fn sweep_interrupted(
         .iter()
         .filter_map(|e| match e {
             Entry::Path { path, .. } => path.parent(),
-            Entry::Sysctl { .. } => None,
+            Entry::Sysctl { .. } | Entry::Packages { .. } => None,
         })
         .filter_map(|parent| fs::sweep_temps(&host.root, parent, &temp_tag(&j.txn)).err())
         .map(|e| e.to_string())
@@ -654,6 +713,7 @@ pub fn rollback(
         &manifest.entries,
         &temp_tag(&target),
     );
+    problems.extend(snapshot::restore_packages(host, &manifest.entries));
     problems.extend(sweep_interrupted(
         host,
         journal.as_ref(),

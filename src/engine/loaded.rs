@@ -71,6 +71,24 @@ fn entry(
     state_inside: Option<&Path>,
 ) -> Result<(), StateError> {
     match e {
+        Entry::Packages { installed } => {
+            for (name, version) in installed {
+                let version_ok = !version.is_empty()
+                    && version
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || ".+~:-".contains(c));
+                if !crate::host::packages::valid_name(name) || !version_ok {
+                    return Err(refuse(
+                        file,
+                        &format!(
+                            "entry {n}: package `{}` version `{}` is not a Debian package name and version",
+                            name.escape_debug(),
+                            version.escape_debug()
+                        ),
+                    ));
+                }
+            }
+        }
         Entry::Sysctl { key, .. } => {
             if !crate::formats::sysctl::valid_key(&crate::formats::sysctl::normalise_key(key)) {
                 return Err(refuse(

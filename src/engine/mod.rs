@@ -134,7 +134,7 @@ pub fn plan(host: &Host, playbook: &Playbook, filter: &Filter) -> Result<Plan, M
                     Op::MakeDir(d) => &d.path,
                     Op::Remove(r) => &r.path,
                     Op::Symlink(l) => &l.path,
-                    Op::SetSysctl(_) => continue,
+                    Op::SetSysctl(_) | Op::Package(_) => continue,
                 };
                 let chained = matches!(op, Op::WriteFile(w) if pending.continues(w));
                 if let Some(other) = owners.get(path)

@@ -39,16 +39,31 @@ pub enum Saved {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Entry {
-    Path { path: PathBuf, saved: Saved },
-    Sysctl { key: String, value: Option<String> },
+    Path {
+        path: PathBuf,
+        saved: Saved,
+    },
+    Sysctl {
+        key: String,
+        value: Option<String>,
+    },
+    /// The packages installed before the transaction: name → version.
+    Packages {
+        installed: std::collections::BTreeMap<String, String>,
+    },
 }
 
 /// What a transaction will touch: a path (and whether its content matters), or a
 /// kernel parameter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Touch {
-    Path { path: PathBuf, content: bool },
+    Path {
+        path: PathBuf,
+        content: bool,
+    },
     Sysctl(String),
+    /// The installed package set.
+    Packages,
 }
 
 /// The manifest of a transaction, written before its first change.
@@ -124,6 +139,7 @@ pub fn touches<'a>(ops: impl IntoIterator<Item = &'a Op>) -> Vec<Touch> {
                 content: false,
             }),
             Op::SetSysctl(s) => add(Touch::Sysctl(s.key.clone())),
+            Op::Package(_) => add(Touch::Packages),
         }
     }
     out
@@ -140,6 +156,7 @@ pub fn touches_of(entries: &[Entry]) -> Vec<Touch> {
                 content: !matches!(saved, Saved::Dir { .. } | Saved::File { blob: None, .. }),
             },
             Entry::Sysctl { key, .. } => Touch::Sysctl(key.clone()),
+            Entry::Packages { .. } => Touch::Packages,
         })
         .collect()
 }
@@ -160,6 +177,11 @@ pub fn take(
             Touch::Sysctl(key) => Entry::Sysctl {
                 key: key.clone(),
                 value: read_live(key),
+            },
+            Touch::Packages => Entry::Packages {
+                installed: crate::host::packages::parse_status(&String::from_utf8_lossy(
+                    &fs::read(root, Path::new("/var/lib/dpkg/status"))?.unwrap_or_default(),
+                )),
             },
             Touch::Path { path, content } => {
                 let saved = match fs::lstat(root, path)? {
@@ -224,6 +246,52 @@ pub fn write_sysctl(key: &str, value: &str) -> Result<(), SnapshotError> {
     })
 }
 
+/// Restores the installed package set an [`Entry::Packages`] of `entries`
+/// saved: purges what was installed since, reinstalls what was removed (apt uses
+/// its cache where the `.deb` is still there, the network otherwise). Returns the
+/// problems.
+#[must_use]
+pub fn restore_packages(host: &crate::host::Host, entries: &[Entry]) -> Vec<String> {
+    use crate::host::packages::{AptRun, apt, installed};
+    let mut problems = Vec::new();
+    for e in entries {
+        let Entry::Packages { installed: before } = e else {
+            continue;
+        };
+        let now = match installed(host) {
+            Ok(n) => n,
+            Err(e) => {
+                problems.push(format!("packages: {e}"));
+                continue;
+            }
+        };
+        let purge: Vec<String> = now
+            .keys()
+            .filter(|n| !before.contains_key(*n))
+            .cloned()
+            .collect();
+        let reinstall: Vec<String> = before
+            .iter()
+            .filter(|(n, _)| !now.contains_key(*n))
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect();
+        if !purge.is_empty()
+            && let Err(e) = apt(host, &AptRun::Purge(purge.clone()))
+        {
+            problems.push(format!("packages: purging {}: {e}", purge.join(" ")));
+        }
+        if !reinstall.is_empty()
+            && let Err(e) = apt(host, &AptRun::Install(reinstall.clone()))
+        {
+            problems.push(format!(
+                "packages: reinstalling {} (from the apt cache, or the network when the .deb is gone): {e}",
+                reinstall.join(" ")
+            ));
+        }
+    }
+    problems
+}
+
 /// Restores `entries` (backwards). Every entry is attempted; the problems are
 /// returned, so one failure does not leave the rest unrestored.
 #[must_use]
@@ -241,7 +309,7 @@ pub fn restore(
         .iter()
         .filter_map(|e| match e {
             Entry::Path { path, .. } => path.parent().map(Path::to_path_buf),
-            Entry::Sysctl { .. } => None,
+            Entry::Sysctl { .. } | Entry::Packages { .. } => None,
         })
         .collect();
     dirs.sort();
@@ -266,6 +334,8 @@ fn restore_one(
     e: &Entry,
 ) -> Result<(), SnapshotError> {
     match e {
+        // Packages are restored by the transaction, with apt (`restore_packages`).
+        Entry::Packages { .. } => {}
         Entry::Sysctl { key, value } => {
             if let Some(v) = value
                 && read_live(key).as_deref() != Some(v.as_str())

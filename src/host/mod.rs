@@ -9,6 +9,7 @@ pub mod fs;
 pub mod ids;
 pub mod kernel;
 pub mod locks;
+pub mod packages;
 pub mod runner;
 pub mod service;
 

@@ -19,6 +19,7 @@ pub mod keyvalue;
 pub mod managed_block;
 pub mod mount_options;
 pub mod nginx;
+pub mod package;
 pub mod rsyslog;
 pub mod service;
 pub mod sshd;
@@ -187,6 +188,7 @@ registry! {
     keyvalue => Keyvalue,
     ini => Ini,
     kernel_module => KernelModule,
+    package => Package,
 }
 
 /// The declarative spec of a module (`modules/NAME.yaml`).

@@ -8,6 +8,7 @@ mod accounts;
 mod ansible;
 mod apparmor;
 mod apply;
+mod apt_package;
 mod audit;
 mod backups;
 mod baseline;

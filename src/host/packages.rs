@@ -1,0 +1,260 @@
+//! Debian packages of a root: the installed set read from its dpkg database
+//! (`var/lib/dpkg/status`, parsed in-process: planning runs nothing), whether
+//! its package lists know a name, and apt runs that install, purge or reinstall
+//! packages.
+//!
+//! On the running system apt runs as it is (non-interactive, keeping changed
+//! configuration files, waiting a bounded time for the dpkg lock). Under `--root`
+//! the root's own apt and dpkg run chrooted into it, in private mount, PID, IPC
+//! and UTS namespaces with their own `/proc`, `/dev` and tmpfs `/run`, and a
+//! `policy-rc.d` that forbids starting services, so an offline root never gets a
+//! running daemon. Those are the root's programs and maintainer scripts running
+//! as root: harden does that only for a root the operator declares trusted
+//! ([`TRUST_ENV`]); for any other root a package rule is refused.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use super::Host;
+use super::runner::Cmd;
+
+/// The environment variable that declares a `--root` trusted to run its own
+/// package manager (an image the operator built).
+pub const TRUST_ENV: &str = "HARDEN_TRUST_ROOT_PACKAGES";
+
+const STATUS: &str = "/var/lib/dpkg/status";
+const LISTS: &str = "/var/lib/apt/lists";
+
+/// Whether `name` is a valid Debian package name.
+#[must_use]
+pub fn valid_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    b.len() >= 2
+        && b.len() <= 128
+        && b[0].is_ascii_lowercase() | b[0].is_ascii_digit()
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"+-.".contains(c))
+}
+
+/// The installed packages of a dpkg status file: name → version (a package
+/// counts as installed when its status is `install ok installed`).
+#[must_use]
+pub fn parse_status(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for stanza in text.split("\n\n") {
+        let (mut name, mut version, mut installed) = (None, None, false);
+        for line in stanza.lines() {
+            if let Some(v) = line.strip_prefix("Package: ") {
+                name = Some(v.trim());
+            } else if let Some(v) = line.strip_prefix("Version: ") {
+                version = Some(v.trim());
+            } else if let Some(v) = line.strip_prefix("Status: ") {
+                installed = v.trim() == "install ok installed";
+            }
+        }
+        if let (Some(n), true) = (name, installed) {
+            out.insert(n.to_string(), version.unwrap_or_default().to_string());
+        }
+    }
+    out
+}
+
+/// The packages installed in the root, read from its dpkg database.
+///
+/// # Errors
+/// When the database is missing or unreadable (not a dpkg system).
+pub fn installed(host: &Host) -> Result<BTreeMap<String, String>, String> {
+    match host.read(Path::new(STATUS)) {
+        Ok(Some(b)) => Ok(parse_status(&String::from_utf8_lossy(&b))),
+        Ok(None) => Err(format!("{STATUS} is missing: not a dpkg-based root")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The names the root's package lists know, or `None` when it has no lists yet
+/// (`apt-get update` runs first at apply).
+#[must_use]
+pub fn known(host: &Host, names: &[&str]) -> Option<BTreeMap<String, bool>> {
+    let dir = host.path(Path::new(LISTS));
+    let lists: Vec<_> = std::fs::read_dir(&dir)
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with("_Packages"))
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .collect();
+    if lists.is_empty() {
+        return None;
+    }
+    let mut found: BTreeMap<String, bool> =
+        names.iter().map(|n| ((*n).to_string(), false)).collect();
+    for l in lists {
+        let Ok(text) = std::fs::read_to_string(l.path()) else {
+            continue;
+        };
+        for line in text.lines() {
+            if let Some(n) = line.strip_prefix("Package: ")
+                && let Some(f) = found.get_mut(n.trim())
+            {
+                *f = true;
+            }
+        }
+    }
+    Some(found)
+}
+
+/// Whether packages may be changed in this root: always on the running system;
+/// under `--root` only when the operator declared it trusted.
+///
+/// # Errors
+/// The refusal, saying how to declare the root trusted.
+pub fn may_change(host: &Host) -> Result<(), String> {
+    if host.is_live() || std::env::var_os(TRUST_ENV).is_some_and(|v| v == "1") {
+        return Ok(());
+    }
+    Err(format!(
+        "packages under --root run the root's own apt, dpkg and maintainer scripts as root \
+         (chrooted, in private namespaces): harden does that only for a root you built; \
+         set {TRUST_ENV}=1 to declare {} trusted",
+        host.root.display()
+    ))
+}
+
+/// What one apt run does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AptRun {
+    /// `apt-get update`.
+    Update,
+    /// `apt-get install NAME[=VERSION]...`.
+    Install(Vec<String>),
+    /// `apt-get remove NAME...` (configuration files stay, as `apt remove`).
+    Remove(Vec<String>),
+    /// `apt-get purge NAME...` (a rollback of packages that were not there).
+    Purge(Vec<String>),
+}
+
+/// Runs apt in the root (see the module docs for how it is confined).
+///
+/// # Errors
+/// apt's failure, briefly.
+pub fn apt(host: &Host, run: &AptRun) -> Result<(), String> {
+    may_change(host)?;
+    let mut args: Vec<String> = vec![
+        "apt-get".into(),
+        "-y".into(),
+        "-q".into(),
+        "-o".into(),
+        "DPkg::Lock::Timeout=120".into(),
+        "-o".into(),
+        "Dpkg::Options::=--force-confdef".into(),
+        "-o".into(),
+        "Dpkg::Options::=--force-confold".into(),
+    ];
+    match run {
+        AptRun::Update => args.push("update".into()),
+        AptRun::Install(names) => {
+            args.extend(["install".into(), "--no-install-recommends".into()]);
+            args.extend(names.iter().cloned());
+        }
+        AptRun::Remove(names) => {
+            args.push("remove".into());
+            args.extend(names.iter().cloned());
+        }
+        AptRun::Purge(names) => {
+            args.push("purge".into());
+            args.extend(names.iter().cloned());
+        }
+    }
+    let env = [
+        "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+        "DEBIAN_FRONTEND=noninteractive",
+        "LC_ALL=C",
+    ];
+    let mut argv: Vec<String> = Vec::new();
+    if host.is_live() {
+        argv.extend(["env".into(), "-i".into()]);
+        argv.extend(env.iter().map(|s| (*s).to_string()));
+    } else {
+        argv.extend(
+            [
+                "unshare",
+                "-m",
+                "-p",
+                "-f",
+                "-i",
+                "-u",
+                "--",
+                "sh",
+                "-c",
+                CHROOT_SCRIPT,
+                "sh",
+            ]
+            .map(String::from),
+        );
+        argv.push(host.root.display().to_string());
+        argv.extend(["env".into(), "-i".into()]);
+        argv.extend(env.iter().map(|s| (*s).to_string()));
+    }
+    argv.extend(args);
+    let mut cmd = Cmd::new(argv);
+    cmd.timeout = Duration::from_secs(1800);
+    let out = host.runner.run(&cmd).map_err(|e| e.to_string())?;
+    if out.success() {
+        Ok(())
+    } else {
+        Err(format!("apt-get failed: {}", out.brief()))
+    }
+}
+
+/// Sets up the root's private /proc, /dev, /run and a policy-rc.d that starts
+/// nothing, runs `chroot ROOT "$@"`, and removes the policy-rc.d it made.
+const CHROOT_SCRIPT: &str = r#"set -e
+r=$1; shift
+mount --make-rprivate /
+mount -t proc proc "$r/proc"
+mount --rbind /dev "$r/dev"
+mount -t tmpfs -o mode=755 tmpfs "$r/run"
+if [ -e /etc/resolv.conf ] && [ -e "$r/etc/resolv.conf" ]; then mount --bind /etc/resolv.conf "$r/etc/resolv.conf"; fi
+made=
+if [ ! -e "$r/usr/sbin/policy-rc.d" ] && [ ! -L "$r/usr/sbin/policy-rc.d" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$r/usr/sbin/policy-rc.d"; chmod 755 "$r/usr/sbin/policy-rc.d"; made=1
+fi
+rc=0
+chroot "$r" "$@" || rc=$?
+if [ -n "$made" ]; then rm -f "$r/usr/sbin/policy-rc.d"; fi
+exit $rc"#;
+
+/// Whether the root has package lists (`apt-get update` has run).
+#[must_use]
+pub fn has_lists(host: &Host) -> bool {
+    known(host, &[]).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_counts_only_installed_packages() {
+        let text = "Package: tree\nStatus: install ok installed\nVersion: 2.1.0-1\n\n\
+                    Package: gone\nStatus: deinstall ok config-files\nVersion: 1\n\n\
+                    Package: sudo\nVersion: 1.9.13p3-1+deb12u1\nStatus: install ok installed\n";
+        let got = parse_status(text);
+        assert_eq!(got.get("tree").map(String::as_str), Some("2.1.0-1"));
+        assert_eq!(
+            got.get("sudo").map(String::as_str),
+            Some("1.9.13p3-1+deb12u1")
+        );
+        assert!(!got.contains_key("gone"));
+    }
+
+    #[test]
+    fn names() {
+        for ok in ["tree", "libpam-tmpdir", "g++", "libc6.1", "0ad"] {
+            assert!(valid_name(ok), "{ok}");
+        }
+        for bad in ["", "a", "Tree", "-x", "a b", "a;b", "tree\n", "../x"] {
+            assert!(!valid_name(bad), "{bad:?}");
+        }
+    }
+}

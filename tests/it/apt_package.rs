@@ -1,0 +1,125 @@
+//! `package` on the real Debian 12 root from `scripts/debian-root`, with the root's
+//! own apt and dpkg: plan reads only the dpkg database and writes nothing; apply
+//! installs and removes; the plan is then empty; rollback purges what came and
+//! reinstalls what went, so the installed set is as before. An unknown package is
+//! that rule's error with nothing installed, and an untrusted root is refused.
+
+use crate::debian_root::{debian12, in_root};
+use crate::support::*;
+
+const TRUST: (&str, &str) = ("HARDEN_TRUST_ROOT_PACKAGES", "1");
+
+fn installed(env: &Env) -> String {
+    in_root(
+        env,
+        "dpkg-query -W -f '${Package} ${Version} ${db:Status-Abbrev}\\n' | sort",
+    )
+}
+
+fn playbook(env: &Env) -> String {
+    env.playbook(
+        "pkg.yml",
+        "name: pkg\ntasks:\n  - name: tree is there\n    id: pkg.tree\n    package: { names: [tree] }\n  - name: no pwscore\n    id: pkg.no-pwscore\n    package: { names: [libpwquality-tools], state: absent }\n",
+    )
+    .display()
+    .to_string()
+}
+
+#[test]
+fn install_and_remove_then_roll_both_back() {
+    let env = debian12();
+    let pb = playbook(&env);
+    let before = installed(&env);
+    assert!(before.contains("libpwquality-tools "), "{before}");
+    assert!(!before.contains("\ntree "), "{before}");
+
+    let plan = env.harden_env(&["plan", "-p", &pb], &[TRUST]);
+    expect_code(&plan, 0);
+    let text = stdout(&plan);
+    assert!(text.contains("install tree"), "{text}");
+    assert!(text.contains("remove libpwquality-tools"), "{text}");
+    assert_eq!(installed(&env), before, "plan changed packages");
+
+    let apply = env.harden_env(&["apply", "--yes", "-p", &pb], &[TRUST]);
+    expect_code(&apply, 2);
+    let after = installed(&env);
+    assert!(
+        after.contains("\ntree ") || after.starts_with("tree "),
+        "{after}"
+    );
+    assert!(!after.contains("libpwquality-tools "), "{after}");
+    assert!(
+        !env.path("usr/sbin/policy-rc.d").exists(),
+        "the policy-rc.d harden made is left in the root"
+    );
+    let again = env.harden_env(&["plan", "-p", &pb], &[TRUST]);
+    assert!(stdout(&again).contains("0 changes"), "{}", stdout(&again));
+
+    let rb = env.harden_env(&["rollback"], &[TRUST]);
+    expect_code(&rb, 0);
+    assert_eq!(
+        installed(&env),
+        before,
+        "rollback did not restore the package set"
+    );
+}
+
+#[test]
+fn an_unknown_package_installs_nothing() {
+    let env = debian12();
+    // Package lists, as after `apt-get update`, that know only `tree`.
+    env.write(
+        "var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages",
+        "Package: tree\nVersion: 2.1.0-1\nArchitecture: amd64\n\n",
+    );
+    let pb = env.playbook(
+        "pkg.yml",
+        "name: pkg\ntasks:\n  - name: no such package\n    id: pkg.nope\n    package: { names: [tree, harden-no-such-package] }\n",
+    );
+    let before = env.tree();
+    let out = env.harden_env(
+        &["apply", "--yes", "-p", &pb.display().to_string()],
+        &[TRUST],
+    );
+    expect_code(&out, 1);
+    assert!(
+        stderr(&out).contains("know no package harden-no-such-package; nothing is installed"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(env.tree(), before);
+}
+
+#[test]
+fn an_untrusted_root_never_runs_its_package_manager() {
+    let env = debian12();
+    let pb = playbook(&env);
+    let out = env.harden(&["plan", "-p", &pb]);
+    expect_code(&out, 1);
+    assert!(
+        stderr(&out).contains("HARDEN_TRUST_ROOT_PACKAGES=1"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn names_are_checked_when_the_playbook_is_read() {
+    let env = Env::new();
+    for (names, msg) in [
+        ("[]", "lists no package"),
+        ("[\"Tree\"]", "is not a Debian package name"),
+        ("[\"tree; rm -rf /\"]", "is not a Debian package name"),
+        ("[tree, tree]", "listed twice"),
+    ] {
+        let pb = env.playbook(
+            "pkg.yml",
+            &format!(
+                "name: pkg\ntasks:\n  - name: p\n    id: p\n    package: {{ names: {names} }}\n"
+            ),
+        );
+        let out = env.harden(&["plan", "-p", &pb.display().to_string()]);
+        expect_code(&out, 1);
+        assert!(stderr(&out).contains(msg), "{names}: {}", stderr(&out));
+    }
+}
