@@ -139,7 +139,7 @@ pub enum AptRun {
 /// apt's failure, briefly.
 pub fn apt(host: &Host, run: &AptRun) -> Result<(), String> {
     may_change(host)?;
-    let mut args: Vec<String> = vec![
+    let mut apt_args: Vec<String> = vec![
         "apt-get".into(),
         "-y".into(),
         "-q".into(),
@@ -151,18 +151,18 @@ pub fn apt(host: &Host, run: &AptRun) -> Result<(), String> {
         "Dpkg::Options::=--force-confold".into(),
     ];
     match run {
-        AptRun::Update => args.push("update".into()),
+        AptRun::Update => apt_args.push("update".into()),
         AptRun::Install(names) => {
-            args.extend(["install".into(), "--no-install-recommends".into()]);
-            args.extend(names.iter().cloned());
+            apt_args.extend(["install".into(), "--no-install-recommends".into()]);
+            apt_args.extend(names.iter().cloned());
         }
         AptRun::Remove(names) => {
-            args.push("remove".into());
-            args.extend(names.iter().cloned());
+            apt_args.push("remove".into());
+            apt_args.extend(names.iter().cloned());
         }
         AptRun::Purge(names) => {
-            args.push("purge".into());
-            args.extend(names.iter().cloned());
+            apt_args.push("purge".into());
+            apt_args.extend(names.iter().cloned());
         }
     }
     let env = [
@@ -195,7 +195,7 @@ pub fn apt(host: &Host, run: &AptRun) -> Result<(), String> {
         argv.extend(["env".into(), "-i".into()]);
         argv.extend(env.iter().map(|s| (*s).to_string()));
     }
-    argv.extend(args);
+    argv.extend(apt_args);
     let mut cmd = Cmd::new(argv);
     cmd.timeout = Duration::from_secs(1800);
     let out = host.runner.run(&cmd).map_err(|e| e.to_string())?;
