@@ -81,11 +81,11 @@ fn an_unknown_package_installs_nothing() {
         &["apply", "--yes", "-p", &pb.display().to_string()],
         &[TRUST],
     );
-    expect_code(&out, 1);
+    expect_code(&out, 6);
+    let said = format!("{}{}", stdout(&out), stderr(&out));
     assert!(
-        stderr(&out).contains("know no package harden-no-such-package; nothing is installed"),
-        "{}",
-        stderr(&out)
+        said.contains("know no package harden-no-such-package; nothing is installed"),
+        "{said}"
     );
     assert_eq!(env.tree(), before);
 }
