@@ -275,7 +275,7 @@ fn perform_packages(host: &Host, plan: &Plan) -> Result<(), String> {
         }
     }
     if !install.is_empty() {
-        if !has_lists(host) {
+        if !has_lists(host)? {
             apt(host, &AptRun::Update)?;
         }
         apt(host, &AptRun::Install(install))?;

@@ -72,27 +72,39 @@ pub fn installed(host: &Host) -> Result<BTreeMap<String, String>, String> {
     }
 }
 
-/// The names the root's package lists know, or `None` when it has no lists yet
-/// (`apt-get update` runs first at apply).
-#[must_use]
-pub fn known(host: &Host, names: &[&str]) -> Option<BTreeMap<String, bool>> {
-    let dir = host.path(Path::new(LISTS));
-    let lists: Vec<_> = std::fs::read_dir(&dir)
-        .ok()?
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().ends_with("_Packages"))
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .collect();
+/// The root's uncompressed package lists (`*_Packages` regular files; lists kept
+/// compressed, as some container images configure apt, do not count).
+fn lists(host: &Host) -> Result<Vec<std::path::PathBuf>, String> {
+    let dir = Path::new(LISTS);
+    Ok(super::fs::entries(&host.root, dir)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|(name, kind)| {
+            *kind == super::fs::Kind::File && name.to_string_lossy().ends_with("_Packages")
+        })
+        .map(|(name, _)| dir.join(name))
+        .collect())
+}
+
+/// Which of `names` the root's package lists know, or `None` when it has no
+/// lists yet (`apt-get update` runs first at apply). Lists are read without
+/// following a symlink of the root.
+///
+/// # Errors
+/// A list that cannot be read.
+pub fn known(host: &Host, names: &[&str]) -> Result<Option<BTreeMap<String, bool>>, String> {
+    let lists = lists(host)?;
     if lists.is_empty() {
-        return None;
+        return Ok(None);
     }
     let mut found: BTreeMap<String, bool> =
         names.iter().map(|n| ((*n).to_string(), false)).collect();
     for l in lists {
-        let Ok(text) = std::fs::read_to_string(l.path()) else {
-            continue;
-        };
-        for line in text.lines() {
+        let bytes = host
+            .read(&l)
+            .map_err(|e| e.to_string())?
+            .unwrap_or_default();
+        for line in String::from_utf8_lossy(&bytes).lines() {
             if let Some(n) = line.strip_prefix("Package: ")
                 && let Some(f) = found.get_mut(n.trim())
             {
@@ -100,7 +112,7 @@ pub fn known(host: &Host, names: &[&str]) -> Option<BTreeMap<String, bool>> {
             }
         }
     }
-    Some(found)
+    Ok(Some(found))
 }
 
 /// Whether packages may be changed in this root: always on the running system;
@@ -225,9 +237,11 @@ if [ -n "$made" ]; then rm -f "$r/usr/sbin/policy-rc.d"; fi
 exit $rc"#;
 
 /// Whether the root has package lists (`apt-get update` has run).
-#[must_use]
-pub fn has_lists(host: &Host) -> bool {
-    known(host, &[]).is_some()
+///
+/// # Errors
+/// The lists directory cannot be read.
+pub fn has_lists(host: &Host) -> Result<bool, String> {
+    Ok(!lists(host)?.is_empty())
 }
 
 #[cfg(test)]

@@ -77,7 +77,7 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
     }
     packages::may_change(ctx.host).map_err(|e| ctx.invalid(e))?;
     if install {
-        match packages::known(ctx.host, &todo) {
+        match packages::known(ctx.host, &todo).map_err(|e| ctx.invalid(e))? {
             Some(known) => {
                 let unknown: Vec<&str> = known
                     .iter()

@@ -33,8 +33,10 @@ fn install_and_remove_then_roll_both_back() {
     assert!(before.contains("libpwquality-tools "), "{before}");
     assert!(!before.contains("\ntree "), "{before}");
 
+    let tree = env.tree();
     let plan = env.harden_env(&["plan", "-p", &pb], &[TRUST]);
     expect_code(&plan, 0);
+    assert_eq!(env.tree(), tree, "plan wrote something");
     let text = stdout(&plan);
     assert!(text.contains("install tree"), "{text}");
     assert!(text.contains("remove libpwquality-tools"), "{text}");
@@ -88,6 +90,57 @@ fn an_unknown_package_installs_nothing() {
         "{said}"
     );
     assert_eq!(env.tree(), before);
+}
+
+#[test]
+fn package_lists_behind_a_symlink_out_of_the_root_are_never_read() {
+    let env = debian12();
+    // On the host, this directory would know the package.
+    let planted = env.base.join("lists");
+    std::fs::create_dir_all(&planted).unwrap();
+    std::fs::write(planted.join("x_Packages"), "Package: harden-planted\n\n").unwrap();
+    std::fs::remove_dir_all(env.path("var/lib/apt/lists")).unwrap();
+    std::os::unix::fs::symlink(&planted, env.path("var/lib/apt/lists")).unwrap();
+    let pb = env.playbook(
+        "pkg.yml",
+        "name: pkg\ntasks:\n  - name: planted\n    id: pkg.planted\n    package: { names: [harden-planted] }\n",
+    );
+    let out = env.harden_env(&["plan", "-p", &pb.display().to_string()], &[TRUST]);
+    expect_code(&out, 1);
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        said.contains("FAILED pkg.planted") && said.contains("symlink"),
+        "{said}"
+    );
+}
+
+#[test]
+fn a_package_apt_cannot_install_rolls_the_transaction_back() {
+    let env = debian12();
+    // Lists that name a package apt has no archive entry for: the plan passes,
+    // apt refuses at apply, and nothing of the transaction stays.
+    env.write(
+        "var/lib/apt/lists/stray_Packages",
+        "Package: harden-phantom\nVersion: 1.0\nArchitecture: all\n\n",
+    );
+    env.write("etc/motd", "before\n");
+    let pb = env.playbook(
+        "pkg.yml",
+        "name: pkg\ntasks:\n  - name: motd\n    id: motd\n    file: { path: /etc/motd, content: \"after\\n\" }\n  - name: phantom\n    id: pkg.phantom\n    package: { names: [harden-phantom] }\n",
+    );
+    let before = installed(&env);
+    let out = env.harden_env(
+        &["apply", "--yes", "-p", &pb.display().to_string()],
+        &[TRUST],
+    );
+    expect_code(&out, 4);
+    assert!(stderr(&out).contains("apt-get failed"), "{}", stderr(&out));
+    assert_eq!(installed(&env), before);
+    assert_eq!(
+        env.read("etc/motd"),
+        "before\n",
+        "the file rule was not rolled back"
+    );
 }
 
 #[test]
