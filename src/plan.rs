@@ -347,6 +347,21 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The files some change shows only redacted: secret, so a validator's
+    /// output about them is scrubbed of the candidate's lines.
+    #[must_use]
+    pub fn secret_paths(&self) -> std::collections::BTreeSet<&std::path::Path> {
+        self.changes
+            .iter()
+            .filter(|c| c.diff.as_ref().is_some_and(|d| d.redacted))
+            .flat_map(|c| c.ops.iter())
+            .filter_map(|op| match op {
+                Op::WriteFile(w) => Some(w.path.as_path()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// An empty plan of `playbook` for the system at `root`.
     #[must_use]
     pub fn new(playbook: impl Into<String>, root: impl Into<PathBuf>) -> Self {

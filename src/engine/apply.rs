@@ -176,34 +176,10 @@ fn check_observed(host: &Host, path: &Path, expect: &Observed) -> Result<(), Str
 /// Runs every validator of the plan ([`super::validate`]: staged copies, the real
 /// tool, confined for a root other than `/`). Returns the first rejection.
 fn validate(host: &Host, plan: &Plan) -> Result<(), String> {
-    // A file some change shows only redacted is secret: its validator output is
-    // scrubbed of the candidate's lines before it goes anywhere.
-    let secret: std::collections::BTreeSet<&Path> = plan
-        .changes
-        .iter()
-        .filter(|c| c.diff.as_ref().is_some_and(|d| d.redacted))
-        .flat_map(|c| c.ops.iter())
-        .filter_map(|op| match op {
-            Op::WriteFile(w) => Some(w.path.as_path()),
-            _ => None,
-        })
-        .collect();
+    let secret = plan.secret_paths();
     for op in plan.ops() {
         let Op::WriteFile(w) = op else { continue };
-        match super::validate::run(host, plan, w) {
-            Ok(()) => {}
-            Err(super::validate::ValidateError::Rejected { cmd, code, brief })
-                if secret.contains(w.path.as_path()) =>
-            {
-                let e = super::validate::ValidateError::Rejected {
-                    cmd,
-                    code,
-                    brief: super::redact::secret_output(&brief, &w.content),
-                };
-                return Err(format!("{}: {e}", w.path.display()));
-            }
-            Err(e) => return Err(format!("{}: {e}", w.path.display())),
-        }
+        super::validate::run_scrubbed(host, plan, w, secret.contains(w.path.as_path()))?;
     }
     Ok(())
 }

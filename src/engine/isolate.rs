@@ -10,10 +10,9 @@
 //! This room decides which rules go; it writes nothing and never touches the
 //! transaction itself.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::collections::BTreeMap;
 
-use super::{Filter, plan, redact, validate};
+use super::{Filter, plan, validate};
 use crate::host::Host;
 use crate::modules::ModuleError;
 use crate::plan::{Op, Plan};
@@ -23,17 +22,7 @@ use crate::playbook::Playbook;
 /// checked), each with the reason; secret candidates are scrubbed from it.
 #[must_use]
 pub fn rejected(host: &Host, plan: &Plan) -> BTreeMap<String, String> {
-    // A file some change shows only redacted is secret (as the transaction judges).
-    let secret: BTreeSet<&Path> = plan
-        .changes
-        .iter()
-        .filter(|c| c.diff.as_ref().is_some_and(|d| d.redacted))
-        .flat_map(|c| c.ops.iter())
-        .filter_map(|op| match op {
-            Op::WriteFile(w) => Some(w.path.as_path()),
-            _ => None,
-        })
-        .collect();
+    let secret = plan.secret_paths();
     let mut out = BTreeMap::new();
     for change in &plan.changes {
         if out.contains_key(&change.rule_id) {
@@ -44,24 +33,12 @@ pub fn rejected(host: &Host, plan: &Plan) -> BTreeMap<String, String> {
             if w.validators.is_empty() {
                 continue;
             }
-            let why = match validate::run(host, plan, w) {
-                Ok(()) => continue,
-                Err(validate::ValidateError::Rejected { cmd, code, brief })
-                    if secret.contains(w.path.as_path()) =>
-                {
-                    validate::ValidateError::Rejected {
-                        cmd,
-                        code,
-                        brief: redact::secret_output(&brief, &w.content),
-                    }
-                }
-                Err(e) => e,
-            };
-            out.insert(
-                change.rule_id.clone(),
-                format!("{}: {why}", w.path.display()),
-            );
-            break;
+            if let Err(why) =
+                validate::run_scrubbed(host, plan, w, secret.contains(w.path.as_path()))
+            {
+                out.insert(change.rule_id.clone(), why);
+                break;
+            }
         }
     }
     out

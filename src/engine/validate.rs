@@ -262,6 +262,26 @@ pub fn run(host: &Host, plan: &Plan, w: &WriteFile) -> Result<(), ValidateError>
     Ok(())
 }
 
+/// [`run`], with the tool's output scrubbed of the candidate's lines when the
+/// candidate is secret (one of [`Plan::secret_paths`]); the error names the path.
+///
+/// # Errors
+/// The rejection, or why the check could not run.
+pub fn run_scrubbed(host: &Host, plan: &Plan, w: &WriteFile, secret: bool) -> Result<(), String> {
+    match run(host, plan, w) {
+        Ok(()) => Ok(()),
+        Err(ValidateError::Rejected { cmd, code, brief }) if secret => {
+            let e = ValidateError::Rejected {
+                cmd,
+                code,
+                brief: super::redact::secret_output(&brief, &w.content),
+            };
+            Err(format!("{}: {e}", w.path.display()))
+        }
+        Err(e) => Err(format!("{}: {e}", w.path.display())),
+    }
+}
+
 /// How staged copies are owned.
 #[derive(Clone, Copy)]
 enum Owners {
