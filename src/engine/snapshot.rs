@@ -178,11 +178,20 @@ pub fn take(
                 key: key.clone(),
                 value: read_live(key),
             },
-            Touch::Packages => Entry::Packages {
-                installed: crate::host::packages::parse_status(&String::from_utf8_lossy(
-                    &fs::read(root, Path::new("/var/lib/dpkg/status"))?.unwrap_or_default(),
-                )),
-            },
+            Touch::Packages => {
+                let status = Path::new("/var/lib/dpkg/status");
+                let Some(bytes) = fs::read(root, status)? else {
+                    return Err(SnapshotError::Refused {
+                        path: status.into(),
+                        message: "missing: the installed packages cannot be saved".into(),
+                    });
+                };
+                Entry::Packages {
+                    installed: crate::host::packages::parse_status(&String::from_utf8_lossy(
+                        &bytes,
+                    )),
+                }
+            }
             Touch::Path { path, content } => {
                 let saved = match fs::lstat(root, path)? {
                     None => Saved::Absent,
@@ -258,6 +267,14 @@ pub fn restore_packages(host: &crate::host::Host, entries: &[Entry]) -> Vec<Stri
         let Entry::Packages { installed: before } = e else {
             continue;
         };
+        // No dpkg root has nothing installed: an empty record would purge the system.
+        if before.is_empty() {
+            problems.push(
+                "packages: the snapshot records no installed package; refusing to purge every package"
+                    .into(),
+            );
+            continue;
+        }
         let now = match installed(host) {
             Ok(n) => n,
             Err(e) => {

@@ -126,6 +126,47 @@ fn finding_2_rollback_of_an_image_refuses_any_sysctl_entry() {
 }
 
 #[test]
+fn planted_package_records_never_reach_apt() {
+    let env = Env::new();
+    env.write(
+        "var/lib/dpkg/status",
+        "Package: sudo\nStatus: install ok installed\nVersion: 1.9\n\n",
+    );
+    let trust = [("HARDEN_TRUST_ROOT_PACKAGES", "1")];
+    // A name or version that is not Debian's: the manifest is refused as data.
+    for installed in [
+        serde_json::json!({ "sudo; rm -rf /": "1.9" }),
+        serde_json::json!({ "sudo": "1.9 --allow-downgrades" }),
+    ] {
+        let _ = std::fs::remove_dir_all(&env.state);
+        plant_txn(
+            &env.state,
+            &env.root,
+            &serde_json::json!([{ "kind": "packages", "installed": installed }]),
+        );
+        let out = env.harden_env(&["rollback"], &trust);
+        expect_code(&out, 1);
+        assert!(
+            stderr(&out).contains("is not a Debian package name"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    // An empty record would purge every package: refused, apt never runs.
+    let _ = std::fs::remove_dir_all(&env.state);
+    plant_txn(
+        &env.state,
+        &env.root,
+        &serde_json::json!([{ "kind": "packages", "installed": {} }]),
+    );
+    let out = env.harden_env(&["rollback"], &trust);
+    expect_code(&out, 5);
+    let err = stderr(&out);
+    assert!(err.contains("refusing to purge every package"), "{err}");
+    assert!(!err.contains("apt-get"), "{err}");
+}
+
+#[test]
 fn finding_2_rollback_refuses_paths_blobs_and_ids_that_leave_their_place() {
     let env = Env::new();
     env.write("etc/motd", "image motd\n");
