@@ -30,6 +30,9 @@ pub struct Cli {
     /// Only errors on stderr.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Where to act: accepted before or after any subcommand.
+    #[command(flatten)]
+    pub target: Target,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -41,16 +44,25 @@ pub enum Format {
     Json,
 }
 
-/// Where to act.
+/// Where to act (global options: before or after any subcommand).
 #[derive(Debug, Clone, Args)]
 pub struct Target {
     /// Root of the system to harden (an offline image or a temp tree); `/` is the
     /// running system.
-    #[arg(long, default_value = "/", value_name = "DIR")]
+    #[arg(long, default_value = "/", value_name = "DIR", global = true)]
     pub root: PathBuf,
     /// State directory (lock, journal, snapshots) [default: ROOT/var/lib/harden].
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", global = true)]
     pub state_dir: Option<PathBuf>,
+}
+
+impl Default for Target {
+    fn default() -> Self {
+        Self {
+            root: PathBuf::from("/"),
+            state_dir: None,
+        }
+    }
 }
 
 /// What to plan.
@@ -60,7 +72,8 @@ pub struct PlanArgs {
     /// Default: the embedded baseline.
     #[arg(short, long = "playbook", value_name = "PLAYBOOK")]
     pub playbooks: Vec<String>,
-    #[command(flatten)]
+    /// The global `--root` and `--state-dir`, filled in by [`run`].
+    #[arg(skip)]
     pub target: Target,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
@@ -108,8 +121,9 @@ pub enum TimerAction {
         /// Random delay added to each run (`RandomizedDelaySec`).
         #[arg(long, default_value = "10m", value_name = "SPAN")]
         randomized_delay: String,
-        /// The harden binary the service runs [default: this binary].
-        #[arg(long, value_name = "PATH")]
+        /// The harden binary the service runs, as a path inside the root
+        /// [default: this binary; under another --root it must exist there too].
+        #[arg(long, value_name = "PATH-IN-ROOT")]
         binary: Option<PathBuf>,
         /// Let each run write Prometheus metrics to PATH.
         #[arg(long, value_name = "PATH")]
@@ -119,10 +133,17 @@ pub enum TimerAction {
         /// checkout as it is.
         #[arg(long, value_name = "DIR")]
         pull_git: Option<PathBuf>,
+        /// Do not ask for confirmation.
+        #[arg(short, long)]
+        yes: bool,
     },
     /// Disable the timer (where systemd runs) and delete both units and the
     /// enable link (one transaction).
-    Remove,
+    Remove {
+        /// Do not ask for confirmation.
+        #[arg(short, long)]
+        yes: bool,
+    },
     /// Show the installed units, their schedule and the last run.
     Status,
 }
@@ -170,15 +191,10 @@ pub enum Command {
         run: RunOpts,
     },
     /// Keep the transaction applied with `--confirm-within` (stops its watchdog).
-    Confirm {
-        #[command(flatten)]
-        target: Target,
-    },
+    Confirm,
     /// The confirm-or-revert watchdog (started by `apply --confirm-within`).
     #[command(hide = true)]
     Watchdog {
-        #[command(flatten)]
-        target: Target,
         #[arg(long)]
         txn: String,
     },
@@ -195,15 +211,11 @@ pub enum Command {
         /// Transaction id (see `harden history`).
         txn: Option<String>,
         #[command(flatten)]
-        target: Target,
-        #[command(flatten)]
         run: RunOpts,
     },
     /// List transactions: time, playbook, number of changes, result. With
     /// `--runs`: the run reports (check, apply, rollback) instead.
     History {
-        #[command(flatten)]
-        target: Target,
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
         /// List run reports (STATE/reports) instead of transactions.
@@ -212,8 +224,6 @@ pub enum Command {
     },
     /// Scheduled convergence: a systemd timer running `harden check` or `apply`.
     Timer {
-        #[command(flatten)]
-        target: Target,
         #[command(subcommand)]
         action: TimerAction,
     },
@@ -310,15 +320,23 @@ fn init_logging(cli: &Cli) {
 /// Anything that stops the command before a transaction reports its own outcome.
 pub fn run(cli: Cli) -> Result<i32, Error> {
     let quiet = cli.quiet;
+    let target = cli.target;
+    let with_target = |mut args: PlanArgs| {
+        args.target = target.clone();
+        args
+    };
     match cli.command {
         Command::Plan {
             args,
             out,
             detailed_exitcode,
-        } => cmd_plan(&args, out.as_deref(), detailed_exitcode),
-        Command::Check { args, run } => recorded("check", &args.target, &run, quiet, |rec| {
-            cmd_check(&args, rec)
-        }),
+        } => cmd_plan(&with_target(args), out.as_deref(), detailed_exitcode),
+        Command::Check { args, run } => {
+            let args = with_target(args);
+            recorded("check", &args.target, &run, quiet, |rec| {
+                cmd_check(&args, rec)
+            })
+        }
         Command::Apply {
             plan_file,
             args,
@@ -327,35 +345,32 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             i_accept_lockout_risk,
             confirm_within,
             run,
-        } => recorded("apply", &args.target, &run, quiet, |rec| {
-            let opts = ApplyOpts {
-                plan_file: plan_file.as_deref(),
-                yes,
-                strict,
-                accept_lockout: i_accept_lockout_risk,
-                confirm_within,
-            };
-            cmd_apply(&args, &opts, rec)
-        }),
-        Command::Confirm { target } => cmd_confirm(&target),
-        Command::Watchdog { target, txn } => cmd_watchdog(&target, &txn),
-        Command::Rollback { txn, target, run } => {
-            recorded("rollback", &target, &run, quiet, |rec| {
-                cmd_rollback(&target, txn.as_deref(), rec)
+        } => {
+            let args = with_target(args);
+            recorded("apply", &args.target, &run, quiet, |rec| {
+                let opts = ApplyOpts {
+                    plan_file: plan_file.as_deref(),
+                    yes,
+                    strict,
+                    accept_lockout: i_accept_lockout_risk,
+                    confirm_within,
+                };
+                cmd_apply(&args, &opts, rec)
             })
         }
-        Command::History {
-            target,
-            format,
-            runs,
-        } => {
+        Command::Confirm => cmd_confirm(&target),
+        Command::Watchdog { txn } => cmd_watchdog(&target, &txn),
+        Command::Rollback { txn, run } => recorded("rollback", &target, &run, quiet, |rec| {
+            cmd_rollback(&target, txn.as_deref(), rec)
+        }),
+        Command::History { format, runs } => {
             if runs {
                 cmd_runs(&target, format)
             } else {
                 cmd_history(&target, format)
             }
         }
-        Command::Timer { target, action } => crate::timer::cli::run(&target, action),
+        Command::Timer { action } => crate::timer::cli::run(&target, action),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "harden", &mut std::io::stdout());
@@ -748,18 +763,26 @@ fn warn_interrupted(host: &Host, target: &Target) {
 }
 
 fn confirm(plan: &Plan, host: &Host) -> Result<(), Error> {
+    ask(
+        &format!(
+            "Apply {} change(s) to {}?",
+            plan.changes.len(),
+            host.root.display()
+        ),
+        "apply",
+    )
+}
+
+/// Asks `question` on the terminal; refuses when there is none (`--yes` is the
+/// way to run `what` unattended) or the answer is not yes.
+pub(crate) fn ask(question: &str, what: &str) -> Result<(), Error> {
     if !std::io::stdin().is_terminal() {
-        return Err(Error::Refused(
-            "no terminal to confirm on: pass --yes to apply without confirmation".into(),
-        ));
+        return Err(Error::Refused(format!(
+            "no terminal to confirm on: pass --yes to {what} without confirmation"
+        )));
     }
     let mut err = anstream::stderr();
-    let _ = write!(
-        err,
-        "Apply {} change(s) to {}? [y/N] ",
-        plan.changes.len(),
-        host.root.display()
-    );
+    let _ = write!(err, "{} [y/N] ", render::esc(question));
     let _ = err.flush();
     let mut line = String::new();
     let _ = std::io::stdin().lock().read_line(&mut line);

@@ -15,6 +15,8 @@ _harden() {
 
     local context curcontext="$curcontext" state line
     _arguments "${_arguments_options[@]}" : \
+'--root=[Root of the system to harden (an offline image or a temp tree); \`/\` is the running system]:DIR:_files' \
+'--state-dir=[State directory (lock, journal, snapshots) \[default\: ROOT/var/lib/harden\]]:DIR:_files' \
 '*-v[More log output on stderr (repeat for more)]' \
 '*--verbose[More log output on stderr (repeat for more)]' \
 '(-v --verbose)-q[Only errors on stderr]' \
@@ -36,8 +38,6 @@ _harden() {
 _arguments "${_arguments_options[@]}" : \
 '*-p+[Playbook file, or the name of an embedded one (baseline); repeatable. Default\: the embedded baseline]:PLAYBOOK:_default' \
 '*--playbook=[Playbook file, or the name of an embedded one (baseline); repeatable. Default\: the embedded baseline]:PLAYBOOK:_default' \
-'--root=[Root of the system to harden (an offline image or a temp tree); \`/\` is the running system]:DIR:_files' \
-'--state-dir=[State directory (lock, journal, snapshots) \[default\: ROOT/var/lib/harden\]]:DIR:_files' \
 '--format=[Output format]:FORMAT:(human json)' \
 '*--tags=[Only tasks with one of these tags (or rule ids)]:TAG:_default' \
 '*--skip-tags=[Skip tasks with one of these tags (or rule ids)]:TAG:_default' \
@@ -45,6 +45,8 @@ _arguments "${_arguments_options[@]}" : \
 '*--extra-var=[Set a playbook variable (overrides the playbook'\''s \`vars\`)]:KEY=VALUE:_default' \
 '-o+[Also save the plan, with hashes of everything it observed and the content to write, to FILE (0600) for \`harden apply FILE\`]:FILE:_files' \
 '--out=[Also save the plan, with hashes of everything it observed and the content to write, to FILE (0600) for \`harden apply FILE\`]:FILE:_files' \
+'--root=[Root of the system to harden (an offline image or a temp tree); \`/\` is the running system]:DIR:_files' \
+'--state-dir=[State directory (lock, journal, snapshots) \[default\: ROOT/var/lib/harden\]]:DIR:_files' \
 '--detailed-exitcode[Exit 2 when there are changes (0 when none)]' \
 '*-v[More log output on stderr (repeat for more)]' \
 '*--verbose[More log output on stderr (repeat for more)]' \
@@ -58,8 +60,6 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 '*-p+[Playbook file, or the name of an embedded one (baseline); repeatable. Default\: the embedded baseline]:PLAYBOOK:_default' \
 '*--playbook=[Playbook file, or the name of an embedded one (baseline); repeatable. Default\: the embedded baseline]:PLAYBOOK:_default' \
-'--root=[Root of the system to harden (an offline image or a temp tree); \`/\` is the running system]:DIR:_files' \
-'--state-dir=[State directory (lock, journal, snapshots) \[default\: ROOT/var/lib/harden\]]:DIR:_files' \
 '--format=[Output format]:FORMAT:(human json)' \
 '*--tags=[Only tasks with one of these tags (or rule ids)]:TAG:_default' \
 '*--skip-tags=[Skip tasks with one of these tags (or rule ids)]:TAG:_default' \
@@ -68,6 +68,8 @@ _arguments "${_arguments_options[@]}" : \
 '--confirm-within=[Roll the transaction back automatically unless \`harden confirm\` runs within SECONDS after it is committed. A watchdog process, detached from this session, does it\: the way to harden a remote host safely]:SECONDS:_default' \
 '--keep-reports=[Keep the newest N run reports in STATE/reports (older ones are deleted)]:N:_default' \
 '--metrics-file=[Write Prometheus text-format metrics of this run to PATH (atomically), for \`node_exporter\`'\''s textfile collector. A host path, not under --root]:PATH:_files' \
+'--root=[Root of the system to harden (an offline image or a temp tree); \`/\` is the running system]:DIR:_files' \
+'--state-dir=[State directory (lock, journal, snapshots) \[default\: ROOT/var/lib/harden\]]:DIR:_files' \
 '-y[Do not ask for confirmation]' \
 '--yes[Do not ask for confirmation]' \
 '--strict[All or nothing\: when any rule fails (cannot be planned, or a validator rejects its candidate), apply nothing (exit 1) instead of the rest]' \
@@ -95,9 +97,9 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (watchdog)
 _arguments "${_arguments_options[@]}" : \
+'--txn=[]:TXN:_default' \
 '--root=[Root of the system to harden (an offline image or a temp tree); \`/\` is the running system]:DIR:_files' \
 '--state-dir=[State directory (lock, journal, snapshots) \[default\: ROOT/var/lib/harden\]]:DIR:_files' \
-'--txn=[]:TXN:_default' \
 '*-v[More log output on stderr (repeat for more)]' \
 '*--verbose[More log output on stderr (repeat for more)]' \
 '(-v --verbose)-q[Only errors on stderr]' \
@@ -110,8 +112,6 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 '*-p+[Playbook file, or the name of an embedded one (baseline); repeatable. Default\: the embedded baseline]:PLAYBOOK:_default' \
 '*--playbook=[Playbook file, or the name of an embedded one (baseline); repeatable. Default\: the embedded baseline]:PLAYBOOK:_default' \
-'--root=[Root of the system to harden (an offline image or a temp tree); \`/\` is the running system]:DIR:_files' \
-'--state-dir=[State directory (lock, journal, snapshots) \[default\: ROOT/var/lib/harden\]]:DIR:_files' \
 '--format=[Output format]:FORMAT:(human json)' \
 '*--tags=[Only tasks with one of these tags (or rule ids)]:TAG:_default' \
 '*--skip-tags=[Skip tasks with one of these tags (or rule ids)]:TAG:_default' \
@@ -119,6 +119,8 @@ _arguments "${_arguments_options[@]}" : \
 '*--extra-var=[Set a playbook variable (overrides the playbook'\''s \`vars\`)]:KEY=VALUE:_default' \
 '--keep-reports=[Keep the newest N run reports in STATE/reports (older ones are deleted)]:N:_default' \
 '--metrics-file=[Write Prometheus text-format metrics of this run to PATH (atomically), for \`node_exporter\`'\''s textfile collector. A host path, not under --root]:PATH:_files' \
+'--root=[Root of the system to harden (an offline image or a temp tree); \`/\` is the running system]:DIR:_files' \
+'--state-dir=[State directory (lock, journal, snapshots) \[default\: ROOT/var/lib/harden\]]:DIR:_files' \
 '*-v[More log output on stderr (repeat for more)]' \
 '*--verbose[More log output on stderr (repeat for more)]' \
 '(-v --verbose)-q[Only errors on stderr]' \
@@ -129,10 +131,10 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (rollback)
 _arguments "${_arguments_options[@]}" : \
-'--root=[Root of the system to harden (an offline image or a temp tree); \`/\` is the running system]:DIR:_files' \
-'--state-dir=[State directory (lock, journal, snapshots) \[default\: ROOT/var/lib/harden\]]:DIR:_files' \
 '--keep-reports=[Keep the newest N run reports in STATE/reports (older ones are deleted)]:N:_default' \
 '--metrics-file=[Write Prometheus text-format metrics of this run to PATH (atomically), for \`node_exporter\`'\''s textfile collector. A host path, not under --root]:PATH:_files' \
+'--root=[Root of the system to harden (an offline image or a temp tree); \`/\` is the running system]:DIR:_files' \
+'--state-dir=[State directory (lock, journal, snapshots) \[default\: ROOT/var/lib/harden\]]:DIR:_files' \
 '*-v[More log output on stderr (repeat for more)]' \
 '*--verbose[More log output on stderr (repeat for more)]' \
 '(-v --verbose)-q[Only errors on stderr]' \
@@ -144,9 +146,9 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (history)
 _arguments "${_arguments_options[@]}" : \
+'--format=[]:FORMAT:(human json)' \
 '--root=[Root of the system to harden (an offline image or a temp tree); \`/\` is the running system]:DIR:_files' \
 '--state-dir=[State directory (lock, journal, snapshots) \[default\: ROOT/var/lib/harden\]]:DIR:_files' \
-'--format=[]:FORMAT:(human json)' \
 '--runs[List run reports (STATE/reports) instead of transactions]' \
 '*-v[More log output on stderr (repeat for more)]' \
 '*--verbose[More log output on stderr (repeat for more)]' \
@@ -184,9 +186,13 @@ apply\:"Converge, every guard on, never confirming anything itself"))' \
 '*-p+[Playbook file (stored as an absolute path) or embedded name; repeatable. Default\: the embedded baseline]:PLAYBOOK:_default' \
 '*--playbook=[Playbook file (stored as an absolute path) or embedded name; repeatable. Default\: the embedded baseline]:PLAYBOOK:_default' \
 '--randomized-delay=[Random delay added to each run (\`RandomizedDelaySec\`)]:SPAN:_default' \
-'--binary=[The harden binary the service runs \[default\: this binary\]]:PATH:_files' \
+'--binary=[The harden binary the service runs, as a path inside the root \[default\: this binary; under another --root it must exist there too\]]:PATH-IN-ROOT:_files' \
 '--metrics-file=[Let each run write Prometheus metrics to PATH]:PATH:_files' \
 '--pull-git=[A git checkout (owned by root) holding the playbooks\: each run first pulls it (\`git pull --ff-only\`); a failed pull still runs harden on the checkout as it is]:DIR:_files' \
+'--root=[Root of the system to harden (an offline image or a temp tree); \`/\` is the running system]:DIR:_files' \
+'--state-dir=[State directory (lock, journal, snapshots) \[default\: ROOT/var/lib/harden\]]:DIR:_files' \
+'-y[Do not ask for confirmation]' \
+'--yes[Do not ask for confirmation]' \
 '*-v[More log output on stderr (repeat for more)]' \
 '*--verbose[More log output on stderr (repeat for more)]' \
 '(-v --verbose)-q[Only errors on stderr]' \
@@ -197,6 +203,10 @@ apply\:"Converge, every guard on, never confirming anything itself"))' \
 ;;
 (remove)
 _arguments "${_arguments_options[@]}" : \
+'--root=[Root of the system to harden (an offline image or a temp tree); \`/\` is the running system]:DIR:_files' \
+'--state-dir=[State directory (lock, journal, snapshots) \[default\: ROOT/var/lib/harden\]]:DIR:_files' \
+'-y[Do not ask for confirmation]' \
+'--yes[Do not ask for confirmation]' \
 '*-v[More log output on stderr (repeat for more)]' \
 '*--verbose[More log output on stderr (repeat for more)]' \
 '(-v --verbose)-q[Only errors on stderr]' \
@@ -207,6 +217,8 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (status)
 _arguments "${_arguments_options[@]}" : \
+'--root=[Root of the system to harden (an offline image or a temp tree); \`/\` is the running system]:DIR:_files' \
+'--state-dir=[State directory (lock, journal, snapshots) \[default\: ROOT/var/lib/harden\]]:DIR:_files' \
 '*-v[More log output on stderr (repeat for more)]' \
 '*--verbose[More log output on stderr (repeat for more)]' \
 '(-v --verbose)-q[Only errors on stderr]' \
@@ -253,6 +265,8 @@ esac
 ;;
 (completions)
 _arguments "${_arguments_options[@]}" : \
+'--root=[Root of the system to harden (an offline image or a temp tree); \`/\` is the running system]:DIR:_files' \
+'--state-dir=[State directory (lock, journal, snapshots) \[default\: ROOT/var/lib/harden\]]:DIR:_files' \
 '*-v[More log output on stderr (repeat for more)]' \
 '*--verbose[More log output on stderr (repeat for more)]' \
 '(-v --verbose)-q[Only errors on stderr]' \
@@ -264,6 +278,8 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (man)
 _arguments "${_arguments_options[@]}" : \
+'--root=[Root of the system to harden (an offline image or a temp tree); \`/\` is the running system]:DIR:_files' \
+'--state-dir=[State directory (lock, journal, snapshots) \[default\: ROOT/var/lib/harden\]]:DIR:_files' \
 '*-v[More log output on stderr (repeat for more)]' \
 '*--verbose[More log output on stderr (repeat for more)]' \
 '(-v --verbose)-q[Only errors on stderr]' \
@@ -274,6 +290,8 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (modules)
 _arguments "${_arguments_options[@]}" : \
+'--root=[Root of the system to harden (an offline image or a temp tree); \`/\` is the running system]:DIR:_files' \
+'--state-dir=[State directory (lock, journal, snapshots) \[default\: ROOT/var/lib/harden\]]:DIR:_files' \
 '--markdown[Print the playbook reference (Markdown) generated from the module specs]' \
 '*-v[More log output on stderr (repeat for more)]' \
 '*--verbose[More log output on stderr (repeat for more)]' \
@@ -285,6 +303,8 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (schema)
 _arguments "${_arguments_options[@]}" : \
+'--root=[Root of the system to harden (an offline image or a temp tree); \`/\` is the running system]:DIR:_files' \
+'--state-dir=[State directory (lock, journal, snapshots) \[default\: ROOT/var/lib/harden\]]:DIR:_files' \
 '*-v[More log output on stderr (repeat for more)]' \
 '*--verbose[More log output on stderr (repeat for more)]' \
 '(-v --verbose)-q[Only errors on stderr]' \

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use super::{Install, SERVICE, TIMER};
-use crate::cli::{Format, Target, TimerAction, host_for, print_plan, print_report, state_dir};
+use crate::cli::{Format, Target, TimerAction, ask, host_for, print_plan, print_report, state_dir};
 use crate::engine::apply;
 use crate::engine::state::Outcome;
 use crate::error::{Error, exit};
@@ -34,6 +34,7 @@ pub fn run(target: &Target, action: TimerAction) -> Result<i32, Error> {
             binary,
             metrics_file,
             pull_git,
+            yes,
         } => {
             let binary = match binary {
                 Some(b) => b,
@@ -44,6 +45,7 @@ pub fn run(target: &Target, action: TimerAction) -> Result<i32, Error> {
                         source,
                     })?,
             };
+            super::check_binary(&host, &binary)?;
             let install = Install {
                 every,
                 mode,
@@ -53,13 +55,31 @@ pub fn run(target: &Target, action: TimerAction) -> Result<i32, Error> {
                 metrics_file,
                 pull: super::resolve_pull(&host, pull_git.as_deref())?,
             };
-            install_units(target, &host, &install)
+            install_units(target, &host, &install, yes)
         }
-        TimerAction::Remove => remove_units(target, &host),
+        TimerAction::Remove { yes } => remove_units(target, &host, yes),
         TimerAction::Status => status(target, &host),
     }
 }
 
+/// Prints the plan and, when it changes something, asks as `apply` does
+/// (`--yes` skips it; without a terminal it is needed).
+fn review(host: &Host, plan: &Plan, yes: bool, verb: &str) -> Result<(), Error> {
+    print_plan(plan, Format::Human)?;
+    if plan.changes.is_empty() || yes {
+        return Ok(());
+    }
+    ask(
+        &format!(
+            "{verb} the harden timer ({} change(s) to {})?",
+            plan.changes.len(),
+            host.root.display()
+        ),
+        &format!("{} the timer", verb.to_lowercase()),
+    )
+}
+
+/// Runs the reviewed plan as one transaction.
 fn transact(
     target: &Target,
     host: &Host,
@@ -67,7 +87,6 @@ fn transact(
     replan: &dyn Fn() -> Result<Plan, String>,
     what: &str,
 ) -> Result<Option<i32>, Error> {
-    print_plan(plan, Format::Human)?;
     if plan.changes.is_empty() {
         return Ok(None);
     }
@@ -84,11 +103,18 @@ fn transact(
     })
 }
 
-fn install_units(target: &Target, host: &Host, install: &Install) -> Result<i32, Error> {
+fn install_units(target: &Target, host: &Host, install: &Install, yes: bool) -> Result<i32, Error> {
     install.check(host)?;
     let service_text = install.service_unit()?;
     let timer_text = install.timer_unit()?;
-    if super::verify(host, &service_text, &timer_text)? {
+    // systemd-analyze checks ExecStart= against this machine's files; under
+    // another root the binary is the root's (checked there by `check_binary`),
+    // so the units are verified with this binary standing in for it.
+    let mut probe = install.clone();
+    if let Ok(me) = std::env::current_exe().and_then(std::fs::canonicalize) {
+        probe.binary = me;
+    }
+    if super::verify(host, &probe.service_unit()?, &timer_text)? {
         say("units checked: known keys, `systemd-analyze verify` clean");
     } else {
         say("units checked: known keys only (systemd-analyze is not installed here)");
@@ -99,18 +125,20 @@ fn install_units(target: &Target, host: &Host, install: &Install) -> Result<i32,
     if plan.changes.is_empty() {
         say("timer units already installed as asked; nothing to change");
     }
+    review(host, &plan, yes, "Install")?;
     if let Some(code) = transact(target, host, &plan, &replan, "timer install")? {
         return Ok(code);
     }
     Ok(report_service(host, TIMER, true))
 }
 
-fn remove_units(target: &Target, host: &Host) -> Result<i32, Error> {
+fn remove_units(target: &Target, host: &Host, yes: bool) -> Result<i32, Error> {
     let plan = super::plan_remove(host)?;
     if plan.changes.is_empty() {
         say("no timer units installed; nothing to remove");
         return Ok(exit::OK);
     }
+    review(host, &plan, yes, "Remove")?;
     // Stop it first, so no run starts while its units go away.
     let code = report_service(host, TIMER, false);
     if code != exit::OK {

@@ -45,6 +45,15 @@ pub enum TimerError {
     Invalid { unit: String, message: String },
     #[error("{path}: {message}")]
     Host { path: PathBuf, message: String },
+    #[error(
+        "the service would run {binary}, which does not exist under the root {root}; pass --binary PATH-IN-ROOT (the harden binary as the root sees it){found}"
+    )]
+    NoBinary {
+        binary: PathBuf,
+        root: PathBuf,
+        /// `; the root has one at PATH` when it does.
+        found: String,
+    },
 }
 
 /// What the service runs.
@@ -192,6 +201,25 @@ pub fn resolve_playbooks(host: &Host, given: &[String]) -> Result<Vec<String>, T
         out.push(text);
     }
     Ok(out)
+}
+
+/// Checks that the service's binary exists inside the root (an image's units
+/// run the image's harden, not this machine's).
+///
+/// # Errors
+/// [`TimerError::NoBinary`], naming the root's own `harden` when it has one.
+pub fn check_binary(host: &Host, binary: &Path) -> Result<(), TimerError> {
+    if binary.is_absolute() && matches!(host.lstat(binary), Ok(Some(_))) {
+        return Ok(());
+    }
+    Err(TimerError::NoBinary {
+        binary: binary.to_path_buf(),
+        root: host.root.clone(),
+        found: host
+            .binary("harden")
+            .map(|p| format!("; the root has one at {}", p.display()))
+            .unwrap_or_default(),
+    })
 }
 
 impl Install {

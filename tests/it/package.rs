@@ -328,7 +328,7 @@ fn installs_runs_and_purges_cleanly_on_debian12() {
     // The admin's data: a check report and the timer, then `dpkg -r`.
     in_root(
         &env,
-        "harden check >/dev/null 2>&1 || [ $? = 2 ]; harden timer install",
+        "harden check >/dev/null 2>&1 || [ $? = 2 ]; harden timer install --yes",
     );
     in_root(&env, "dpkg -r harden");
     assert!(!env.path("usr/bin/harden").exists());
@@ -369,7 +369,7 @@ fn timer_units_verify_clean_with_the_man_page_installed() {
     require("systemd-analyze");
     require("man");
     let (env, _) = installed();
-    in_root(&env, "harden timer install --every 1h");
+    in_root(&env, "harden timer install --yes --every 1h");
     let service = env.read("etc/systemd/system/harden.service");
     assert!(
         service.contains("\nDocumentation=man:harden(1)\n"),

@@ -42,7 +42,8 @@ fn findmnt_and_systemd_analyze_validators_wrote_into_the_machines_run() {
     );
     let env = Env::new();
     std::fs::create_dir_all(env.path("etc/systemd/system")).unwrap();
-    expect_code(&env.harden(&["timer", "install"]), 0);
+    crate::timer::with_harden(&env);
+    expect_code(&env.harden(&["timer", "install", "--yes"]), 0);
     assert_eq!(
         run_markers(),
         before,

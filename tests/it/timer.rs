@@ -7,11 +7,21 @@ use crate::support::*;
 
 const UNITS: &str = "etc/systemd/system";
 
-/// A root that looks like a systemd host: the unit directory exists.
+/// A root that looks like a systemd host: the unit directory exists, and the
+/// harden binary the service runs (this test's, by default) is in it too.
 fn systemd_env() -> Env {
     let env = Env::new();
     std::fs::create_dir_all(env.path(UNITS)).unwrap();
+    with_harden(&env);
     env
+}
+
+/// A stand-in for this harden binary at its own path inside the root.
+pub fn with_harden(env: &Env) {
+    let me = std::fs::canonicalize(assert_cmd::cargo::cargo_bin("harden")).unwrap();
+    let rel = me.strip_prefix("/").unwrap().to_str().unwrap().to_string();
+    env.write(&rel, "#!/bin/sh\n");
+    env.chmod(&rel, 0o755);
 }
 
 /// Runs the real `systemd-analyze verify` on the installed units and returns
@@ -35,7 +45,7 @@ fn verify(env: &Env) -> (bool, String) {
 /// `harden timer install ARGS` succeeds and the real `systemd-analyze verify`
 /// accepts both units without a word; returns the run and the service unit.
 fn install_verified(env: &Env, args: &[&str]) -> (std::process::Output, String) {
-    let mut command = vec!["timer", "install"];
+    let mut command = vec!["timer", "install", "--yes"];
     command.extend_from_slice(args);
     let out = env.harden(&command);
     expect_code(&out, 0);
@@ -61,7 +71,7 @@ fn install_writes_units_that_systemd_analyze_verifies() {
     // Under --root the playbook is named as the service will see it: inside the root.
     env.write("etc/harden/site.yml", "name: t\ntasks: []\n");
     let outside = env.playbook("pb.yml", "name: t\ntasks: []\n");
-    let refused = env.harden(&["timer", "install", "-p", outside.to_str().unwrap()]);
+    let refused = env.harden(&["timer", "install", "--yes", "-p", outside.to_str().unwrap()]);
     expect_code(&refused, 1);
     assert!(
         stderr(&refused).contains("inside the root"),
@@ -121,10 +131,10 @@ fn apply_mode_converges_with_guards_on_and_counts_exit_2_as_success() {
 fn install_twice_is_idempotent_and_remove_leaves_nothing_behind() {
     let env = systemd_env();
     let before = env.tree();
-    expect_code(&env.harden(&["timer", "install"]), 0);
+    expect_code(&env.harden(&["timer", "install", "--yes"]), 0);
     let installed = env.tree();
     assert_ne!(before, installed);
-    let again = env.harden(&["timer", "install"]);
+    let again = env.harden(&["timer", "install", "--yes"]);
     expect_code(&again, 0);
     assert!(
         stdout(&again).contains("Plan: 0 changes"),
@@ -142,11 +152,11 @@ fn install_twice_is_idempotent_and_remove_leaves_nothing_behind() {
     let status = env.harden(&["timer", "status"]);
     expect_code(&status, 0);
     assert!(stdout(&status).contains("enabled (timers.target.wants link): yes"));
-    expect_code(&env.harden(&["timer", "remove"]), 0);
+    expect_code(&env.harden(&["timer", "remove", "--yes"]), 0);
     std::fs::remove_dir(env.path(&format!("{UNITS}/timers.target.wants"))).unwrap();
     assert_eq!(env.tree(), before);
     expect_code(&env.harden(&["timer", "status"]), 1);
-    let nothing = env.harden(&["timer", "remove"]);
+    let nothing = env.harden(&["timer", "remove", "--yes"]);
     expect_code(&nothing, 0);
     assert!(stderr(&nothing).contains("nothing to remove"));
 }
@@ -154,9 +164,12 @@ fn install_twice_is_idempotent_and_remove_leaves_nothing_behind() {
 #[test]
 fn a_changed_schedule_updates_the_timer_only() {
     let env = systemd_env();
-    expect_code(&env.harden(&["timer", "install", "--every", "1h"]), 0);
+    expect_code(
+        &env.harden(&["timer", "install", "--yes", "--every", "1h"]),
+        0,
+    );
     let service = env.read(&format!("{UNITS}/harden.service"));
-    let out = env.harden(&["timer", "install", "--every", "hourly"]);
+    let out = env.harden(&["timer", "install", "--yes", "--every", "hourly"]);
     expect_code(&out, 0);
     assert!(
         stdout(&out).contains("update harden.timer"),
@@ -180,10 +193,16 @@ fn bad_schedules_and_playbooks_are_refused_before_anything_is_written() {
     let env = systemd_env();
     let before = env.tree();
     for args in [
-        &["timer", "install", "--every", "every tuesday-ish"][..],
-        &["timer", "install", "--randomized-delay", "soon"],
-        &["timer", "install", "-p", "/nonexistent/pb.yml"],
-        &["timer", "install", "--metrics-file", "relative.prom"],
+        &["timer", "install", "--yes", "--every", "every tuesday-ish"][..],
+        &["timer", "install", "--yes", "--randomized-delay", "soon"],
+        &["timer", "install", "--yes", "-p", "/nonexistent/pb.yml"],
+        &[
+            "timer",
+            "install",
+            "--yes",
+            "--metrics-file",
+            "relative.prom",
+        ],
     ] {
         let out = env.harden(args);
         expect_code(&out, 1);
@@ -199,7 +218,10 @@ fn the_service_is_sandboxed_by_systemd_analyze_security() {
     require("systemd-analyze");
     for (mode, threshold) in [("check", "25"), ("apply", "40")] {
         let env = systemd_env();
-        expect_code(&env.harden(&["timer", "install", "--mode", mode]), 0);
+        expect_code(
+            &env.harden(&["timer", "install", "--yes", "--mode", mode]),
+            0,
+        );
         let out = private_run("systemd-analyze")
             .args(["security", "--offline=true"])
             .arg(format!("--root={}", env.root.display()))
@@ -222,7 +244,7 @@ fn the_service_is_sandboxed_by_systemd_analyze_security() {
 fn rollback_undoes_a_timer_install() {
     let env = systemd_env();
     let before = env.tree();
-    expect_code(&env.harden(&["timer", "install"]), 0);
+    expect_code(&env.harden(&["timer", "install", "--yes"]), 0);
     assert!(env.path(&format!("{UNITS}/harden.timer")).exists());
     expect_code(&env.harden(&["rollback"]), 0);
     assert_eq!(env.tree(), before);
@@ -353,4 +375,144 @@ fn pull_git_updates_the_checkout_before_each_run() {
     let out = env.harden(&["plan", "-p", pb.to_str().unwrap()]);
     expect_code(&out, 0);
     assert!(stdout(&out).contains("site.banner"), "{}", stdout(&out));
+}
+
+/// `harden` with `args` exactly as given (no `--root` added): for the order of
+/// the global options.
+fn raw(env: &Env, args: &[&str]) -> std::process::Output {
+    assert_cmd::Command::cargo_bin("harden")
+        .unwrap()
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("HARDEN_CRASH_AT")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn root_and_state_dir_go_before_or_after_any_subcommand() {
+    let env = systemd_env();
+    let (r, s) = (env.root.to_str().unwrap(), env.state.to_str().unwrap());
+    // After the action, as docs/timer.md writes it.
+    let out = raw(
+        &env,
+        &[
+            "timer",
+            "install",
+            "--yes",
+            "--root",
+            r,
+            "--state-dir",
+            s,
+            "-q",
+        ],
+    );
+    expect_code(&out, 0);
+    assert!(env.path(&format!("{UNITS}/harden.timer")).exists());
+    for args in [
+        &["--root", r, "--state-dir", s, "timer", "status"][..],
+        &["timer", "--root", r, "status", "--state-dir", s, "-v"],
+        &["-q", "timer", "status", "--root", r, "--state-dir", s],
+    ] {
+        let out = raw(&env, args);
+        expect_code(&out, 0);
+        assert!(
+            stdout(&out).contains(&format!("root: {r}")),
+            "{args:?}: {}",
+            stdout(&out)
+        );
+    }
+    let out = raw(&env, &["--root", r, "--state-dir", s, "history"]);
+    expect_code(&out, 0);
+    assert!(stdout(&out).contains("timer install"), "{}", stdout(&out));
+    let out = raw(
+        &env,
+        &["timer", "remove", "--root", r, "--yes", "--state-dir", s],
+    );
+    expect_code(&out, 0);
+    assert!(!env.path(&format!("{UNITS}/harden.timer")).exists());
+    // The same for the other commands.
+    expect_code(
+        &raw(&env, &["--root", r, "--state-dir", s, "plan", "-q"]),
+        0,
+    );
+    expect_code(
+        &raw(&env, &["plan", "--root", r, "-v", "--state-dir", s]),
+        0,
+    );
+}
+
+#[test]
+fn install_refuses_a_binary_the_root_does_not_have() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.path(UNITS)).unwrap();
+    let before = env.tree();
+    let me = std::fs::canonicalize(assert_cmd::cargo::cargo_bin("harden")).unwrap();
+    let out = env.harden(&["timer", "install", "--yes"]);
+    expect_code(&out, 1);
+    assert!(
+        stderr(&out).contains(&format!(
+            "harden: error: the service would run {}, which does not exist under the root {}; pass --binary PATH-IN-ROOT (the harden binary as the root sees it)",
+            me.display(),
+            env.root.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.harden(&["timer", "install", "--yes", "--binary", "/usr/bin/harden"]);
+    expect_code(&out, 1);
+    assert!(
+        stderr(&out).contains("/usr/bin/harden, which does not exist"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(env.tree(), before);
+    // The image has its own harden: the error names it, and --binary uses it.
+    env.write("usr/bin/harden", "#!/bin/sh\n");
+    env.chmod("usr/bin/harden", 0o755);
+    let out = env.harden(&["timer", "install", "--yes"]);
+    expect_code(&out, 1);
+    assert!(
+        stderr(&out).contains("; the root has one at /usr/bin/harden"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.harden(&["timer", "install", "--yes", "--binary", "/usr/bin/harden"]);
+    expect_code(&out, 0);
+    let service = env.read(&format!("{UNITS}/harden.service"));
+    assert_eq!(key(&service, "ExecStart"), ["/usr/bin/harden check"]);
+}
+
+#[test]
+fn install_and_remove_ask_like_apply_and_take_yes() {
+    let env = systemd_env();
+    let before = env.tree();
+    let out = env.harden(&["timer", "install"]);
+    expect_code(&out, 1);
+    assert!(
+        stderr(&out).contains(
+            "no terminal to confirm on: pass --yes to install the timer without confirmation"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("harden.timer: install harden.timer"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(env.tree(), before);
+    expect_code(&env.harden(&["timer", "install", "--yes"]), 0);
+    // Nothing to change: nothing to ask.
+    expect_code(&env.harden(&["timer", "install"]), 0);
+    let installed = env.tree();
+    let out = env.harden(&["timer", "remove"]);
+    expect_code(&out, 1);
+    assert!(
+        stderr(&out).contains("pass --yes to remove the timer without confirmation"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(env.tree(), installed);
+    expect_code(&env.harden(&["timer", "remove", "-y"]), 0);
 }
