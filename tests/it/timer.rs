@@ -379,7 +379,7 @@ fn pull_git_updates_the_checkout_before_each_run() {
 
 /// `harden` with `args` exactly as given (no `--root` added): for the order of
 /// the global options.
-fn raw(env: &Env, args: &[&str]) -> std::process::Output {
+fn raw(args: &[&str]) -> std::process::Output {
     assert_cmd::Command::cargo_bin("harden")
         .unwrap()
         .args(args)
@@ -394,19 +394,16 @@ fn root_and_state_dir_go_before_or_after_any_subcommand() {
     let env = systemd_env();
     let (r, s) = (env.root.to_str().unwrap(), env.state.to_str().unwrap());
     // After the action, as docs/timer.md writes it.
-    let out = raw(
-        &env,
-        &[
-            "timer",
-            "install",
-            "--yes",
-            "--root",
-            r,
-            "--state-dir",
-            s,
-            "-q",
-        ],
-    );
+    let out = raw(&[
+        "timer",
+        "install",
+        "--yes",
+        "--root",
+        r,
+        "--state-dir",
+        s,
+        "-q",
+    ]);
     expect_code(&out, 0);
     assert!(env.path(&format!("{UNITS}/harden.timer")).exists());
     for args in [
@@ -414,7 +411,7 @@ fn root_and_state_dir_go_before_or_after_any_subcommand() {
         &["timer", "--root", r, "status", "--state-dir", s, "-v"],
         &["-q", "timer", "status", "--root", r, "--state-dir", s],
     ] {
-        let out = raw(&env, args);
+        let out = raw(args);
         expect_code(&out, 0);
         assert!(
             stdout(&out).contains(&format!("root: {r}")),
@@ -422,24 +419,15 @@ fn root_and_state_dir_go_before_or_after_any_subcommand() {
             stdout(&out)
         );
     }
-    let out = raw(&env, &["--root", r, "--state-dir", s, "history"]);
+    let out = raw(&["--root", r, "--state-dir", s, "history"]);
     expect_code(&out, 0);
     assert!(stdout(&out).contains("timer install"), "{}", stdout(&out));
-    let out = raw(
-        &env,
-        &["timer", "remove", "--root", r, "--yes", "--state-dir", s],
-    );
+    let out = raw(&["timer", "remove", "--root", r, "--yes", "--state-dir", s]);
     expect_code(&out, 0);
     assert!(!env.path(&format!("{UNITS}/harden.timer")).exists());
     // The same for the other commands.
-    expect_code(
-        &raw(&env, &["--root", r, "--state-dir", s, "plan", "-q"]),
-        0,
-    );
-    expect_code(
-        &raw(&env, &["plan", "--root", r, "-v", "--state-dir", s]),
-        0,
-    );
+    expect_code(&raw(&["--root", r, "--state-dir", s, "plan", "-q"]), 0);
+    expect_code(&raw(&["plan", "--root", r, "-v", "--state-dir", s]), 0);
 }
 
 #[test]
