@@ -206,10 +206,18 @@ pub enum Command {
         #[command(flatten)]
         run: RunOpts,
     },
-    /// Restore the snapshot of a transaction (the last one by default).
+    /// Restore the snapshot of a transaction (the last one by default). Shows
+    /// what it restores and asks first, like `apply`.
     Rollback {
         /// Transaction id (see `harden history`).
         txn: Option<String>,
+        /// Print what would be restored (paths, kernel parameters, packages) and
+        /// write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask for confirmation.
+        #[arg(short, long, conflicts_with = "dry_run")]
+        yes: bool,
         #[command(flatten)]
         run: RunOpts,
     },
@@ -360,9 +368,14 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         }
         Command::Confirm => cmd_confirm(&target),
         Command::Watchdog { txn } => cmd_watchdog(&target, &txn),
-        Command::Rollback { txn, run } => recorded("rollback", &target, &run, quiet, |rec| {
-            cmd_rollback(&target, txn.as_deref(), rec)
-        }),
+        Command::Rollback {
+            txn, dry_run: true, ..
+        } => cmd_rollback_preview(&target, txn.as_deref()),
+        Command::Rollback { txn, yes, run, .. } => {
+            recorded("rollback", &target, &run, quiet, |rec| {
+                cmd_rollback(&target, txn.as_deref(), yes, rec)
+            })
+        }
         Command::History { format, runs } => {
             if runs {
                 cmd_runs(&target, format)
@@ -491,9 +504,63 @@ fn cmd_check(args: &PlanArgs, rec: &mut Recorder) -> Result<i32, Error> {
     Ok(if compliant { exit::OK } else { exit::CHANGED })
 }
 
-fn cmd_rollback(target: &Target, txn: Option<&str>, rec: &mut Recorder) -> Result<i32, Error> {
+/// `rollback --dry-run`: what would be restored; writes nothing (no run report).
+fn cmd_rollback_preview(target: &Target, txn: Option<&str>) -> Result<i32, Error> {
     let host = host_for(target)?;
     let state = state_dir(target, &host)?;
+    let t =
+        apply::rollback_preview(&host, &state, txn).map_err(|e| Error::Refused(e.to_string()))?;
+    let entries = print_rollback(&host, &t);
+    println!(
+        "\nRollback would restore {entries} entries of {} change(s); nothing was written.",
+        t.manifest.changes
+    );
+    Ok(exit::OK)
+}
+
+/// Prints what rolling back `t` restores; returns the number of entries.
+fn print_rollback(host: &Host, t: &apply::RollbackTarget) -> usize {
+    let m = &t.manifest;
+    println!(
+        "harden: rollback of transaction {} ({} of {}, started {}) on {}\n",
+        render::esc(&t.id),
+        format!("{:?}", m.kind).to_lowercase(),
+        render::esc(&m.playbook),
+        render::esc(&m.started),
+        render::esc(&host.root.display().to_string())
+    );
+    let lines = crate::engine::snapshot::preview(host, &m.entries);
+    for l in &lines {
+        println!("  {}", render::esc(l));
+    }
+    lines.len()
+}
+
+fn cmd_rollback(
+    target: &Target,
+    txn: Option<&str>,
+    yes: bool,
+    rec: &mut Recorder,
+) -> Result<i32, Error> {
+    let host = host_for(target)?;
+    let state = state_dir(target, &host)?;
+    // Shown (and asked) before anything is written; when there is nothing to
+    // roll back, the rollback below says so after sweeping stale locks.
+    if let Ok(t) = apply::rollback_preview(&host, &state, txn) {
+        print_rollback(&host, &t);
+        rec.changes = t.manifest.changes;
+        if !yes {
+            ask(
+                &format!(
+                    "Roll back transaction {} ({} change(s)) on {}?",
+                    t.id,
+                    t.manifest.changes,
+                    host.root.display()
+                ),
+                "roll back",
+            )?;
+        }
+    }
     let swept =
         apply::sweep_stale_locks(&host, &state).map_err(|e| Error::Refused(e.to_string()))?;
     let report = match apply::rollback(&host, &state, txn) {
@@ -519,6 +586,8 @@ pub struct Recorder {
     pub txn: Option<String>,
     pub message: Option<String>,
     pub committed: bool,
+    /// The changes a rollback undoes (a rollback has no plan to count them in).
+    pub changes: usize,
 }
 
 impl Recorder {
@@ -564,12 +633,17 @@ fn recorded(
     }
     r.txn = rec.txn;
     r.message = rec.message;
-    if command == "apply" {
-        r.applied = if rec.committed { r.changes.len() } else { 0 };
+    let attempted = match command {
+        "apply" => Some(r.changes.len()),
+        "rollback" => Some(rec.changes),
+        _ => None,
+    };
+    if let Some(n) = attempted {
+        r.applied = if rec.committed { n } else { 0 };
         r.failed = if rec.committed || rec.result.is_empty() {
             0
         } else {
-            r.changes.len()
+            n
         };
     }
     if let Ok(host) = host_for(target) {
@@ -630,7 +704,7 @@ fn cmd_runs(target: &Target, format: Format) -> Result<i32, Error> {
                 r.command,
                 r.result,
                 r.exit_code,
-                r.changes.len(),
+                r.change_count(),
                 r.duration_ms,
                 render::esc(&r.playbook)
             );

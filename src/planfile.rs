@@ -242,9 +242,10 @@ pub fn check_current(
     };
     if file.body.root != root {
         return Err(stale(format!(
-            "it was made for root {}, not {}",
+            "it was made for root {}, not {}: run it with --root {}",
             file.body.root.display(),
-            root.display()
+            root.display(),
+            file.body.root.display()
         )));
     }
     if file.body.identity != *now {

@@ -205,6 +205,17 @@ impl RunReport {
         ids.len()
     }
 
+    /// The changes the run was about: those planned (`check`, `apply`), or those
+    /// a `rollback` undid or tried to (it has no plan), as `history` counts them.
+    #[must_use]
+    pub fn change_count(&self) -> usize {
+        if self.command == "rollback" {
+            self.applied + self.failed
+        } else {
+            self.changes.len()
+        }
+    }
+
     /// The one line for the journal: the rules by status ("N compliant, M
     /// drift, F failed, S skipped"), then what the run did.
     #[must_use]

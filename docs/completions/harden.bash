@@ -686,7 +686,7 @@ _harden() {
             return 0
             ;;
         harden__subcmd__rollback)
-            opts="-v -q -h --keep-reports --metrics-file --verbose --quiet --root --state-dir --help"
+            opts="-y -v -q -h --dry-run --yes --keep-reports --metrics-file --verbose --quiet --root --state-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -35,7 +35,7 @@ complete -c harden -n "__fish_harden_needs_command" -f -a "apply" -d 'Apply the 
 complete -c harden -n "__fish_harden_needs_command" -f -a "confirm" -d 'Keep the transaction applied with `--confirm-within` (stops its watchdog)'
 complete -c harden -n "__fish_harden_needs_command" -f -a "watchdog" -d 'The confirm-or-revert watchdog (started by `apply --confirm-within`)'
 complete -c harden -n "__fish_harden_needs_command" -f -a "check" -d 'Quiet plan for monitoring: exit 0 when compliant, 2 on drift. Writes a run report in the state directory (and metrics when asked), nothing else'
-complete -c harden -n "__fish_harden_needs_command" -f -a "rollback" -d 'Restore the snapshot of a transaction (the last one by default)'
+complete -c harden -n "__fish_harden_needs_command" -f -a "rollback" -d 'Restore the snapshot of a transaction (the last one by default). Shows what it restores and asks first, like `apply`'
 complete -c harden -n "__fish_harden_needs_command" -f -a "history" -d 'List transactions: time, playbook, number of changes, result. With `--runs`: the run reports (check, apply, rollback) instead'
 complete -c harden -n "__fish_harden_needs_command" -f -a "timer" -d 'Scheduled convergence: a systemd timer running `harden check` or `apply`'
 complete -c harden -n "__fish_harden_needs_command" -f -a "completions" -d 'Print a shell completion script'
@@ -101,6 +101,8 @@ complete -c harden -n "__fish_harden_using_subcommand rollback" -l keep-reports 
 complete -c harden -n "__fish_harden_using_subcommand rollback" -l metrics-file -d 'Write Prometheus text-format metrics of this run to PATH (atomically), for `node_exporter`\'s textfile collector. A host path, not under --root' -r -F
 complete -c harden -n "__fish_harden_using_subcommand rollback" -l root -d 'Root of the system to harden (an offline image or a temp tree); `/` is the running system' -r -F
 complete -c harden -n "__fish_harden_using_subcommand rollback" -l state-dir -d 'State directory (lock, journal, snapshots) [default: ROOT/var/lib/harden]' -r -F
+complete -c harden -n "__fish_harden_using_subcommand rollback" -l dry-run -d 'Print what would be restored (paths, kernel parameters, packages) and write nothing'
+complete -c harden -n "__fish_harden_using_subcommand rollback" -s y -l yes -d 'Do not ask for confirmation'
 complete -c harden -n "__fish_harden_using_subcommand rollback" -s v -l verbose -d 'More log output on stderr (repeat for more)'
 complete -c harden -n "__fish_harden_using_subcommand rollback" -s q -l quiet -d 'Only errors on stderr'
 complete -c harden -n "__fish_harden_using_subcommand rollback" -s h -l help -d 'Print help'
@@ -176,7 +178,7 @@ complete -c harden -n "__fish_harden_using_subcommand help; and not __fish_seen_
 complete -c harden -n "__fish_harden_using_subcommand help; and not __fish_seen_subcommand_from plan apply confirm watchdog check rollback history timer completions man modules schema help" -f -a "confirm" -d 'Keep the transaction applied with `--confirm-within` (stops its watchdog)'
 complete -c harden -n "__fish_harden_using_subcommand help; and not __fish_seen_subcommand_from plan apply confirm watchdog check rollback history timer completions man modules schema help" -f -a "watchdog" -d 'The confirm-or-revert watchdog (started by `apply --confirm-within`)'
 complete -c harden -n "__fish_harden_using_subcommand help; and not __fish_seen_subcommand_from plan apply confirm watchdog check rollback history timer completions man modules schema help" -f -a "check" -d 'Quiet plan for monitoring: exit 0 when compliant, 2 on drift. Writes a run report in the state directory (and metrics when asked), nothing else'
-complete -c harden -n "__fish_harden_using_subcommand help; and not __fish_seen_subcommand_from plan apply confirm watchdog check rollback history timer completions man modules schema help" -f -a "rollback" -d 'Restore the snapshot of a transaction (the last one by default)'
+complete -c harden -n "__fish_harden_using_subcommand help; and not __fish_seen_subcommand_from plan apply confirm watchdog check rollback history timer completions man modules schema help" -f -a "rollback" -d 'Restore the snapshot of a transaction (the last one by default). Shows what it restores and asks first, like `apply`'
 complete -c harden -n "__fish_harden_using_subcommand help; and not __fish_seen_subcommand_from plan apply confirm watchdog check rollback history timer completions man modules schema help" -f -a "history" -d 'List transactions: time, playbook, number of changes, result. With `--runs`: the run reports (check, apply, rollback) instead'
 complete -c harden -n "__fish_harden_using_subcommand help; and not __fish_seen_subcommand_from plan apply confirm watchdog check rollback history timer completions man modules schema help" -f -a "timer" -d 'Scheduled convergence: a systemd timer running `harden check` or `apply`'
 complete -c harden -n "__fish_harden_using_subcommand help; and not __fish_seen_subcommand_from plan apply confirm watchdog check rollback history timer completions man modules schema help" -f -a "completions" -d 'Print a shell completion script'

@@ -135,6 +135,9 @@ _arguments "${_arguments_options[@]}" : \
 '--metrics-file=[Write Prometheus text-format metrics of this run to PATH (atomically), for \`node_exporter\`'\''s textfile collector. A host path, not under --root]:PATH:_files' \
 '--root=[Root of the system to harden (an offline image or a temp tree); \`/\` is the running system]:DIR:_files' \
 '--state-dir=[State directory (lock, journal, snapshots) \[default\: ROOT/var/lib/harden\]]:DIR:_files' \
+'--dry-run[Print what would be restored (paths, kernel parameters, packages) and write nothing]' \
+'(--dry-run)-y[Do not ask for confirmation]' \
+'(--dry-run)--yes[Do not ask for confirmation]' \
 '*-v[More log output on stderr (repeat for more)]' \
 '*--verbose[More log output on stderr (repeat for more)]' \
 '(-v --verbose)-q[Only errors on stderr]' \
@@ -418,7 +421,7 @@ _harden_commands() {
 'confirm:Keep the transaction applied with \`--confirm-within\` (stops its watchdog)' \
 'watchdog:The confirm-or-revert watchdog (started by \`apply --confirm-within\`)' \
 'check:Quiet plan for monitoring\: exit 0 when compliant, 2 on drift. Writes a run report in the state directory (and metrics when asked), nothing else' \
-'rollback:Restore the snapshot of a transaction (the last one by default)' \
+'rollback:Restore the snapshot of a transaction (the last one by default). Shows what it restores and asks first, like \`apply\`' \
 'history:List transactions\: time, playbook, number of changes, result. With \`--runs\`\: the run reports (check, apply, rollback) instead' \
 'timer:Scheduled convergence\: a systemd timer running \`harden check\` or \`apply\`' \
 'completions:Print a shell completion script' \
@@ -457,7 +460,7 @@ _harden__subcmd__help_commands() {
 'confirm:Keep the transaction applied with \`--confirm-within\` (stops its watchdog)' \
 'watchdog:The confirm-or-revert watchdog (started by \`apply --confirm-within\`)' \
 'check:Quiet plan for monitoring\: exit 0 when compliant, 2 on drift. Writes a run report in the state directory (and metrics when asked), nothing else' \
-'rollback:Restore the snapshot of a transaction (the last one by default)' \
+'rollback:Restore the snapshot of a transaction (the last one by default). Shows what it restores and asks first, like \`apply\`' \
 'history:List transactions\: time, playbook, number of changes, result. With \`--runs\`\: the run reports (check, apply, rollback) instead' \
 'timer:Scheduled convergence\: a systemd timer running \`harden check\` or \`apply\`' \
 'completions:Print a shell completion script' \

@@ -4,7 +4,7 @@
 //! anything, writes atomically, runs the deduplicated handlers, and verifies by
 //! planning again. Any failure restores the snapshot and re-runs the handlers.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::lock_intent;
 use super::snapshot::{self, Entry, Manifest, Saved, SnapshotError};
@@ -552,6 +552,75 @@ pub fn sweep_stale_locks(host: &Host, state: &StateDir) -> Result<lock_intent::S
 
 /// Picks the transaction `rollback` restores: the named one, the interrupted one,
 /// or the newest committed one.
+/// The transaction a rollback would restore, with what it recorded.
+pub struct RollbackTarget {
+    pub id: String,
+    /// The journal of an interrupted transaction, when there is one.
+    pub journal: Option<Journal>,
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    pub result: Option<TxnResult>,
+}
+
+/// Finds the transaction `requested` (default: the interrupted one, else the
+/// latest committed) and checks that its changes are in place on this root.
+fn resolve_rollback(
+    host: &Host,
+    state: &StateDir,
+    requested: Option<&str>,
+) -> Result<RollbackTarget, TxnError> {
+    let (target, journal) = rollback_target(state, requested)?;
+    if let Some(j) = &journal
+        && requested.is_some_and(|r| r != j.restores.as_deref().unwrap_or(&j.txn))
+    {
+        return Err(TxnError::Interrupted {
+            txn: j.txn.clone(),
+            kind: j.kind,
+            pid: j.pid,
+            started: j.started.clone(),
+        });
+    }
+    let dir = state.txn_dir(&target)?;
+    let manifest = load_manifest(host, state, &dir, &target)?;
+    let result: Option<TxnResult> = state.get_json(&dir, "result.json")?;
+    if journal.is_none()
+        && let Some(r) = &result
+        && r.outcome != Outcome::Committed
+    {
+        return Err(TxnError::NothingToRollBack(format!(
+            "transaction {target} {}; its changes are not in place",
+            r.outcome.words()
+        )));
+    }
+    if manifest.root != host.root {
+        return Err(TxnError::NothingToRollBack(format!(
+            "transaction {target} was made for root {}, not {}: run it with --root {}",
+            manifest.root.display(),
+            host.root.display(),
+            manifest.root.display()
+        )));
+    }
+    Ok(RollbackTarget {
+        id: target,
+        journal,
+        dir,
+        manifest,
+        result,
+    })
+}
+
+/// What `rollback` would restore, read without the lock and without writing.
+///
+/// # Errors
+/// As [`rollback`] before its first change.
+pub fn rollback_preview(
+    host: &Host,
+    state: &StateDir,
+    requested: Option<&str>,
+) -> Result<RollbackTarget, TxnError> {
+    resolve_rollback(host, state, requested)
+}
+
 fn rollback_target(
     state: &StateDir,
     requested: Option<&str>,
@@ -632,42 +701,23 @@ pub fn rollback(
     requested: Option<&str>,
 ) -> Result<Report, TxnError> {
     let _lock = state.lock()?;
-    let (target, journal) = rollback_target(state, requested)?;
-    if let Some(j) = &journal
-        && requested.is_some_and(|r| r != j.restores.as_deref().unwrap_or(&j.txn))
-    {
-        return Err(TxnError::Interrupted {
-            txn: j.txn.clone(),
-            kind: j.kind,
-            pid: j.pid,
-            started: j.started.clone(),
-        });
-    }
-    let dir = state.txn_dir(&target)?;
-    let manifest = load_manifest(host, state, &dir, &target)?;
-    let result: Option<TxnResult> = state.get_json(&dir, "result.json")?;
-    if journal.is_none()
-        && let Some(r) = &result
-        && r.outcome != Outcome::Committed
-    {
-        return Err(TxnError::NothingToRollBack(format!(
-            "transaction {target} ended {:?}; its changes are not in place",
-            r.outcome
-        )));
-    }
-    if manifest.root != host.root {
-        return Err(TxnError::NothingToRollBack(format!(
-            "transaction {target} was made for root {}, not {}",
-            manifest.root.display(),
-            host.root.display()
-        )));
-    }
+    let RollbackTarget {
+        id: target,
+        journal,
+        dir,
+        manifest,
+        result,
+    } = resolve_rollback(host, state, requested)?;
     lock_intent::sweep(&host.root, state)?;
     let _intent = lock_intent::record(state, &manifest.locks)?;
     let _held = locks::acquire(&host.root, &manifest.locks)?;
     // Snapshot the present state of everything the target touched, so this
     // rollback can itself be rolled back.
-    let touches = snapshot::touches_of(&manifest.entries);
+    // In the order this rollback changes them (the target's, backwards), so that
+    // a rollback of this rollback, walking them backwards again, makes a
+    // directory before the files in it.
+    let undo_order: Vec<Entry> = manifest.entries.iter().rev().cloned().collect();
+    let touches = snapshot::touches_of(&undo_order);
     let txn = begin(
         host,
         state,
@@ -676,7 +726,7 @@ pub fn rollback(
             playbook: &manifest.playbook,
             restores: Some(target.clone()),
             touches: &touches,
-            changes: manifest.entries.len(),
+            changes: manifest.changes,
             rules: manifest.rules.clone(),
             handlers: undo_handlers(&manifest.handlers),
             locks: manifest.locks.clone(),

@@ -282,16 +282,7 @@ pub fn restore_packages(host: &crate::host::Host, entries: &[Entry]) -> Vec<Stri
                 continue;
             }
         };
-        let purge: Vec<String> = now
-            .keys()
-            .filter(|n| !before.contains_key(*n))
-            .cloned()
-            .collect();
-        let reinstall: Vec<String> = before
-            .iter()
-            .filter(|(n, _)| !now.contains_key(*n))
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect();
+        let (purge, reinstall) = package_diff(before, &now);
         if !purge.is_empty()
             && let Err(e) = apt(host, &AptRun::Purge(purge.clone()))
         {
@@ -307,6 +298,102 @@ pub fn restore_packages(host: &crate::host::Host, entries: &[Entry]) -> Vec<Stri
         }
     }
     problems
+}
+
+/// What restoring `entries` would do, one line each in the order a restore
+/// takes them (backwards), in words: for `rollback --dry-run`. Reads the root's
+/// package database for the package lines; writes nothing.
+#[must_use]
+pub fn preview(host: &crate::host::Host, entries: &[Entry]) -> Vec<String> {
+    entries
+        .iter()
+        .rev()
+        .map(|e| match e {
+            Entry::Path { path, saved } => {
+                let what = match saved {
+                    Saved::Absent => "remove (it did not exist)".to_string(),
+                    Saved::File {
+                        mode,
+                        uid,
+                        gid,
+                        blob,
+                    } => format!(
+                        "restore the saved file (mode {mode:04o}, owner {uid}:{gid}{})",
+                        if blob.is_some() {
+                            ", content saved"
+                        } else {
+                            ""
+                        }
+                    ),
+                    Saved::Dir { mode, uid, gid } => {
+                        format!("restore the directory (mode {mode:04o}, owner {uid}:{gid})")
+                    }
+                    Saved::Symlink { target } => {
+                        format!("restore the symlink to {}", target.display())
+                    }
+                };
+                format!("{}: {what}", path.display())
+            }
+            Entry::Sysctl {
+                key,
+                value: Some(v),
+            } => {
+                format!("kernel parameter {key}: set back to {v}")
+            }
+            Entry::Sysctl { key, value: None } => {
+                format!("kernel parameter {key}: had no value; left as it is")
+            }
+            Entry::Packages { installed: before } => package_preview(host, before),
+        })
+        .collect()
+}
+
+/// What restoring the installed set `before` does against `now`: the packages
+/// to purge, and the `name=version`s to reinstall.
+fn package_diff(
+    before: &std::collections::BTreeMap<String, String>,
+    now: &std::collections::BTreeMap<String, String>,
+) -> (Vec<String>, Vec<String>) {
+    let purge = now
+        .keys()
+        .filter(|n| !before.contains_key(*n))
+        .cloned()
+        .collect();
+    let reinstall = before
+        .iter()
+        .filter(|(n, _)| !now.contains_key(*n))
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect();
+    (purge, reinstall)
+}
+
+/// "packages: purge A B; reinstall C=1.0" against what is installed now.
+fn package_preview(
+    host: &crate::host::Host,
+    before: &std::collections::BTreeMap<String, String>,
+) -> String {
+    let now = match crate::host::packages::installed(host) {
+        Ok(n) => n,
+        Err(e) => return format!("packages: cannot read what is installed now: {e}"),
+    };
+    if before.is_empty() {
+        return "packages: the snapshot records no installed package; rollback refuses to purge every package".into();
+    }
+    let (purge, reinstall) = package_diff(before, &now);
+    let mut parts = Vec::new();
+    if !purge.is_empty() {
+        parts.push(format!("purge {}", purge.join(" ")));
+    }
+    if !reinstall.is_empty() {
+        parts.push(format!(
+            "reinstall {} (from the apt cache, else the network)",
+            reinstall.join(" ")
+        ));
+    }
+    if parts.is_empty() {
+        return "packages: already as recorded; nothing to install or purge".into();
+    }
+    format!("packages: {}", parts.join("; "))
 }
 
 /// Restores `entries` (backwards). Every entry is attempted; the problems are

@@ -63,6 +63,20 @@ pub enum Outcome {
     Reverted,
 }
 
+impl Outcome {
+    /// How it ended, in words for a sentence ("transaction T {words}").
+    #[must_use]
+    pub const fn words(self) -> &'static str {
+        match self {
+            Self::Committed => "was committed",
+            Self::ValidationFailed => "was refused by a validator before any change",
+            Self::RolledBack => "failed and was rolled back",
+            Self::RollbackFailed => "failed and could not be fully restored",
+            Self::Reverted => "was already rolled back",
+        }
+    }
+}
+
 /// The result file of a finished transaction.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TxnResult {

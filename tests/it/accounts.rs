@@ -131,7 +131,7 @@ fn user_creates_system_account_locks_games_then_plan_is_empty_and_rollback_resto
 
     expect_code(&env.harden(&["plan", "-p", p, "--detailed-exitcode"]), 0);
 
-    let out = env.harden(&["rollback"]);
+    let out = env.harden(&["rollback", "--yes"]);
     expect_code(&out, 0);
     assert_eq!(
         env.tree(),

@@ -32,7 +32,7 @@ fn builtin_profile_installs_converges_and_rolls_back() {
     assert!(got.contains("profile docker-postiz flags=(attach_disconnected,mediate_deleted) {"));
     assert_eq!(env.mode(FILE), 0o644);
     expect_code(&env.harden(&["plan", "-p", &p, "--detailed-exitcode"]), 0);
-    expect_code(&env.harden(&["rollback"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
     assert_eq!(env.tree(), before);
 }
 
@@ -77,7 +77,7 @@ fn includes_resolve_in_the_roots_own_profile_directory() {
     );
     expect_code(&env.harden(&["apply", "--yes", "-p", &p]), 2);
     expect_code(&env.harden(&["plan", "-p", &p, "--detailed-exitcode"]), 0);
-    expect_code(&env.harden(&["rollback"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
     assert_eq!(env.tree(), before);
     // Without it in the root, the same profile fails the parse.
     std::fs::remove_file(env.path("etc/apparmor.d/abstractions/only-in-root")).unwrap();

@@ -80,7 +80,7 @@ fn rollback_restores_content_mode_owner_and_can_itself_be_rolled_back() {
     expect_code(&env.harden(&["apply", "--yes", "-p", p]), 2);
     let applied = env.tree();
     assert_ne!(before, applied);
-    let out = env.harden(&["rollback"]);
+    let out = env.harden(&["rollback", "--yes"]);
     expect_code(&out, 0);
     assert_eq!(
         env.tree(),
@@ -88,7 +88,7 @@ fn rollback_restores_content_mode_owner_and_can_itself_be_rolled_back() {
         "rollback did not restore the tree exactly"
     );
     // Rolling back the rollback returns to the applied state.
-    let out = env.harden(&["rollback"]);
+    let out = env.harden(&["rollback", "--yes"]);
     expect_code(&out, 0);
     assert_eq!(
         env.tree(),

@@ -57,7 +57,17 @@ fn install_and_remove_then_roll_both_back() {
     let again = env.harden_env(&["plan", "-p", &pb], &[TRUST]);
     assert!(stdout(&again).contains("0 changes"), "{}", stdout(&again));
 
-    let rb = env.harden_env(&["rollback"], &[TRUST]);
+    let applied = env.tree();
+    let preview = env.harden_env(&["rollback", "--dry-run"], &[TRUST]);
+    expect_code(&preview, 0);
+    let text = stdout(&preview);
+    assert!(
+        text.contains("packages: purge tree; reinstall libpwquality-tools="),
+        "{text}"
+    );
+    assert_eq!(env.tree(), applied, "rollback --dry-run wrote something");
+
+    let rb = env.harden_env(&["rollback", "--yes"], &[TRUST]);
     expect_code(&rb, 0);
     assert_eq!(
         installed(&env),

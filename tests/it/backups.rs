@@ -107,7 +107,7 @@ fn modes_fixed_problems_reported_idempotent_and_rolled_back() {
         stdout(&again).contains("db-3.age has no checksum"),
         "still reported"
     );
-    expect_code(&env.harden(&["rollback"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
     assert_eq!(env.tree(), before);
 }
 
@@ -148,7 +148,7 @@ fn old_backups_reported_pruned_within_the_limit_and_restored_by_rollback() {
         &env.harden(&["plan", "-p", &prune, "--detailed-exitcode"]),
         0,
     );
-    expect_code(&env.harden(&["rollback"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
     assert_eq!(env.tree(), before);
     assert_eq!(env.read(&format!("{DIR}/db-1.sql.gz.gpg")), "encrypted one");
 }

@@ -31,14 +31,14 @@ fn modules_lists_the_catalogue() {
 #[test]
 fn rollback_with_nothing_to_roll_back_is_a_clear_error() {
     let env = Env::new();
-    let out = env.harden(&["rollback"]);
+    let out = env.harden(&["rollback", "--yes"]);
     expect_code(&out, 1);
     assert!(
         stderr(&out).contains("nothing to roll back"),
         "{}",
         stderr(&out)
     );
-    let out = env.harden(&["rollback", "20990101-000000000-000"]);
+    let out = env.harden(&["rollback", "--yes", "20990101-000000000-000"]);
     expect_code(&out, 1);
     assert!(stderr(&out).contains("no transaction"), "{}", stderr(&out));
 }

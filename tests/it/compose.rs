@@ -82,7 +82,7 @@ fn override_is_validated_merged_by_compose_idempotent_and_rolled_back() {
     assert!(v["services"]["redis"]["read_only"].is_null());
     assert_eq!(v["networks"]["backend"]["internal"], true);
     expect_code(&env.harden(&["plan", "-p", &p, "--detailed-exitcode"]), 0);
-    expect_code(&env.harden(&["rollback"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
     assert_eq!(env.tree(), before);
 }
 

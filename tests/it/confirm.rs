@@ -111,7 +111,7 @@ fn a_manual_rollback_settles_the_pending_confirmation() {
     let out = env.harden(&["apply", "--yes", "-p", &pb, "--confirm-within", "30"]);
     expect_code(&out, 2);
     let pid = watchdog_pid(&env);
-    expect_code(&env.harden(&["rollback"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
     assert_eq!(env.tree(), before);
     wait_for("the watchdog to exit", 20, pid, || !alive(pid));
     assert!(!env.state.join("pending-confirm.json").exists());

@@ -101,7 +101,7 @@ fn kill_9_anywhere_leaves_old_or_new_and_rollback_restores() {
             assert_eq!(env.tree(), after, "{point}");
             let out = env.harden(&["apply", "--yes", "-p", p]);
             expect_code(&out, 0);
-            expect_code(&env.harden(&["rollback"]), 0);
+            expect_code(&env.harden(&["rollback", "--yes"]), 0);
             assert_eq!(env.tree(), before, "{point}");
             continue;
         }
@@ -130,7 +130,7 @@ fn kill_9_anywhere_leaves_old_or_new_and_rollback_restores() {
         let hist = stdout(&env.harden(&["history"]));
         assert!(hist.contains("interrupted"), "{point}: {hist}");
         // Rollback restores the tree exactly, temp files included.
-        let out = env.harden(&["rollback"]);
+        let out = env.harden(&["rollback", "--yes"]);
         expect_code(&out, 0);
         assert_eq!(
             env.tree(),
@@ -151,9 +151,12 @@ fn kill_9_during_rollback_is_resumed_by_the_next_rollback() {
         &env.harden(&["apply", "--yes", "-p", pb.to_str().unwrap()]),
         2,
     );
-    let out = env.harden_env(&["rollback"], &[("HARDEN_CRASH_AT", "rollback-restored")]);
+    let out = env.harden_env(
+        &["rollback", "--yes"],
+        &[("HARDEN_CRASH_AT", "rollback-restored")],
+    );
     assert_eq!(out.status.code(), None);
-    let out = env.harden(&["rollback"]);
+    let out = env.harden(&["rollback", "--yes"]);
     expect_code(&out, 0);
     assert_eq!(env.tree(), before);
 }

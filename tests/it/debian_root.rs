@@ -242,7 +242,7 @@ fn converge(
     let out = env.harden_env(&plan, envs);
     expect_code(&out, 0);
     let ran = validate(env);
-    expect_code(&env.harden(&["rollback"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
     let after = env.tree();
     let differ: Vec<_> = before
         .iter()
@@ -398,7 +398,7 @@ fn services_disable_ssh_and_mask_ctrl_alt_del_on_a_debian12_root() {
         ["masked"]
     );
     expect_code(&env.harden(&["plan", "-p", pb, "--detailed-exitcode"]), 0);
-    expect_code(&env.harden(&["rollback"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
     assert_eq!(env.tree(), before, "rollback did not restore the tree");
     assert_eq!(crate::service::is_enabled(&env.root, &units), before_said);
 }

@@ -69,7 +69,7 @@ fn merge_keeps_unrelated_keys_in_order_then_converges_and_rolls_back() {
         serde_json::to_string_pretty(&v).unwrap() + "\n",
     )
     .unwrap();
-    expect_code(&env.harden(&["rollback"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
     assert_eq!(env.tree(), before);
 }
 

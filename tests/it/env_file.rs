@@ -79,7 +79,7 @@ fn values_are_never_shown_and_a_shell_reads_them_back() {
 
     let out = env.harden(&["plan", "-p", &p, "--detailed-exitcode"]);
     expect_code(&out, 0);
-    expect_code(&env.harden(&["rollback"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
     assert_eq!(env.tree(), before);
 }
 

@@ -96,7 +96,7 @@ fn ufw_apply_loads_in_a_namespace_plan_is_empty_and_rollback_restores_files_and_
         fwsync
         echo "==STATUS=="; ufw --rootdir=/ --datadir="$R" status verbose 2>/dev/null
         echo "==IPT1=="; iptables-save
-        "$H" rollback --root "$R" --state-dir "$S" >/dev/null 2>&1; echo "==ROLLBACK==$?"
+        "$H" rollback --yes --root "$R" --state-dir "$S" >/dev/null 2>&1; echo "==ROLLBACK==$?"
         fwsync
         echo "==IPT2=="; iptables-save
         echo "==END=="
@@ -294,7 +294,7 @@ fn firewalld_offline_apply_passes_check_config_and_plans_empty_after() {
         all.contains(r#"port port="2222" protocol="tcp" accept limit value="6/m""#),
         "{all}"
     );
-    expect_code(&env.harden(&["rollback"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
     assert_eq!(etc(&env), before);
 }
 

@@ -137,7 +137,7 @@ fn journald_and_a_coredump_drop_in_read_back_by_cat_config() {
     );
 
     expect_code(&env.harden(&["plan", "-p", &p, "--detailed-exitcode"]), 0);
-    expect_code(&env.harden(&["rollback"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
     assert_eq!(env.tree(), before);
 }
 
@@ -217,6 +217,6 @@ fn debian12_journald_and_coredump() {
         effective(&coredump, "Coredump", "Storage").as_deref(),
         Some("none")
     );
-    expect_code(&env.harden(&["rollback"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
     assert_eq!(env.tree(), before);
 }

@@ -80,7 +80,7 @@ fn drop_in_read_back_by_modprobe_and_rolled_back() {
     let out = env.harden(&["plan", "-p", &p2]);
     assert!(stdout(&out).contains("-blacklist dccp"), "{}", stdout(&out));
 
-    expect_code(&env.harden(&["rollback"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
     assert_eq!(env.tree(), before);
 }
 

@@ -85,7 +85,7 @@ fn first_line_set_duplicates_commented_missing_appended_and_rolled_back() {
 
     let out = env.harden(&["plan", "-p", &p, "--detailed-exitcode"]);
     expect_code(&out, 0);
-    expect_code(&env.harden(&["rollback"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
     assert_eq!(env.tree(), before);
 }
 
@@ -202,6 +202,6 @@ fn debian12_useradd_and_pwscore_read_the_settings() {
     let good = in_root(&env, "printf '%s\\n' 'Kq7-vX2pLm9z-Rt4' | pwscore");
     assert!(good.trim().parse::<u32>().is_ok(), "a score: {good}");
 
-    expect_code(&env.harden(&["rollback"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
     assert_eq!(env.tree(), before);
 }

@@ -37,6 +37,7 @@ mod playbook_errors;
 mod playbooks;
 mod regression;
 mod reports;
+mod rollback;
 mod rsyslog;
 mod security_root;
 mod security_state;

@@ -84,8 +84,8 @@ fn akkoma_block_is_validated_applied_idempotent_and_rolled_back() {
         format!("{text}# mine\n").replace("same-origin", "no-referrer")
     );
 
-    expect_code(&env.harden(&["rollback"]), 0);
-    expect_code(&env.harden(&["rollback", &first_txn(&env)]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes", &first_txn(&env)]), 0);
     assert_eq!(env.tree(), before, "rollback did not restore the file");
 }
 
@@ -170,6 +170,6 @@ fn create_makes_the_file_and_rollback_removes_it() {
     );
     assert_eq!(env.mode("etc/app/extra.conf"), 0o644);
     expect_code(&env.harden(&["plan", "-p", p, "--detailed-exitcode"]), 0);
-    expect_code(&env.harden(&["rollback"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
     assert_eq!(env.tree(), before);
 }

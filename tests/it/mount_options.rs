@@ -44,7 +44,7 @@ fn opt_gets_its_options_other_bytes_kept_converges_and_rolls_back() {
         FSTAB.replace("defaults,exec\t", "defaults,noexec,nosuid,nodev\t")
     );
     expect_code(&env.harden(&["plan", "-p", &p, "--detailed-exitcode"]), 0);
-    expect_code(&env.harden(&["rollback"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
     assert_eq!(env.tree(), before);
 }
 
@@ -117,7 +117,7 @@ fn a_missing_entry_is_created_only_with_device_and_fstype() {
         format!("{FSTAB}tmpfs\t/dev/shm\ttmpfs\tdefaults,noexec,nosuid,nodev\t0\t0\n")
     );
     expect_code(&env.harden(&["plan", "-p", &p, "--detailed-exitcode"]), 0);
-    expect_code(&env.harden(&["rollback"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
     assert_eq!(env.tree(), before);
 }
 

@@ -93,7 +93,7 @@ fn site_is_checked_applied_idempotent_and_rolled_back() {
     );
     let out = env.harden(&["plan", "-p", &p, "--detailed-exitcode"]);
     expect_code(&out, 0);
-    expect_code(&env.harden(&["rollback"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
     assert_eq!(env.tree(), before);
 }
 

@@ -197,7 +197,7 @@ fn postiz_converges_then_plans_empty_then_rolls_back() {
     );
     let out = env.harden(&["plan", "-p", "postiz", "--detailed-exitcode"]);
     expect_code(&out, 0);
-    expect_code(&env.harden(&["rollback"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
     assert_eq!(env.tree(), before, "rollback did not restore the root");
 }
 

@@ -97,7 +97,7 @@ fn an_outcome_that_could_not_be_recorded_still_cleared_the_journal() {
     for entry in std::fs::read_dir(env.state.join("txn")).unwrap() {
         let _ = std::fs::remove_dir(entry.unwrap().path().join("result.json"));
     }
-    expect_code(&env.harden(&["rollback"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
     assert_eq!(env.tree(), before);
     expect_code(&env.harden(&["plan", "-p", pb.to_str().unwrap()]), 0);
 }

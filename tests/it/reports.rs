@@ -156,7 +156,7 @@ fn apply_and_rollback_report_and_history_lists_runs() {
         parsed[r#"harden_last_run_success{command="apply",result="committed"}"#],
         "1"
     );
-    expect_code(&env.harden(&["rollback"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
     let all = reports(&env);
     let kinds: Vec<(&str, &str)> = all
         .iter()

@@ -52,7 +52,7 @@ fn tls_forwarding_drop_in_passes_rsyslogd_converges_and_rolls_back() {
     assert!(got.contains("port=\"6514\" protocol=\"tcp\""), "{got}");
     assert!(stdout(&out).contains("restart rsyslog"), "{}", stdout(&out));
     expect_code(&env.harden(&["plan", "-p", &p, "--detailed-exitcode"]), 0);
-    expect_code(&env.harden(&["rollback"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
     assert_eq!(env.tree(), before);
 }
 

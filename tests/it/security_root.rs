@@ -146,7 +146,7 @@ fn an_unsearchable_root_is_checked_by_this_machines_sshd_confined() {
             .contains("# PasswordAuthentication yes"),
         "the drop-in is neutralised"
     );
-    expect_code(&env.harden(&["rollback"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
 }
 
 /// A shared object whose constructor creates `canary`: what rsyslogd would run

@@ -85,6 +85,7 @@ fn finding_2_rollback_follows_a_planted_sysctl_key_out_of_proc_sys() {
         &env.base,
         &[
             os("rollback"),
+            os("--yes"),
             os("--root"),
             env.root.as_os_str(),
             os("--state-dir"),
@@ -120,7 +121,7 @@ fn finding_2_rollback_of_an_image_refuses_any_sysctl_entry() {
             { "kind": "sysctl", "key": "net.ipv4.harden_canary_absent", "value": "1" },
         ]),
     );
-    let out = env.harden(&["rollback"]);
+    let out = env.harden(&["rollback", "--yes"]);
     expect_code(&out, 1);
     assert!(stderr(&out).contains("root is not /"), "{}", stderr(&out));
 }
@@ -144,7 +145,7 @@ fn planted_package_records_never_reach_apt() {
             &env.root,
             &serde_json::json!([{ "kind": "packages", "installed": installed }]),
         );
-        let out = env.harden_env(&["rollback"], &trust);
+        let out = env.harden_env(&["rollback", "--yes"], &trust);
         expect_code(&out, 1);
         assert!(
             stderr(&out).contains("is not a Debian package name"),
@@ -159,7 +160,7 @@ fn planted_package_records_never_reach_apt() {
         &env.root,
         &serde_json::json!([{ "kind": "packages", "installed": {} }]),
     );
-    let out = env.harden_env(&["rollback"], &trust);
+    let out = env.harden_env(&["rollback", "--yes"], &trust);
     expect_code(&out, 5);
     let err = stderr(&out);
     assert!(err.contains("refusing to purge every package"), "{err}");
@@ -181,7 +182,7 @@ fn finding_2_rollback_refuses_paths_blobs_and_ids_that_leave_their_place() {
     ] {
         let _ = std::fs::remove_dir_all(&env.state);
         plant_txn(&env.state, &env.root, &entries);
-        let out = env.harden(&["rollback"]);
+        let out = env.harden(&["rollback", "--yes"]);
         expect_code(&out, 1);
         assert_eq!(env.read("etc/motd"), "image motd\n", "{entries}");
     }
@@ -193,7 +194,7 @@ fn finding_2_rollback_refuses_paths_blobs_and_ids_that_leave_their_place() {
         r#"{"txn":"../../x","kind":"apply","pid":1,"started":"s"}"#,
     )
     .unwrap();
-    let out = env.harden(&["rollback"]);
+    let out = env.harden(&["rollback", "--yes"]);
     expect_code(&out, 1);
     assert!(stderr(&out).contains("journal"), "{}", stderr(&out));
 }
@@ -303,7 +304,7 @@ fn finding_5_a_state_dir_others_can_write_is_refused() {
             "{what}: {}",
             stderr(&out)
         );
-        let out = env.harden(&["rollback"]);
+        let out = env.harden(&["rollback", "--yes"]);
         expect_code(&out, 1);
     }
 }
@@ -391,7 +392,7 @@ fn finding_6_a_planted_journal_writes_nothing_raw_to_the_terminal() {
          \"started\":\"\\u001b[8m\\nharden: all good\"}",
     )
     .unwrap();
-    for args in [&["plan"][..], &["rollback"][..], &["history"][..]] {
+    for args in [&["plan"][..], &["rollback", "--yes"][..], &["history"][..]] {
         let out = env.harden(args);
         let err = stderr(&out);
         assert!(
@@ -403,7 +404,7 @@ fn finding_6_a_planted_journal_writes_nothing_raw_to_the_terminal() {
             "{args:?}: a forged line:\n{err}"
         );
     }
-    let out = env.harden(&["rollback"]);
+    let out = env.harden(&["rollback", "--yes"]);
     expect_code(&out, 1);
     assert!(stderr(&out).contains("start time"), "{}", stderr(&out));
 }
@@ -678,7 +679,7 @@ fn finding_12_kill_9_while_taking_the_shadow_locks_leaves_them_behind() {
             "{point}: the crash left nothing to sweep"
         );
         // Rollback sweeps what the dead run left and says so.
-        let out = env.harden(&["rollback"]);
+        let out = env.harden(&["rollback", "--yes"]);
         expect_code(&out, 0);
         assert!(stderr(&out).contains("stale"), "{point}: {}", stderr(&out));
         assert_eq!(env.tree(), before, "{point}: rollback left lock files");

@@ -114,7 +114,7 @@ fn enable_makes_the_install_links_and_systemctl_agrees() {
         ["enabled", "enabled"]
     );
     expect_code(&env.harden(&["plan", "-p", &p, "--detailed-exitcode"]), 0);
-    expect_code(&env.harden(&["rollback"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
     assert_eq!(env.tree(), before, "rollback did not restore the tree");
     assert_eq!(
         is_enabled(&env.root, &["app.service", "app.socket"]),
@@ -158,7 +158,7 @@ fn disable_removes_every_link_to_the_unit_and_its_aliases_but_not_a_mask() {
             .is_dir()
     );
     expect_code(&env.harden(&["plan", "-p", &off, "--detailed-exitcode"]), 0);
-    expect_code(&env.harden(&["rollback"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
     assert_eq!(env.tree(), before);
 }
 
@@ -192,7 +192,7 @@ fn mask_and_unmask_link_to_dev_null_and_roll_back() {
     expect_code(&env.harden(&["apply", "--yes", "-p", &unmask]), 2);
     assert_eq!(env.tree(), before);
     // Roll back the unmask, then the mask: each restores exactly.
-    expect_code(&env.harden(&["rollback"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
     assert_eq!(is_enabled(&env.root, &["app.service"]), ["masked"]);
 }
 
@@ -224,7 +224,7 @@ fn a_link_to_another_unit_is_retargeted_and_restored() {
         link(&env, "etc/systemd/system/application.service"),
         "/usr/lib/systemd/system/app.service"
     );
-    expect_code(&env.harden(&["rollback"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
     assert_eq!(env.tree(), before);
     assert_eq!(
         link(&env, "etc/systemd/system/application.service"),

@@ -161,7 +161,7 @@ fn debian_default_with_cloud_init_drop_in_converges_and_rolls_back() {
     expect_code(&again, 0);
 
     // Rollback restores the tree byte for byte.
-    let rb = env.harden(&["rollback"]);
+    let rb = env.harden(&["rollback", "--yes"]);
     expect_code(&rb, 0);
     assert_eq!(env.tree(), before);
 }
@@ -577,7 +577,7 @@ fn small_moduli_are_dropped_and_the_main_file_gets_its_mode() {
 
     let empty = env.harden(&["plan", "-p", &p]);
     assert!(stdout(&empty).contains("0 changes"), "{}", stdout(&empty));
-    expect_code(&env.harden(&["rollback"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
     assert_eq!(env.tree(), before, "rollback did not restore the root");
 
     // A mode-only drift is planned by itself.

@@ -94,7 +94,7 @@ fn apply_then_plan_is_empty_then_rollback_is_byte_identical() {
     );
     let out = env.harden(&["plan", "-p", &p, "--detailed-exitcode"]);
     expect_code(&out, 0);
-    expect_code(&env.harden(&["rollback"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
     assert_eq!(env.tree(), before, "rollback did not restore the tree");
 }
 

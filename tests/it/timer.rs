@@ -246,7 +246,7 @@ fn rollback_undoes_a_timer_install() {
     let before = env.tree();
     expect_code(&env.harden(&["timer", "install", "--yes"]), 0);
     assert!(env.path(&format!("{UNITS}/harden.timer")).exists());
-    expect_code(&env.harden(&["rollback"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
     assert_eq!(env.tree(), before);
 }
 

@@ -71,7 +71,7 @@ fn apt_reads_back_the_settings_and_only_our_origins() {
     );
     let out = env.harden(&["plan", "-p", &p, "--detailed-exitcode"]);
     expect_code(&out, 0);
-    expect_code(&env.harden(&["rollback"]), 0);
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
     assert_eq!(env.tree(), before);
 }
 
