@@ -254,6 +254,7 @@ pub fn run(args: &Args) -> Value {
         tags: pa.tags.iter().cloned().collect(),
         skip_tags: pa.skip_tags.iter().cloned().collect(),
         exclude: BTreeMap::new(),
+        probes: false,
     };
     let (plan, filter) = match engine::isolate::without_rejected(&host, &pb, &filter, whole) {
         Ok(x) => x,

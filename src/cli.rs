@@ -458,8 +458,11 @@ pub(crate) fn print_rule_errors(plan: &Plan) {
 }
 
 fn cmd_check(args: &PlanArgs, rec: &mut Recorder) -> Result<i32, Error> {
-    let (_, _, plan) = prepare(args)?;
-    let compliant = plan.changes.is_empty() && plan.audit.is_empty() && plan.errors.is_empty();
+    let (_, _, plan) = prepare_with(args, true)?;
+    let compliant = plan.changes.is_empty()
+        && plan.audit.is_empty()
+        && plan.errors.is_empty()
+        && plan.failed_probes().next().is_none();
     rec.result = if !plan.errors.is_empty() {
         "failed"
     } else if compliant {
@@ -483,6 +486,14 @@ fn cmd_check(args: &PlanArgs, rec: &mut Recorder) -> Result<i32, Error> {
                 render::esc(&c.rule_id),
                 render::esc(&c.target),
                 render::esc(&c.summary)
+            );
+        }
+        for p in plan.failed_probes() {
+            println!(
+                "probe failed [{}] {}: {}",
+                p.severity.as_str(),
+                render::esc(&p.rule_id),
+                render::esc(&p.message)
             );
         }
         for e in &plan.errors {
@@ -790,12 +801,21 @@ fn filter(args: &PlanArgs) -> Filter {
         tags: args.tags.iter().cloned().collect::<BTreeSet<_>>(),
         skip_tags: args.skip_tags.iter().cloned().collect::<BTreeSet<_>>(),
         exclude: std::collections::BTreeMap::new(),
+        probes: false,
     }
 }
 
 pub(crate) fn prepare(args: &PlanArgs) -> Result<(Host, Playbook, Plan), Error> {
+    prepare_with(args, false)
+}
+
+/// As [`prepare`]; `probes`: evaluate `probe:` rules (`check`).
+fn prepare_with(args: &PlanArgs, probes: bool) -> Result<(Host, Playbook, Plan), Error> {
     let pb = load(args)?;
-    let f = filter(args);
+    let f = Filter {
+        probes,
+        ..filter(args)
+    };
     playbook::check_selection(&pb, &f.tags, &f.skip_tags)?;
     let host = host_for(&args.target)?;
     let plan = engine::plan(&host, &pb, &f)?;

@@ -328,6 +328,22 @@ pub struct Skip {
     pub reason: String,
 }
 
+/// The verdict of a read-only health check (a `probe:` rule), evaluated by
+/// `check` only: a failed probe is a finding, counted like drift; a probe never
+/// changes anything and claims no path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeResult {
+    pub rule_id: String,
+    /// The task's name.
+    pub task: String,
+    pub severity: Severity,
+    /// The kind of probe (`disk_usage`, `listening`, ...).
+    pub probe: String,
+    pub ok: bool,
+    /// What was found (`/ is 41% full (max 80%)`).
+    pub message: String,
+}
+
 /// The whole plan for one playbook against one host.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Plan {
@@ -342,8 +358,11 @@ pub struct Plan {
     pub planned: Vec<String>,
     /// Selected rules that could not be planned; never counted as compliant.
     pub errors: Vec<RuleError>,
-    /// Selected rules skipped by `when:`; never counted as compliant.
+    /// Selected rules skipped by `when:`, and probes skipped (by `plan` and
+    /// `apply`, or for want of what they read); never counted as compliant.
     pub skipped: Vec<Skip>,
+    /// The probes `check` evaluated, passed and failed, in order.
+    pub probes: Vec<ProbeResult>,
 }
 
 impl Plan {
@@ -421,16 +440,29 @@ impl Plan {
             .collect()
     }
 
-    /// Rules with at least one change or audit finding, each once, in order.
+    /// Rules with at least one change or audit finding, or a failed probe, each
+    /// once, in order.
     #[must_use]
     pub fn drifted(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
-        for c in self.changes.iter().chain(&self.audit) {
-            if !out.contains(&c.rule_id.as_str()) {
-                out.push(&c.rule_id);
+        let failed = self.failed_probes().map(|p| p.rule_id.as_str());
+        for id in self
+            .changes
+            .iter()
+            .chain(&self.audit)
+            .map(|c| c.rule_id.as_str())
+            .chain(failed)
+        {
+            if !out.contains(&id) {
+                out.push(id);
             }
         }
         out
+    }
+
+    /// The probes that failed.
+    pub fn failed_probes(&self) -> impl Iterator<Item = &ProbeResult> {
+        self.probes.iter().filter(|p| !p.ok)
     }
 
     /// Counts of changes by severity.

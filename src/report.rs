@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::state::{StateDir, now_rfc3339};
 use crate::host::fs::{self, FsError, Owner};
-use crate::plan::{Plan, RuleError, Skip};
+use crate::plan::{Plan, ProbeResult, RuleError, Skip};
 use crate::playbook::Severity;
 
 /// How many reports are kept by default.
@@ -70,9 +70,12 @@ pub struct RunReport {
     /// candidate): never compliant, never applied.
     #[serde(default)]
     pub errors: Vec<RuleError>,
-    /// Rules skipped by `when:`, with the reason.
+    /// Rules skipped by `when:`, and probes skipped, with the reason.
     #[serde(default)]
     pub skipped: Vec<Skip>,
+    /// The probes `check` evaluated: a failed one is drift of its rule.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<ProbeResult>,
 }
 
 /// How many selected rules were compliant, drifted, failed or were skipped.
@@ -168,6 +171,7 @@ impl RunReport {
             rules: plan.map(RuleCounts::of).unwrap_or_default(),
             errors: plan.map(|p| p.errors.clone()).unwrap_or_default(),
             skipped: plan.map(|p| p.skipped.clone()).unwrap_or_default(),
+            probes: plan.map(|p| p.probes.clone()).unwrap_or_default(),
         }
     }
 
@@ -191,14 +195,20 @@ impl RunReport {
         self.by_severity.get("critical").copied().unwrap_or(0)
     }
 
-    /// The rules with critical drift, each once.
+    /// The rules with critical drift (a failed critical probe included), each once.
     fn critical_rules(&self) -> usize {
+        let failed = self
+            .probes
+            .iter()
+            .filter(|p| !p.ok && p.severity == Severity::Critical)
+            .map(|p| p.rule_id.as_str());
         let mut ids: Vec<&str> = self
             .changes
             .iter()
             .chain(&self.audit)
             .filter(|c| c.severity == Severity::Critical)
             .map(|c| c.rule_id.as_str())
+            .chain(failed)
             .collect();
         ids.sort_unstable();
         ids.dedup();
@@ -417,6 +427,20 @@ pub fn metrics(r: &RunReport) -> String {
             out,
             "harden_rule_failed{{command=\"{cmd}\",rule_id=\"{}\"}} 1",
             label(&e.rule_id)
+        );
+    }
+    if !r.probes.is_empty() {
+        let _ = writeln!(
+            out,
+            "# HELP harden_probe_ok 1 for each probe that passed in the last run, 0 for each that failed (skipped probes have no sample).\n# TYPE harden_probe_ok gauge"
+        );
+    }
+    for p in &r.probes {
+        let _ = writeln!(
+            out,
+            "harden_probe_ok{{command=\"{cmd}\",rule_id=\"{}\"}} {}",
+            label(&p.rule_id),
+            u8::from(p.ok)
         );
     }
     out

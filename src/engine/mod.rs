@@ -39,7 +39,12 @@ pub struct Filter {
     /// Rules not to plan at all, each with why (a candidate its validator
     /// rejected, see [`isolate`]): they become errors of the plan.
     pub exclude: BTreeMap<String, String>,
+    /// Evaluate `probe:` rules (`check` does); otherwise they are skipped.
+    pub probes: bool,
 }
+
+/// Why `plan` and `apply` skip a probe.
+pub const PROBE_NOT_RUN: &str = "a probe: evaluated by `harden check`, never by plan or apply";
 
 /// A module error as a rule's error entry: the message without the rule id.
 fn rule_error(task: &crate::playbook::Task, e: &ModuleError) -> RuleError {
@@ -48,11 +53,29 @@ fn rule_error(task: &crate::playbook::Task, e: &ModuleError) -> RuleError {
         ModuleError::Fs { source, .. } => source.to_string(),
         ModuleError::Catalogue { .. } => e.to_string(),
     };
+    failure(task, message)
+}
+
+/// The error entry of `task` failing for `message`.
+fn failure(task: &crate::playbook::Task, message: String) -> RuleError {
     RuleError {
         rule_id: task.id.clone(),
         task: task.name.clone(),
         message,
     }
+}
+
+/// Why `task` is skipped on `host` without planning it: its `when:` does not
+/// hold, or it is a probe and `filter` does not evaluate probes. (A module may
+/// also skip its rule for want of what it reads: [`modules::Out::skipped`]. A
+/// probe's verdict changes nothing and claims no path.)
+fn skip_reason(task: &crate::playbook::Task, host: &Host, filter: &Filter) -> Option<String> {
+    if let Some(when) = &task.when
+        && let Err(why) = when.check(host)
+    {
+        return Some(why);
+    }
+    (task.module.is_probe() && !filter.probes).then(|| PROBE_NOT_RUN.to_string())
 }
 
 /// Plans every selected task against the host. Reads only.
@@ -65,7 +88,9 @@ fn rule_error(task: &crate::playbook::Task, e: &ModuleError) -> RuleError {
 /// writes when it planned on top of that write (its `expect` is the earlier
 /// content, read through [`modules::Pending`]); several `user:` tasks edit
 /// `/etc/passwd` that way, in order. Rules skipped by `when:` are listed in
-/// [`Plan::skipped`] with the reason.
+/// [`Plan::skipped`] with the reason. `probe:` rules are evaluated only when
+/// [`Filter::probes`] says so (their verdicts go to [`Plan::probes`]) and are
+/// skipped otherwise, or when the host lacks what they read.
 ///
 /// # Errors
 /// Only a broken module catalogue, which no rule could plan past.
@@ -79,23 +104,17 @@ pub fn plan(host: &Host, playbook: &Playbook, filter: &Filter) -> Result<Plan, M
             continue;
         }
         if let Some(why) = filter.exclude.get(&task.id) {
-            out.errors.push(RuleError {
-                rule_id: task.id.clone(),
-                task: task.name.clone(),
-                message: why.clone(),
-            });
+            out.errors.push(failure(task, why.clone()));
             continue;
         }
-        if let Some(when) = &task.when
-            && let Err(why) = when.check(host)
-        {
-            out.skipped.push(Skip {
-                rule_id: task.id.clone(),
-                reason: why,
-            });
-            continue;
-        }
-        let mut planned = match modules::plan(host, &task.rule(), &task.module, &pending) {
+        let planned = match skip_reason(task, host, filter) {
+            Some(reason) => Ok(modules::Out {
+                skipped: Some(reason),
+                ..modules::Out::default()
+            }),
+            None => modules::plan(host, &task.rule(), &task.module, &pending),
+        };
+        let mut planned = match planned {
             Ok(p) => p,
             Err(e @ ModuleError::Catalogue { .. }) => return Err(e),
             Err(e) => {
@@ -103,6 +122,14 @@ pub fn plan(host: &Host, playbook: &Playbook, filter: &Filter) -> Result<Plan, M
                 continue;
             }
         };
+        if let Some(reason) = planned.skipped.take() {
+            out.skipped.push(Skip {
+                rule_id: task.id.clone(),
+                reason,
+            });
+            continue;
+        }
+        out.probes.append(&mut planned.probes);
         for change in &mut planned.changes {
             change.references.clone_from(&task.references);
         }
@@ -151,11 +178,7 @@ pub fn plan(host: &Host, playbook: &Playbook, filter: &Filter) -> Result<Plan, M
             }
         }
         if let Some(message) = conflict {
-            out.errors.push(RuleError {
-                rule_id: task.id.clone(),
-                task: task.name.clone(),
-                message,
-            });
+            out.errors.push(failure(task, message));
             continue;
         }
         made_dirs = dirs;

@@ -6,6 +6,7 @@
 pub mod crash;
 pub mod facts;
 pub mod fs;
+pub mod health;
 pub mod ids;
 pub mod kernel;
 pub mod locks;

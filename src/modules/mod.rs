@@ -20,6 +20,7 @@ pub mod managed_block;
 pub mod mount_options;
 pub mod nginx;
 pub mod package;
+pub mod probe;
 pub mod rsyslog;
 pub mod service;
 pub mod sshd;
@@ -189,6 +190,7 @@ registry! {
     ini => Ini,
     kernel_module => KernelModule,
     package => Package,
+    probe => Probe,
 }
 
 /// The declarative spec of a module (`modules/NAME.yaml`).
@@ -305,6 +307,19 @@ pub fn spec(name: &str) -> Result<&'static Spec, ModuleError> {
 pub struct Out {
     pub changes: Vec<Change>,
     pub notices: Vec<Notice>,
+    /// Verdicts of read-only health checks (the `probe` module).
+    pub probes: Vec<crate::plan::ProbeResult>,
+    /// This host lacks what the rule reads (a probe of running services on an
+    /// offline root): the rule is skipped with this reason, like a `when:`.
+    pub skipped: Option<String>,
+}
+
+impl ModuleCall {
+    /// Whether this is a read-only health check, which only `check` evaluates.
+    #[must_use]
+    pub fn is_probe(&self) -> bool {
+        matches!(self, Self::Probe(_))
+    }
 }
 
 /// Whole-file writes planned by earlier tasks of the same plan, so a later task

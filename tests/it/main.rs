@@ -35,6 +35,7 @@ mod plan;
 mod planfile;
 mod playbook_errors;
 mod playbooks;
+mod probe;
 mod regression;
 mod reports;
 mod rollback;
