@@ -287,6 +287,11 @@ fn packaged_and_ansible_binaries_need_glibc_2_28_at_most() {
         .arg(deb())
         .arg("Depends")));
     assert_eq!(depends.trim(), "libc6 (>= 2.28)");
+    let recommends = stdout(&run(Command::new("dpkg-deb")
+        .arg("-f")
+        .arg(deb())
+        .arg("Recommends")));
+    assert_eq!(recommends.trim(), "bubblewrap", "validators need bwrap");
 }
 
 #[test]
