@@ -1,0 +1,286 @@
+//! Benchmarks that print figures (no timed assertions anywhere): a recursive
+//! `file` rule (`mode`, `file_mode`, `dir_mode`, `owner` and `group`) over trees
+//! of 1k, 10k and 100k files whose every path needs a change, run as whole
+//! processes of the binary:
+//! - `harden apply --yes` next to `chmod -R` + `chown -R` on an identical tree;
+//! - `harden rollback --yes` of that apply, next to the same reference;
+//! - `harden plan` of the converged tree next to `find -perm` asking the same
+//!   question of it;
+//! - the growth of each from one size to the next (10x files -> time ratio), and
+//!   the peak RSS of the apply and rollback processes (GNU time's `%M`).
+//!
+//! Each figure is the median of several rounds; the reference and harden take turns
+//! in each round on hot trees of the same shape, so a drift of the machine's speed
+//! moves both. Run with `cargo bench --bench apply` (the release binary);
+//! `HARDEN_BENCH_SIZES=1000,10000` picks the sizes.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const TIME: &str = "/usr/bin/time";
+
+const PLAYBOOK: &str = "tasks:\n  - name: tree\n    id: tree\n    file: { path: /srv/tree, state: directory, recurse: true, owner: nobody, group: nogroup, mode: \"0750\", file_mode: \"0640\", dir_mode: \"0750\" }\n";
+
+/// One timed process: its wall time and peak resident set.
+struct Run {
+    wall: Duration,
+    peak_kb: u64,
+}
+
+/// Runs `cmd` under GNU time, expecting exit code `code`; stdout is discarded.
+fn timed(dir: &Path, program: &str, args: &[&str], code: i32) -> Run {
+    let rss = dir.join("rss");
+    let start = Instant::now();
+    let out = Command::new(TIME)
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&rss)
+        .arg(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap_or_else(|e| panic!("{TIME} (GNU time) is needed for peak RSS: {e}"));
+    let wall = start.elapsed();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&rss).unwrap();
+    let peak_kb = text
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .next_back()
+        .unwrap_or_else(|| panic!("no peak RSS in {text:?}"));
+    Run { wall, peak_kb }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+/// A root with `passwd`/`group` naming `nobody`/`nogroup`, and `/srv/tree` holding
+/// `n` one-byte files, 100 to a directory, ten such directories to a parent
+/// (files `0644`, directories `0755`, owned by root).
+fn make_root(base: &Path, n: usize) -> PathBuf {
+    let root = base.join("root");
+    for (p, c) in [
+        ("etc/os-release", "ID=debian\n"),
+        (
+            "etc/passwd",
+            "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+        ),
+        ("etc/group", "root:x:0:\nnogroup:x:65534:\n"),
+    ] {
+        let path = root.join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, c).unwrap();
+    }
+    make_tree(&root.join("srv/tree"), n);
+    root
+}
+
+fn make_tree(top: &Path, n: usize) {
+    let dir_mode = std::fs::Permissions::from_mode(0o755);
+    std::fs::create_dir_all(top).unwrap();
+    std::fs::set_permissions(top, dir_mode.clone()).unwrap();
+    for i in 0..n {
+        let dir = top
+            .join(format!("d{}", i / 1000))
+            .join(format!("s{}", i / 100));
+        if i % 100 == 0 {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::set_permissions(&dir, dir_mode.clone()).unwrap();
+            std::fs::set_permissions(dir.parent().unwrap(), dir_mode.clone()).unwrap();
+        }
+        let f = dir.join(format!("f{i}"));
+        std::fs::write(&f, b"x").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+}
+
+/// Figures of one size.
+struct Figures {
+    n: usize,
+    apply: Duration,
+    rollback: Duration,
+    reference: Duration,
+    plan: Duration,
+    find: Duration,
+    apply_peak_kb: u64,
+    rollback_peak_kb: u64,
+}
+
+fn bench(n: usize, rounds: usize, plan_runs: usize) -> Figures {
+    let bin = env!("CARGO_BIN_EXE_harden");
+    let t = tempfile::tempdir().unwrap();
+    let root = make_root(t.path(), n);
+    let reference = t.path().join("ref/tree");
+    make_tree(&reference, n);
+    let pb = t.path().join("tree.yml");
+    std::fs::write(&pb, PLAYBOOK).unwrap();
+    let (pb, root_s, ref_s) = (
+        pb.to_str().unwrap(),
+        root.to_str().unwrap(),
+        reference.to_str().unwrap(),
+    );
+    let tree = root.join("srv/tree");
+    let find_args = [
+        tree.to_str().unwrap(),
+        "(",
+        "-type",
+        "d",
+        "!",
+        "-perm",
+        "0750",
+        ")",
+        "-o",
+        "(",
+        "-type",
+        "f",
+        "!",
+        "-perm",
+        "0640",
+        ")",
+        "-o",
+        "!",
+        "-uid",
+        "65534",
+        "-o",
+        "!",
+        "-gid",
+        "65534",
+    ];
+    let (mut applies, mut rollbacks, mut references) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut plans, mut finds) = (Vec::new(), Vec::new());
+    let (mut apply_peak_kb, mut rollback_peak_kb) = (0, 0);
+    for round in 0..rounds {
+        let chmod = timed(t.path(), "chmod", &["-R", "o-rwx", ref_s], 0);
+        let chown = timed(t.path(), "chown", &["-R", "65534:65534", ref_s], 0);
+        references.push(chmod.wall + chown.wall);
+        // Back to the starting state, untimed.
+        timed(t.path(), "chown", &["-R", "0:0", ref_s], 0);
+        timed(t.path(), "chmod", &["-R", "o+rX", ref_s], 0);
+
+        let apply = timed(
+            t.path(),
+            bin,
+            &["apply", "--yes", "-q", "-p", pb, "--root", root_s],
+            2,
+        );
+        applies.push(apply.wall);
+        apply_peak_kb = apply_peak_kb.max(apply.peak_kb);
+
+        if round == 0 {
+            for _ in 0..plan_runs {
+                let find = timed(t.path(), "find", &find_args, 0);
+                finds.push(find.wall);
+                let plan = timed(
+                    t.path(),
+                    bin,
+                    &[
+                        "plan",
+                        "-q",
+                        "--detailed-exitcode",
+                        "-p",
+                        pb,
+                        "--root",
+                        root_s,
+                    ],
+                    0,
+                );
+                plans.push(plan.wall);
+            }
+        }
+
+        let rollback = timed(
+            t.path(),
+            bin,
+            &["rollback", "--yes", "-q", "--root", root_s],
+            0,
+        );
+        rollbacks.push(rollback.wall);
+        rollback_peak_kb = rollback_peak_kb.max(rollback.peak_kb);
+    }
+    Figures {
+        n,
+        apply: median(applies),
+        rollback: median(rollbacks),
+        reference: median(references),
+        plan: median(plans),
+        find: median(finds),
+        apply_peak_kb,
+        rollback_peak_kb,
+    }
+}
+
+fn report(f: &Figures) {
+    let entries = f.n + f.n.div_ceil(100) + f.n.div_ceil(1000) + 1;
+    println!(
+        "{:>6} files ({entries} paths change): apply {:.3} s, rollback {:.3} s, chmod -R + chown -R {:.3} s -> apply {:.2}x, rollback {:.2}x; peak RSS apply {:.1} MB, rollback {:.1} MB",
+        f.n,
+        secs(f.apply),
+        secs(f.rollback),
+        secs(f.reference),
+        secs(f.apply) / secs(f.reference),
+        secs(f.rollback) / secs(f.reference),
+        kb_to_mb(f.apply_peak_kb),
+        kb_to_mb(f.rollback_peak_kb),
+    );
+    println!(
+        "{:>6} files, converged: plan {:.3} s, find -perm {:.3} s -> {:.2}x",
+        f.n,
+        secs(f.plan),
+        secs(f.find),
+        secs(f.plan) / secs(f.find)
+    );
+}
+
+fn kb_to_mb(kb: u64) -> f64 {
+    f64::from(u32::try_from(kb).unwrap_or(u32::MAX)) / 1024.0
+}
+
+fn growth(a: &Figures, b: &Figures) {
+    println!(
+        "growth {} -> {} files: apply {:.2}x, rollback {:.2}x, plan {:.2}x (chmod -R + chown -R {:.2}x, find -perm {:.2}x)",
+        a.n,
+        b.n,
+        secs(b.apply) / secs(a.apply),
+        secs(b.rollback) / secs(a.rollback),
+        secs(b.plan) / secs(a.plan),
+        secs(b.reference) / secs(a.reference),
+        secs(b.find) / secs(a.find),
+    );
+}
+
+fn main() {
+    // `cargo test --all-targets` runs benches once as tests: keep that quick.
+    if !std::env::args().any(|a| a == "--bench") {
+        report(&bench(200, 1, 1));
+        return;
+    }
+    let sizes: Vec<usize> = std::env::var("HARDEN_BENCH_SIZES").map_or_else(
+        |_| vec![1_000, 10_000, 100_000],
+        |s| s.split(',').map(|n| n.trim().parse().unwrap()).collect(),
+    );
+    let mut all = Vec::new();
+    for n in sizes {
+        let (rounds, plan_runs) = if n >= 100_000 { (3, 5) } else { (5, 11) };
+        let f = bench(n, rounds, plan_runs);
+        report(&f);
+        all.push(f);
+    }
+    for w in all.windows(2) {
+        growth(&w[0], &w[1]);
+    }
+}
