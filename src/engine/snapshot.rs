@@ -3,6 +3,7 @@
 //! and restoring it. A manifest lists the entries in the order they were touched;
 //! restoring walks it backwards, so files go before the directories made for them.
 
+use std::collections::{HashMap, HashSet, hash_map};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -99,47 +100,47 @@ pub enum SnapshotError {
 }
 
 /// The touches of a list of operations, each path once (content wanted if any op
-/// wanted it), in first-touch order.
+/// wanted it), in first-touch order. Paths are indexed by hash, so a recursive rule
+/// touching N paths costs O(N), not a search of the list per path.
 #[must_use]
 pub fn touches<'a>(ops: impl IntoIterator<Item = &'a Op>) -> Vec<Touch> {
     let mut out: Vec<Touch> = Vec::new();
-    let mut add = |t: Touch| {
-        if let Touch::Path { path, content } = &t
-            && let Some(Touch::Path { content: c, .. }) = out
-                .iter_mut()
-                .find(|x| matches!(x, Touch::Path { path: p, .. } if p == path))
-        {
-            *c |= *content;
-            return;
-        }
-        if !out.contains(&t) {
-            out.push(t);
-        }
-    };
+    let mut paths: HashMap<&'a Path, usize> = HashMap::new();
+    let mut keys: HashSet<&'a str> = HashSet::new();
+    let mut packages = false;
     for op in ops {
-        match op {
-            Op::WriteFile(w) => add(Touch::Path {
-                path: w.path.clone(),
-                content: true,
-            }),
-            Op::Remove(r) => add(Touch::Path {
-                path: r.path.clone(),
-                content: true,
-            }),
-            Op::Symlink(l) => add(Touch::Path {
-                path: l.path.clone(),
-                content: true,
-            }),
-            Op::SetMeta(m) => add(Touch::Path {
-                path: m.path.clone(),
-                content: false,
-            }),
-            Op::MakeDir(d) => add(Touch::Path {
-                path: d.path.clone(),
-                content: false,
-            }),
-            Op::SetSysctl(s) => add(Touch::Sysctl(s.key.clone())),
-            Op::Package(_) => add(Touch::Packages),
+        let (path, content) = match op {
+            Op::WriteFile(w) => (&w.path, true),
+            Op::Remove(r) => (&r.path, true),
+            Op::Symlink(l) => (&l.path, true),
+            Op::SetMeta(m) => (&m.path, false),
+            Op::MakeDir(d) => (&d.path, false),
+            Op::SetSysctl(s) => {
+                if keys.insert(&s.key) {
+                    out.push(Touch::Sysctl(s.key.clone()));
+                }
+                continue;
+            }
+            Op::Package(_) => {
+                if !std::mem::replace(&mut packages, true) {
+                    out.push(Touch::Packages);
+                }
+                continue;
+            }
+        };
+        match paths.entry(path) {
+            hash_map::Entry::Occupied(i) => {
+                if let Touch::Path { content: c, .. } = &mut out[*i.get()] {
+                    *c |= content;
+                }
+            }
+            hash_map::Entry::Vacant(v) => {
+                v.insert(out.len());
+                out.push(Touch::Path {
+                    path: path.clone(),
+                    content,
+                });
+            }
         }
     }
     out
@@ -527,4 +528,73 @@ fn restore_one(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{MakeDir, Observed, SetMeta, SetSysctl, WriteFile};
+
+    fn meta(p: &str) -> Op {
+        Op::SetMeta(SetMeta {
+            path: p.into(),
+            mode: Some(0o600),
+            uid: None,
+            gid: None,
+            expect: (0o644, 0, 0),
+        })
+    }
+
+    fn write(p: &str) -> Op {
+        Op::WriteFile(WriteFile {
+            path: p.into(),
+            content: b"x".to_vec(),
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            expect: Observed::Absent,
+            validators: Vec::new(),
+        })
+    }
+
+    fn sysctl(k: &str) -> Op {
+        Op::SetSysctl(SetSysctl {
+            key: k.into(),
+            value: "1".into(),
+            expect: "0".into(),
+        })
+    }
+
+    #[test]
+    fn touches_are_each_path_once_in_first_touch_order_content_if_any_op_wants_it() {
+        let ops = [
+            Op::MakeDir(MakeDir {
+                path: "/srv".into(),
+                mode: 0o755,
+                uid: 0,
+                gid: 0,
+            }),
+            meta("/srv/a"),
+            sysctl("net.ipv4.ip_forward"),
+            write("/srv/b"),
+            write("/srv/a"),
+            meta("/srv/b"),
+            sysctl("net.ipv4.ip_forward"),
+            meta("/srv/c"),
+        ];
+        let path = |p: &str, content| Touch::Path {
+            path: p.into(),
+            content,
+        };
+        assert_eq!(
+            touches(&ops),
+            vec![
+                path("/srv", false),
+                path("/srv/a", true),
+                Touch::Sysctl("net.ipv4.ip_forward".into()),
+                path("/srv/b", true),
+                path("/srv/c", false),
+            ]
+        );
+    }
 }
