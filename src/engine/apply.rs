@@ -83,6 +83,8 @@ fn check_preconditions(host: &Host, plan: &Plan) -> Result<(), TxnError> {
     // A file several rules rewrite in turn is checked against the disk once: each
     // later write expects the content of the one before it (see `crate::plan`).
     let mut written: std::collections::BTreeMap<&Path, &[u8]> = std::collections::BTreeMap::new();
+    // A recursive rule checks thousands of paths: each directory is resolved once.
+    let mut dirs = fs::Dirs::new(&host.root);
     for op in plan.ops() {
         match op {
             Op::WriteFile(w) => {
@@ -113,13 +115,13 @@ fn check_preconditions(host: &Host, plan: &Plan) -> Result<(), TxnError> {
                 }
             }
             Op::SetMeta(m) => {
-                let now = host.lstat(&m.path).map_err(SnapshotError::from)?;
+                let now = dirs.lstat(&m.path).map_err(SnapshotError::from)?;
                 if now.map(|n| (n.mode, n.uid, n.gid)) != Some(m.expect) {
                     return Err(moved(&m.path, "mode or owner"));
                 }
             }
             Op::MakeDir(d) => {
-                if host.lstat(&d.path).map_err(SnapshotError::from)?.is_some() {
+                if dirs.lstat(&d.path).map_err(SnapshotError::from)?.is_some() {
                     return Err(moved(&d.path, "now exists"));
                 }
             }
@@ -184,7 +186,7 @@ fn validate(host: &Host, plan: &Plan) -> Result<(), String> {
     Ok(())
 }
 
-fn perform(host: &Host, i: usize, op: &Op, tag: &str) -> Result<(), String> {
+fn perform(host: &Host, dirs: &mut fs::Dirs, i: usize, op: &Op, tag: &str) -> Result<(), String> {
     let root = &host.root;
     let r = match op {
         Op::WriteFile(w) => {
@@ -197,7 +199,7 @@ fn perform(host: &Host, i: usize, op: &Op, tag: &str) -> Result<(), String> {
             crash_point(&format!("op-{i}-staged"));
             tmp.and_then(|tmp| fs::install(root, &tmp, &w.path))
         }
-        Op::SetMeta(m) => fs::set_meta(root, &m.path, m.mode, m.uid, m.gid),
+        Op::SetMeta(m) => dirs.set_meta(&m.path, m.mode, m.uid, m.gid),
         Op::MakeDir(d) => fs::make_dir(
             root,
             &d.path,
@@ -207,8 +209,10 @@ fn perform(host: &Host, i: usize, op: &Op, tag: &str) -> Result<(), String> {
                 gid: d.gid,
             },
         ),
-        Op::Remove(r) => match host.lstat(&r.path) {
+        Op::Remove(r) => match dirs.lstat(&r.path) {
             Ok(Some(m)) if m.kind == Kind::Dir => fs::remove_dir(root, &r.path).and_then(|empty| {
+                // The directory may be one `dirs` holds open.
+                dirs.forget();
                 if empty {
                     Ok(())
                 } else {
@@ -487,6 +491,7 @@ pub fn apply_armed(
         });
     }
     let mut packages_done = false;
+    let mut dirs = fs::Dirs::new(&host.root);
     for (i, op) in plan.ops().enumerate() {
         if matches!(op, Op::Package(_)) && !packages_done {
             packages_done = true;
@@ -494,7 +499,7 @@ pub fn apply_armed(
                 return Ok(txn.recover(e, Vec::new()));
             }
         }
-        if let Err(e) = perform(host, i, op, &tag) {
+        if let Err(e) = perform(host, &mut dirs, i, op, &tag) {
             return Ok(txn.recover(e, Vec::new()));
         }
         crash_point(&format!("op-{i}-done"));
@@ -658,14 +663,10 @@ fn sweep_interrupted(
     let Some(j) = journal.filter(|j| j.txn != target) else {
         return Vec::new();
     };
-    manifest
-        .entries
-        .iter()
-        .filter_map(|e| match e {
-            Entry::Path { path, .. } => path.parent(),
-            Entry::Sysctl { .. } | Entry::Packages { .. } => None,
-        })
-        .filter_map(|parent| fs::sweep_temps(&host.root, parent, &temp_tag(&j.txn)).err())
+    let (tag, mut dirs) = (temp_tag(&j.txn), fs::Dirs::new(&host.root));
+    snapshot::parents(&manifest.entries)
+        .into_iter()
+        .filter_map(|parent| dirs.sweep_temps(parent, &tag).err())
         .map(|e| e.to_string())
         .collect()
 }

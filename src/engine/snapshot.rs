@@ -173,6 +173,8 @@ pub fn take(
     touches: &[Touch],
 ) -> Result<Vec<Entry>, SnapshotError> {
     let mut entries = Vec::with_capacity(touches.len());
+    // Each directory is resolved once for all the paths in it.
+    let mut dirs = fs::Dirs::new(root);
     for t in touches {
         entries.push(match t {
             Touch::Sysctl(key) => Entry::Sysctl {
@@ -194,7 +196,7 @@ pub fn take(
                 }
             }
             Touch::Path { path, content } => {
-                let saved = match fs::lstat(root, path)? {
+                let saved = match dirs.lstat(path)? {
                     None => Saved::Absent,
                     Some(m) => match m.kind {
                         Kind::File => {
@@ -219,13 +221,11 @@ pub fn take(
                             gid: m.gid,
                         },
                         Kind::Symlink => Saved::Symlink {
-                            target: std::fs::read_link(fs::host_path(root, path)).map_err(
-                                |source| FsError::Io {
-                                    path: path.clone(),
-                                    op: "readlink",
-                                    source,
-                                },
-                            )?,
+                            target: fs::read_link(root, path)?.ok_or_else(|| FsError::Sys {
+                                path: path.clone(),
+                                op: "readlink",
+                                errno: nix::errno::Errno::ENOENT,
+                            })?,
                         },
                         Kind::Other => {
                             return Err(SnapshotError::Refused {
@@ -410,30 +410,36 @@ pub fn restore(
     // Temp files a crash may have left next to the touched paths go first: a
     // directory made by the transaction can only be removed once it is empty.
     let mut problems = Vec::new();
-    let mut dirs: Vec<PathBuf> = entries
-        .iter()
-        .filter_map(|e| match e {
-            Entry::Path { path, .. } => path.parent().map(Path::to_path_buf),
-            Entry::Sysctl { .. } | Entry::Packages { .. } => None,
-        })
-        .collect();
-    dirs.sort();
-    dirs.dedup();
-    for d in dirs {
-        if let Err(e) = fs::sweep_temps(root, &d, temp_tag) {
+    let mut dirs = fs::Dirs::new(root);
+    for d in parents(entries) {
+        if let Err(e) = dirs.sweep_temps(d, temp_tag) {
             problems.push(e.to_string());
         }
     }
     for e in entries.iter().rev() {
-        if let Err(err) = restore_one(root, state, txn_dir, e) {
+        if let Err(err) = restore_one(root, &mut dirs, state, txn_dir, e) {
             problems.push(err.to_string());
         }
     }
     problems
 }
 
+/// The directories holding the paths of `entries`, each once, sorted (so that a
+/// sweep of them visits each directory once, near its siblings).
+#[must_use]
+pub fn parents(entries: &[Entry]) -> std::collections::BTreeSet<&Path> {
+    entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Path { path, .. } => path.parent(),
+            Entry::Sysctl { .. } | Entry::Packages { .. } => None,
+        })
+        .collect()
+}
+
 fn restore_one(
     root: &Path,
+    dirs: &mut fs::Dirs,
     state: &StateDir,
     txn_dir: &Path,
     e: &Entry,
@@ -449,11 +455,13 @@ fn restore_one(
             }
         }
         Entry::Path { path, saved } => {
-            let now = fs::lstat(root, path)?;
+            let now = dirs.lstat(path)?;
             match saved {
                 Saved::Absent => match now.map(|m| m.kind) {
                     None => {}
                     Some(Kind::Dir) => {
+                        // The directory may be one `dirs` holds open.
+                        dirs.forget();
                         let emptied = fs::remove_dir(root, path)?;
                         if !emptied {
                             return Err(SnapshotError::Refused {
@@ -489,7 +497,7 @@ fn restore_one(
                             fs::write_atomic(root, path, &bytes, owner, "harden-restore")?;
                         }
                     } else {
-                        fs::set_meta(root, path, Some(*mode), Some(*uid), Some(*gid))?;
+                        dirs.set_meta(path, Some(*mode), Some(*uid), Some(*gid))?;
                     }
                 }
                 Saved::Dir { mode, uid, gid } => {
@@ -504,7 +512,7 @@ fn restore_one(
                             },
                         )?;
                     } else {
-                        fs::set_meta(root, path, Some(*mode), Some(*uid), Some(*gid))?;
+                        dirs.set_meta(path, Some(*mode), Some(*uid), Some(*gid))?;
                     }
                 }
                 Saved::Symlink { target } => {

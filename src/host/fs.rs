@@ -135,34 +135,223 @@ fn open_root(root: &Path) -> Result<OwnedFd> {
 /// Opens the directory `dir` (logical) under `root`, refusing symlinks on the way.
 /// Returns `None` when a component does not exist.
 pub fn open_dir(root: &Path, dir: &Path) -> Result<Option<OwnedFd>> {
-    let comps = components(dir)?;
-    let mut fd = open_root(root)?;
-    let mut walked = PathBuf::from("/");
-    for c in comps {
-        walked.push(c);
-        match openat(
-            fd.as_fd(),
-            c,
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        ) {
-            Ok(next) => fd = next,
-            Err(Errno::ENOENT) => return Ok(None),
-            Err(Errno::ELOOP) => return Err(FsError::Symlink { path: walked }),
-            Err(Errno::ENOTDIR) => {
-                // Either a symlink (O_NOFOLLOW on a link to a dir gives ENOTDIR on
-                // some kernels) or a plain file: tell them apart.
-                let st = fstatat(fd.as_fd(), c, AtFlags::AT_SYMLINK_NOFOLLOW)
-                    .map_err(sys(&walked, "stat"))?;
-                if Meta::from_stat(&st).kind == Kind::Symlink {
-                    return Err(FsError::Symlink { path: walked });
-                }
-                return Err(FsError::NotADirectory { path: walked });
+    let mut dirs = Dirs::new(root);
+    if dirs.dir(dir)?.is_none() {
+        return Ok(None);
+    }
+    Ok(dirs.open.pop().map(|(_, fd)| fd))
+}
+
+/// Opens the directory `name` in the directory `fd`, never through a symlink;
+/// `None` when it does not exist. `walked` names it in errors.
+fn open_child(fd: &OwnedFd, name: &OsStr, walked: impl Fn() -> PathBuf) -> Result<Option<OwnedFd>> {
+    match openat(
+        fd.as_fd(),
+        name,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(next) => Ok(Some(next)),
+        Err(Errno::ENOENT) => Ok(None),
+        Err(Errno::ELOOP) => Err(FsError::Symlink { path: walked() }),
+        Err(Errno::ENOTDIR) => {
+            // Either a symlink (O_NOFOLLOW on a link to a dir gives ENOTDIR on
+            // some kernels) or a plain file: tell them apart.
+            let st = fstatat(fd.as_fd(), name, AtFlags::AT_SYMLINK_NOFOLLOW)
+                .map_err(sys(&walked(), "stat"))?;
+            if Meta::from_stat(&st).kind == Kind::Symlink {
+                return Err(FsError::Symlink { path: walked() });
             }
-            Err(e) => return Err(sys(&walked, "open directory")(e)),
+            Err(FsError::NotADirectory { path: walked() })
+        }
+        Err(e) => Err(sys(&walked(), "open directory")(e)),
+    }
+}
+
+/// The directories along the last one resolved, held open for a pass over many
+/// paths (a snapshot, the writes of a plan, a restore, a recursive walk): each
+/// directory is opened once, relative to its parent's fd with `O_NOFOLLOW`, instead
+/// of walking every component from the root again for every path. A symlink is
+/// refused exactly as by [`open_dir`]. The fds pin the directories that were
+/// checked, so a directory swapped for a symlink during the pass is never
+/// followed. One value lives for one pass; after removing a directory, call
+/// [`Dirs::forget`].
+pub struct Dirs<'r> {
+    root: &'r Path,
+    /// The open directories: the root first (an empty name), then one per
+    /// component of the last directory resolved.
+    open: Vec<(std::ffi::OsString, OwnedFd)>,
+}
+
+impl<'r> Dirs<'r> {
+    /// Nothing open yet.
+    #[must_use]
+    pub fn new(root: &'r Path) -> Self {
+        Self {
+            root,
+            open: Vec::new(),
         }
     }
-    Ok(Some(fd))
+
+    /// Closes every directory held: the next path is resolved from the root.
+    pub fn forget(&mut self) {
+        self.open.clear();
+    }
+
+    /// The directory `dir` (logical), opened from the longest prefix already
+    /// open; `None` when a component does not exist.
+    pub fn dir(&mut self, dir: &Path) -> Result<Option<&OwnedFd>> {
+        let comps = components(dir)?;
+        if self.open.is_empty() {
+            self.open
+                .push((std::ffi::OsString::new(), open_root(self.root)?));
+        }
+        let shared = comps
+            .iter()
+            .zip(&self.open[1..])
+            .take_while(|(c, (n, _))| **c == n.as_os_str())
+            .count();
+        self.open.truncate(shared + 1);
+        for (i, c) in comps.iter().enumerate().skip(shared) {
+            let walked = || {
+                comps[..=i]
+                    .iter()
+                    .fold(PathBuf::from("/"), |p, c| p.join(c))
+            };
+            let Some((_, parent)) = self.open.last() else {
+                unreachable!("the root is open")
+            };
+            match open_child(parent, c, walked)? {
+                Some(fd) => self.open.push(((*c).to_os_string(), fd)),
+                None => return Ok(None),
+            }
+        }
+        Ok(self.open.last().map(|(_, fd)| fd))
+    }
+
+    /// The entries of directory `dir`, sorted by name, each with its metadata
+    /// (never following a symlink) and the file system it is on; `None` when the
+    /// directory does not exist. Listed through the directory's own fd.
+    pub fn list(&mut self, dir: &Path) -> Result<Option<Vec<Listed>>> {
+        let Some(fd) = self.dir(dir)? else {
+            return Ok(None);
+        };
+        let mut out = Vec::new();
+        for name in names(fd, dir)? {
+            match fstatat(fd.as_fd(), name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+                Ok(st) => out.push(Listed {
+                    meta: Meta::from_stat(&st),
+                    dev: st.st_dev,
+                    name,
+                }),
+                Err(Errno::ENOENT) => {}
+                Err(e) => return Err(sys(&dir.join(&name), "stat")(e)),
+            }
+        }
+        out.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        Ok(Some(out))
+    }
+
+    /// The file system (`st_dev`) of directory `dir`; `None` when it does not exist.
+    pub fn dev(&mut self, dir: &Path) -> Result<Option<u64>> {
+        let Some(fd) = self.dir(dir)? else {
+            return Ok(None);
+        };
+        let st = nix::sys::stat::fstat(fd).map_err(sys(dir, "stat"))?;
+        Ok(Some(st.st_dev))
+    }
+
+    /// [`lstat`], resolving the parent from the directories held open.
+    pub fn lstat(&mut self, path: &Path) -> Result<Option<Meta>> {
+        if components(path)?.is_empty() {
+            let st = nix::sys::stat::stat(self.root).map_err(sys(self.root, "stat"))?;
+            return Ok(Some(Meta::from_stat(&st)));
+        }
+        let (parent, name) = split(path)?;
+        let Some(dir) = self.dir(&parent)? else {
+            return Ok(None);
+        };
+        match fstatat(dir.as_fd(), name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) => Ok(Some(Meta::from_stat(&st))),
+            Err(Errno::ENOENT) => Ok(None),
+            Err(e) => Err(sys(path, "stat")(e)),
+        }
+    }
+
+    /// [`set_meta`], resolving the parent from the directories held open.
+    pub fn set_meta(
+        &mut self,
+        path: &Path,
+        mode: Option<u32>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+    ) -> Result<()> {
+        let fd = if components(path)?.is_empty() {
+            open_root(self.root)?
+        } else {
+            let (parent, name) = split(path)?;
+            let dir = self.dir(&parent)?.ok_or_else(|| FsError::Sys {
+                path: parent.clone(),
+                op: "open directory",
+                errno: Errno::ENOENT,
+            })?;
+            match openat(
+                dir.as_fd(),
+                name,
+                OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK,
+                Mode::empty(),
+            ) {
+                Ok(fd) => fd,
+                Err(Errno::ELOOP) => return Err(FsError::Symlink { path: path.into() }),
+                Err(e) => return Err(sys(path, "open")(e)),
+            }
+        };
+        let st = nix::sys::stat::fstat(&fd).map_err(sys(path, "stat"))?;
+        let kind = Meta::from_stat(&st).kind;
+        if !matches!(kind, Kind::File | Kind::Dir) {
+            return Err(FsError::Sys {
+                path: path.into(),
+                op: "chmod (not a file or directory)",
+                errno: Errno::EINVAL,
+            });
+        }
+        let uid = uid.unwrap_or(st.st_uid);
+        let gid = gid.unwrap_or(st.st_gid);
+        let mode = mode.unwrap_or(st.st_mode & 0o7777);
+        set_owner_stat(&fd, &st, Owner { mode, uid, gid }, path)
+    }
+}
+
+/// One entry of a directory listing ([`Dirs::list`]).
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub name: std::ffi::OsString,
+    pub meta: Meta,
+    /// The file system it is on (`st_dev`).
+    pub dev: u64,
+}
+
+/// The names in the directory open at `fd` (`dir`, for errors), without `.` and
+/// `..`, in the order the file system lists them.
+fn names(fd: &OwnedFd, dir: &Path) -> Result<Vec<std::ffi::OsString>> {
+    // A description of its own, so the listing never shares an offset with `fd`.
+    let own = openat(
+        fd.as_fd(),
+        ".",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(sys(dir, "open directory"))?;
+    let mut list = nix::dir::Dir::from_fd(own).map_err(sys(dir, "list"))?;
+    let mut out = Vec::new();
+    for e in list.iter() {
+        let e = e.map_err(sys(dir, "list"))?;
+        let name = e.file_name().to_bytes();
+        if name != b"." && name != b".." {
+            out.push(OsStr::from_bytes(name).to_os_string());
+        }
+    }
+    Ok(out)
 }
 
 /// Opens a directory that must exist (the parent of a path being written).
@@ -185,19 +374,7 @@ fn split(path: &Path) -> Result<(PathBuf, &OsStr)> {
 
 /// Metadata of `path` without following a symlink at the end; `None` if absent.
 pub fn lstat(root: &Path, path: &Path) -> Result<Option<Meta>> {
-    if components(path)?.is_empty() {
-        let st = nix::sys::stat::stat(root).map_err(sys(root, "stat"))?;
-        return Ok(Some(Meta::from_stat(&st)));
-    }
-    let (parent, name) = split(path)?;
-    let Some(dir) = open_dir(root, &parent)? else {
-        return Ok(None);
-    };
-    match fstatat(dir.as_fd(), name, AtFlags::AT_SYMLINK_NOFOLLOW) {
-        Ok(st) => Ok(Some(Meta::from_stat(&st))),
-        Err(Errno::ENOENT) => Ok(None),
-        Err(e) => Err(sys(path, "stat")(e)),
-    }
+    Dirs::new(root).lstat(path)
 }
 
 /// Reads a regular file; `None` if it does not exist. A symlink is an error.
@@ -351,9 +528,15 @@ fn fill(fd: &OwnedFd, content: &[u8], owner: Owner, path: &Path) -> Result<()> {
 }
 
 fn set_owner_fd(fd: &OwnedFd, owner: Owner, path: &Path) -> Result<()> {
-    // chown first: it clears setuid/setgid bits, which the chmod then sets as asked.
     let st = nix::sys::stat::fstat(fd).map_err(sys(path, "stat"))?;
-    if st.st_uid != owner.uid || st.st_gid != owner.gid {
+    set_owner_stat(fd, &st, owner, path)
+}
+
+/// [`set_owner_fd`] with the file's `fstat` already read.
+fn set_owner_stat(fd: &OwnedFd, st: &FileStat, owner: Owner, path: &Path) -> Result<()> {
+    // chown first: it clears setuid/setgid bits, which the chmod then sets as asked.
+    let chown = st.st_uid != owner.uid || st.st_gid != owner.gid;
+    if chown {
         fchown(
             fd,
             Some(Uid::from_raw(owner.uid)),
@@ -361,7 +544,10 @@ fn set_owner_fd(fd: &OwnedFd, owner: Owner, path: &Path) -> Result<()> {
         )
         .map_err(sys(path, "chown"))?;
     }
-    fchmod(fd, Mode::from_bits_truncate(owner.mode)).map_err(sys(path, "chmod"))
+    if chown || st.st_mode & 0o7777 != owner.mode {
+        fchmod(fd, Mode::from_bits_truncate(owner.mode)).map_err(sys(path, "chmod"))?;
+    }
+    Ok(())
 }
 
 /// Renames the temp file `tmp` (from [`write_temp`]) over `path` and fsyncs the
@@ -459,35 +645,7 @@ pub fn set_meta(
     uid: Option<u32>,
     gid: Option<u32>,
 ) -> Result<()> {
-    let fd = if components(path)?.is_empty() {
-        open_root(root)?
-    } else {
-        let (parent, name) = split(path)?;
-        let dir = existing_dir(root, &parent)?;
-        match openat(
-            dir.as_fd(),
-            name,
-            OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK,
-            Mode::empty(),
-        ) {
-            Ok(fd) => fd,
-            Err(Errno::ELOOP) => return Err(FsError::Symlink { path: path.into() }),
-            Err(e) => return Err(sys(path, "open")(e)),
-        }
-    };
-    let st = nix::sys::stat::fstat(&fd).map_err(sys(path, "stat"))?;
-    let kind = Meta::from_stat(&st).kind;
-    if !matches!(kind, Kind::File | Kind::Dir) {
-        return Err(FsError::Sys {
-            path: path.into(),
-            op: "chmod (not a file or directory)",
-            errno: Errno::EINVAL,
-        });
-    }
-    let uid = uid.unwrap_or(st.st_uid);
-    let gid = gid.unwrap_or(st.st_gid);
-    let mode = mode.unwrap_or(st.st_mode & 0o7777);
-    set_owner_fd(&fd, Owner { mode, uid, gid }, path)
+    Dirs::new(root).set_meta(path, mode, uid, gid)
 }
 
 /// The target of the symlink at `path` (never followed); `None` when nothing is
@@ -592,53 +750,48 @@ pub fn resolve_dirs(root: &Path, path: &Path) -> Option<PathBuf> {
 /// The names in directory `dir` (sorted), each with its kind, never following a
 /// symlink; empty when the directory does not exist.
 pub fn entries(root: &Path, dir: &Path) -> Result<Vec<(std::ffi::OsString, Kind)>> {
-    let Some(fd) = open_dir(root, dir)? else {
-        return Ok(Vec::new());
-    };
-    let list = std::fs::read_dir(host_path(root, dir)).map_err(|source| FsError::Io {
-        path: dir.into(),
-        op: "list",
-        source,
-    })?;
-    let mut out = Vec::new();
-    for e in list.flatten() {
-        let name = e.file_name();
-        match fstatat(fd.as_fd(), name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
-            Ok(st) => out.push((name, Meta::from_stat(&st).kind)),
-            Err(Errno::ENOENT) => {}
-            Err(err) => return Err(sys(&dir.join(&name), "stat")(err)),
-        }
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(out)
+    Ok(Dirs::new(root)
+        .list(dir)?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|l| (l.name, l.meta.kind))
+        .collect())
 }
 
 /// Removes the temp files of transaction `tag` left in `dir` by a crash.
 pub fn sweep_temps(root: &Path, dir: &Path, tag: &str) -> Result<Vec<PathBuf>> {
-    let mut removed = Vec::new();
-    let Some(_) = open_dir(root, dir)? else {
-        return Ok(removed);
-    };
-    let prefix = format!(".{tag}.");
-    let host_dir = host_path(root, dir);
-    let entries = std::fs::read_dir(&host_dir).map_err(|source| FsError::Io {
-        path: dir.into(),
-        op: "list",
-        source,
-    })?;
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        if name.as_bytes().starts_with(prefix.as_bytes()) {
-            let logical = dir.join(&name);
-            remove_file(root, &logical)?;
-            removed.push(logical);
+    Dirs::new(root).sweep_temps(dir, tag)
+}
+
+impl Dirs<'_> {
+    /// [`sweep_temps`], resolving `dir` from the directories held open.
+    pub fn sweep_temps(&mut self, dir: &Path, tag: &str) -> Result<Vec<PathBuf>> {
+        let mut removed = Vec::new();
+        let Some(fd) = self.dir(dir)? else {
+            return Ok(removed);
+        };
+        let prefix = format!(".{tag}.");
+        for name in names(fd, dir)? {
+            if name.as_bytes().starts_with(prefix.as_bytes()) {
+                let logical = dir.join(&name);
+                match unlinkat(fd.as_fd(), name.as_os_str(), UnlinkatFlags::NoRemoveDir) {
+                    Ok(()) | Err(Errno::ENOENT) => {}
+                    Err(e) => return Err(sys(&logical, "remove")(e)),
+                }
+                removed.push(logical);
+            }
         }
+        if !removed.is_empty() {
+            fsync(fd.as_fd()).map_err(sys(dir, "fsync directory"))?;
+        }
+        Ok(removed)
     }
-    Ok(removed)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::MetadataExt;
+
     use super::*;
 
     fn owner() -> Owner {
@@ -717,6 +870,55 @@ mod tests {
         );
         // `..` is clamped at the root: /up resolves to the root's /tmp (absent).
         assert_eq!(resolve_dirs(t.path(), Path::new("/up/x")), None);
+    }
+
+    #[test]
+    fn dirs_resolve_each_directory_once_and_still_refuse_symlinks() {
+        let t = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("a/b")).unwrap();
+        std::fs::create_dir_all(t.path().join("a/d")).unwrap();
+        std::fs::write(t.path().join("a/b/x"), "x").unwrap();
+        std::fs::write(t.path().join("a/d/y"), "y").unwrap();
+        std::fs::write(outside.path().join("z"), "z").unwrap();
+        std::os::unix::fs::symlink(outside.path(), t.path().join("a/c")).unwrap();
+        let mut dirs = Dirs::new(t.path());
+        let x = dirs.lstat(Path::new("/a/b/x")).unwrap().unwrap();
+        assert_eq!(x.kind, Kind::File);
+        // /a is held open: the link beside /a/b is still refused, not followed.
+        let err = dirs.lstat(Path::new("/a/c/z"));
+        assert!(matches!(err, Err(FsError::Symlink { .. })), "{err:?}");
+        let err = dirs.set_meta(Path::new("/a/c/z"), Some(0o600), None, None);
+        assert!(matches!(err, Err(FsError::Symlink { .. })), "{err:?}");
+        assert_eq!(
+            std::fs::metadata(outside.path().join("z")).unwrap().mode() & 0o777,
+            0o644
+        );
+        assert_eq!(dirs.lstat(Path::new("/a/d/nope")).unwrap(), None);
+        assert_eq!(dirs.lstat(Path::new("/a/e/nope")).unwrap(), None);
+        dirs.set_meta(Path::new("/a/d/y"), Some(0o600), None, None)
+            .unwrap();
+        assert_eq!(
+            lstat(t.path(), Path::new("/a/d/y")).unwrap().unwrap().mode,
+            0o600
+        );
+        let listed: Vec<(String, Kind)> = dirs
+            .list(Path::new("/a"))
+            .unwrap()
+            .unwrap()
+            .into_iter()
+            .map(|l| (l.name.to_string_lossy().into_owned(), l.meta.kind))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("b".to_string(), Kind::Dir),
+                ("c".to_string(), Kind::Symlink),
+                ("d".to_string(), Kind::Dir)
+            ]
+        );
+        assert!(dirs.list(Path::new("/a/c")).is_err());
+        assert!(dirs.list(Path::new("/nope")).unwrap().is_none());
     }
 
     #[test]

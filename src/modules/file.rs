@@ -5,13 +5,12 @@
 //! file system. `secret: true` keeps content out of every diff.
 
 use std::fmt::Write;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer};
 
 use super::{Ctx, FileWrite, ModuleError, Out, missing_parents, observed};
-use crate::host::fs::{Kind, Meta};
+use crate::host::fs::{self, Kind, Meta};
 use crate::plan::{MakeDir, Observed, Op, Remove, SetMeta, Validator};
 
 /// An octal permission mode, written as a quoted string (`"0640"`).
@@ -367,7 +366,9 @@ fn plan_file(
 }
 
 /// Walks the tree below `top` (not following symlinks, not crossing file systems)
-/// and plans one change holding every metadata fix.
+/// and plans one change holding every metadata fix. Each directory is opened from
+/// its parent's fd ([`fs::Dirs`]) and listed in name order, so the plan's order
+/// does not depend on the order the file system lists names in.
 fn plan_tree(
     ctx: &Ctx,
     p: &Params,
@@ -386,60 +387,46 @@ fn plan_tree(
         uid,
         gid,
     };
-    let host_top = ctx.host.path(top);
-    let dev = std::fs::symlink_metadata(&host_top)
-        .map_err(|e| ctx.invalid(format!("{}: {e}", top.display())))?
-        .dev();
+    let mut open = fs::Dirs::new(&ctx.host.root);
+    let dev = open
+        .dev(top)
+        .map_err(ctx.fs())?
+        .ok_or_else(|| ctx.invalid(format!("{}: no such directory", top.display())))?;
     let mut ops = Vec::new();
     let mut examples = Vec::new();
     let (mut seen, mut skipped_links) = (0usize, 0usize);
-    let mut stack = vec![(host_top, top.to_path_buf())];
-    while let Some((host_dir, logical_dir)) = stack.pop() {
-        let entries = std::fs::read_dir(&host_dir)
-            .map_err(|e| ctx.invalid(format!("{}: {e}", logical_dir.display())))?;
-        for entry in entries {
-            let entry =
-                entry.map_err(|e| ctx.invalid(format!("{}: {e}", logical_dir.display())))?;
-            let md = entry
-                .metadata()
-                .map_err(|e| ctx.invalid(format!("{}: {e}", entry.path().display())))?;
-            let logical = logical_dir.join(entry.file_name());
-            let ft = md.file_type();
-            let meta = Meta {
-                kind: if ft.is_dir() {
-                    Kind::Dir
-                } else if ft.is_file() {
-                    Kind::File
-                } else {
-                    Kind::Other
-                },
-                mode: md.mode() & 0o7777,
-                uid: md.uid(),
-                gid: md.gid(),
-                len: md.len(),
-            };
+    let mut stack = vec![top.to_path_buf()];
+    let mut below = Vec::new();
+    while let Some(dir) = stack.pop() {
+        let listed = open
+            .list(&dir)
+            .map_err(ctx.fs())?
+            .ok_or_else(|| ctx.invalid(format!("{}: no such directory", dir.display())))?;
+        for entry in listed {
             seen += 1;
-            let wanted = if ft.is_symlink() {
-                skipped_links += 1;
-                continue;
-            } else if ft.is_dir() {
-                if md.dev() != dev {
+            let logical = dir.join(&entry.name);
+            let wanted = match entry.meta.kind {
+                Kind::Symlink => {
+                    skipped_links += 1;
                     continue;
                 }
-                stack.push((entry.path(), logical.clone()));
-                &dirs
-            } else if ft.is_file() {
-                &files
-            } else {
-                continue;
+                Kind::Dir if entry.dev != dev => continue,
+                Kind::Dir => &dirs,
+                Kind::File => &files,
+                Kind::Other => continue,
             };
-            if let Some((op, what)) = wanted.meta_op(&logical, &meta) {
+            if let Some((op, what)) = wanted.meta_op(&logical, &entry.meta) {
                 if examples.len() < 3 {
                     examples.push(format!("{}: {what}", logical.display()));
                 }
                 ops.push(op);
             }
+            if entry.meta.kind == Kind::Dir {
+                below.push(logical);
+            }
         }
+        // Depth first, in name order.
+        stack.extend(below.drain(..).rev());
     }
     if !ops.is_empty() {
         let more = ops.len().saturating_sub(examples.len());
