@@ -23,9 +23,11 @@ const TIME: &str = "/usr/bin/time";
 
 const PLAYBOOK: &str = "tasks:\n  - name: tree\n    id: tree\n    file: { path: /srv/tree, state: directory, recurse: true, owner: nobody, group: nogroup, mode: \"0750\", file_mode: \"0640\", dir_mode: \"0750\" }\n";
 
-/// One timed process: its wall time and peak resident set.
+/// One timed process: its wall time, its CPU time (user + system) and peak
+/// resident set.
 struct Run {
     wall: Duration,
+    cpu: Duration,
     peak_kb: u64,
 }
 
@@ -35,7 +37,7 @@ fn timed(dir: &Path, program: &str, args: &[&str], code: i32) -> Run {
     let start = Instant::now();
     let out = Command::new(TIME)
         .arg("-f")
-        .arg("%M")
+        .arg("%M %U %S")
         .arg("-o")
         .arg(&rss)
         .arg(program)
@@ -52,21 +54,51 @@ fn timed(dir: &Path, program: &str, args: &[&str], code: i32) -> Run {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = std::fs::read_to_string(&rss).unwrap();
-    let peak_kb = text
+    let fields: Vec<f64> = text
         .lines()
-        .filter_map(|l| l.trim().parse().ok())
         .next_back()
-        .unwrap_or_else(|| panic!("no peak RSS in {text:?}"));
-    Run { wall, peak_kb }
+        .unwrap_or_default()
+        .split(' ')
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let [peak_kb, user, system] = fields[..] else {
+        panic!("no `%M %U %S` in {text:?}")
+    };
+    Run {
+        wall,
+        cpu: Duration::from_secs_f64(user + system),
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        peak_kb: peak_kb as u64,
+    }
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
+/// Wall and CPU medians of a series of runs.
+#[derive(Clone, Copy)]
+struct Median {
+    wall: f64,
+    cpu: f64,
 }
 
-fn secs(d: Duration) -> f64 {
-    d.as_secs_f64()
+#[derive(Default)]
+struct Series {
+    wall: Vec<Duration>,
+    cpu: Vec<Duration>,
+}
+
+impl Series {
+    fn push(&mut self, wall: Duration, cpu: Duration) {
+        self.wall.push(wall);
+        self.cpu.push(cpu);
+    }
+
+    fn median(mut self) -> Median {
+        self.wall.sort();
+        self.cpu.sort();
+        Median {
+            wall: self.wall[self.wall.len() / 2].as_secs_f64(),
+            cpu: self.cpu[self.cpu.len() / 2].as_secs_f64(),
+        }
+    }
 }
 
 /// A root with `passwd`/`group` naming `nobody`/`nogroup`, and `/srv/tree` holding
@@ -112,11 +144,11 @@ fn make_tree(top: &Path, n: usize) {
 /// Figures of one size.
 struct Figures {
     n: usize,
-    apply: Duration,
-    rollback: Duration,
-    reference: Duration,
-    plan: Duration,
-    find: Duration,
+    apply: Median,
+    rollback: Median,
+    reference: Median,
+    plan: Median,
+    find: Median,
     apply_peak_kb: u64,
     rollback_peak_kb: u64,
 }
@@ -135,39 +167,19 @@ fn bench(n: usize, rounds: usize, plan_runs: usize) -> Figures {
         reference.to_str().unwrap(),
     );
     let tree = root.join("srv/tree");
-    let find_args = [
-        tree.to_str().unwrap(),
-        "(",
-        "-type",
-        "d",
-        "!",
-        "-perm",
-        "0750",
-        ")",
-        "-o",
-        "(",
-        "-type",
-        "f",
-        "!",
-        "-perm",
-        "0640",
-        ")",
-        "-o",
-        "!",
-        "-uid",
-        "65534",
-        "-o",
-        "!",
-        "-gid",
-        "65534",
-    ];
-    let (mut applies, mut rollbacks, mut references) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut plans, mut finds) = (Vec::new(), Vec::new());
+    let mut find_args = vec![tree.to_str().unwrap()];
+    find_args.extend(
+        "( -type d ! -perm 0750 ) -o ( -type f ! -perm 0640 ) -o ! -uid 65534 -o ! -gid 65534"
+            .split(' '),
+    );
+    let (mut applies, mut rollbacks, mut references) =
+        (Series::default(), Series::default(), Series::default());
+    let (mut plans, mut finds) = (Series::default(), Series::default());
     let (mut apply_peak_kb, mut rollback_peak_kb) = (0, 0);
     for round in 0..rounds {
         let chmod = timed(t.path(), "chmod", &["-R", "o-rwx", ref_s], 0);
         let chown = timed(t.path(), "chown", &["-R", "65534:65534", ref_s], 0);
-        references.push(chmod.wall + chown.wall);
+        references.push(chmod.wall + chown.wall, chmod.cpu + chown.cpu);
         // Back to the starting state, untimed.
         timed(t.path(), "chown", &["-R", "0:0", ref_s], 0);
         timed(t.path(), "chmod", &["-R", "o+rX", ref_s], 0);
@@ -178,28 +190,24 @@ fn bench(n: usize, rounds: usize, plan_runs: usize) -> Figures {
             &["apply", "--yes", "-q", "-p", pb, "--root", root_s],
             2,
         );
-        applies.push(apply.wall);
+        applies.push(apply.wall, apply.cpu);
         apply_peak_kb = apply_peak_kb.max(apply.peak_kb);
 
         if round == 0 {
+            let plan_args = [
+                "plan",
+                "-q",
+                "--detailed-exitcode",
+                "-p",
+                pb,
+                "--root",
+                root_s,
+            ];
             for _ in 0..plan_runs {
                 let find = timed(t.path(), "find", &find_args, 0);
-                finds.push(find.wall);
-                let plan = timed(
-                    t.path(),
-                    bin,
-                    &[
-                        "plan",
-                        "-q",
-                        "--detailed-exitcode",
-                        "-p",
-                        pb,
-                        "--root",
-                        root_s,
-                    ],
-                    0,
-                );
-                plans.push(plan.wall);
+                finds.push(find.wall, find.cpu);
+                let plan = timed(t.path(), bin, &plan_args, 0);
+                plans.push(plan.wall, plan.cpu);
             }
         }
 
@@ -209,16 +217,16 @@ fn bench(n: usize, rounds: usize, plan_runs: usize) -> Figures {
             &["rollback", "--yes", "-q", "--root", root_s],
             0,
         );
-        rollbacks.push(rollback.wall);
+        rollbacks.push(rollback.wall, rollback.cpu);
         rollback_peak_kb = rollback_peak_kb.max(rollback.peak_kb);
     }
     Figures {
         n,
-        apply: median(applies),
-        rollback: median(rollbacks),
-        reference: median(references),
-        plan: median(plans),
-        find: median(finds),
+        apply: applies.median(),
+        rollback: rollbacks.median(),
+        reference: references.median(),
+        plan: plans.median(),
+        find: finds.median(),
         apply_peak_kb,
         rollback_peak_kb,
     }
@@ -226,23 +234,34 @@ fn bench(n: usize, rounds: usize, plan_runs: usize) -> Figures {
 
 fn report(f: &Figures) {
     let entries = f.n + f.n.div_ceil(100) + f.n.div_ceil(1000) + 1;
+    let (a, r, c) = (f.apply, f.rollback, f.reference);
     println!(
-        "{:>6} files ({entries} paths change): apply {:.3} s, rollback {:.3} s, chmod -R + chown -R {:.3} s -> apply {:.2}x, rollback {:.2}x; peak RSS apply {:.1} MB, rollback {:.1} MB",
+        "{:>6} files ({entries} paths change), wall: apply {:.3} s, rollback {:.3} s, chmod -R + chown -R {:.3} s -> apply {:.2}x, rollback {:.2}x",
         f.n,
-        secs(f.apply),
-        secs(f.rollback),
-        secs(f.reference),
-        secs(f.apply) / secs(f.reference),
-        secs(f.rollback) / secs(f.reference),
+        a.wall,
+        r.wall,
+        c.wall,
+        a.wall / c.wall,
+        r.wall / c.wall,
+    );
+    println!(
+        "{:>6} files, CPU (user + system): apply {:.3} s, rollback {:.3} s, chmod -R + chown -R {:.3} s -> apply {:.2}x, rollback {:.2}x; peak RSS apply {:.1} MB, rollback {:.1} MB",
+        f.n,
+        a.cpu,
+        r.cpu,
+        c.cpu,
+        a.cpu / c.cpu,
+        r.cpu / c.cpu,
         kb_to_mb(f.apply_peak_kb),
         kb_to_mb(f.rollback_peak_kb),
     );
     println!(
-        "{:>6} files, converged: plan {:.3} s, find -perm {:.3} s -> {:.2}x",
+        "{:>6} files, converged: plan {:.3} s, find -perm {:.3} s -> {:.2}x wall ({:.2}x CPU)",
         f.n,
-        secs(f.plan),
-        secs(f.find),
-        secs(f.plan) / secs(f.find)
+        f.plan.wall,
+        f.find.wall,
+        f.plan.wall / f.find.wall,
+        f.plan.cpu / f.find.cpu,
     );
 }
 
@@ -252,14 +271,14 @@ fn kb_to_mb(kb: u64) -> f64 {
 
 fn growth(a: &Figures, b: &Figures) {
     println!(
-        "growth {} -> {} files: apply {:.2}x, rollback {:.2}x, plan {:.2}x (chmod -R + chown -R {:.2}x, find -perm {:.2}x)",
+        "growth {} -> {} files, wall: apply {:.2}x, rollback {:.2}x, plan {:.2}x (chmod -R + chown -R {:.2}x, find -perm {:.2}x)",
         a.n,
         b.n,
-        secs(b.apply) / secs(a.apply),
-        secs(b.rollback) / secs(a.rollback),
-        secs(b.plan) / secs(a.plan),
-        secs(b.reference) / secs(a.reference),
-        secs(b.find) / secs(a.find),
+        b.apply.wall / a.apply.wall,
+        b.rollback.wall / a.rollback.wall,
+        b.plan.wall / a.plan.wall,
+        b.reference.wall / a.reference.wall,
+        b.find.wall / a.find.wall,
     );
 }
 

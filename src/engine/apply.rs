@@ -74,12 +74,24 @@ fn check_no_interrupted(state: &StateDir) -> Result<(), TxnError> {
     Ok(())
 }
 
-/// Checks that what the plan observed still holds.
-fn check_preconditions(host: &Host, plan: &Plan) -> Result<(), TxnError> {
-    let moved = |path: &Path, detail: &str| TxnError::Moved {
+fn moved(path: &Path, detail: &str) -> TxnError {
+    TxnError::Moved {
         path: path.display().to_string(),
         detail: detail.to_string(),
-    };
+    }
+}
+
+/// Which ops [`check_preconditions`] reads the disk for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Check {
+    All,
+    /// All but metadata changes: the snapshot's read of those is their check
+    /// ([`check_meta`]).
+    ButMeta,
+}
+
+/// Checks that what the plan observed still holds.
+fn check_preconditions(host: &Host, plan: &Plan, check: Check) -> Result<(), TxnError> {
     // A file several rules rewrite in turn is checked against the disk once: each
     // later write expects the content of the one before it (see `crate::plan`).
     let mut written: std::collections::BTreeMap<&Path, &[u8]> = std::collections::BTreeMap::new();
@@ -114,6 +126,7 @@ fn check_preconditions(host: &Host, plan: &Plan) -> Result<(), TxnError> {
                     return Err(moved(&l.path, "symlink"));
                 }
             }
+            Op::SetMeta(_) if check == Check::ButMeta => {}
             Op::SetMeta(m) => {
                 let now = dirs.lstat(&m.path).map_err(SnapshotError::from)?;
                 if now.map(|n| (n.mode, n.uid, n.gid)) != Some(m.expect) {
@@ -153,6 +166,32 @@ fn check_preconditions(host: &Host, plan: &Plan) -> Result<(), TxnError> {
                     });
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+/// Checks the metadata changes of `plan` against `entries`, the snapshot taken
+/// under the lock: that one read of each path is both its precondition check and
+/// what a rollback restores, so they cannot disagree.
+fn check_meta(plan: &Plan, entries: &[Entry]) -> Result<(), TxnError> {
+    let saved: std::collections::HashMap<&Path, &Saved> = entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Path { path, saved } => Some((path.as_path(), saved)),
+            Entry::Sysctl { .. } | Entry::Packages { .. } => None,
+        })
+        .collect();
+    for op in plan.ops() {
+        let Op::SetMeta(m) = op else { continue };
+        let now = match saved.get(m.path.as_path()) {
+            Some(Saved::File { mode, uid, gid, .. } | Saved::Dir { mode, uid, gid }) => {
+                Some((*mode, *uid, *gid))
+            }
+            _ => None,
+        };
+        if now != Some(m.expect) {
+            return Err(moved(&m.path, "mode or owner"));
         }
     }
     Ok(())
@@ -356,6 +395,8 @@ struct Begin<'t> {
     playbook: &'t str,
     restores: Option<String>,
     touches: &'t [snapshot::Touch],
+    /// The plan whose metadata changes the snapshot checks ([`check_meta`]).
+    checks: Option<&'t Plan>,
     changes: usize,
     rules: Vec<String>,
     handlers: Vec<Handler>,
@@ -370,6 +411,7 @@ fn begin<'a>(host: &'a Host, state: &'a StateDir, b: Begin) -> Result<Txn<'a>, T
         playbook,
         restores,
         touches,
+        checks,
         changes,
         rules,
         handlers,
@@ -377,6 +419,11 @@ fn begin<'a>(host: &'a Host, state: &'a StateDir, b: Begin) -> Result<Txn<'a>, T
     } = b;
     let (id, dir) = state.new_txn()?;
     let entries = snapshot::take(&host.root, state, &dir, touches)?;
+    if let Some(Err(e)) = checks.map(|plan| check_meta(plan, &entries)) {
+        // No manifest, no journal: nothing was changed, and nothing is left.
+        state.discard_txn(&dir)?;
+        return Err(e);
+    }
     let manifest = Manifest {
         id: id.clone(),
         kind,
@@ -440,7 +487,7 @@ pub fn apply_armed(
 ) -> Result<Report, TxnError> {
     // Checked once before the state directory is even made, so a plan that
     // cannot apply leaves no trace; checked again below, under the locks.
-    check_preconditions(host, plan)?;
+    check_preconditions(host, plan, Check::All)?;
     let _lock = state.lock()?;
     check_no_interrupted(state)?;
     lock_intent::sweep(&host.root, state)?;
@@ -453,7 +500,7 @@ pub fn apply_armed(
     let _intent = lock_intent::record(state, &plan_locks)?;
     let _held = locks::acquire(&host.root, &plan_locks)?;
     crash_point("after-locks");
-    check_preconditions(host, plan)?;
+    check_preconditions(host, plan, Check::ButMeta)?;
     let mut rules: Vec<String> = plan.changes.iter().map(|c| c.rule_id.clone()).collect();
     rules.dedup();
     let handlers = plan.handlers();
@@ -466,6 +513,7 @@ pub fn apply_armed(
             playbook: &plan.playbook,
             restores: None,
             touches: &touches,
+            checks: Some(plan),
             changes: plan.changes.len(),
             rules,
             handlers: handlers.clone(),
@@ -727,6 +775,7 @@ pub fn rollback(
             playbook: &manifest.playbook,
             restores: Some(target.clone()),
             touches: &touches,
+            checks: None,
             changes: manifest.changes,
             rules: manifest.rules.clone(),
             handlers: undo_handlers(&manifest.handlers),
@@ -953,6 +1002,49 @@ mod tests {
             std::fs::read_to_string(host.path(Path::new("/etc/app.conf"))).unwrap(),
             "old\n"
         );
+    }
+
+    #[test]
+    fn metadata_that_moved_under_the_lock_is_caught_by_the_snapshot_and_leaves_nothing() {
+        let runner = Arc::new(RecordingRunner::new());
+        let (_t, host, state, mut plan) = setup(runner);
+        let path = PathBuf::from("/etc/app.conf");
+        let m = host.lstat(&path).unwrap().unwrap();
+        plan.changes[0].ops = vec![Op::SetMeta(crate::plan::SetMeta {
+            path: path.clone(),
+            mode: Some(0o600),
+            uid: None,
+            gid: None,
+            expect: (m.mode, m.uid, m.gid),
+        })];
+        // Changed after the plan (and its first check), before the snapshot.
+        std::fs::set_permissions(
+            host.path(&path),
+            std::os::unix::fs::PermissionsExt::from_mode(0o640),
+        )
+        .unwrap();
+        let touches = snapshot::touches(plan.ops());
+        let err = begin(
+            &host,
+            &state,
+            Begin {
+                kind: TxnKind::Apply,
+                playbook: "t",
+                restores: None,
+                touches: &touches,
+                checks: Some(&plan),
+                changes: 1,
+                rules: Vec::new(),
+                handlers: Vec::new(),
+                locks: Vec::new(),
+            },
+        )
+        .err()
+        .unwrap();
+        assert!(matches!(err, TxnError::Moved { .. }), "{err}");
+        assert!(state.txn_ids().unwrap().is_empty());
+        assert!(state.journal().unwrap().is_none());
+        assert_eq!(host.lstat(&path).unwrap().unwrap().mode, 0o640);
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub mod validate;
 /// alias keeps `engine::plan` paths working while callers move.
 pub use crate::plan;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 
 use crate::plan::{Op, Plan, RuleError, Skip};
@@ -96,7 +96,8 @@ fn skip_reason(task: &crate::playbook::Task, host: &Host, filter: &Filter) -> Op
 /// Only a broken module catalogue, which no rule could plan past.
 pub fn plan(host: &Host, playbook: &Playbook, filter: &Filter) -> Result<Plan, ModuleError> {
     let mut out = Plan::new(playbook.name.clone(), host.root.clone());
-    let mut owners: BTreeMap<PathBuf, String> = BTreeMap::new();
+    // Hashed: a recursive rule claims every path of its tree.
+    let mut owners: HashMap<PathBuf, &str> = HashMap::new();
     let mut made_dirs: BTreeSet<PathBuf> = BTreeSet::new();
     let mut pending = modules::Pending::default();
     for task in &playbook.tasks {
@@ -144,7 +145,7 @@ pub fn plan(host: &Host, playbook: &Playbook, filter: &Filter) -> Result<Plan, M
         // Claims are checked for the whole rule before any is recorded, so a
         // rule refused for a conflict leaves no trace for the rules after it.
         let mut dirs = made_dirs.clone();
-        let mut claims: BTreeSet<PathBuf> = BTreeSet::new();
+        let mut claims: HashSet<PathBuf> = HashSet::new();
         let mut conflict = None;
         'changes: for change in &mut planned.changes {
             // Two rules may both need the same missing parent directory: make it once.
@@ -183,7 +184,7 @@ pub fn plan(host: &Host, playbook: &Playbook, filter: &Filter) -> Result<Plan, M
         }
         made_dirs = dirs;
         for path in claims {
-            owners.insert(path, task.id.clone());
+            owners.insert(path, &task.id);
         }
         for op in planned.changes.iter().flat_map(|c| &c.ops) {
             if let Op::WriteFile(w) = op {

@@ -338,6 +338,28 @@ impl StateDir {
         })
     }
 
+    /// Removes the directory of a transaction that never wrote its manifest
+    /// (nothing was changed): its saved contents, then itself.
+    ///
+    /// # Errors
+    /// When it cannot be listed or removed.
+    pub fn discard_txn(&self, dir: &Path) -> Result<()> {
+        let host = Path::new("/");
+        let blobs = dir.join("blobs");
+        for (name, _) in fs::entries(host, &blobs)? {
+            fs::remove_file(host, &blobs.join(name))?;
+        }
+        for d in [blobs.as_path(), dir] {
+            if !fs::remove_dir(host, d)? {
+                return Err(StateError::Corrupt {
+                    path: d.to_path_buf(),
+                    message: "not empty; left in place".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The directory of transaction `id`.
     ///
     /// # Errors

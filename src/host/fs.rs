@@ -181,6 +181,9 @@ pub struct Dirs<'r> {
     /// The open directories: the root first (an empty name), then one per
     /// component of the last directory resolved.
     open: Vec<(std::ffi::OsString, OwnedFd)>,
+    /// The directory `open` ends with, as it was asked for: the next path in the
+    /// same directory is found by comparing bytes.
+    at: Option<PathBuf>,
 }
 
 impl<'r> Dirs<'r> {
@@ -190,17 +193,27 @@ impl<'r> Dirs<'r> {
         Self {
             root,
             open: Vec::new(),
+            at: None,
         }
     }
 
     /// Closes every directory held: the next path is resolved from the root.
     pub fn forget(&mut self) {
         self.open.clear();
+        self.at = None;
     }
 
     /// The directory `dir` (logical), opened from the longest prefix already
     /// open; `None` when a component does not exist.
     pub fn dir(&mut self, dir: &Path) -> Result<Option<&OwnedFd>> {
+        if self
+            .at
+            .as_ref()
+            .is_some_and(|at| at.as_os_str() == dir.as_os_str())
+        {
+            return Ok(self.open.last().map(|(_, fd)| fd));
+        }
+        self.at = None;
         let comps = components(dir)?;
         if self.open.is_empty() {
             self.open
@@ -226,6 +239,7 @@ impl<'r> Dirs<'r> {
                 None => return Ok(None),
             }
         }
+        self.at = Some(dir.to_path_buf());
         Ok(self.open.last().map(|(_, fd)| fd))
     }
 
@@ -268,7 +282,7 @@ impl<'r> Dirs<'r> {
             return Ok(Some(Meta::from_stat(&st)));
         }
         let (parent, name) = split(path)?;
-        let Some(dir) = self.dir(&parent)? else {
+        let Some(dir) = self.dir(parent)? else {
             return Ok(None);
         };
         match fstatat(dir.as_fd(), name, AtFlags::AT_SYMLINK_NOFOLLOW) {
@@ -290,8 +304,8 @@ impl<'r> Dirs<'r> {
             open_root(self.root)?
         } else {
             let (parent, name) = split(path)?;
-            let dir = self.dir(&parent)?.ok_or_else(|| FsError::Sys {
-                path: parent.clone(),
+            let dir = self.dir(parent)?.ok_or_else(|| FsError::Sys {
+                path: parent.to_path_buf(),
                 op: "open directory",
                 errno: Errno::ENOENT,
             })?;
@@ -363,13 +377,25 @@ fn existing_dir(root: &Path, dir: &Path) -> Result<OwnedFd> {
     })
 }
 
-fn split(path: &Path) -> Result<(PathBuf, &OsStr)> {
-    let comps = components(path)?;
-    let Some(name) = comps.last() else {
-        return Err(FsError::BadPath { path: path.into() });
-    };
-    let parent = path.parent().unwrap_or(Path::new("/")).to_path_buf();
-    Ok((parent, name))
+/// The parent and name of `path`, checked as [`components`] checks it, without
+/// collecting its components.
+fn split(path: &Path) -> Result<(&Path, &OsStr)> {
+    let bad = || FsError::BadPath { path: path.into() };
+    let mut iter = path.components();
+    if iter.next() != Some(Component::RootDir) {
+        return Err(bad());
+    }
+    let mut name = None;
+    for c in iter {
+        match c {
+            Component::Normal(n) => name = Some(n),
+            _ => return Err(bad()),
+        }
+    }
+    Ok((
+        path.parent().unwrap_or(Path::new("/")),
+        name.ok_or_else(bad)?,
+    ))
 }
 
 /// Metadata of `path` without following a symlink at the end; `None` if absent.
@@ -380,7 +406,7 @@ pub fn lstat(root: &Path, path: &Path) -> Result<Option<Meta>> {
 /// Reads a regular file; `None` if it does not exist. A symlink is an error.
 pub fn read(root: &Path, path: &Path) -> Result<Option<Vec<u8>>> {
     let (parent, name) = split(path)?;
-    let Some(dir) = open_dir(root, &parent)? else {
+    let Some(dir) = open_dir(root, parent)? else {
         return Ok(None);
     };
     let fd = match openat(
@@ -489,7 +515,7 @@ pub fn write_temp(
     purpose: &str,
 ) -> Result<PathBuf> {
     let (parent, name) = split(path)?;
-    let dir = existing_dir(root, &parent)?;
+    let dir = existing_dir(root, parent)?;
     let tmp = temp_name(tag, name, purpose);
     let tmp_logical = parent.join(&tmp);
     // A leftover from an earlier crash of the same transaction id is ours to replace.
@@ -555,7 +581,7 @@ fn set_owner_stat(fd: &OwnedFd, st: &FileStat, owner: Owner, path: &Path) -> Res
 pub fn install(root: &Path, tmp: &Path, path: &Path) -> Result<()> {
     let (parent, name) = split(path)?;
     let (_, tmp_name) = split(tmp)?;
-    let dir = existing_dir(root, &parent)?;
+    let dir = existing_dir(root, parent)?;
     match fstatat(dir.as_fd(), name, AtFlags::AT_SYMLINK_NOFOLLOW) {
         Ok(st) => match Meta::from_stat(&st).kind {
             Kind::Symlink => {
@@ -576,7 +602,7 @@ pub fn install(root: &Path, tmp: &Path, path: &Path) -> Result<()> {
         Err(e) => return Err(sys(path, "stat")(e)),
     }
     renameat(dir.as_fd(), tmp_name, dir.as_fd(), name).map_err(sys(path, "rename"))?;
-    fsync(dir.as_fd()).map_err(sys(&parent, "fsync directory"))
+    fsync(dir.as_fd()).map_err(sys(parent, "fsync directory"))
 }
 
 /// Atomically replaces (or creates) `path` with `content` and the given owner.
@@ -594,20 +620,20 @@ pub fn write_atomic(
 /// Removes a file we created, ignoring its absence.
 pub fn remove_file(root: &Path, path: &Path) -> Result<()> {
     let (parent, name) = split(path)?;
-    let Some(dir) = open_dir(root, &parent)? else {
+    let Some(dir) = open_dir(root, parent)? else {
         return Ok(());
     };
     match unlinkat(dir.as_fd(), name, UnlinkatFlags::NoRemoveDir) {
         Ok(()) | Err(Errno::ENOENT) => {}
         Err(e) => return Err(sys(path, "remove")(e)),
     }
-    fsync(dir.as_fd()).map_err(sys(&parent, "fsync directory"))
+    fsync(dir.as_fd()).map_err(sys(parent, "fsync directory"))
 }
 
 /// Removes an empty directory; `Ok(false)` when it is not empty.
 pub fn remove_dir(root: &Path, path: &Path) -> Result<bool> {
     let (parent, name) = split(path)?;
-    let Some(dir) = open_dir(root, &parent)? else {
+    let Some(dir) = open_dir(root, parent)? else {
         return Ok(true);
     };
     match unlinkat(dir.as_fd(), name, UnlinkatFlags::RemoveDir) {
@@ -615,19 +641,19 @@ pub fn remove_dir(root: &Path, path: &Path) -> Result<bool> {
         Err(Errno::ENOTEMPTY | Errno::EEXIST) => return Ok(false),
         Err(e) => return Err(sys(path, "remove directory")(e)),
     }
-    fsync(dir.as_fd()).map_err(sys(&parent, "fsync directory"))?;
+    fsync(dir.as_fd()).map_err(sys(parent, "fsync directory"))?;
     Ok(true)
 }
 
 /// Creates one directory (its parent must exist) with mode and owner.
 pub fn make_dir(root: &Path, path: &Path, owner: Owner) -> Result<()> {
     let (parent, name) = split(path)?;
-    let dir = existing_dir(root, &parent)?;
+    let dir = existing_dir(root, parent)?;
     match mkdirat(dir.as_fd(), name, Mode::from_bits_truncate(0o700)) {
         Ok(()) | Err(Errno::EEXIST) => {}
         Err(e) => return Err(sys(path, "mkdir")(e)),
     }
-    fsync(dir.as_fd()).map_err(sys(&parent, "fsync directory"))?;
+    fsync(dir.as_fd()).map_err(sys(parent, "fsync directory"))?;
     set_meta(
         root,
         path,
@@ -652,7 +678,7 @@ pub fn set_meta(
 /// there. Something other than a symlink at `path` is an error.
 pub fn read_link(root: &Path, path: &Path) -> Result<Option<PathBuf>> {
     let (parent, name) = split(path)?;
-    let Some(dir) = open_dir(root, &parent)? else {
+    let Some(dir) = open_dir(root, parent)? else {
         return Ok(None);
     };
     match nix::fcntl::readlinkat(dir.as_fd(), name) {
@@ -673,7 +699,7 @@ pub fn read_link(root: &Path, path: &Path) -> Result<Option<PathBuf>> {
 /// directory or a regular file; never follows a link.
 pub fn symlink(root: &Path, path: &Path, target: &Path, tag: &str) -> Result<()> {
     let (parent, name) = split(path)?;
-    let dir = existing_dir(root, &parent)?;
+    let dir = existing_dir(root, parent)?;
     match fstatat(dir.as_fd(), name, AtFlags::AT_SYMLINK_NOFOLLOW) {
         Ok(st) if Meta::from_stat(&st).kind != Kind::Symlink => {
             return Err(FsError::Sys {
@@ -697,7 +723,7 @@ pub fn symlink(root: &Path, path: &Path, target: &Path, tag: &str) -> Result<()>
         let _ = unlinkat(dir.as_fd(), tmp.as_path(), UnlinkatFlags::NoRemoveDir);
         return Err(sys(path, "rename")(e));
     }
-    fsync(dir.as_fd()).map_err(sys(&parent, "fsync directory"))
+    fsync(dir.as_fd()).map_err(sys(parent, "fsync directory"))
 }
 
 /// Resolves the root's own symlinks in the directories of a logical path (such
