@@ -520,6 +520,7 @@ pub fn apply_armed(
             locks: plan_locks,
         },
     )?;
+    drop(touches);
     if let Err(reason) = arm(&txn.id) {
         return Ok(txn.recover(reason, Vec::new()));
     }
@@ -550,7 +551,9 @@ pub fn apply_armed(
         if let Err(e) = perform(host, &mut dirs, i, op, &tag) {
             return Ok(txn.recover(e, Vec::new()));
         }
-        crash_point(&format!("op-{i}-done"));
+        if cfg!(debug_assertions) {
+            crash_point(&format!("op-{i}-done"));
+        }
     }
     crash_point("before-handlers");
     let ran = run_handlers(host, &handlers);
@@ -782,6 +785,7 @@ pub fn rollback(
             locks: manifest.locks.clone(),
         },
     )?;
+    drop((touches, undo_order));
     let mut problems = snapshot::restore(
         &host.root,
         state,
@@ -844,6 +848,18 @@ pub struct HistoryLine {
     pub message: Option<String>,
 }
 
+/// What `history` shows of a manifest: its entries are skipped while reading,
+/// never collected (a recursive rule's lists every path of its tree).
+#[derive(serde::Deserialize)]
+struct ManifestHead {
+    kind: TxnKind,
+    started: String,
+    playbook: String,
+    changes: usize,
+    #[serde(default)]
+    restores: Option<String>,
+}
+
 /// The transactions of a state directory, oldest first.
 ///
 /// # Errors
@@ -854,7 +870,7 @@ pub fn history(state: &StateDir) -> Result<Vec<HistoryLine>, TxnError> {
     let mut out = Vec::new();
     for id in state.txn_ids()? {
         let dir = state.txn_dir(&id)?;
-        let Some(m) = state.get_json::<Manifest>(&dir, "manifest.json")? else {
+        let Some(m) = state.get_json::<ManifestHead>(&dir, "manifest.json")? else {
             continue;
         };
         let r: Option<TxnResult> = state.get_json(&dir, "result.json")?;

@@ -416,9 +416,12 @@ pub fn restore(
             problems.push(e.to_string());
         }
     }
-    for e in entries.iter().rev() {
+    for (n, e) in entries.iter().rev().enumerate() {
         if let Err(err) = restore_one(root, &mut dirs, state, txn_dir, e) {
             problems.push(err.to_string());
+        }
+        if cfg!(debug_assertions) {
+            crate::host::crash::crash_point(&format!("restore-{n}-done"));
         }
     }
     problems

@@ -235,13 +235,18 @@ impl StateDir {
             })
     }
 
+    /// Writes `value` as JSON, streamed to disk (a manifest of a recursive rule
+    /// lists every path of its tree): the outer two levels indented, deeper
+    /// values on one line, so a manifest holds one entry per line.
     fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-        let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| StateError::Corrupt {
-            path: path.into(),
-            message: e.to_string(),
-        })?;
-        bytes.push(b'\n');
-        Self::write(path, &bytes)
+        fs::write_atomic_with(
+            Path::new("/"),
+            path,
+            Self::owner(),
+            "harden-state",
+            &mut |w| shallow_json(w, value),
+        )?;
+        Ok(())
     }
 
     /// Takes the run lock, creating the state directory (`0700`) if needed. A second
@@ -445,6 +450,123 @@ impl StateDir {
     }
 }
 
+/// Writes `value` as JSON with a [`Shallow`] formatter, and a final newline.
+fn shallow_json<T: Serialize>(w: &mut dyn std::io::Write, value: &T) -> std::io::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(&mut *w, Shallow::default());
+    value.serialize(&mut ser).map_err(std::io::Error::other)?;
+    w.write_all(b"\n")
+}
+
+/// A JSON formatter that indents the outer [`Shallow::DEPTH`] levels as
+/// `serde_json`'s pretty printer does and writes what is deeper compactly.
+#[derive(Default)]
+struct Shallow {
+    pretty: serde_json::ser::PrettyFormatter<'static>,
+    /// Containers open.
+    level: usize,
+}
+
+impl Shallow {
+    const DEPTH: usize = 2;
+
+    /// Whether what is written inside the innermost open container is indented.
+    fn inside(&self) -> bool {
+        self.level <= Self::DEPTH
+    }
+}
+
+impl serde_json::ser::Formatter for Shallow {
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.level += 1;
+        if self.inside() {
+            self.pretty.begin_array(w)
+        } else {
+            w.write_all(b"[")
+        }
+    }
+
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        let pretty = self.inside();
+        self.level -= 1;
+        if pretty {
+            self.pretty.end_array(w)
+        } else {
+            w.write_all(b"]")
+        }
+    }
+
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if self.inside() {
+            self.pretty.begin_array_value(w, first)
+        } else if first {
+            Ok(())
+        } else {
+            w.write_all(b",")
+        }
+    }
+
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        if self.inside() {
+            self.pretty.end_array_value(w)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.level += 1;
+        if self.inside() {
+            self.pretty.begin_object(w)
+        } else {
+            w.write_all(b"{")
+        }
+    }
+
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        let pretty = self.inside();
+        self.level -= 1;
+        if pretty {
+            self.pretty.end_object(w)
+        } else {
+            w.write_all(b"}")
+        }
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if self.inside() {
+            self.pretty.begin_object_key(w, first)
+        } else if first {
+            Ok(())
+        } else {
+            w.write_all(b",")
+        }
+    }
+
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        if self.inside() {
+            self.pretty.begin_object_value(w)
+        } else {
+            w.write_all(b":")
+        }
+    }
+
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        if self.inside() {
+            self.pretty.end_object_value(w)
+        } else {
+            Ok(())
+        }
+    }
+}
+
 fn open_nofollow(path: &Path, create: bool) -> Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut o = std::fs::OpenOptions::new();
@@ -529,6 +651,35 @@ mod tests {
         assert_eq!(civil(0), (1970, 1, 1));
         assert_eq!(civil(20_418), (2025, 11, 26));
         assert_eq!(civil(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn state_json_indents_two_levels_and_keeps_each_entry_on_one_line() {
+        let value = serde_json::json!({
+            "id": "t",
+            "empty": [],
+            "entries": [
+                {"kind": "path", "saved": {"state": "dir", "mode": 493}},
+                {"kind": "sysctl", "value": [1, 2]},
+            ],
+        });
+        let mut out = Vec::new();
+        shallow_json(&mut out, &value).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            r#"{
+  "id": "t",
+  "empty": [],
+  "entries": [
+    {"kind":"path","saved":{"state":"dir","mode":493}},
+    {"kind":"sysctl","value":[1,2]}
+  ]
+}
+"#
+        );
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, value);
     }
 
     #[test]

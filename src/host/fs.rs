@@ -514,6 +514,21 @@ pub fn write_temp(
     tag: &str,
     purpose: &str,
 ) -> Result<PathBuf> {
+    write_temp_with(root, path, owner, tag, purpose, &mut |w| {
+        w.write_all(content)
+    })
+}
+
+/// [`write_temp`] with the content written by `content` through a buffer, so a
+/// large document is streamed to disk, never held whole in memory.
+pub fn write_temp_with(
+    root: &Path,
+    path: &Path,
+    owner: Owner,
+    tag: &str,
+    purpose: &str,
+    content: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<PathBuf> {
     let (parent, name) = split(path)?;
     let dir = existing_dir(root, parent)?;
     let tmp = temp_name(tag, name, purpose);
@@ -538,17 +553,25 @@ pub fn write_temp(
     Ok(tmp_logical)
 }
 
-fn fill(fd: &OwnedFd, content: &[u8], owner: Owner, path: &Path) -> Result<()> {
-    let mut file = std::fs::File::from(fd.try_clone().map_err(|source| FsError::Io {
+fn fill(
+    fd: &OwnedFd,
+    content: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+    owner: Owner,
+    path: &Path,
+) -> Result<()> {
+    let file = std::fs::File::from(fd.try_clone().map_err(|source| FsError::Io {
         path: path.into(),
         op: "dup",
         source,
     })?);
-    file.write_all(content).map_err(|source| FsError::Io {
-        path: path.into(),
-        op: "write",
-        source,
-    })?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
+    content(&mut out)
+        .and_then(|()| out.flush())
+        .map_err(|source| FsError::Io {
+            path: path.into(),
+            op: "write",
+            source,
+        })?;
     set_owner_fd(fd, owner, path)?;
     fsync(fd).map_err(sys(path, "fsync"))
 }
@@ -614,6 +637,18 @@ pub fn write_atomic(
     tag: &str,
 ) -> Result<()> {
     let tmp = write_temp(root, path, content, owner, tag, "tmp")?;
+    install(root, &tmp, path)
+}
+
+/// [`write_atomic`] with the content streamed by `content` ([`write_temp_with`]).
+pub fn write_atomic_with(
+    root: &Path,
+    path: &Path,
+    owner: Owner,
+    tag: &str,
+    content: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    let tmp = write_temp_with(root, path, owner, tag, "tmp", content)?;
     install(root, &tmp, path)
 }
 
