@@ -81,21 +81,14 @@ fn moved(path: &Path, detail: &str) -> TxnError {
     }
 }
 
-/// Which ops [`check_preconditions`] reads the disk for.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Check {
-    All,
-    /// All but metadata changes: the snapshot's read of those is their check
-    /// ([`check_meta`]).
-    ButMeta,
-}
-
-/// Checks that what the plan observed still holds.
-fn check_preconditions(host: &Host, plan: &Plan, check: Check) -> Result<(), TxnError> {
+/// Checks that what the plan observed still holds: content, existence, links,
+/// packages and kernel values. Modes and owners are checked by the snapshot taken
+/// under the locks ([`check_meta`]): a recursive rule changes thousands, and that
+/// one read of each is both its check and what a rollback restores.
+fn check_preconditions(host: &Host, plan: &Plan) -> Result<(), TxnError> {
     // A file several rules rewrite in turn is checked against the disk once: each
     // later write expects the content of the one before it (see `crate::plan`).
     let mut written: std::collections::BTreeMap<&Path, &[u8]> = std::collections::BTreeMap::new();
-    // A recursive rule checks thousands of paths: each directory is resolved once.
     let mut dirs = fs::Dirs::new(&host.root);
     for op in plan.ops() {
         match op {
@@ -126,13 +119,7 @@ fn check_preconditions(host: &Host, plan: &Plan, check: Check) -> Result<(), Txn
                     return Err(moved(&l.path, "symlink"));
                 }
             }
-            Op::SetMeta(_) if check == Check::ButMeta => {}
-            Op::SetMeta(m) => {
-                let now = dirs.lstat(&m.path).map_err(SnapshotError::from)?;
-                if now.map(|n| (n.mode, n.uid, n.gid)) != Some(m.expect) {
-                    return Err(moved(&m.path, "mode or owner"));
-                }
-            }
+            Op::SetMeta(_) => {}
             Op::MakeDir(d) => {
                 if dirs.lstat(&d.path).map_err(SnapshotError::from)?.is_some() {
                     return Err(moved(&d.path, "now exists"));
@@ -172,22 +159,17 @@ fn check_preconditions(host: &Host, plan: &Plan, check: Check) -> Result<(), Txn
 }
 
 /// Checks the metadata changes of `plan` against `entries`, the snapshot taken
-/// under the lock: that one read of each path is both its precondition check and
-/// what a rollback restores, so they cannot disagree.
-fn check_meta(plan: &Plan, entries: &[Entry]) -> Result<(), TxnError> {
-    let saved: std::collections::HashMap<&Path, &Saved> = entries
-        .iter()
-        .filter_map(|e| match e {
-            Entry::Path { path, saved } => Some((path.as_path(), saved)),
-            Entry::Sysctl { .. } | Entry::Packages { .. } => None,
-        })
-        .collect();
-    for op in plan.ops() {
+/// under the lock (`entry_of[i]`: the entry of the `i`th op): that one read of
+/// each path is both its precondition check and what a rollback restores, so
+/// they cannot disagree.
+fn check_meta(plan: &Plan, entry_of: &[usize], entries: &[Entry]) -> Result<(), TxnError> {
+    for (op, &e) in plan.ops().zip(entry_of) {
         let Op::SetMeta(m) = op else { continue };
-        let now = match saved.get(m.path.as_path()) {
-            Some(Saved::File { mode, uid, gid, .. } | Saved::Dir { mode, uid, gid }) => {
-                Some((*mode, *uid, *gid))
-            }
+        let now = match entries.get(e) {
+            Some(Entry::Path {
+                saved: Saved::File { mode, uid, gid, .. } | Saved::Dir { mode, uid, gid },
+                ..
+            }) => Some((*mode, *uid, *gid)),
             _ => None,
         };
         if now != Some(m.expect) {
@@ -238,7 +220,7 @@ fn perform(host: &Host, dirs: &mut fs::Dirs, i: usize, op: &Op, tag: &str) -> Re
             crash_point(&format!("op-{i}-staged"));
             tmp.and_then(|tmp| fs::install(root, &tmp, &w.path))
         }
-        Op::SetMeta(m) => dirs.set_meta(&m.path, m.mode, m.uid, m.gid),
+        Op::SetMeta(m) => dirs.change_meta(&m.path, m.mode, (m.uid, m.gid), m.expect.0),
         Op::MakeDir(d) => fs::make_dir(
             root,
             &d.path,
@@ -395,8 +377,9 @@ struct Begin<'t> {
     playbook: &'t str,
     restores: Option<String>,
     touches: &'t [snapshot::Touch],
-    /// The plan whose metadata changes the snapshot checks ([`check_meta`]).
-    checks: Option<&'t Plan>,
+    /// The plan whose metadata changes the snapshot checks, with the touch of
+    /// each of its ops ([`check_meta`]).
+    checks: Option<(&'t Plan, &'t [usize])>,
     changes: usize,
     rules: Vec<String>,
     handlers: Vec<Handler>,
@@ -419,7 +402,7 @@ fn begin<'a>(host: &'a Host, state: &'a StateDir, b: Begin) -> Result<Txn<'a>, T
     } = b;
     let (id, dir) = state.new_txn()?;
     let entries = snapshot::take(&host.root, state, &dir, touches)?;
-    if let Some(Err(e)) = checks.map(|plan| check_meta(plan, &entries)) {
+    if let Some(Err(e)) = checks.map(|(plan, of_op)| check_meta(plan, of_op, &entries)) {
         // No manifest, no journal: nothing was changed, and nothing is left.
         state.discard_txn(&dir)?;
         return Err(e);
@@ -485,9 +468,11 @@ pub fn apply_armed(
     replan: &dyn Fn() -> Result<Plan, String>,
     arm: &dyn Fn(&str) -> Result<(), String>,
 ) -> Result<Report, TxnError> {
-    // Checked once before the state directory is even made, so a plan that
-    // cannot apply leaves no trace; checked again below, under the locks.
-    check_preconditions(host, plan, Check::All)?;
+    // Checked once before the state directory is even made, so a plan whose
+    // files moved leaves no trace; checked again below, under the locks. A
+    // moved mode or owner is found by the snapshot, under the locks, and its
+    // transaction directory removed (see `check_meta`).
+    check_preconditions(host, plan)?;
     let _lock = state.lock()?;
     check_no_interrupted(state)?;
     lock_intent::sweep(&host.root, state)?;
@@ -500,11 +485,11 @@ pub fn apply_armed(
     let _intent = lock_intent::record(state, &plan_locks)?;
     let _held = locks::acquire(&host.root, &plan_locks)?;
     crash_point("after-locks");
-    check_preconditions(host, plan, Check::ButMeta)?;
+    check_preconditions(host, plan)?;
     let mut rules: Vec<String> = plan.changes.iter().map(|c| c.rule_id.clone()).collect();
     rules.dedup();
     let handlers = plan.handlers();
-    let touches = snapshot::touches(plan.ops());
+    let (touches, touch_of) = snapshot::touches_indexed(plan.ops());
     let txn = begin(
         host,
         state,
@@ -513,14 +498,14 @@ pub fn apply_armed(
             playbook: &plan.playbook,
             restores: None,
             touches: &touches,
-            checks: Some(plan),
+            checks: Some((plan, &touch_of)),
             changes: plan.changes.len(),
             rules,
             handlers: handlers.clone(),
             locks: plan_locks,
         },
     )?;
-    drop(touches);
+    drop((touches, touch_of));
     if let Err(reason) = arm(&txn.id) {
         return Ok(txn.recover(reason, Vec::new()));
     }
@@ -1021,6 +1006,31 @@ mod tests {
     }
 
     #[test]
+    fn a_mode_that_moved_since_the_plan_changes_nothing() {
+        let runner = Arc::new(RecordingRunner::new());
+        let (_t, host, state, mut plan) = setup(runner);
+        let path = PathBuf::from("/etc/app.conf");
+        let m = host.lstat(&path).unwrap().unwrap();
+        plan.changes[0].ops = vec![Op::SetMeta(crate::plan::SetMeta {
+            path: path.clone(),
+            mode: Some(0o600),
+            uid: None,
+            gid: None,
+            expect: (m.mode, m.uid, m.gid),
+        })];
+        std::fs::set_permissions(
+            host.path(&path),
+            std::os::unix::fs::PermissionsExt::from_mode(0o640),
+        )
+        .unwrap();
+        let err = apply(&host, &state, &plan, &|| Ok(empty(&plan))).unwrap_err();
+        assert!(matches!(err, TxnError::Moved { .. }), "{err}");
+        assert!(state.txn_ids().unwrap().is_empty());
+        assert!(state.journal().unwrap().is_none());
+        assert_eq!(host.lstat(&path).unwrap().unwrap().mode, 0o640);
+    }
+
+    #[test]
     fn metadata_that_moved_under_the_lock_is_caught_by_the_snapshot_and_leaves_nothing() {
         let runner = Arc::new(RecordingRunner::new());
         let (_t, host, state, mut plan) = setup(runner);
@@ -1039,7 +1049,7 @@ mod tests {
             std::os::unix::fs::PermissionsExt::from_mode(0o640),
         )
         .unwrap();
-        let touches = snapshot::touches(plan.ops());
+        let (touches, touch_of) = snapshot::touches_indexed(plan.ops());
         let err = begin(
             &host,
             &state,
@@ -1048,7 +1058,7 @@ mod tests {
                 playbook: "t",
                 restores: None,
                 touches: &touches,
-                checks: Some(&plan),
+                checks: Some((&plan, &touch_of)),
                 changes: 1,
                 rules: Vec::new(),
                 handlers: Vec::new(),

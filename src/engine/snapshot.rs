@@ -3,7 +3,7 @@
 //! and restoring it. A manifest lists the entries in the order they were touched;
 //! restoring walks it backwards, so files go before the directories made for them.
 
-use std::collections::{HashMap, HashSet, hash_map};
+use std::collections::{HashMap, hash_map};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -104,10 +104,18 @@ pub enum SnapshotError {
 /// touching N paths costs O(N), not a search of the list per path.
 #[must_use]
 pub fn touches<'a>(ops: impl IntoIterator<Item = &'a Op>) -> Vec<Touch> {
+    touches_indexed(ops).0
+}
+
+/// [`touches`], and for each op (in order) the index of its touch: the snapshot
+/// entry that saved what it changes ([`take`] makes one entry per touch).
+#[must_use]
+pub fn touches_indexed<'a>(ops: impl IntoIterator<Item = &'a Op>) -> (Vec<Touch>, Vec<usize>) {
     let mut out: Vec<Touch> = Vec::new();
+    let mut of_op = Vec::new();
     let mut paths: HashMap<&'a Path, usize> = HashMap::new();
-    let mut keys: HashSet<&'a str> = HashSet::new();
-    let mut packages = false;
+    let mut keys: HashMap<&'a str, usize> = HashMap::new();
+    let mut packages: Option<usize> = None;
     for op in ops {
         let (path, content) = match op {
             Op::WriteFile(w) => (&w.path, true),
@@ -116,26 +124,35 @@ pub fn touches<'a>(ops: impl IntoIterator<Item = &'a Op>) -> Vec<Touch> {
             Op::SetMeta(m) => (&m.path, false),
             Op::MakeDir(d) => (&d.path, false),
             Op::SetSysctl(s) => {
-                if keys.insert(&s.key) {
-                    out.push(Touch::Sysctl(s.key.clone()));
+                match keys.entry(&s.key) {
+                    hash_map::Entry::Occupied(i) => of_op.push(*i.get()),
+                    hash_map::Entry::Vacant(v) => {
+                        v.insert(out.len());
+                        of_op.push(out.len());
+                        out.push(Touch::Sysctl(s.key.clone()));
+                    }
                 }
                 continue;
             }
             Op::Package(_) => {
-                if !std::mem::replace(&mut packages, true) {
+                let i = *packages.get_or_insert_with(|| {
                     out.push(Touch::Packages);
-                }
+                    out.len() - 1
+                });
+                of_op.push(i);
                 continue;
             }
         };
         match paths.entry(path) {
             hash_map::Entry::Occupied(i) => {
+                of_op.push(*i.get());
                 if let Touch::Path { content: c, .. } = &mut out[*i.get()] {
                     *c |= content;
                 }
             }
             hash_map::Entry::Vacant(v) => {
                 v.insert(out.len());
+                of_op.push(out.len());
                 out.push(Touch::Path {
                     path: path.clone(),
                     content,
@@ -143,7 +160,7 @@ pub fn touches<'a>(ops: impl IntoIterator<Item = &'a Op>) -> Vec<Touch> {
             }
         }
     }
-    out
+    (out, of_op)
 }
 
 /// The touches that restore (and later re-restore) what `entries` saved.
@@ -597,8 +614,10 @@ mod tests {
             path: p.into(),
             content,
         };
+        let (list, of_op) = touches_indexed(&ops);
+        assert_eq!(of_op, [0, 1, 2, 3, 1, 3, 2, 4]);
         assert_eq!(
-            touches(&ops),
+            list,
             vec![
                 path("/srv", false),
                 path("/srv/a", true),

@@ -292,6 +292,56 @@ impl<'r> Dirs<'r> {
         }
     }
 
+    /// Changes the mode and/or owner of the file or directory at `path` as a
+    /// planned metadata op says, never through a symlink: one open, then only the
+    /// `fchown` and `fchmod` asked for. `was_mode` is its mode when it was read
+    /// (planned, and checked by the snapshot under the lock, which also saw a file
+    /// or directory there): a chown clears setuid and setgid bits, so it is set
+    /// again when no mode is asked for.
+    pub fn change_meta(
+        &mut self,
+        path: &Path,
+        mode: Option<u32>,
+        (uid, gid): (Option<u32>, Option<u32>),
+        was_mode: u32,
+    ) -> Result<()> {
+        let fd = self.open_nofollow(path)?;
+        let chown = uid.is_some() || gid.is_some();
+        if chown {
+            fchown(&fd, uid.map(Uid::from_raw), gid.map(Gid::from_raw))
+                .map_err(sys(path, "chown"))?;
+        }
+        let mode = mode.or((chown && was_mode & 0o6000 != 0).then_some(was_mode));
+        if let Some(mode) = mode {
+            fchmod(&fd, Mode::from_bits_truncate(mode)).map_err(sys(path, "chmod"))?;
+        }
+        Ok(())
+    }
+
+    /// Opens `path` to change its metadata: read-only, non-blocking, never
+    /// through a symlink (at the end or in its directories).
+    fn open_nofollow(&mut self, path: &Path) -> Result<OwnedFd> {
+        if components(path)?.is_empty() {
+            return open_root(self.root);
+        }
+        let (parent, name) = split(path)?;
+        let dir = self.dir(parent)?.ok_or_else(|| FsError::Sys {
+            path: parent.to_path_buf(),
+            op: "open directory",
+            errno: Errno::ENOENT,
+        })?;
+        match openat(
+            dir.as_fd(),
+            name,
+            OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK,
+            Mode::empty(),
+        ) {
+            Ok(fd) => Ok(fd),
+            Err(Errno::ELOOP) => Err(FsError::Symlink { path: path.into() }),
+            Err(e) => Err(sys(path, "open")(e)),
+        }
+    }
+
     /// [`set_meta`], resolving the parent from the directories held open.
     pub fn set_meta(
         &mut self,
@@ -300,26 +350,7 @@ impl<'r> Dirs<'r> {
         uid: Option<u32>,
         gid: Option<u32>,
     ) -> Result<()> {
-        let fd = if components(path)?.is_empty() {
-            open_root(self.root)?
-        } else {
-            let (parent, name) = split(path)?;
-            let dir = self.dir(parent)?.ok_or_else(|| FsError::Sys {
-                path: parent.to_path_buf(),
-                op: "open directory",
-                errno: Errno::ENOENT,
-            })?;
-            match openat(
-                dir.as_fd(),
-                name,
-                OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK,
-                Mode::empty(),
-            ) {
-                Ok(fd) => fd,
-                Err(Errno::ELOOP) => return Err(FsError::Symlink { path: path.into() }),
-                Err(e) => return Err(sys(path, "open")(e)),
-            }
-        };
+        let fd = self.open_nofollow(path)?;
         let st = nix::sys::stat::fstat(&fd).map_err(sys(path, "stat"))?;
         let kind = Meta::from_stat(&st).kind;
         if !matches!(kind, Kind::File | Kind::Dir) {
@@ -851,7 +882,7 @@ impl Dirs<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
     use super::*;
 
@@ -980,6 +1011,40 @@ mod tests {
         );
         assert!(dirs.list(Path::new("/a/c")).is_err());
         assert!(dirs.list(Path::new("/nope")).unwrap().is_none());
+    }
+
+    #[test]
+    fn change_meta_keeps_setuid_bits_a_chown_clears_and_never_follows_a_link() {
+        let t = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir(t.path().join("bin")).unwrap();
+        let tool = t.path().join("bin/tool");
+        std::fs::write(&tool, "x").unwrap();
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o4755)).unwrap();
+        std::fs::write(outside.path().join("z"), "z").unwrap();
+        std::os::unix::fs::symlink(outside.path().join("z"), t.path().join("bin/link")).unwrap();
+        let mut dirs = Dirs::new(t.path());
+        let uid = nix::unistd::getuid().as_raw();
+        // A chown by root clears setuid; the mode it had is set again.
+        dirs.change_meta(
+            Path::new("/bin/tool"),
+            None,
+            (Some(uid), Some(1000)),
+            0o4755,
+        )
+        .unwrap();
+        let m = lstat(t.path(), Path::new("/bin/tool")).unwrap().unwrap();
+        assert_eq!((m.mode, m.gid), (0o4755, 1000));
+        dirs.change_meta(Path::new("/bin/tool"), Some(0o700), (None, None), 0o4755)
+            .unwrap();
+        let m = lstat(t.path(), Path::new("/bin/tool")).unwrap().unwrap();
+        assert_eq!((m.mode, m.gid), (0o700, 1000));
+        let err = dirs.change_meta(Path::new("/bin/link"), Some(0o777), (None, None), 0o644);
+        assert!(matches!(err, Err(FsError::Symlink { .. })), "{err:?}");
+        assert_eq!(
+            std::fs::metadata(outside.path().join("z")).unwrap().mode() & 0o777,
+            0o644
+        );
     }
 
     #[test]

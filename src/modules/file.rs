@@ -134,32 +134,40 @@ struct Wanted {
 
 impl Wanted {
     fn meta_op(&self, path: &Path, m: &Meta) -> Option<(Op, String)> {
+        let op = self.set_meta(path.to_path_buf(), m)?;
+        Some((op, self.describe(m)))
+    }
+
+    /// The op that gives `path` (whose metadata is `m`) what is wanted, if any.
+    fn set_meta(&self, path: PathBuf, m: &Meta) -> Option<Op> {
         let mode = self.mode.filter(|x| *x != m.mode);
         let uid = self.uid.filter(|x| *x != m.uid);
         let gid = self.gid.filter(|x| *x != m.gid);
         if mode.is_none() && uid.is_none() && gid.is_none() {
             return None;
         }
+        Some(Op::SetMeta(SetMeta {
+            path,
+            mode,
+            uid,
+            gid,
+            expect: (m.mode, m.uid, m.gid),
+        }))
+    }
+
+    /// What [`Wanted::set_meta`] changes, in words ("mode 0644 -> 0640, owner 0 -> 33").
+    fn describe(&self, m: &Meta) -> String {
         let mut what = Vec::new();
-        if let Some(x) = mode {
+        if let Some(x) = self.mode.filter(|x| *x != m.mode) {
             what.push(format!("mode {:04o} -> {x:04o}", m.mode));
         }
-        if let Some(x) = uid {
+        if let Some(x) = self.uid.filter(|x| *x != m.uid) {
             what.push(format!("owner {} -> {x}", m.uid));
         }
-        if let Some(x) = gid {
+        if let Some(x) = self.gid.filter(|x| *x != m.gid) {
             what.push(format!("group {} -> {x}", m.gid));
         }
-        Some((
-            Op::SetMeta(SetMeta {
-                path: path.to_path_buf(),
-                mode,
-                uid,
-                gid,
-                expect: (m.mode, m.uid, m.gid),
-            }),
-            what.join(", "),
-        ))
+        what.join(", ")
     }
 }
 
@@ -415,15 +423,17 @@ fn plan_tree(
                 Kind::File => &files,
                 Kind::Other => continue,
             };
-            if let Some((op, what)) = wanted.meta_op(&logical, &entry.meta) {
-                if examples.len() < 3 {
-                    examples.push(format!("{}: {what}", logical.display()));
-                }
-                ops.push(op);
-            }
             if entry.meta.kind == Kind::Dir {
-                below.push(logical);
+                below.push(logical.clone());
             }
+            // Only the first few are described: words for every path of a big
+            // tree would cost more than the walk.
+            if examples.len() < 3
+                && let Some((_, what)) = wanted.meta_op(&logical, &entry.meta)
+            {
+                examples.push(format!("{}: {what}", logical.display()));
+            }
+            ops.extend(wanted.set_meta(logical, &entry.meta));
         }
         // Depth first, in name order.
         stack.extend(below.drain(..).rev());
