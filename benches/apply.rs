@@ -245,24 +245,34 @@ fn report(f: &Figures) {
         r.wall / c.wall,
     );
     println!(
-        "{:>6} files, CPU (user + system): apply {:.3} s, rollback {:.3} s, chmod -R + chown -R {:.3} s -> apply {:.2}x, rollback {:.2}x; peak RSS apply {:.1} MB, rollback {:.1} MB",
+        "{:>6} files, CPU (user + system): apply {:.2} s, rollback {:.2} s, chmod -R + chown -R {:.2} s -> apply {}, rollback {}; peak RSS apply {:.1} MB, rollback {:.1} MB",
         f.n,
         a.cpu,
         r.cpu,
         c.cpu,
-        a.cpu / c.cpu,
-        r.cpu / c.cpu,
+        cpu_ratio(a.cpu, c.cpu),
+        cpu_ratio(r.cpu, c.cpu),
         kb_to_mb(f.apply_peak_kb),
         kb_to_mb(f.rollback_peak_kb),
     );
     println!(
-        "{:>6} files, converged: plan {:.3} s, find -perm {:.3} s -> {:.2}x wall ({:.2}x CPU)",
+        "{:>6} files, converged: plan {:.3} s, find -perm {:.3} s -> {:.2}x wall ({} CPU)",
         f.n,
         f.plan.wall,
         f.find.wall,
         f.plan.wall / f.find.wall,
-        f.plan.cpu / f.find.cpu,
+        cpu_ratio(f.plan.cpu, f.find.cpu),
     );
+}
+
+/// A ratio of CPU times, which GNU time counts in hundredths of a second: none
+/// below a tenth.
+fn cpu_ratio(a: f64, b: f64) -> String {
+    if b < 0.1 {
+        "n/a (under 0.1 s)".into()
+    } else {
+        format!("{:.2}x", a / b)
+    }
 }
 
 fn kb_to_mb(kb: u64) -> f64 {

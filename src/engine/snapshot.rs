@@ -517,7 +517,7 @@ fn restore_one(
                             fs::write_atomic(root, path, &bytes, owner, "harden-restore")?;
                         }
                     } else {
-                        dirs.set_meta(path, Some(*mode), Some(*uid), Some(*gid))?;
+                        restore_meta(dirs, path, now, (*mode, *uid, *gid))?;
                     }
                 }
                 Saved::Dir { mode, uid, gid } => {
@@ -532,7 +532,7 @@ fn restore_one(
                             },
                         )?;
                     } else {
-                        dirs.set_meta(path, Some(*mode), Some(*uid), Some(*gid))?;
+                        restore_meta(dirs, path, now, (*mode, *uid, *gid))?;
                     }
                 }
                 Saved::Symlink { target } => {
@@ -554,6 +554,30 @@ fn restore_one(
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// Gives the file or directory at `path` (found as `now`) the saved mode and
+/// owner, changing only what differs; something else there is refused.
+fn restore_meta(
+    dirs: &mut fs::Dirs,
+    path: &Path,
+    now: Option<fs::Meta>,
+    (mode, uid, gid): (u32, u32, u32),
+) -> Result<(), SnapshotError> {
+    let Some(m) = now.filter(|m| matches!(m.kind, Kind::File | Kind::Dir)) else {
+        return Err(SnapshotError::Refused {
+            path: path.to_path_buf(),
+            message: "not the file or directory that was saved; left as it is".into(),
+        });
+    };
+    // A chown clears setuid/setgid bits: the mode is then set whatever it was.
+    let chown = (m.uid, m.gid) != (uid, gid);
+    let owner = (Some(uid).filter(|_| chown), Some(gid).filter(|_| chown));
+    let mode = Some(mode).filter(|x| chown || *x != m.mode);
+    if mode.is_some() || chown {
+        dirs.change_meta(path, mode, owner, m.mode)?;
     }
     Ok(())
 }

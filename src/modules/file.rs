@@ -138,14 +138,21 @@ impl Wanted {
         Some((op, self.describe(m)))
     }
 
+    /// Whether a path whose metadata is `m` needs a change.
+    fn differs(&self, m: &Meta) -> bool {
+        self.mode.is_some_and(|x| x != m.mode)
+            || self.uid.is_some_and(|x| x != m.uid)
+            || self.gid.is_some_and(|x| x != m.gid)
+    }
+
     /// The op that gives `path` (whose metadata is `m`) what is wanted, if any.
     fn set_meta(&self, path: PathBuf, m: &Meta) -> Option<Op> {
+        if !self.differs(m) {
+            return None;
+        }
         let mode = self.mode.filter(|x| *x != m.mode);
         let uid = self.uid.filter(|x| *x != m.uid);
         let gid = self.gid.filter(|x| *x != m.gid);
-        if mode.is_none() && uid.is_none() && gid.is_none() {
-            return None;
-        }
         Some(Op::SetMeta(SetMeta {
             path,
             mode,
@@ -412,7 +419,6 @@ fn plan_tree(
             .ok_or_else(|| ctx.invalid(format!("{}: no such directory", dir.display())))?;
         for entry in listed {
             seen += 1;
-            let logical = dir.join(&entry.name);
             let wanted = match entry.meta.kind {
                 Kind::Symlink => {
                     skipped_links += 1;
@@ -423,7 +429,14 @@ fn plan_tree(
                 Kind::File => &files,
                 Kind::Other => continue,
             };
-            if entry.meta.kind == Kind::Dir {
+            let is_dir = entry.meta.kind == Kind::Dir;
+            // A converged file costs no path: the names of a tree are joined only
+            // for what changes or is walked into.
+            if !is_dir && !wanted.differs(&entry.meta) {
+                continue;
+            }
+            let logical = dir.join(&entry.name);
+            if is_dir {
                 below.push(logical.clone());
             }
             // Only the first few are described: words for every path of a big
