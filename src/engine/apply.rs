@@ -1005,10 +1005,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_mode_that_moved_since_the_plan_changes_nothing() {
-        let runner = Arc::new(RecordingRunner::new());
-        let (_t, host, state, mut plan) = setup(runner);
+    /// A plan that makes `/etc/app.conf` `0600`, whose mode then moves to `0640`.
+    fn mode_moved_after_plan(host: &Host, plan: &mut Plan) -> PathBuf {
         let path = PathBuf::from("/etc/app.conf");
         let m = host.lstat(&path).unwrap().unwrap();
         plan.changes[0].ops = vec![Op::SetMeta(crate::plan::SetMeta {
@@ -1023,6 +1021,14 @@ mod tests {
             std::os::unix::fs::PermissionsExt::from_mode(0o640),
         )
         .unwrap();
+        path
+    }
+
+    #[test]
+    fn a_mode_that_moved_since_the_plan_changes_nothing() {
+        let runner = Arc::new(RecordingRunner::new());
+        let (_t, host, state, mut plan) = setup(runner);
+        let path = mode_moved_after_plan(&host, &mut plan);
         let err = apply(&host, &state, &plan, &|| Ok(empty(&plan))).unwrap_err();
         assert!(matches!(err, TxnError::Moved { .. }), "{err}");
         assert!(state.txn_ids().unwrap().is_empty());
@@ -1034,21 +1040,8 @@ mod tests {
     fn metadata_that_moved_under_the_lock_is_caught_by_the_snapshot_and_leaves_nothing() {
         let runner = Arc::new(RecordingRunner::new());
         let (_t, host, state, mut plan) = setup(runner);
-        let path = PathBuf::from("/etc/app.conf");
-        let m = host.lstat(&path).unwrap().unwrap();
-        plan.changes[0].ops = vec![Op::SetMeta(crate::plan::SetMeta {
-            path: path.clone(),
-            mode: Some(0o600),
-            uid: None,
-            gid: None,
-            expect: (m.mode, m.uid, m.gid),
-        })];
         // Changed after the plan (and its first check), before the snapshot.
-        std::fs::set_permissions(
-            host.path(&path),
-            std::os::unix::fs::PermissionsExt::from_mode(0o640),
-        )
-        .unwrap();
+        let path = mode_moved_after_plan(&host, &mut plan);
         let (touches, touch_of) = snapshot::touches_indexed(plan.ops());
         let err = begin(
             &host,
