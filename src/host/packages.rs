@@ -95,26 +95,52 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 /// The installed packages of a dpkg status file: name → version (a package
-/// counts as installed when its status is `install ok installed`).
+/// counts as installed when its status is `install ok installed`). One pass
+/// over the lines, looking only at the three fields it needs: planning reads
+/// the file once per rule, so this is on the hot path of a large playbook.
 #[must_use]
 pub fn parse_status(text: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    for stanza in text.split("\n\n") {
-        let (mut name, mut version, mut installed) = (None, None, false);
-        for line in stanza.lines() {
-            if let Some(v) = line.strip_prefix("Package: ") {
-                name = Some(v.trim());
-            } else if let Some(v) = line.strip_prefix("Version: ") {
-                version = Some(v.trim());
-            } else if let Some(v) = line.strip_prefix("Status: ") {
-                installed = v.trim() == "install ok installed";
-            }
-        }
-        if let (Some(n), true) = (name, installed) {
+    let (mut name, mut version, mut installed) = (None, None, false);
+    let mut flush = |name: &mut Option<&str>, version: &mut Option<&str>, installed: &mut bool| {
+        if let (Some(n), true) = (name.take(), *installed) {
             out.insert(n.to_string(), version.unwrap_or_default().to_string());
         }
+        *version = None;
+        *installed = false;
+    };
+    for line in text.split('\n') {
+        match line.as_bytes().first() {
+            None => flush(&mut name, &mut version, &mut installed),
+            Some(b'P') => {
+                if let Some(v) = line.strip_prefix("Package: ") {
+                    name = Some(v.trim());
+                }
+            }
+            Some(b'V') => {
+                if let Some(v) = line.strip_prefix("Version: ") {
+                    version = Some(v.trim());
+                }
+            }
+            Some(b'S') => {
+                if let Some(v) = line.strip_prefix("Status: ") {
+                    installed = v.trim() == "install ok installed";
+                }
+            }
+            Some(_) => {}
+        }
     }
+    flush(&mut name, &mut version, &mut installed);
     out
+}
+
+/// A dpkg status file's bytes as text: checked as UTF-8 (fast), repaired
+/// lossily only when it is not.
+fn status_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
 }
 
 /// The packages installed in the root: name → version.
@@ -145,13 +171,47 @@ fn installed_with(
     runner: &dyn Runner,
 ) -> Result<BTreeMap<String, String>, String> {
     match manager {
-        Manager::Rpm => rpm::installed(root, root == Path::new("/"), runner),
+        Manager::Rpm => {
+            let db = rpm::Database::read(root)?;
+            let mut key = vec![b'r'];
+            key.extend(db.key());
+            memo(key, |_| db.query(root == Path::new("/"), runner))
+        }
         Manager::Dpkg => match super::fs::read(root, Path::new(STATUS)) {
-            Ok(Some(b)) => Ok(parse_status(&String::from_utf8_lossy(&b))),
+            Ok(Some(mut b)) => {
+                b.insert(0, b'd');
+                memo(b, |b| Ok(parse_status(&status_text(&b[1..]))))
+            }
             Ok(None) => Err(format!("{STATUS} is missing: not a dpkg-based root")),
             Err(e) => Err(e.to_string()),
         },
     }
+}
+
+/// The last package database read, whole (`d` and dpkg's status file, or `r`
+/// and an rpm database), and the installed set it holds.
+type Memo = Option<(Vec<u8>, BTreeMap<String, String>)>;
+static LAST: std::sync::Mutex<Memo> = std::sync::Mutex::new(None);
+
+/// The installed set of the database `key`: remembered from the last call when
+/// the database is byte for byte the same, so a playbook of 200 package rules
+/// parses (or queries) it once, not 200 times. Keyed by the whole content,
+/// never by a time stamp or inode, so it cannot answer for a changed database.
+fn memo(
+    key: Vec<u8>,
+    compute: impl FnOnce(&[u8]) -> Result<BTreeMap<String, String>, String>,
+) -> Result<BTreeMap<String, String>, String> {
+    if let Ok(last) = LAST.lock()
+        && let Some((k, set)) = last.as_ref()
+        && *k == key
+    {
+        return Ok(set.clone());
+    }
+    let set = compute(&key)?;
+    if let Ok(mut last) = LAST.lock() {
+        *last = Some((key, set.clone()));
+    }
+    Ok(set)
 }
 
 /// The root's uncompressed package lists (`*_Packages` regular files; lists kept
@@ -364,6 +424,22 @@ mod tests {
             Some("1.9.13p3-1+deb12u1")
         );
         assert!(!got.contains_key("gone"));
+    }
+
+    #[test]
+    fn a_changed_database_is_never_answered_from_memory() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path();
+        let status = root.join("var/lib/dpkg/status");
+        std::fs::create_dir_all(status.parent().unwrap()).unwrap();
+        let one = "Package: tree\nStatus: install ok installed\nVersion: 2.1.0-1\n";
+        std::fs::write(&status, one).unwrap();
+        let read = || installed_with(root, Manager::Dpkg, &SystemRunner).unwrap();
+        assert_eq!(read().keys().collect::<Vec<_>>(), ["tree"]);
+        assert_eq!(read().keys().collect::<Vec<_>>(), ["tree"]);
+        // Same length, same inode, one byte different.
+        std::fs::write(&status, one.replace("tree", "wget")).unwrap();
+        assert_eq!(read().keys().collect::<Vec<_>>(), ["wget"]);
     }
 
     #[test]

@@ -175,141 +175,185 @@ pub fn dnf_ready() -> Result<(), String> {
     .map(|_| ())
 }
 
-/// The packages installed in `root` (`live`: the running system).
-///
-/// # Errors
-/// No database, a database that cannot be copied or read, or missing tools.
-pub fn installed(
-    root: &Path,
-    live: bool,
-    runner: &dyn Runner,
-) -> Result<BTreeMap<String, String>, String> {
-    if live {
-        let out = runner
-            .run(&Cmd::new(["rpm", "-qa", "--qf", QUERY]))
-            .map_err(|e| e.to_string())?;
-        return if out.success() {
-            Ok(parse_query(&out.stdout))
-        } else {
-            Err(format!("rpm -qa failed: {}", out.brief()))
-        };
-    }
-    let db = database(root)?;
-    let why = "it reads the root's rpm database, confined";
-    let rpm = machine("rpm", "rpm", why)?;
-    let bwrap = machine("bwrap", "bubblewrap", why)?;
-    let copy = copy_database(root, &db)?;
-    let mut argv: Vec<OsString> = Vec::new();
-    if nix::unistd::geteuid().is_root() {
-        argv.push(machine("setpriv", "util-linux", why)?.into_os_string());
-        argv.extend(["--reuid=65534", "--regid=65534", "--clear-groups", "--"].map(OsString::from));
-    }
-    argv.push(bwrap.into_os_string());
-    argv.extend(
-        [
-            "--unshare-all",
-            "--uid",
-            "0",
-            "--gid",
-            "0",
-            "--hostname",
-            "harden-rpm",
-            "--die-with-parent",
-            "--new-session",
-            "--clearenv",
-            "--setenv",
-            "PATH",
-            "/usr/bin:/bin",
-            "--setenv",
-            "LC_ALL",
-            "C",
-            "--setenv",
-            "HOME",
-            "/rpmdb",
-        ]
-        .map(OsString::from),
-    );
-    // This machine's programs and libraries, and /etc for the loader's cache
-    // and rpm's own configuration; the top-level links of a merged /usr as they are.
-    for top in [
-        "usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32",
-    ] {
-        let host = Path::new("/").join(top);
-        match std::fs::symlink_metadata(&host) {
-            Ok(m) if m.file_type().is_symlink() => {
-                if let Ok(target) = std::fs::read_link(&host) {
-                    argv.extend(["--symlink".into(), target.into_os_string(), host.into()]);
-                }
-            }
-            Ok(m) if m.is_dir() => {
-                argv.extend(["--ro-bind".into(), host.clone().into(), host.into()]);
-            }
-            _ => {}
-        }
-    }
-    argv.extend(
-        [
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind",
-        ]
-        .map(OsString::from),
-    );
-    argv.push(copy.path().as_os_str().to_owned());
-    argv.extend(["/rpmdb", "--"].map(OsString::from));
-    argv.push(rpm.into_os_string());
-    argv.extend(["--dbpath", "/rpmdb", "-qa", "--qf", QUERY].map(OsString::from));
-    let mut cmd = Cmd::new(argv);
-    cmd.timeout = Duration::from_secs(300);
-    let out = runner.run(&cmd).map_err(|e| e.to_string())?;
-    if out.success() {
-        Ok(parse_query(&out.stdout))
-    } else {
-        Err(format!(
-            "reading {} with this machine's rpm (confined) failed: {}",
-            db.display(),
-            out.brief()
-        ))
-    }
+/// A root's rpm database as read (never through a symlink of the root): its
+/// directory and its regular files (but rpm's lock and Berkeley DB's
+/// environment files), at most [`MAX_DB_BYTES`].
+pub struct Database {
+    path: PathBuf,
+    files: Vec<(OsString, Vec<u8>)>,
 }
 
-/// Copies the regular files of the database directory `db` (but rpm's lock and
-/// Berkeley DB's environment files) into a fresh temp directory that the
-/// sandbox's `nobody` owns.
-fn copy_database(root: &Path, db: &Path) -> Result<tempfile::TempDir, String> {
-    use std::os::unix::fs::PermissionsExt;
-    let io = |e: std::io::Error| format!("copying the rpm database: {e}");
-    let dir = tempfile::Builder::new()
-        .prefix("harden-rpmdb-")
-        .tempdir()
-        .map_err(io)?;
-    let owner = nix::unistd::geteuid().is_root().then_some(65534);
-    let mut total = 0u64;
-    for (name, kind) in fs::entries(root, db).map_err(|e| e.to_string())? {
-        let n = name.to_string_lossy();
-        if kind != Kind::File || n == ".rpm.lock" || n.starts_with("__db.") {
-            continue;
+impl Database {
+    /// Reads the database of `root` ([`database`] finds it).
+    ///
+    /// # Errors
+    /// No database, one behind a symlink, or one too large.
+    pub fn read(root: &Path) -> Result<Self, String> {
+        let path = database(root)?;
+        let mut files = Vec::new();
+        let mut total = 0u64;
+        for (name, kind) in fs::entries(root, &path).map_err(|e| e.to_string())? {
+            let n = name.to_string_lossy();
+            if kind != Kind::File || n == ".rpm.lock" || n.starts_with("__db.") {
+                continue;
+            }
+            let logical = path.join(&name);
+            total += fs::lstat(root, &logical)
+                .map_err(|e| e.to_string())?
+                .map_or(0, |m| m.len);
+            if total > MAX_DB_BYTES {
+                return Err(format!(
+                    "{}: the rpm database is larger than {} MiB; refusing to read it",
+                    path.display(),
+                    MAX_DB_BYTES >> 20
+                ));
+            }
+            if let Some(bytes) = fs::read(root, &logical).map_err(|e| e.to_string())? {
+                files.push((name, bytes));
+            }
         }
-        let logical = db.join(&name);
-        let len = fs::lstat(root, &logical)
-            .map_err(|e| e.to_string())?
-            .map_or(0, |m| m.len);
-        total += len;
-        if total > MAX_DB_BYTES {
-            return Err(format!(
-                "{}: the rpm database is larger than {} MiB; refusing to copy it",
-                db.display(),
-                MAX_DB_BYTES >> 20
-            ));
-        }
-        let Some(bytes) = fs::read(root, &logical).map_err(|e| e.to_string())? else {
-            continue;
-        };
-        let to = dir.path().join(&name);
-        std::fs::write(&to, bytes).map_err(io)?;
-        std::os::unix::fs::chown(&to, owner, owner).map_err(io)?;
+        Ok(Self { path, files })
     }
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).map_err(io)?;
-    std::os::unix::fs::chown(dir.path(), owner, owner).map_err(io)?;
-    Ok(dir)
+
+    /// The directory, as a logical path of the root.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The whole database as one byte string: equal keys, equal databases, so
+    /// equal answers to a query.
+    #[must_use]
+    pub fn key(&self) -> Vec<u8> {
+        use std::os::unix::ffi::OsStrExt;
+        let mut key = Vec::new();
+        for (name, bytes) in &self.files {
+            key.extend_from_slice(name.as_bytes());
+            key.push(0);
+            key.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+            key.extend_from_slice(bytes);
+        }
+        key
+    }
+
+    /// The packages the database holds: on the running system (`live`) its own
+    /// `rpm -qa`; otherwise this machine's rpm on a copy, confined (see the
+    /// module docs).
+    ///
+    /// # Errors
+    /// A query that fails, or missing tools.
+    pub fn query(
+        &self,
+        live: bool,
+        runner: &dyn Runner,
+    ) -> Result<BTreeMap<String, String>, String> {
+        if live {
+            let out = runner
+                .run(&Cmd::new(["rpm", "-qa", "--qf", QUERY]))
+                .map_err(|e| e.to_string())?;
+            return if out.success() {
+                Ok(parse_query(&out.stdout))
+            } else {
+                Err(format!("rpm -qa failed: {}", out.brief()))
+            };
+        }
+        let why = "it reads the root's rpm database, confined";
+        let rpm = machine("rpm", "rpm", why)?;
+        let bwrap = machine("bwrap", "bubblewrap", why)?;
+        let copy = self.copy()?;
+        let mut argv: Vec<OsString> = Vec::new();
+        if nix::unistd::geteuid().is_root() {
+            argv.push(machine("setpriv", "util-linux", why)?.into_os_string());
+            argv.extend(
+                ["--reuid=65534", "--regid=65534", "--clear-groups", "--"].map(OsString::from),
+            );
+        }
+        argv.push(bwrap.into_os_string());
+        argv.extend(
+            [
+                "--unshare-all",
+                "--uid",
+                "0",
+                "--gid",
+                "0",
+                "--hostname",
+                "harden-rpm",
+                "--die-with-parent",
+                "--new-session",
+                "--clearenv",
+                "--setenv",
+                "PATH",
+                "/usr/bin:/bin",
+                "--setenv",
+                "LC_ALL",
+                "C",
+                "--setenv",
+                "HOME",
+                "/rpmdb",
+            ]
+            .map(OsString::from),
+        );
+        // This machine's programs and libraries, and /etc for the loader's cache
+        // and rpm's own configuration; the top-level links of a merged /usr as they are.
+        for top in [
+            "usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32",
+        ] {
+            let host = Path::new("/").join(top);
+            match std::fs::symlink_metadata(&host) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    if let Ok(target) = std::fs::read_link(&host) {
+                        argv.extend(["--symlink".into(), target.into_os_string(), host.into()]);
+                    }
+                }
+                Ok(m) if m.is_dir() => {
+                    argv.extend(["--ro-bind".into(), host.clone().into(), host.into()]);
+                }
+                _ => {}
+            }
+        }
+        argv.extend(
+            [
+                "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind",
+            ]
+            .map(OsString::from),
+        );
+        argv.push(copy.path().as_os_str().to_owned());
+        argv.extend(["/rpmdb", "--"].map(OsString::from));
+        argv.push(rpm.into_os_string());
+        argv.extend(["--dbpath", "/rpmdb", "-qa", "--qf", QUERY].map(OsString::from));
+        let mut cmd = Cmd::new(argv);
+        cmd.timeout = Duration::from_secs(300);
+        let out = runner.run(&cmd).map_err(|e| e.to_string())?;
+        if out.success() {
+            Ok(parse_query(&out.stdout))
+        } else {
+            Err(format!(
+                "reading {} with this machine's rpm (confined) failed: {}",
+                self.path.display(),
+                out.brief()
+            ))
+        }
+    }
+
+    /// Writes the files into a fresh temp directory that the sandbox's
+    /// `nobody` owns (sqlite needs to write beside a database in WAL mode).
+    fn copy(&self) -> Result<tempfile::TempDir, String> {
+        use std::os::unix::fs::PermissionsExt;
+        let io = |e: std::io::Error| format!("copying the rpm database: {e}");
+        let dir = tempfile::Builder::new()
+            .prefix("harden-rpmdb-")
+            .tempdir()
+            .map_err(io)?;
+        let owner = nix::unistd::geteuid().is_root().then_some(65534);
+        for (name, bytes) in &self.files {
+            let to = dir.path().join(name);
+            std::fs::write(&to, bytes).map_err(io)?;
+            std::os::unix::fs::chown(&to, owner, owner).map_err(io)?;
+        }
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+        std::os::unix::fs::chown(dir.path(), owner, owner).map_err(io)?;
+        Ok(dir)
+    }
 }
 
 /// What one dnf run does.

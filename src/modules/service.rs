@@ -14,8 +14,12 @@
 //! with sysvinit reads), template units and `[Install]` specifiers (errors).
 
 use std::collections::BTreeSet;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, openat};
+use nix::sys::stat::Mode;
 use serde::Deserialize;
 
 use super::{Ctx, ModuleError, Out, missing_parents};
@@ -208,10 +212,16 @@ fn find_unit(ctx: &Ctx, name: &str) -> Result<Unit, ModuleError> {
     if path.is_none() {
         for dir in &SEARCH[1..] {
             let logical = Path::new(dir).join(name);
-            let Some(real) = fs::resolve_dirs(&ctx.host.root, &logical) else {
-                continue;
+            // One walk where no directory on the way is a link; the root's
+            // own directory links (`/lib` -> `usr/lib`) resolved only then.
+            let found = match ctx.host.lstat(&logical) {
+                Ok(meta) => meta.is_some(),
+                Err(_) => match fs::resolve_dirs(&ctx.host.root, &logical) {
+                    Some(real) => ctx.host.lstat(&real).map_err(ctx.fs())?.is_some(),
+                    None => false,
+                },
             };
-            if ctx.host.lstat(&real).map_err(ctx.fs())?.is_some() {
+            if found {
                 path = Some(logical);
                 break;
             }
@@ -278,34 +288,82 @@ fn disable_links(ctx: &Ctx, u: &Unit) -> Result<Vec<(PathBuf, PathBuf)>, ModuleE
     let names: BTreeSet<&str> = std::iter::once(u.name.as_str())
         .chain(u.install.alias.iter().map(String::as_str))
         .collect();
+    let mut out = Vec::new();
+    for (link, target) in etc_links(ctx)? {
+        let by_name = link
+            .file_name()
+            .is_some_and(|n| names.contains(n.to_string_lossy().as_ref()));
+        let base = target
+            .file_name()
+            .map(|b| b.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !is_null(&target) && (by_name || names.contains(base.as_str())) {
+            out.push((link, target));
+        }
+    }
+    Ok(out)
+}
+
+/// Every symlink in `/etc/systemd/system` and the directories right below it,
+/// with its target. `/etc/systemd/system` is opened once without following a
+/// symlink, its subdirectories from its descriptor (`O_NOFOLLOW`), and each
+/// link read through its directory's descriptor: a playbook disabling 200
+/// units reads these directories 200 times, so no path is walked from the
+/// root twice. Names come from listing the directory; only links of the
+/// opened directories themselves are ever read.
+fn etc_links(ctx: &Ctx) -> Result<Vec<(PathBuf, PathBuf)>, ModuleError> {
     let root = &ctx.host.root;
     let etc = Path::new(ETC);
-    let mut dirs = vec![etc.to_path_buf()];
-    for (name, kind) in fs::entries(root, etc).map_err(ctx.fs())? {
-        if kind == Kind::Dir {
-            dirs.push(etc.join(name));
+    let Some(top) = fs::open_dir(root, etc).map_err(ctx.fs())? else {
+        return Ok(Vec::new());
+    };
+    let sys = |path: PathBuf, op: &'static str| {
+        move |errno| {
+            ctx.fs()(fs::FsError::Sys {
+                path: path.clone(),
+                op,
+                errno,
+            })
         }
-    }
+    };
     let mut out = Vec::new();
-    for dir in dirs {
-        for (name, kind) in fs::entries(root, &dir).map_err(ctx.fs())? {
-            if kind != Kind::Symlink {
+    let mut dirs = vec![(etc.to_path_buf(), top)];
+    let mut i = 0;
+    while i < dirs.len() {
+        let (dir, fd) = (&dirs[i].0, &dirs[i].1);
+        let Ok(list) = std::fs::read_dir(fs::host_path(root, dir)) else {
+            i += 1;
+            continue;
+        };
+        let mut below = Vec::new();
+        for entry in list.flatten() {
+            let name = entry.file_name();
+            let path = dir.join(&name);
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if is_dir && i == 0 {
+                match openat(
+                    fd.as_fd(),
+                    name.as_os_str(),
+                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                ) {
+                    Ok(sub) => below.push((path, sub)),
+                    Err(Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP) => {}
+                    Err(e) => return Err(sys(path, "open directory")(e)),
+                }
                 continue;
             }
-            let link = dir.join(&name);
-            let Some(target) = fs::read_link(root, &link).map_err(ctx.fs())? else {
-                continue;
-            };
-            let base = target
-                .file_name()
-                .map(|b| b.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let by_name = names.contains(name.to_string_lossy().as_ref());
-            if !is_null(&target) && (by_name || names.contains(base.as_str())) {
-                out.push((link, target));
+            match nix::fcntl::readlinkat(fd.as_fd(), name.as_os_str()) {
+                Ok(t) => out.push((path, PathBuf::from(t))),
+                Err(Errno::ENOENT | Errno::EINVAL) => {}
+                Err(e) => return Err(sys(path, "readlink")(e)),
             }
         }
+        dirs.extend(below);
+        i += 1;
     }
+    // Listing order is the file system's: the plan's is by path.
+    out.sort();
     Ok(out)
 }
 
