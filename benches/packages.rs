@@ -264,7 +264,7 @@ fn main() {
         t.path(),
         "one-rule.yml",
         &format!(
-            "{} packages in 2 rules + {} services",
+            "{} packages in 2 rules + {service_rules} service rules ({} units)",
             names.len(),
             units.len()
         ),

@@ -159,6 +159,8 @@ struct Unit {
     /// Where the unit file is, as links point to it (`/lib/systemd/system/x`).
     path: PathBuf,
     install: Install,
+    /// What `/etc/systemd/system/NAME` was when the unit was found.
+    etc: EtcEntry,
 }
 
 /// What is at `/etc/systemd/system/NAME`.
@@ -209,32 +211,36 @@ fn find_unit(ctx: &Ctx, name: &str) -> Result<Unit, ModuleError> {
         }
         _ => {}
     }
+    // Where to read it: the same path, or with the root's directory links
+    // (`/lib` -> `usr/lib`) resolved when the search found it through one.
+    let mut read_at = path.clone();
     if path.is_none() {
         for dir in &SEARCH[1..] {
             let logical = Path::new(dir).join(name);
             // One walk where no directory on the way is a link; the root's
-            // own directory links (`/lib` -> `usr/lib`) resolved only then.
+            // own directory links resolved only then.
             let found = match ctx.host.lstat(&logical) {
-                Ok(meta) => meta.is_some(),
+                Ok(meta) => meta.map(|_| logical.clone()),
                 Err(_) => match fs::resolve_dirs(&ctx.host.root, &logical) {
-                    Some(real) => ctx.host.lstat(&real).map_err(ctx.fs())?.is_some(),
-                    None => false,
+                    Some(real) => ctx.host.lstat(&real).map_err(ctx.fs())?.map(|_| real),
+                    None => None,
                 },
             };
-            if found {
+            if let Some(real) = found {
                 path = Some(logical);
+                read_at = Some(real);
                 break;
             }
         }
     }
-    let Some(path) = path else {
+    let (Some(path), Some(read_at)) = (path, read_at) else {
         return Err(ctx.invalid(format!(
             "the root has no unit {name} (looked in {})",
             SEARCH.join(", ")
         )));
     };
     // Vendor units may themselves be links (ctrl-alt-del.target -> reboot.target).
-    let text = fs::read_resolving(&ctx.host.root, &path)
+    let text = fs::read_resolving(&ctx.host.root, &read_at)
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .ok_or_else(|| ctx.invalid(format!("{}: cannot read the unit", path.display())))?;
     let install = Install::parse(&text)
@@ -243,6 +249,7 @@ fn find_unit(ctx: &Ctx, name: &str) -> Result<Unit, ModuleError> {
         name: name.to_string(),
         path,
         install,
+        etc,
     })
 }
 
@@ -446,7 +453,7 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         )));
     }
     let unit = find_unit(ctx, &name)?;
-    let etc = etc_entry(ctx, &name)?;
+    let etc = unit.etc.clone();
     let masked_now = matches!(&etc, EtcEntry::Link(t) if is_null(t));
     let will_be_masked = p.masked.unwrap_or(masked_now);
     if will_be_masked && p.enabled == Some(true) {
