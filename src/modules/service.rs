@@ -649,4 +649,77 @@ mod tests {
             ]
         );
     }
+
+    /// `enabled: true` with `state: stopped` on a running systemd, through the
+    /// recording runner: the link is made as a file operation, then one
+    /// daemon-reload and the stop; the rollback removes the link, reloads and
+    /// starts the unit again.
+    #[test]
+    fn live_enable_and_stop_then_rollback_starts_it_again() {
+        use std::sync::Arc;
+
+        use crate::engine::state::{Outcome, StateDir};
+        use crate::engine::{self, Filter, apply};
+        use crate::host::Host;
+        use crate::host::facts::Init;
+        use crate::host::runner::RecordingRunner;
+        use crate::playbook::{self, Source};
+
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("root");
+        let unit = root.join("usr/lib/systemd/system/app.service");
+        std::fs::create_dir_all(unit.parent().unwrap()).unwrap();
+        std::fs::write(
+            &unit,
+            "[Service]\nExecStart=/bin/true\n\n[Install]\nWantedBy=multi-user.target\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(root.join("etc/systemd/system")).unwrap();
+        let pb = t.path().join("pb.yml");
+        std::fs::write(
+            &pb,
+            "name: t\ntasks:\n  - name: app enabled, not running\n    id: svc.app\n    service: { name: app, enabled: true, state: stopped }\n",
+        )
+        .unwrap();
+        let pb = playbook::load(&[Source::File(pb)], &std::collections::BTreeMap::new()).unwrap();
+        // Every `is-active` answers "active".
+        let runner = Arc::new(RecordingRunner::new());
+        let mut host = Host::new(root.clone(), runner.clone());
+        host.facts.init = Init::Systemd;
+        let plan = engine::plan(&host, &pb, &Filter::default()).unwrap();
+        let summaries: Vec<&str> = plan.changes.iter().map(|c| c.summary.as_str()).collect();
+        assert_eq!(
+            summaries,
+            [
+                "enable app.service: create symlink -> /usr/lib/systemd/system/app.service",
+                "stop app.service"
+            ]
+        );
+        let state = StateDir::new(t.path().join("state")).unwrap();
+        let empty = crate::engine::plan::Plan {
+            changes: Vec::new(),
+            ..plan.clone()
+        };
+        let report = apply::apply(&host, &state, &plan, &|| Ok(empty.clone())).unwrap();
+        assert_eq!(report.outcome, Outcome::Committed, "{:?}", report.message);
+        let link = root.join("etc/systemd/system/multi-user.target.wants/app.service");
+        assert_eq!(
+            std::fs::read_link(&link).unwrap(),
+            Path::new("/usr/lib/systemd/system/app.service")
+        );
+        let report = apply::rollback(&host, &state, None).unwrap();
+        assert_eq!(report.outcome, Outcome::Committed, "{:?}", report.message);
+        assert!(std::fs::symlink_metadata(&link).is_err(), "the link stayed");
+        let calls: Vec<String> = runner.calls().iter().map(|c| c.join(" ")).collect();
+        assert_eq!(
+            calls,
+            [
+                "systemctl is-active --quiet app.service",
+                "systemctl daemon-reload",
+                "systemctl stop app.service",
+                "systemctl daemon-reload",
+                "systemctl start app.service",
+            ]
+        );
+    }
 }
