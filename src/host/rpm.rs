@@ -55,14 +55,7 @@ pub const WAIT: Duration = Duration::from_secs(120);
 
 /// [`WAIT`], or in debug builds `HARDEN_LOCK_WAIT_MS` (as for the account locks).
 fn wait() -> Duration {
-    if cfg!(debug_assertions)
-        && let Some(ms) = std::env::var("HARDEN_LOCK_WAIT_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-    {
-        return Duration::from_millis(ms);
-    }
-    WAIT
+    super::locks::bounded(WAIT)
 }
 
 /// The most a root's rpm database may hold to be copied for reading.
@@ -391,7 +384,7 @@ fn rpm_lock_holder(root: &Path, db: &Path) -> Result<Option<i32>, String> {
     Ok((i32::from(probe.l_type) != nix::libc::F_UNLCK).then_some(probe.l_pid))
 }
 
-/// Waits (up to `deadline`) until no other process holds rpm's lock.
+/// Waits, up to [`WAIT`] from `start`, until no other process holds rpm's lock.
 fn wait_for_rpm_lock(root: &Path, db: &Path, start: Instant) -> Result<(), String> {
     loop {
         let Some(pid) = rpm_lock_holder(root, db)? else {
