@@ -73,15 +73,11 @@ fn entry(
     match e {
         Entry::Packages { installed } => {
             for (name, version) in installed {
-                let version_ok = !version.is_empty()
-                    && version
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || ".+~:-".contains(c));
-                if !crate::host::packages::valid_name(name) || !version_ok {
+                if !crate::host::packages::valid_record(name, version) {
                     return Err(refuse(
                         file,
                         &format!(
-                            "entry {n}: package `{}` version `{}` is not a Debian package name and version",
+                            "entry {n}: package `{}` version `{}` is not a Debian package name and version, nor an RPM one",
                             name.escape_debug(),
                             version.escape_debug()
                         ),

@@ -198,20 +198,14 @@ pub fn take(
                 key: key.clone(),
                 value: read_live(key),
             },
-            Touch::Packages => {
-                let status = Path::new("/var/lib/dpkg/status");
-                let Some(bytes) = fs::read(root, status)? else {
-                    return Err(SnapshotError::Refused {
-                        path: status.into(),
-                        message: "missing: the installed packages cannot be saved".into(),
-                    });
-                };
-                Entry::Packages {
-                    installed: crate::host::packages::parse_status(&String::from_utf8_lossy(
-                        &bytes,
-                    )),
-                }
-            }
+            Touch::Packages => Entry::Packages {
+                installed: crate::host::packages::installed_at(root).map_err(|e| {
+                    SnapshotError::Refused {
+                        path: root.to_path_buf(),
+                        message: format!("the installed packages cannot be saved: {e}"),
+                    }
+                })?,
+            },
             Touch::Path { path, content } => {
                 let saved = match dirs.lstat(path)? {
                     None => Saved::Absent,
@@ -310,7 +304,7 @@ pub fn restore_packages(host: &crate::host::Host, entries: &[Entry]) -> Vec<Stri
             && let Err(e) = apt(host, &AptRun::Install(reinstall.clone()))
         {
             problems.push(format!(
-                "packages: reinstalling {} (from the apt cache, or the network when the .deb is gone): {e}",
+                "packages: reinstalling {} (from the package cache, or the network when the package is gone): {e}",
                 reinstall.join(" ")
             ));
         }
@@ -404,7 +398,7 @@ fn package_preview(
     }
     if !reinstall.is_empty() {
         parts.push(format!(
-            "reinstall {} (from the apt cache, else the network)",
+            "reinstall {} (from the package cache, else the network)",
             reinstall.join(" ")
         ));
     }

@@ -33,6 +33,13 @@ pub const WAIT: Duration = Duration::from_secs(15);
 /// [`WAIT`], or in debug builds `HARDEN_LOCK_WAIT_MS` (so tests of a busy lock
 /// need not wait 15 s).
 fn wait() -> Duration {
+    bounded(WAIT)
+}
+
+/// How long to wait for another program's lock whose usual bound is `usual`:
+/// `usual`, or in debug builds `HARDEN_LOCK_WAIT_MS` (for the tests).
+#[must_use]
+pub fn bounded(usual: Duration) -> Duration {
     if cfg!(debug_assertions)
         && let Some(ms) = std::env::var("HARDEN_LOCK_WAIT_MS")
             .ok()
@@ -40,7 +47,7 @@ fn wait() -> Duration {
     {
         return Duration::from_millis(ms);
     }
-    WAIT
+    usual
 }
 const POLL: Duration = Duration::from_millis(100);
 

@@ -11,6 +11,7 @@ pub mod ids;
 pub mod kernel;
 pub mod locks;
 pub mod packages;
+pub mod rpm;
 pub mod runner;
 pub mod service;
 

@@ -1,7 +1,9 @@
-//! Debian packages of a root: the installed set read from its dpkg database
-//! (`var/lib/dpkg/status`, parsed in-process: planning runs nothing), whether
-//! its package lists know a name, and apt runs that install, purge or reinstall
-//! packages.
+//! Packages of a root, through the package manager its OS family uses:
+//! [`Manager::Dpkg`] (Debian, Ubuntu, and any root not RHEL-family) or
+//! [`Manager::Rpm`] (RHEL-family, [`super::rpm`]). Here: the installed set
+//! (dpkg's from its database `var/lib/dpkg/status`, parsed in-process: planning
+//! runs nothing), whether a Debian root's package lists know a name, and the
+//! runs that install, remove, purge or reinstall packages.
 //!
 //! On the running system apt runs as it is (non-interactive, keeping changed
 //! configuration files, waiting a bounded time for the dpkg lock). Under `--root`
@@ -10,14 +12,18 @@
 //! `policy-rc.d` that forbids starting services, so an offline root never gets a
 //! running daemon. Those are the root's programs and maintainer scripts running
 //! as root: harden does that only for a root the operator declares trusted
-//! ([`TRUST_ENV`]); for any other root a package rule is refused.
+//! ([`TRUST_ENV`]); for any other root a package rule is refused. The same
+//! declaration holds for RHEL-family roots, whose packages' scriptlets run as
+//! root (chrooted) under this machine's dnf.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use super::Host;
-use super::runner::Cmd;
+use super::facts::OsFamily;
+use super::rpm;
+use super::runner::{Cmd, Runner, SystemRunner};
 
 /// The environment variable that declares a `--root` trusted to run its own
 /// package manager (an image the operator built).
@@ -25,6 +31,57 @@ pub const TRUST_ENV: &str = "HARDEN_TRUST_ROOT_PACKAGES";
 
 const STATUS: &str = "/var/lib/dpkg/status";
 const LISTS: &str = "/var/lib/apt/lists";
+
+/// The package manager of a root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Manager {
+    /// apt and dpkg.
+    Dpkg,
+    /// dnf and rpm.
+    Rpm,
+}
+
+impl Manager {
+    /// The manager of an OS family: rpm for RHEL-family, dpkg otherwise (a root
+    /// without a dpkg database then says so).
+    #[must_use]
+    pub fn of(family: OsFamily) -> Self {
+        if family == OsFamily::Redhat {
+            Self::Rpm
+        } else {
+            Self::Dpkg
+        }
+    }
+
+    /// The front end that changes packages, as the plan names it.
+    #[must_use]
+    pub fn front_end(self) -> &'static str {
+        match self {
+            Self::Dpkg => "apt",
+            Self::Rpm => "dnf",
+        }
+    }
+}
+
+/// The package manager of the host's root.
+#[must_use]
+pub fn manager(host: &Host) -> Manager {
+    Manager::of(host.facts.os_family)
+}
+
+/// Whether `name` is a package name of some manager harden drives (Debian's or
+/// RPM's rules; never starting with `-`): what a playbook may name.
+#[must_use]
+pub fn valid_any_name(name: &str) -> bool {
+    valid_name(name) || rpm::valid_name(name)
+}
+
+/// Whether a saved `name` → `version` record (a snapshot's installed set) is a
+/// package name and version of Debian's or RPM's kind.
+#[must_use]
+pub fn valid_record(name: &str, version: &str) -> bool {
+    valid_any_name(name) && rpm::valid_version(version)
+}
 
 /// Whether `name` is a valid Debian package name.
 #[must_use]
@@ -38,38 +95,123 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 /// The installed packages of a dpkg status file: name → version (a package
-/// counts as installed when its status is `install ok installed`).
+/// counts as installed when its status is `install ok installed`). One pass
+/// over the lines, looking only at the three fields it needs: planning reads
+/// the file once per rule, so this is on the hot path of a large playbook.
 #[must_use]
 pub fn parse_status(text: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    for stanza in text.split("\n\n") {
-        let (mut name, mut version, mut installed) = (None, None, false);
-        for line in stanza.lines() {
-            if let Some(v) = line.strip_prefix("Package: ") {
-                name = Some(v.trim());
-            } else if let Some(v) = line.strip_prefix("Version: ") {
-                version = Some(v.trim());
-            } else if let Some(v) = line.strip_prefix("Status: ") {
-                installed = v.trim() == "install ok installed";
-            }
-        }
-        if let (Some(n), true) = (name, installed) {
+    let (mut name, mut version, mut installed) = (None, None, false);
+    let mut flush = |name: &mut Option<&str>, version: &mut Option<&str>, installed: &mut bool| {
+        if let (Some(n), true) = (name.take(), *installed) {
             out.insert(n.to_string(), version.unwrap_or_default().to_string());
         }
+        *version = None;
+        *installed = false;
+    };
+    for line in text.split('\n') {
+        match line.as_bytes().first() {
+            None => flush(&mut name, &mut version, &mut installed),
+            Some(b'P') => {
+                if let Some(v) = line.strip_prefix("Package: ") {
+                    name = Some(v.trim());
+                }
+            }
+            Some(b'V') => {
+                if let Some(v) = line.strip_prefix("Version: ") {
+                    version = Some(v.trim());
+                }
+            }
+            Some(b'S') => {
+                if let Some(v) = line.strip_prefix("Status: ") {
+                    installed = v.trim() == "install ok installed";
+                }
+            }
+            Some(_) => {}
+        }
     }
+    flush(&mut name, &mut version, &mut installed);
     out
 }
 
-/// The packages installed in the root, read from its dpkg database.
+/// A dpkg status file's bytes as text: checked as UTF-8 (fast), repaired
+/// lossily only when it is not.
+fn status_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
+/// The packages installed in the root: name → version.
 ///
 /// # Errors
-/// When the database is missing or unreadable (not a dpkg system).
+/// When the database is missing or unreadable (not a dpkg or rpm system), or
+/// the tools that read an rpm database are missing.
 pub fn installed(host: &Host) -> Result<BTreeMap<String, String>, String> {
-    match host.read(Path::new(STATUS)) {
-        Ok(Some(b)) => Ok(parse_status(&String::from_utf8_lossy(&b))),
-        Ok(None) => Err(format!("{STATUS} is missing: not a dpkg-based root")),
-        Err(e) => Err(e.to_string()),
+    installed_with(&host.root, manager(host), host.runner.as_ref())
+}
+
+/// [`installed`] for a root given by path alone (a transaction's snapshot):
+/// its manager from its `os-release`, this machine's tools.
+///
+/// # Errors
+/// As [`installed`].
+pub fn installed_at(root: &Path) -> Result<BTreeMap<String, String>, String> {
+    let release = super::fs::read_resolving(root, Path::new("/etc/os-release"))
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let family = super::facts::parse_os_release(&release).1;
+    installed_with(root, Manager::of(family), &SystemRunner)
+}
+
+fn installed_with(
+    root: &Path,
+    manager: Manager,
+    runner: &dyn Runner,
+) -> Result<BTreeMap<String, String>, String> {
+    match manager {
+        Manager::Rpm => {
+            let db = rpm::Database::read(root)?;
+            let mut key = vec![b'r'];
+            key.extend(db.key());
+            memo(key, |_| db.query(root == Path::new("/"), runner))
+        }
+        Manager::Dpkg => match super::fs::read(root, Path::new(STATUS)) {
+            Ok(Some(mut b)) => {
+                b.insert(0, b'd');
+                memo(b, |b| Ok(parse_status(&status_text(&b[1..]))))
+            }
+            Ok(None) => Err(format!("{STATUS} is missing: not a dpkg-based root")),
+            Err(e) => Err(e.to_string()),
+        },
     }
+}
+
+/// The last package database read, whole (`d` and dpkg's status file, or `r`
+/// and an rpm database), and the installed set it holds.
+type Memo = Option<(Vec<u8>, BTreeMap<String, String>)>;
+static LAST: std::sync::Mutex<Memo> = std::sync::Mutex::new(None);
+
+/// The installed set of the database `key`: remembered from the last call when
+/// the database is byte for byte the same, so a playbook of 200 package rules
+/// parses (or queries) it once, not 200 times. Keyed by the whole content,
+/// never by a time stamp or inode, so it cannot answer for a changed database.
+fn memo(
+    key: Vec<u8>,
+    compute: impl FnOnce(&[u8]) -> Result<BTreeMap<String, String>, String>,
+) -> Result<BTreeMap<String, String>, String> {
+    if let Ok(last) = LAST.lock()
+        && let Some((k, set)) = last.as_ref()
+        && *k == key
+    {
+        return Ok(set.clone());
+    }
+    let set = compute(&key)?;
+    if let Ok(mut last) = LAST.lock() {
+        *last = Some((key, set.clone()));
+    }
+    Ok(set)
 }
 
 /// The root's uncompressed package lists (`*_Packages` regular files; lists kept
@@ -132,7 +274,8 @@ pub fn may_change(host: &Host) -> Result<(), String> {
     ))
 }
 
-/// What one apt run does.
+/// What one package manager run does (named after apt's verbs; on rpm roots
+/// dnf does the same, see [`apt`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AptRun {
     /// `apt-get update`.
@@ -145,12 +288,32 @@ pub enum AptRun {
     Purge(Vec<String>),
 }
 
-/// Runs apt in the root (see the module docs for how it is confined).
+/// Runs the root's package manager: apt in the root (see the module docs for
+/// how it is confined), or on an rpm root dnf ([`rpm::dnf`]): `Update` is
+/// dnf's own business (it refreshes its metadata itself), `Remove` and `Purge`
+/// are `dnf remove` (rpm keeps changed configuration files as `.rpmsave`
+/// either way), and `NAME=VERSION` is dnf's `NAME-VERSION`.
 ///
 /// # Errors
-/// apt's failure, briefly.
+/// The package manager's failure, briefly.
 pub fn apt(host: &Host, run: &AptRun) -> Result<(), String> {
     may_change(host)?;
+    if manager(host) == Manager::Rpm {
+        let spec = |names: &[String]| -> Vec<String> {
+            names
+                .iter()
+                .map(|n| match n.split_once('=') {
+                    Some((name, version)) => format!("{name}-{version}"),
+                    None => n.clone(),
+                })
+                .collect()
+        };
+        return match run {
+            AptRun::Update => Ok(()),
+            AptRun::Install(names) => rpm::dnf(host, rpm::Dnf::Install, &spec(names)),
+            AptRun::Remove(names) | AptRun::Purge(names) => rpm::dnf(host, rpm::Dnf::Remove, names),
+        };
+    }
     let mut apt_args: Vec<String> = vec![
         "apt-get".into(),
         "-y".into(),
@@ -236,12 +399,13 @@ chroot "$r" "$@" || rc=$?
 if [ -n "$made" ]; then rm -f "$r/usr/sbin/policy-rc.d"; fi
 exit $rc"#;
 
-/// Whether the root has package lists (`apt-get update` has run).
+/// Whether the root has package lists (`apt-get update` has run); always on
+/// an rpm root, whose dnf refreshes its metadata itself.
 ///
 /// # Errors
 /// The lists directory cannot be read.
 pub fn has_lists(host: &Host) -> Result<bool, String> {
-    Ok(!lists(host)?.is_empty())
+    Ok(manager(host) == Manager::Rpm || !lists(host)?.is_empty())
 }
 
 #[cfg(test)]
@@ -260,6 +424,22 @@ mod tests {
             Some("1.9.13p3-1+deb12u1")
         );
         assert!(!got.contains_key("gone"));
+    }
+
+    #[test]
+    fn a_changed_database_is_never_answered_from_memory() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path();
+        let status = root.join("var/lib/dpkg/status");
+        std::fs::create_dir_all(status.parent().unwrap()).unwrap();
+        let one = "Package: tree\nStatus: install ok installed\nVersion: 2.1.0-1\n";
+        std::fs::write(&status, one).unwrap();
+        let read = || installed_with(root, Manager::Dpkg, &SystemRunner).unwrap();
+        assert_eq!(read().keys().collect::<Vec<_>>(), ["tree"]);
+        assert_eq!(read().keys().collect::<Vec<_>>(), ["tree"]);
+        // Same length, same inode, one byte different.
+        std::fs::write(&status, one.replace("tree", "wget")).unwrap();
+        assert_eq!(read().keys().collect::<Vec<_>>(), ["wget"]);
     }
 
     #[test]

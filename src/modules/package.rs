@@ -1,20 +1,24 @@
-//! `package`: Debian packages present or absent, through the root's own apt and
-//! dpkg. Planning reads the root's dpkg database only (`var/lib/dpkg/status`,
-//! [`crate::host::packages`]): it never runs apt, updates lists or downloads. A
-//! name the root's package lists do not know is this rule's error (when the root
-//! has no lists yet, apply runs `apt-get update` first and apt's own refusal stops
-//! the transaction before anything is installed). Each package is one
-//! [`Op::Package`]; the transaction installs them in one apt call and its
-//! snapshot keeps the installed set, so a rollback purges what came (dependencies
-//! included) and reinstalls what went. Under `--root` packages change only in a
-//! root the operator declared trusted (the root's maintainer scripts run as root).
-//! RHEL-family roots are refused with a clear error (no dnf support yet).
+//! `package`: packages present or absent: on Debian and Ubuntu through the
+//! root's own apt and dpkg, on RHEL-family roots through dnf
+//! ([`crate::host::rpm`]). Planning reads the root's package database only
+//! (`var/lib/dpkg/status`, or the rpm database read by this machine's rpm,
+//! confined; [`crate::host::packages`]): it never runs the root's programs,
+//! updates lists or downloads. On a Debian root a name the package lists do not
+//! know is this rule's error (when the root has no lists yet, apply runs
+//! `apt-get update` first and apt's own refusal stops the transaction before
+//! anything is installed); on an rpm root dnf resolves names at apply from the
+//! root's repositories, and its refusal likewise stops the transaction before
+//! anything is installed. Each package is one [`Op::Package`]; the transaction
+//! installs them in one call and its snapshot keeps the installed set, so a
+//! rollback removes what came (dependencies included) and reinstalls what went.
+//! Under `--root` packages change only in a root the operator declared trusted
+//! (the packages' maintainer scripts or scriptlets run as root, chrooted).
 
 use serde::Deserialize;
 
 use super::{Ctx, ModuleError, Out};
-use crate::host::facts::OsFamily;
-use crate::host::packages;
+use crate::host::packages::{self, Manager};
+use crate::host::rpm;
 use crate::plan::{NoticeLevel, Op, Package};
 
 /// Whether the packages are installed.
@@ -30,7 +34,8 @@ pub enum State {
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
-    /// Debian package names, e.g. `[auditd, rsyslog]`.
+    /// Package names, e.g. `[auditd, rsyslog]`: Debian's on apt roots, RPM's
+    /// (capitals and `_` allowed) on RHEL-family roots.
     #[serde(deserialize_with = "names")]
     pub names: Vec<String>,
     /// `present` (default) or `absent`.
@@ -45,9 +50,9 @@ fn names<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error
         return Err(D::Error::custom("`names` lists no package"));
     }
     for (i, n) in names.iter().enumerate() {
-        if !packages::valid_name(n) {
+        if !packages::valid_any_name(n) {
             return Err(D::Error::custom(format!(
-                "`{}` is not a Debian package name (lowercase letters, digits, `+`, `-`, `.`)",
+                "`{}` is not a package name (letters, digits, `+`, `-`, `.`, `_`, starting with a letter or digit)",
                 n.escape_debug()
             )));
         }
@@ -59,10 +64,13 @@ fn names<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error
 }
 
 pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
-    if ctx.host.facts.os_family == OsFamily::Redhat {
-        return Err(ctx.invalid(
-            "package: RHEL-family roots are not supported yet (dnf); only apt/dpkg roots",
-        ));
+    let manager = packages::manager(ctx.host);
+    if manager == Manager::Dpkg
+        && let Some(bad) = p.names.iter().find(|n| !packages::valid_name(n))
+    {
+        return Err(ctx.invalid(format!(
+            "`{bad}` is not a Debian package name (lowercase letters, digits, `+`, `-`, `.`)"
+        )));
     }
     let installed = packages::installed(ctx.host).map_err(|e| ctx.invalid(e))?;
     let install = p.state == State::Present;
@@ -76,31 +84,27 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         return Ok(());
     }
     packages::may_change(ctx.host).map_err(|e| ctx.invalid(e))?;
-    if install {
-        match packages::known(ctx.host, &todo).map_err(|e| ctx.invalid(e))? {
-            Some(known) => {
-                let unknown: Vec<&str> = known
-                    .iter()
-                    .filter(|(_, k)| !**k)
-                    .map(|(n, _)| n.as_str())
-                    .collect();
-                if !unknown.is_empty() {
-                    return Err(ctx.invalid(format!(
-                        "the root's package lists know no package {}; nothing is installed",
-                        unknown.join(", ")
-                    )));
-                }
+    match manager {
+        Manager::Dpkg if install => check_known(ctx, &todo, out)?,
+        Manager::Dpkg => {}
+        Manager::Rpm => {
+            rpm::dnf_ready().map_err(|e| ctx.invalid(e))?;
+            if install {
+                out.notices.push(ctx.notice(
+                    NoticeLevel::Info,
+                    "dnf resolves the names at apply, from the root's repositories (network to them); a name they do not know stops the transaction before anything is installed",
+                ));
             }
-            None => out.notices.push(ctx.notice(
-                NoticeLevel::Info,
-                "the root has no package lists: apply runs `apt-get update` first (network to its mirrors)",
-            )),
         }
     }
     let verb = if install { "install" } else { "remove" };
     let mut c = ctx.change(
         "packages",
-        format!("{verb} {} (apt, non-interactive)", todo.join(" ")),
+        format!(
+            "{verb} {} ({}, non-interactive)",
+            todo.join(" "),
+            manager.front_end()
+        ),
     );
     c.ops = todo
         .iter()
@@ -112,5 +116,30 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         })
         .collect();
     out.changes.push(c);
+    Ok(())
+}
+
+/// A Debian root's package lists must know every name to install (when it has
+/// lists; otherwise apply updates them first, and says so).
+fn check_known(ctx: &Ctx, todo: &[&str], out: &mut Out) -> Result<(), ModuleError> {
+    match packages::known(ctx.host, todo).map_err(|e| ctx.invalid(e))? {
+        Some(known) => {
+            let unknown: Vec<&str> = known
+                .iter()
+                .filter(|(_, k)| !**k)
+                .map(|(n, _)| n.as_str())
+                .collect();
+            if !unknown.is_empty() {
+                return Err(ctx.invalid(format!(
+                    "the root's package lists know no package {}; nothing is installed",
+                    unknown.join(", ")
+                )));
+            }
+        }
+        None => out.notices.push(ctx.notice(
+            NoticeLevel::Info,
+            "the root has no package lists: apply runs `apt-get update` first (network to its mirrors)",
+        )),
+    }
     Ok(())
 }

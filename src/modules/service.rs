@@ -14,8 +14,12 @@
 //! with sysvinit reads), template units and `[Install]` specifiers (errors).
 
 use std::collections::BTreeSet;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, openat};
+use nix::sys::stat::Mode;
 use serde::Deserialize;
 
 use super::{Ctx, ModuleError, Out, missing_parents};
@@ -155,6 +159,8 @@ struct Unit {
     /// Where the unit file is, as links point to it (`/lib/systemd/system/x`).
     path: PathBuf,
     install: Install,
+    /// What `/etc/systemd/system/NAME` was when the unit was found.
+    etc: EtcEntry,
 }
 
 /// What is at `/etc/systemd/system/NAME`.
@@ -205,26 +211,36 @@ fn find_unit(ctx: &Ctx, name: &str) -> Result<Unit, ModuleError> {
         }
         _ => {}
     }
+    // Where to read it: the same path, or with the root's directory links
+    // (`/lib` -> `usr/lib`) resolved when the search found it through one.
+    let mut read_at = path.clone();
     if path.is_none() {
         for dir in &SEARCH[1..] {
             let logical = Path::new(dir).join(name);
-            let Some(real) = fs::resolve_dirs(&ctx.host.root, &logical) else {
-                continue;
+            // One walk where no directory on the way is a link; the root's
+            // own directory links resolved only then.
+            let found = match ctx.host.lstat(&logical) {
+                Ok(meta) => meta.map(|_| logical.clone()),
+                Err(_) => match fs::resolve_dirs(&ctx.host.root, &logical) {
+                    Some(real) => ctx.host.lstat(&real).map_err(ctx.fs())?.map(|_| real),
+                    None => None,
+                },
             };
-            if ctx.host.lstat(&real).map_err(ctx.fs())?.is_some() {
+            if let Some(real) = found {
                 path = Some(logical);
+                read_at = Some(real);
                 break;
             }
         }
     }
-    let Some(path) = path else {
+    let (Some(path), Some(read_at)) = (path, read_at) else {
         return Err(ctx.invalid(format!(
             "the root has no unit {name} (looked in {})",
             SEARCH.join(", ")
         )));
     };
     // Vendor units may themselves be links (ctrl-alt-del.target -> reboot.target).
-    let text = fs::read_resolving(&ctx.host.root, &path)
+    let text = fs::read_resolving(&ctx.host.root, &read_at)
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .ok_or_else(|| ctx.invalid(format!("{}: cannot read the unit", path.display())))?;
     let install = Install::parse(&text)
@@ -233,6 +249,7 @@ fn find_unit(ctx: &Ctx, name: &str) -> Result<Unit, ModuleError> {
         name: name.to_string(),
         path,
         install,
+        etc,
     })
 }
 
@@ -278,34 +295,82 @@ fn disable_links(ctx: &Ctx, u: &Unit) -> Result<Vec<(PathBuf, PathBuf)>, ModuleE
     let names: BTreeSet<&str> = std::iter::once(u.name.as_str())
         .chain(u.install.alias.iter().map(String::as_str))
         .collect();
+    let mut out = Vec::new();
+    for (link, target) in etc_links(ctx)? {
+        let by_name = link
+            .file_name()
+            .is_some_and(|n| names.contains(n.to_string_lossy().as_ref()));
+        let base = target
+            .file_name()
+            .map(|b| b.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !is_null(&target) && (by_name || names.contains(base.as_str())) {
+            out.push((link, target));
+        }
+    }
+    Ok(out)
+}
+
+/// Every symlink in `/etc/systemd/system` and the directories right below it,
+/// with its target. `/etc/systemd/system` is opened once without following a
+/// symlink, its subdirectories from its descriptor (`O_NOFOLLOW`), and each
+/// link read through its directory's descriptor: a playbook disabling 200
+/// units reads these directories 200 times, so no path is walked from the
+/// root twice. Names come from listing the directory; only links of the
+/// opened directories themselves are ever read.
+fn etc_links(ctx: &Ctx) -> Result<Vec<(PathBuf, PathBuf)>, ModuleError> {
     let root = &ctx.host.root;
     let etc = Path::new(ETC);
-    let mut dirs = vec![etc.to_path_buf()];
-    for (name, kind) in fs::entries(root, etc).map_err(ctx.fs())? {
-        if kind == Kind::Dir {
-            dirs.push(etc.join(name));
+    let Some(top) = fs::open_dir(root, etc).map_err(ctx.fs())? else {
+        return Ok(Vec::new());
+    };
+    let sys = |path: PathBuf, op: &'static str| {
+        move |errno| {
+            ctx.fs()(fs::FsError::Sys {
+                path: path.clone(),
+                op,
+                errno,
+            })
         }
-    }
+    };
     let mut out = Vec::new();
-    for dir in dirs {
-        for (name, kind) in fs::entries(root, &dir).map_err(ctx.fs())? {
-            if kind != Kind::Symlink {
+    let mut dirs = vec![(etc.to_path_buf(), top)];
+    let mut i = 0;
+    while i < dirs.len() {
+        let (dir, fd) = (&dirs[i].0, &dirs[i].1);
+        let Ok(list) = std::fs::read_dir(fs::host_path(root, dir)) else {
+            i += 1;
+            continue;
+        };
+        let mut below = Vec::new();
+        for entry in list.flatten() {
+            let name = entry.file_name();
+            let path = dir.join(&name);
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if is_dir && i == 0 {
+                match openat(
+                    fd.as_fd(),
+                    name.as_os_str(),
+                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                ) {
+                    Ok(sub) => below.push((path, sub)),
+                    Err(Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP) => {}
+                    Err(e) => return Err(sys(path, "open directory")(e)),
+                }
                 continue;
             }
-            let link = dir.join(&name);
-            let Some(target) = fs::read_link(root, &link).map_err(ctx.fs())? else {
-                continue;
-            };
-            let base = target
-                .file_name()
-                .map(|b| b.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let by_name = names.contains(name.to_string_lossy().as_ref());
-            if !is_null(&target) && (by_name || names.contains(base.as_str())) {
-                out.push((link, target));
+            match nix::fcntl::readlinkat(fd.as_fd(), name.as_os_str()) {
+                Ok(t) => out.push((path, PathBuf::from(t))),
+                Err(Errno::ENOENT | Errno::EINVAL) => {}
+                Err(e) => return Err(sys(path, "readlink")(e)),
             }
         }
+        dirs.extend(below);
+        i += 1;
     }
+    // Listing order is the file system's: the plan's is by path.
+    out.sort();
     Ok(out)
 }
 
@@ -388,7 +453,7 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         )));
     }
     let unit = find_unit(ctx, &name)?;
-    let etc = etc_entry(ctx, &name)?;
+    let etc = unit.etc.clone();
     let masked_now = matches!(&etc, EtcEntry::Link(t) if is_null(t));
     let will_be_masked = p.masked.unwrap_or(masked_now);
     if will_be_masked && p.enabled == Some(true) {
@@ -530,57 +595,139 @@ mod tests {
         );
     }
 
+    /// A root with `usr/lib/systemd/system/app.service` holding `unit`, a
+    /// playbook of the one `service:` parameter map `params`, and a host whose
+    /// systemd runs (a recording runner stands for `systemctl`).
+    struct Live {
+        _dir: tempfile::TempDir,
+        root: PathBuf,
+        host: crate::host::Host,
+        runner: std::sync::Arc<crate::host::runner::RecordingRunner>,
+        plan: crate::engine::plan::Plan,
+        state: crate::engine::state::StateDir,
+    }
+
+    fn live(unit: &str, params: &str, runner: crate::host::runner::RecordingRunner) -> Live {
+        use crate::engine::{self, Filter};
+        use crate::playbook::{self, Source};
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("root");
+        let file = root.join("usr/lib/systemd/system/app.service");
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::create_dir_all(root.join("etc/systemd/system")).unwrap();
+        std::fs::write(&file, unit).unwrap();
+        let pb = t.path().join("pb.yml");
+        std::fs::write(
+            &pb,
+            format!("name: t\ntasks:\n  - name: app\n    id: svc.app\n    service: {params}\n"),
+        )
+        .unwrap();
+        let pb = playbook::load(&[Source::File(pb)], &std::collections::BTreeMap::new()).unwrap();
+        let runner = std::sync::Arc::new(runner);
+        let mut host = crate::host::Host::new(root.clone(), runner.clone());
+        host.facts.init = crate::host::facts::Init::Systemd;
+        let plan = engine::plan(&host, &pb, &Filter::default()).unwrap();
+        let state = crate::engine::state::StateDir::new(t.path().join("state")).unwrap();
+        Live {
+            _dir: t,
+            root,
+            host,
+            runner,
+            plan,
+            state,
+        }
+    }
+
+    impl Live {
+        /// Applies the plan (verification sees it converged), then rolls back.
+        fn apply_then(&self, between: impl FnOnce()) -> Vec<String> {
+            use crate::engine::apply;
+            use crate::engine::state::Outcome;
+            let empty = crate::engine::plan::Plan {
+                changes: Vec::new(),
+                ..self.plan.clone()
+            };
+            let report =
+                apply::apply(&self.host, &self.state, &self.plan, &|| Ok(empty.clone())).unwrap();
+            assert_eq!(report.outcome, Outcome::Committed, "{:?}", report.message);
+            between();
+            let report = apply::rollback(&self.host, &self.state, None).unwrap();
+            assert_eq!(report.outcome, Outcome::Committed, "{:?}", report.message);
+            self.runner.calls().iter().map(|c| c.join(" ")).collect()
+        }
+
+        fn summaries(&self) -> Vec<&str> {
+            self.plan
+                .changes
+                .iter()
+                .map(|c| c.summary.as_str())
+                .collect()
+        }
+    }
+
     /// `state:` on a running systemd, through the recording runner (no init runs
     /// here): plan asks `is-active`, apply runs daemon-reload then start, and the
     /// rollback stops what the transaction started.
     #[test]
     fn live_state_starts_and_rollback_stops_it_again() {
-        use std::sync::Arc;
-
-        use crate::engine::state::{Outcome, StateDir};
-        use crate::engine::{self, Filter, apply};
-        use crate::host::Host;
-        use crate::host::facts::Init;
         use crate::host::runner::RecordingRunner;
-        use crate::playbook::{self, Source};
-
-        let t = tempfile::tempdir().unwrap();
-        let root = t.path().join("root");
-        let unit = root.join("usr/lib/systemd/system/app.service");
-        std::fs::create_dir_all(unit.parent().unwrap()).unwrap();
-        std::fs::write(&unit, "[Service]\nExecStart=/bin/true\n").unwrap();
-        let pb = t.path().join("pb.yml");
-        std::fs::write(
-            &pb,
-            "name: t\ntasks:\n  - name: app runs\n    id: svc.app\n    service: { name: app, state: started }\n",
-        )
-        .unwrap();
-        let pb = playbook::load(&[Source::File(pb)], &std::collections::BTreeMap::new()).unwrap();
         // Every `is-active` answers "not active".
-        let runner = Arc::new(RecordingRunner::failing_on("is-active"));
-        let mut host = Host::new(root, runner.clone());
-        host.facts.init = Init::Systemd;
-        let plan = engine::plan(&host, &pb, &Filter::default()).unwrap();
-        assert_eq!(plan.changes.len(), 1);
-        assert_eq!(plan.changes[0].summary, "start app.service");
-        let state = StateDir::new(t.path().join("state")).unwrap();
-        let empty = crate::engine::plan::Plan {
-            changes: Vec::new(),
-            ..plan.clone()
-        };
-        let report = apply::apply(&host, &state, &plan, &|| Ok(empty.clone())).unwrap();
-        assert_eq!(report.outcome, Outcome::Committed, "{:?}", report.message);
-        let report = apply::rollback(&host, &state, None).unwrap();
-        assert_eq!(report.outcome, Outcome::Committed, "{:?}", report.message);
-        let calls: Vec<String> = runner.calls().iter().map(|c| c.join(" ")).collect();
+        let l = live(
+            "[Service]\nExecStart=/bin/true\n",
+            "{ name: app, state: started }",
+            RecordingRunner::failing_on("is-active"),
+        );
+        assert_eq!(l.summaries(), ["start app.service"]);
         assert_eq!(
-            calls,
+            l.apply_then(|| {}),
             [
                 "systemctl is-active --quiet app.service",
                 "systemctl daemon-reload",
                 "systemctl start app.service",
                 "systemctl daemon-reload",
                 "systemctl stop app.service",
+            ]
+        );
+    }
+
+    /// `enabled: true` with `state: stopped` on a running systemd, through the
+    /// recording runner: the link is made as a file operation, then one
+    /// daemon-reload and the stop; the rollback removes the link, reloads and
+    /// starts the unit again.
+    #[test]
+    fn live_enable_and_stop_then_rollback_starts_it_again() {
+        use crate::host::runner::RecordingRunner;
+        // Every `is-active` answers "active".
+        let l = live(
+            "[Service]\nExecStart=/bin/true\n\n[Install]\nWantedBy=multi-user.target\n",
+            "{ name: app, enabled: true, state: stopped }",
+            RecordingRunner::new(),
+        );
+        assert_eq!(
+            l.summaries(),
+            [
+                "enable app.service: create symlink -> /usr/lib/systemd/system/app.service",
+                "stop app.service"
+            ]
+        );
+        let link = l
+            .root
+            .join("etc/systemd/system/multi-user.target.wants/app.service");
+        let calls = l.apply_then(|| {
+            assert_eq!(
+                std::fs::read_link(&link).unwrap(),
+                Path::new("/usr/lib/systemd/system/app.service")
+            );
+        });
+        assert!(std::fs::symlink_metadata(&link).is_err(), "the link stayed");
+        assert_eq!(
+            calls,
+            [
+                "systemctl is-active --quiet app.service",
+                "systemctl daemon-reload",
+                "systemctl stop app.service",
+                "systemctl daemon-reload",
+                "systemctl start app.service",
             ]
         );
     }

@@ -171,8 +171,8 @@ fn names_are_checked_when_the_playbook_is_read() {
     let env = Env::new();
     for (names, msg) in [
         ("[]", "lists no package"),
-        ("[\"Tree\"]", "is not a Debian package name"),
-        ("[\"tree; rm -rf /\"]", "is not a Debian package name"),
+        ("[\"tree; rm -rf /\"]", "is not a package name"),
+        ("[\"-tree\"]", "is not a package name"),
         ("[tree, tree]", "listed twice"),
     ] {
         let pb = env.playbook(
@@ -184,5 +184,29 @@ fn names_are_checked_when_the_playbook_is_read() {
         let out = env.harden(&["plan", "-p", &pb.display().to_string()]);
         expect_code(&out, 1);
         assert!(stderr(&out).contains(msg), "{names}: {}", stderr(&out));
+        assert!(
+            !stdout(&out).contains("FAILED"),
+            "{names}: not at load time"
+        );
     }
+}
+
+/// An RPM name (capitals) is a playbook's to use on RHEL-family roots; on a
+/// Debian root it is that rule's error, before any database is read.
+#[test]
+fn an_rpm_name_fails_its_rule_on_a_debian_root() {
+    let env = Env::new();
+    let pb = env.playbook(
+        "pkg.yml",
+        "name: pkg\ntasks:\n  - name: p\n    id: p\n    package: { names: [NetworkManager] }\n",
+    );
+    let out = env.harden(&["plan", "-p", &pb.display().to_string()]);
+    expect_code(&out, 1);
+    assert!(
+        stdout(&out).contains("FAILED p")
+            && stderr(&out).contains("`NetworkManager` is not a Debian package name"),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
 }

@@ -17,6 +17,7 @@ mod compose;
 mod confirm;
 mod crash;
 mod debian_root;
+mod dnf_package;
 mod docker_daemon;
 mod env_file;
 mod fail2ban;

@@ -312,3 +312,69 @@ fn a_unit_file_in_etc_is_never_replaced_by_a_mask() {
         stderr(&out)
     );
 }
+
+/// On the real Debian 12 root, harden and the real `systemctl --root` make the
+/// same `/etc/systemd` link for link: one copy converged by harden (ssh and
+/// fstrim.timer disabled, systemd-networkd enabled with its `Also=` units and
+/// `Alias=`, ctrl-alt-del.target masked), another by `systemctl disable`,
+/// `enable` and `mask`. Plan writes nothing, planning again after apply is
+/// empty, `systemctl is-enabled` agrees, and rollback restores the tree byte
+/// for byte. (`SysV` `rc?.d` links are systemctl's `systemd-sysv-install`
+/// business, not harden's: skipped on both sides.)
+#[test]
+fn systemctl_makes_the_same_links_as_harden_on_a_debian12_root() {
+    let ours = crate::debian_root::debian12();
+    let theirs = crate::debian_root::debian12();
+    let p = pb(
+        &ours,
+        "  - name: no ssh\n    id: svc.ssh\n    service: { name: ssh, enabled: false }\n\
+         \x20 - name: no fstrim\n    id: svc.fstrim\n    service: { name: fstrim.timer, enabled: false }\n\
+         \x20 - name: networkd\n    id: svc.networkd\n    service: { name: systemd-networkd, enabled: true }\n\
+         \x20 - name: no reboot on ctrl-alt-del\n    id: svc.cad\n    service: { name: ctrl-alt-del.target, masked: true }\n",
+    );
+    let before = ours.tree();
+    let plan = ours.harden(&["plan", "-p", &p]);
+    expect_code(&plan, 0);
+    assert_eq!(ours.tree(), before, "plan wrote something");
+    assert!(
+        stdout(&plan).contains("Plan: 9 changes"),
+        "{}",
+        stdout(&plan)
+    );
+    expect_code(&ours.harden(&["apply", "--yes", "-p", &p]), 2);
+    expect_code(&ours.harden(&["plan", "-p", &p, "--detailed-exitcode"]), 0);
+
+    require("systemctl");
+    for args in [
+        &["disable", "ssh", "fstrim.timer"][..],
+        &["enable", "systemd-networkd"],
+        &["mask", "ctrl-alt-del.target"],
+    ] {
+        let out = Command::new("systemctl")
+            .arg(format!("--root={}", theirs.root.display()))
+            .args(args)
+            .env("SYSTEMCTL_SKIP_SYSV", "1")
+            .output()
+            .unwrap();
+        expect_code(&out, 0);
+    }
+    assert_eq!(
+        fingerprint(&ours.path("etc/systemd")),
+        fingerprint(&theirs.path("etc/systemd")),
+        "harden and systemctl --root made different links"
+    );
+    let units = [
+        "ssh.service",
+        "fstrim.timer",
+        "systemd-networkd.service",
+        "systemd-networkd.socket",
+        "ctrl-alt-del.target",
+    ];
+    assert_eq!(
+        is_enabled(&ours.root, &units),
+        ["disabled", "disabled", "enabled", "enabled", "masked"]
+    );
+
+    expect_code(&ours.harden(&["rollback", "--yes"]), 0);
+    assert_eq!(ours.tree(), before, "rollback did not restore the tree");
+}
