@@ -404,6 +404,26 @@ mod tests {
     }
 
     #[test]
+    fn vars_keep_their_json_type_as_text() {
+        let t = tempfile::tempdir().unwrap();
+        let (root, pb) = root_with_secret(t.path());
+        for (motd, text) in [
+            (json!(true), "true\n"),
+            (json!(1.5), "1.5\n"),
+            (json!("a=b"), "a=b\n"),
+        ] {
+            let args = json!({
+                "playbook": pb, "root": root, "state_dir": t.path().join("state"),
+                "vars": {"token": "x", "motd": motd},
+                "_ansible_check_mode": true, "_ansible_diff": true,
+            });
+            let out = run_file(&write_args(t.path(), &args));
+            assert_eq!(out["failed"], json!(false), "{out}");
+            assert_eq!(out["diff"][1]["after"], json!(text), "{out}");
+        }
+    }
+
+    #[test]
     fn a_failed_rule_fails_the_task_after_the_rest_is_applied() {
         let t = tempfile::tempdir().unwrap();
         let (root, _) = root_with_secret(t.path());

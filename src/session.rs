@@ -307,3 +307,96 @@ impl Session {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(playbook: &Path) -> Request {
+        Request {
+            playbooks: vec![playbook.display().to_string()],
+            ..Request::default()
+        }
+    }
+
+    fn tree() -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("root");
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::write(root.join("etc/os-release"), "ID=debian\n").unwrap();
+        let pb = t.path().join("pb.yml");
+        std::fs::write(
+            &pb,
+            "vars: {motd: m}\ntasks:\n  - {name: motd, id: motd, file: {path: /etc/motd, content: \"{{ motd }}\\n\"}}\n",
+        )
+        .unwrap();
+        (t, root, pb)
+    }
+
+    #[test]
+    fn a_bad_playbook_is_reported_before_a_bad_root() {
+        let t = tempfile::tempdir().unwrap();
+        let target = Target {
+            root: t.path().join("no-such-root"),
+            state_dir: None,
+        };
+        let e = Session::plan(&target, &request(&t.path().join("no-such.yml"))).unwrap_err();
+        assert!(matches!(e, Error::Playbook(_)), "{e}");
+        let (_t, _, pb) = tree();
+        let e = Session::plan(&target, &request(&pb)).unwrap_err();
+        assert!(matches!(e, Error::Io { .. }), "{e}");
+    }
+
+    #[test]
+    fn a_root_must_be_a_directory() {
+        let (_t, root, _) = tree();
+        let target = Target {
+            root: root.join("etc/os-release"),
+            state_dir: None,
+        };
+        let e = Session::open(&target).unwrap_err();
+        assert!(e.to_string().ends_with("not a directory"), "{e}");
+    }
+
+    #[test]
+    fn typed_vars_plan_without_being_parsed_again() {
+        let (_t, root, pb) = tree();
+        let target = Target {
+            root: root.clone(),
+            state_dir: None,
+        };
+        let mut req = request(&pb);
+        // A value holding `=` stays one value; a typed value keeps its text.
+        for (value, text) in [
+            (VarValue::Str("a=b".into()), "a=b\n"),
+            (VarValue::Int(42), "42\n"),
+            (VarValue::Bool(true), "true\n"),
+        ] {
+            req.vars = BTreeMap::from([("motd".to_string(), value)]);
+            let (session, planned) = Session::plan(&target, &req).unwrap();
+            let diff = planned.plan.changes[0].diff.as_ref().unwrap();
+            assert_eq!(diff.after, text);
+            assert_eq!(
+                session.state().unwrap().path,
+                std::fs::canonicalize(&root).unwrap().join("var/lib/harden")
+            );
+        }
+    }
+
+    #[test]
+    fn a_plan_file_identity_gives_back_the_request() {
+        let (_t, _, pb) = tree();
+        let mut req = request(&pb);
+        req.tags = vec!["motd".into()];
+        req.vars = BTreeMap::from([
+            ("motd".to_string(), VarValue::Str("a=b".into())),
+            ("other".to_string(), VarValue::Str(String::new())),
+        ]);
+        let id = req.identity().unwrap();
+        assert_eq!(id.extra_vars, ["motd=a=b", "other="]);
+        let again = Request::from_identity(&id).unwrap();
+        assert_eq!(again.vars, req.vars);
+        assert_eq!(again.tags, req.tags);
+        assert_eq!(again.identity().unwrap(), id);
+    }
+}
