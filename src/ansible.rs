@@ -2,7 +2,8 @@
 //! target and calls it with one argument: the path of a JSON file holding the task's
 //! arguments (plus Ansible's `_ansible_check_mode`, `_ansible_diff`, ...). It reads
 //! one JSON object from stdout. This room translates between that protocol and the
-//! engine; it owns no hardening logic of its own.
+//! [`crate::session`] (the same layer behind the command line, which it never
+//! calls); it owns no hardening logic of its own.
 //!
 //! Semantics are Ansible's: `changed` is true only when something changed (or, in
 //! check mode, would change); `--check` plans and writes nothing; `--diff` returns
@@ -15,13 +16,12 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::cli::{PlanArgs, Target, prepare, state_dir};
-use crate::engine::apply;
 use crate::engine::render;
 use crate::engine::state::Outcome;
-use crate::engine::{self, Filter};
+use crate::error::exit;
 use crate::plan::Plan;
 use crate::playbook::VarValue;
+use crate::session::{Request, Session, Target};
 
 /// What the task asks for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -96,6 +96,19 @@ pub fn args_file(argv: &[std::ffi::OsString]) -> Option<PathBuf> {
 /// Ansible's arguments files are small; anything larger is not one.
 const MAX_ARGS_FILE: u64 = 16 << 20;
 
+/// Runs the module for the arguments in `file`, prints Ansible's result on
+/// stdout and returns the exit code (failed or not).
+#[must_use]
+pub fn main(file: &Path) -> i32 {
+    let result = run_file(file);
+    println!("{result}");
+    if result["failed"] == Value::Bool(true) {
+        exit::ERROR
+    } else {
+        exit::OK
+    }
+}
+
 /// Runs the module for the arguments in `file` and returns Ansible's result.
 #[must_use]
 pub fn run_file(file: &Path) -> Value {
@@ -134,28 +147,32 @@ fn failed(msg: &str, extra: Option<Value>) -> Value {
     out
 }
 
-fn plan_args(args: &Args) -> PlanArgs {
-    let extra_vars = args
+/// Where the task acts.
+fn target(args: &Args) -> Target {
+    Target {
+        root: args.root.clone().unwrap_or_else(|| PathBuf::from("/")),
+        state_dir: args.state_dir.clone(),
+    }
+}
+
+/// What the task plans: its `vars` as typed variables (a list or a mapping,
+/// which no playbook variable holds, as its JSON text).
+fn request(args: &Args) -> Request {
+    let vars = args
         .vars
         .iter()
         .map(|(k, v)| {
-            let text = match serde_json::from_value::<VarValue>(v.clone()) {
-                Ok(var) => var.to_string(),
-                Err(_) => v.to_string(),
-            };
-            format!("{k}={text}")
+            let var = serde_json::from_value::<VarValue>(v.clone())
+                .unwrap_or_else(|_| VarValue::Str(v.to_string()));
+            (k.clone(), var)
         })
         .collect();
-    PlanArgs {
+    Request {
         playbooks: vec![args.playbook.clone()],
-        target: Target {
-            root: args.root.clone().unwrap_or_else(|| PathBuf::from("/")),
-            state_dir: args.state_dir.clone(),
-        },
-        format: crate::cli::Format::Json,
         tags: args.tags.clone(),
         skip_tags: args.skip_tags.clone(),
-        extra_vars,
+        vars,
+        probes: false,
     }
 }
 
@@ -208,23 +225,26 @@ fn with_rule_errors(mut out: Value, plan: &Plan) -> Value {
 /// Runs the module.
 #[must_use]
 pub fn run(args: &Args) -> Value {
-    let pa = plan_args(args);
-    let (host, pb, whole) = match prepare(&pa) {
+    let (session, whole) = match Session::plan(&target(args), &request(args)) {
         Ok(x) => x,
         Err(e) => return failed(&e.to_string(), None),
     };
-    let plan_json = render::json(&whole);
+    let plan_json = render::json(&whole.plan);
     let mut out = json!({ "changed": false, "failed": false, "harden": { "plan": plan_json } });
     if args.diff {
-        out["diff"] = diffs(&whole);
+        out["diff"] = diffs(&whole.plan);
     }
-    let drift = whole.changes.len();
+    let drift = whole.plan.changes.len();
     if args.state == State::Checked {
-        out["msg"] = json!(format!("{drift} rule(s) drift from {}", whole.playbook));
+        out["msg"] = json!(format!(
+            "{drift} rule(s) drift from {}",
+            whole.plan.playbook
+        ));
         out["drift"] = json!(drift);
-        return with_rule_errors(out, &whole);
+        return with_rule_errors(out, &whole.plan);
     }
     let refusals: Vec<String> = whole
+        .plan
         .refusals()
         .map(|n| format!("{}: {}", n.rule_id, n.message))
         .collect();
@@ -244,30 +264,24 @@ pub fn run(args: &Args) -> Value {
         } else {
             format!("{drift} change(s) would be applied")
         });
-        return with_rule_errors(out, &whole);
+        return with_rule_errors(out, &whole.plan);
     }
-    let state = match state_dir(&pa.target, &host) {
+    let state = match session.state() {
         Ok(s) => s,
         Err(e) => return failed(&e.to_string(), Some(out)),
     };
-    let filter = Filter {
-        tags: pa.tags.iter().cloned().collect(),
-        skip_tags: pa.skip_tags.iter().cloned().collect(),
-        exclude: BTreeMap::new(),
-        probes: false,
-    };
-    let (plan, filter) = match engine::isolate::without_rejected(&host, &pb, &filter, whole) {
+    let planned = match session.isolate(whole) {
         Ok(x) => x,
         Err(e) => return failed(&e.to_string(), Some(out)),
     };
-    out["harden"]["plan"] = render::json(&plan);
+    let plan = &planned.plan;
+    out["harden"]["plan"] = render::json(plan);
     let drift = plan.changes.len();
     if drift == 0 {
         out["msg"] = json!("nothing else to change");
-        return with_rule_errors(out, &plan);
+        return with_rule_errors(out, plan);
     }
-    let replan = || engine::plan(&host, &pb, &filter).map_err(|e| e.to_string());
-    let report = match apply::apply(&host, &state, &plan, &replan) {
+    let report = match session.apply(&state, &planned) {
         Ok(r) => r,
         Err(e) => return failed(&e.to_string(), Some(out)),
     };
@@ -280,7 +294,7 @@ pub fn run(args: &Args) -> Value {
                 "{drift} change(s) applied in transaction {}",
                 report.txn
             ));
-            with_rule_errors(out, &plan)
+            with_rule_errors(out, plan)
         }
         outcome => {
             let rolled_back = matches!(outcome, Outcome::RolledBack | Outcome::ValidationFailed);
@@ -387,6 +401,26 @@ mod tests {
         let second = run_file(&file);
         assert_eq!(second["changed"], json!(false), "{second}");
         assert_eq!(second["failed"], json!(false), "{second}");
+    }
+
+    #[test]
+    fn vars_keep_their_json_type_as_text() {
+        let t = tempfile::tempdir().unwrap();
+        let (root, pb) = root_with_secret(t.path());
+        for (motd, text) in [
+            (json!(true), "true\n"),
+            (json!(1.5), "1.5\n"),
+            (json!("a=b"), "a=b\n"),
+        ] {
+            let args = json!({
+                "playbook": pb, "root": root, "state_dir": t.path().join("state"),
+                "vars": {"token": "x", "motd": motd},
+                "_ansible_check_mode": true, "_ansible_diff": true,
+            });
+            let out = run_file(&write_args(t.path(), &args));
+            assert_eq!(out["failed"], json!(false), "{out}");
+            assert_eq!(out["diff"][1]["after"], json!(text), "{out}");
+        }
     }
 
     #[test]

@@ -6,8 +6,10 @@
 //! ground floor, [`playbook`] reads what the user wants, [`modules`] turn it into typed
 //! changes, [`formats`] edit config text losslessly, [`host`] is the only way to touch
 //! the machine, and [`engine`] plans, applies, snapshots and rolls back.
-//! [`cli`] and [`ansible`] are the two front doors: the command line and Ansible's
-//! binary-module protocol.
+//! [`session`] is the application layer on top: a target and a request become a
+//! host, a state directory and a plan. [`cli`] and [`ansible`] are the two front
+//! doors onto it (the command line and Ansible's binary-module protocol); neither
+//! calls the other.
 
 pub mod ansible;
 pub mod cli;
@@ -20,4 +22,5 @@ pub mod plan;
 pub mod planfile;
 pub mod playbook;
 pub mod report;
+pub mod session;
 pub mod timer;

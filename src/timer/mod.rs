@@ -1,12 +1,11 @@
-//! Scheduled convergence: `harden timer install|remove|status`. The two units
+//! Scheduled convergence: what `harden timer install|remove|status` installs,
+//! removes and reads (the command itself is `cli::commands::timer`). The two units
 //! (`harden.service`, `harden.timer`) are ordinary managed files: this module
 //! renders them (systemd dialect of [`crate::formats::ini`]), checks them (its
 //! own known-key table and a real `systemd-analyze verify` on a staged copy),
 //! and turns them into a small [`Plan`] the normal transaction executes, so they
 //! get snapshots, rollback and `harden history` for free. Enabling the timer goes
 //! through [`crate::host::service`] only; it never touches `/etc` on its own.
-
-pub mod cli;
 
 use std::path::{Path, PathBuf};
 
@@ -57,7 +56,7 @@ pub enum TimerError {
 }
 
 /// What the service runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// Report drift only (exit 2 on drift: the unit shows as failed).
     Check,

@@ -1,30 +1,28 @@
 //! `harden timer install|remove|status`: the command side of [`crate::timer`].
 //! Renders and checks the units, runs the install or removal plan through the
-//! normal transaction, then enables or disables the timer through
+//! session's transaction, then enables or disables the timer through
 //! [`crate::host::service`], saying what it did and what it skipped.
 
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::{Install, SERVICE, TIMER};
-use crate::cli::{Format, Target, TimerAction, ask, host_for, print_plan, print_report, state_dir};
-use crate::engine::apply;
+use crate::cli::args::{Format, TimerAction, TimerMode};
+use crate::cli::output::{self, ask, say};
 use crate::engine::state::Outcome;
 use crate::error::{Error, exit};
 use crate::host::Host;
 use crate::host::service;
 use crate::plan::Plan;
-
-fn say(line: &str) {
-    let _ = writeln!(anstream::stderr(), "harden: {line}");
-}
+use crate::session::{Session, Target};
+use crate::timer::{self as units, Install, Mode, SERVICE, TIMER};
 
 /// Runs one `timer` action.
 ///
 /// # Errors
 /// Bad arguments, invalid units, or a transaction that could not start.
 pub fn run(target: &Target, action: TimerAction) -> Result<i32, Error> {
-    let host = host_for(target)?;
+    let session = Session::open(target)?;
+    let host = &session.host;
     match action {
         TimerAction::Install {
             every,
@@ -45,27 +43,30 @@ pub fn run(target: &Target, action: TimerAction) -> Result<i32, Error> {
                         source,
                     })?,
             };
-            super::check_binary(&host, &binary)?;
+            units::check_binary(host, &binary)?;
             let install = Install {
                 every,
-                mode,
-                playbooks: super::resolve_playbooks(&host, &playbooks)?,
+                mode: match mode {
+                    TimerMode::Check => Mode::Check,
+                    TimerMode::Apply => Mode::Apply,
+                },
+                playbooks: units::resolve_playbooks(host, &playbooks)?,
                 randomized_delay,
                 binary,
                 metrics_file,
-                pull: super::resolve_pull(&host, pull_git.as_deref())?,
+                pull: units::resolve_pull(host, pull_git.as_deref())?,
             };
-            install_units(target, &host, &install, yes)
+            install_units(&session, &install, yes)
         }
-        TimerAction::Remove { yes } => remove_units(target, &host, yes),
-        TimerAction::Status => status(target, &host),
+        TimerAction::Remove { yes } => remove_units(&session, yes),
+        TimerAction::Status => status(&session),
     }
 }
 
 /// Prints the plan and, when it changes something, asks as `apply` does
 /// (`--yes` skips it; without a terminal it is needed).
 fn review(host: &Host, plan: &Plan, yes: bool, verb: &str) -> Result<(), Error> {
-    print_plan(plan, Format::Human)?;
+    output::plan(plan, Format::Human)?;
     if plan.changes.is_empty() || yes {
         return Ok(());
     }
@@ -79,10 +80,10 @@ fn review(host: &Host, plan: &Plan, yes: bool, verb: &str) -> Result<(), Error> 
     )
 }
 
-/// Runs the reviewed plan as one transaction.
+/// Runs the reviewed plan as one transaction: `None` when it committed (or
+/// had nothing to do), else the exit code of its failure.
 fn transact(
-    target: &Target,
-    host: &Host,
+    session: &Session,
     plan: &Plan,
     replan: &dyn Fn() -> Result<Plan, String>,
     what: &str,
@@ -90,20 +91,14 @@ fn transact(
     if plan.changes.is_empty() {
         return Ok(None);
     }
-    let state = state_dir(target, host)?;
-    let report =
-        apply::apply(host, &state, plan, replan).map_err(|e| Error::Refused(e.to_string()))?;
-    print_report(&report, what);
-    Ok(match report.outcome {
-        Outcome::Committed => None,
-        Outcome::ValidationFailed | Outcome::RolledBack | Outcome::Reverted => {
-            Some(exit::ROLLED_BACK)
-        }
-        Outcome::RollbackFailed => Some(exit::ROLLBACK_FAILED),
-    })
+    let state = session.state()?;
+    let report = session.transact(&state, plan, replan)?;
+    output::report(&report, what);
+    Ok((report.outcome != Outcome::Committed).then(|| exit::of_apply(report.outcome, false)))
 }
 
-fn install_units(target: &Target, host: &Host, install: &Install, yes: bool) -> Result<i32, Error> {
+fn install_units(session: &Session, install: &Install, yes: bool) -> Result<i32, Error> {
+    let host = &session.host;
     install.check(host)?;
     let service_text = install.service_unit()?;
     let timer_text = install.timer_unit()?;
@@ -114,26 +109,27 @@ fn install_units(target: &Target, host: &Host, install: &Install, yes: bool) -> 
     if let Ok(me) = std::env::current_exe().and_then(std::fs::canonicalize) {
         probe.binary = me;
     }
-    if super::verify(host, &probe.service_unit()?, &timer_text)? {
+    if units::verify(host, &probe.service_unit()?, &timer_text)? {
         say("units checked: known keys, `systemd-analyze verify` clean");
     } else {
         say("units checked: known keys only (systemd-analyze is not installed here)");
     }
-    let plan = super::plan_install(host, &service_text, &timer_text)?;
+    let plan = units::plan_install(host, &service_text, &timer_text)?;
     let replan =
-        || super::plan_install(host, &service_text, &timer_text).map_err(|e| e.to_string());
+        || units::plan_install(host, &service_text, &timer_text).map_err(|e| e.to_string());
     if plan.changes.is_empty() {
         say("timer units already installed as asked; nothing to change");
     }
     review(host, &plan, yes, "Install")?;
-    if let Some(code) = transact(target, host, &plan, &replan, "timer install")? {
+    if let Some(code) = transact(session, &plan, &replan, "timer install")? {
         return Ok(code);
     }
     Ok(report_service(host, TIMER, true))
 }
 
-fn remove_units(target: &Target, host: &Host, yes: bool) -> Result<i32, Error> {
-    let plan = super::plan_remove(host)?;
+fn remove_units(session: &Session, yes: bool) -> Result<i32, Error> {
+    let host = &session.host;
+    let plan = units::plan_remove(host)?;
     if plan.changes.is_empty() {
         say("no timer units installed; nothing to remove");
         return Ok(exit::OK);
@@ -144,8 +140,8 @@ fn remove_units(target: &Target, host: &Host, yes: bool) -> Result<i32, Error> {
     if code != exit::OK {
         return Ok(code);
     }
-    let replan = || super::plan_remove(host).map_err(|e| e.to_string());
-    Ok(transact(target, host, &plan, &replan, "timer remove")?.unwrap_or(exit::OK))
+    let replan = || units::plan_remove(host).map_err(|e| e.to_string());
+    Ok(transact(session, &plan, &replan, "timer remove")?.unwrap_or(exit::OK))
 }
 
 fn report_service(host: &Host, unit: &str, on: bool) -> i32 {
@@ -168,8 +164,8 @@ fn report_service(host: &Host, unit: &str, on: bool) -> i32 {
     }
 }
 
-fn status(target: &Target, host: &Host) -> Result<i32, Error> {
-    let s = super::status(host)?;
+fn status(session: &Session) -> Result<i32, Error> {
+    let s = units::status(&session.host)?;
     let mut out = anstream::stdout();
     let mut lines = vec![format!("root: {}", s.root.display())];
     let state = |present: bool| if present { "installed" } else { "absent" };
@@ -185,7 +181,8 @@ fn status(target: &Target, host: &Host) -> Result<i32, Error> {
         "enabled (timers.target.wants link): {}",
         if s.enabled_link { "yes" } else { "no" }
     ));
-    let last = state_dir(target, host)
+    let last = session
+        .state()
         .ok()
         .and_then(|st| crate::report::load_all(&st).pop());
     lines.push(match last {

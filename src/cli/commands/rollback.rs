@@ -1,0 +1,77 @@
+//! `harden rollback [TXN]`: restore the snapshot of a transaction (the last one
+//! by default), showing what it restores and asking first, like `apply`;
+//! `--dry-run` only shows it.
+
+use crate::cli::output;
+use crate::cli::record::Recorder;
+use crate::engine::apply::RollbackTarget;
+use crate::engine::render::esc;
+use crate::engine::snapshot;
+use crate::error::{Error, exit};
+use crate::session::{Session, Target};
+
+/// `rollback --dry-run`: what would be restored; writes nothing (no run report).
+pub fn preview(target: &Target, txn: Option<&str>) -> Result<i32, Error> {
+    let session = Session::open(target)?;
+    let state = session.state()?;
+    let t = session.rollback_target(&state, txn)?;
+    let entries = show(&session, &t);
+    println!(
+        "\nRollback would restore {entries} entries of {} change(s); nothing was written.",
+        t.manifest.changes
+    );
+    Ok(exit::OK)
+}
+
+/// Prints what rolling back `t` restores; returns the number of entries.
+fn show(session: &Session, t: &RollbackTarget) -> usize {
+    let m = &t.manifest;
+    println!(
+        "harden: rollback of transaction {} ({} of {}, started {}) on {}\n",
+        esc(&t.id),
+        format!("{:?}", m.kind).to_lowercase(),
+        esc(&m.playbook),
+        esc(&m.started),
+        esc(&session.host.root.display().to_string())
+    );
+    let lines = snapshot::preview(&session.host, &m.entries);
+    for l in &lines {
+        println!("  {}", esc(l));
+    }
+    lines.len()
+}
+
+pub fn run(
+    target: &Target,
+    txn: Option<&str>,
+    yes: bool,
+    rec: &mut Recorder,
+) -> Result<i32, Error> {
+    let session = Session::open(target)?;
+    let state = session.state()?;
+    // Shown (and asked) before anything is written; when there is nothing to
+    // roll back, the rollback below says so after sweeping stale locks.
+    if let Ok(t) = session.rollback_target(&state, txn) {
+        show(&session, &t);
+        rec.changes = t.manifest.changes;
+        if !yes {
+            output::ask(
+                &format!(
+                    "Roll back transaction {} ({} change(s)) on {}?",
+                    t.id,
+                    t.manifest.changes,
+                    session.host.root.display()
+                ),
+                "roll back",
+            )?;
+        }
+    }
+    let swept = session.sweep_stale_locks(&state)?;
+    let Some(report) = session.rollback(&state, txn, &swept)? else {
+        return Ok(exit::OK);
+    };
+    output::report(&report, "rollback");
+    crate::engine::confirm::settle(&state);
+    rec.record(&report);
+    Ok(exit::of_rollback(report.outcome))
+}
