@@ -836,17 +836,26 @@ fn loopback(ip: &str) -> bool {
 /// iptables rules come before ufw's) and which only on loopback, with the
 /// daemon's default address as this plan leaves `daemon.json`.
 fn report_ports(ctx: &Ctx, p: &Params, user: &UserFile, out: &mut Out) -> Result<(), ModuleError> {
-    let daemon = ctx.read_planned(Path::new("/etc/docker/daemon.json"))?;
-    let default_ip = daemon
-        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-        .and_then(|v| v.get("ip").and_then(Value::as_str).map(str::to_string));
-    let (mut exposed, mut local) = (Vec::new(), Vec::new());
+    let daemon_path = Path::new("/etc/docker/daemon.json");
+    let ip_of = |b: Option<Vec<u8>>| {
+        b.and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .and_then(|v| v.get("ip").and_then(Value::as_str).map(str::to_string))
+    };
+    let default_ip = ip_of(ctx.read_planned(daemon_path)?);
+    let now_ip = ip_of(ctx.host.read(daemon_path).map_err(ctx.fs())?);
+    let local_with = |port: &Port, default: &Option<String>| {
+        port.host_ip
+            .as_deref()
+            .or(default.as_deref())
+            .is_some_and(loopback)
+    };
+    let (mut exposed, mut closed, mut local) = (Vec::new(), Vec::new(), Vec::new());
     for (svc, port) in &user.ports {
-        let ip = port.host_ip.clone().or(default_ip.clone());
         let shown = format!("{svc} {port}");
-        match ip.as_deref() {
-            Some(ip) if loopback(ip) => local.push(shown),
-            _ => exposed.push(shown),
+        match (local_with(port, &now_ip), local_with(port, &default_ip)) {
+            (_, false) => exposed.push(shown),
+            (false, true) => closed.push(shown),
+            (true, true) => local.push(shown),
         }
     }
     let how = match default_ip.as_deref() {
@@ -863,6 +872,12 @@ fn report_ports(ctx: &Ctx, p: &Params, user: &UserFile, out: &mut Out) -> Result
         out.notices.push(ctx.notice(
             NoticeLevel::Warning,
             format!("published ports reachable from other hosts, past the firewall (Docker's iptables rules come before ufw's): {} ({how})", exposed.join(", ")),
+        ));
+    }
+    if !closed.is_empty() {
+        out.notices.push(ctx.notice(
+            NoticeLevel::Warning,
+            format!("published ports reachable from other hosts until now, past the firewall (Docker's iptables rules come before ufw's): {}; on loopback only once docker restarts with this plan's daemon.json ({how})", closed.join(", ")),
         ));
     }
     if !local.is_empty() {
