@@ -266,9 +266,14 @@ fn inline_secret(name: &str, value: &str) -> bool {
         .iter()
         .any(|w| upper.contains(w))
         || upper.ends_with("_KEY");
-    let url_credentials = value
-        .split_once("://")
-        .is_some_and(|(_, rest)| rest.split('/').next().unwrap_or("").contains('@'));
+    // `user:password@` with a literal password (not a `${VAR}` reference).
+    let url_credentials = value.split_once("://").is_some_and(|(_, rest)| {
+        let authority = rest.split('/').next().unwrap_or("");
+        authority
+            .rsplit_once('@')
+            .and_then(|(userinfo, _)| userinfo.split_once(':'))
+            .is_some_and(|(_, password)| !password.is_empty() && !password.starts_with("${"))
+    });
     named || url_credentials
 }
 
@@ -1083,6 +1088,10 @@ mod tests {
             ("JWT_SECRET", ""),
             ("JWT_SECRET", "${JWT_SECRET}"),
             ("REDIS_URL", "redis://postiz-redis:6379"),
+            (
+                "DATABASE_URL",
+                "postgresql://postiz:${POSTGRES_PASSWORD}@postgres/x",
+            ),
             ("MAIN_URL", "https://postiz.example.org"),
             ("API_LIMIT", "30"),
         ] {
