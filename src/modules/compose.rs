@@ -605,30 +605,37 @@ const NAMES: [&str; 4] = [
     "docker-compose.yml",
 ];
 
-/// The user's Compose file: `file`, or the first of [`NAMES`] in `dir`.
-fn user_file(ctx: &Ctx, p: &Params) -> Result<PathBuf, ModuleError> {
+/// The user's Compose file: `file`, or the first of [`NAMES`] in `dir`
+/// (`None` when the directory has none: the rule is skipped).
+fn user_file(ctx: &Ctx, p: &Params) -> Result<Option<PathBuf>, ModuleError> {
     match (&p.file, &p.dir) {
-        (Some(f), None) => ctx.path_param(Some(f), "file"),
+        (Some(f), None) => ctx.path_param(Some(f), "file").map(Some),
         (None, Some(d)) => {
             let dir = ctx.path_param(Some(d), "dir")?;
             for n in NAMES {
                 let f = dir.join(n);
                 if ctx.host.lstat(&f).map_err(ctx.fs())?.is_some() {
-                    return Ok(f);
+                    return Ok(Some(f));
                 }
             }
-            Err(ctx.invalid(format!(
-                "{} has no Compose file ({})",
-                dir.display(),
-                NAMES.join(", ")
-            )))
+            Ok(None)
         }
         _ => Err(ctx.invalid("give exactly one of `file` and `dir`")),
     }
 }
 
 pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
-    let user_path = user_file(ctx, p)?;
+    let Some(user_path) = user_file(ctx, p)? else {
+        // A project directory without a Compose file runs no containers from
+        // here: nothing to harden, said like a `when:`.
+        let dir = p.dir.as_deref().unwrap_or(Path::new(""));
+        out.skipped = Some(format!(
+            "{} has no Compose file ({})",
+            dir.display(),
+            NAMES.join(", ")
+        ));
+        return Ok(());
+    };
     let over_path = match &p.override_file {
         Some(o) => ctx.path_param(Some(o), "override")?,
         None => user_path.with_file_name("docker-compose.harden.yml"),
