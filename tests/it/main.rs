@@ -17,6 +17,8 @@ mod compose;
 mod confirm;
 mod crash;
 mod debian_root;
+mod deploy_akkoma;
+mod deploy_postiz;
 mod docker_daemon;
 mod env_file;
 mod fail2ban;
