@@ -13,39 +13,21 @@
 //! which elixir is removed from the root: the shape of Akkoma's release (bin/
 //! pleroma, erts-*, lib, releases) with its runtime, not Akkoma itself.
 
-use std::process::Command;
-
-use crate::debian_root::{KEY, debian12, in_root, validate};
+use crate::debian_root::{debian12, in_root};
+use crate::deploy::{SESSION, admin_and_certificate, assert_ran, assert_sshd, converge};
 use crate::support::*;
 
 const DOMAIN: &str = "social.example.org";
 const MEDIA: &str = "media_url=https://media.example.net/media/";
 
-/// The admin account with a key, a certificate for `DOMAIN`, and Akkoma's
-/// system account (as its install guide makes it).
+/// The admin and a certificate for `DOMAIN`, and Akkoma's system account (as
+/// its install guide makes it).
 fn deploy_host(env: &Env) {
-    require("openssl");
+    admin_and_certificate(env, DOMAIN);
     in_root(
         env,
-        "groupadd admin; useradd -m -s /bin/bash -G admin deploy; \
-         install -d -m 700 -o deploy -g deploy /home/deploy/.ssh; \
-         useradd -r -s /bin/false -m -d /var/lib/akkoma -U akkoma",
+        "useradd -r -s /bin/false -m -d /var/lib/akkoma -U akkoma",
     );
-    env.write("home/deploy/.ssh/authorized_keys", KEY);
-    env.chmod("home/deploy/.ssh/authorized_keys", 0o600);
-    in_root(env, "chown deploy:deploy /home/deploy/.ssh/authorized_keys");
-    let live = env.path(&format!("etc/letsencrypt/live/{DOMAIN}"));
-    std::fs::create_dir_all(&live).unwrap();
-    let out = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
-        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
-        .args(["-subj", &format!("/CN={DOMAIN}"), "-keyout"])
-        .arg(live.join("privkey.pem"))
-        .arg("-out")
-        .arg(live.join("fullchain.pem"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
 }
 
 /// The instance's own settings, before harden's block.
@@ -94,69 +76,30 @@ fn exposure(text: &str) -> (f64, f64) {
     (a.trim().parse().unwrap(), b.trim().parse().unwrap())
 }
 
-/// Apply (exit 2, nothing failed or refused), an empty plan, `check` 0, the
-/// root's validators, rollback to the same tree. Returns apply's output and
-/// the validators' results.
-fn converge(env: &Env, args: &[&str]) -> (String, Vec<(&'static str, String)>) {
-    let before = env.tree();
-    let session = [("SUDO_USER", "deploy")];
-    let out = env.harden_env(
-        &[&["apply", "--yes", "-p", "akkoma"][..], args].concat(),
-        &session,
-    );
-    expect_code(&out, 2);
-    let text = stdout(&out);
-    println!("{text}");
-    assert!(
-        !text.contains("FAILED") && !text.contains("REFUSED"),
-        "{text}"
-    );
-    let plan = [&["plan", "-p", "akkoma", "--detailed-exitcode"][..], args].concat();
-    expect_code(&env.harden_env(&plan, &session), 0);
-    expect_code(
-        &env.harden_env(&[&["check", "-p", "akkoma"][..], args].concat(), &session),
-        0,
-    );
-    let ran = validate(env);
-    expect_code(&env.harden(&["rollback", "--yes"]), 0);
-    let after = env.tree();
-    let differ: Vec<_> = before
-        .iter()
-        .filter(|(k, v)| after.get(*k) != Some(v))
-        .map(|(k, _)| k)
-        .chain(after.keys().filter(|k| !before.contains_key(*k)))
-        .collect();
-    assert!(differ.is_empty(), "rollback did not restore: {differ:?}");
-    (text, ran)
-}
-
 fn assert_host_hardened(text: &str, ran: &[(&'static str, String)]) {
-    let effective = &ran.iter().find(|r| r.0 == "sshd").unwrap().1;
-    for want in [
-        "permitrootlogin no",
-        "passwordauthentication no",
-        "kbdinteractiveauthentication no",
-        "authenticationmethods publickey",
-        "allowusers deploy",
-        "maxauthtries 3",
-    ] {
-        assert!(
-            effective.lines().any(|l| l == want),
-            "sshd -T lacks {want}:\n{effective}"
-        );
-    }
-    let names: Vec<&str> = ran.iter().map(|r| r.0).collect();
-    for v in [
-        "sshd",
-        "visudo",
-        "fail2ban",
-        "nginx",
-        "nginx serving",
-        "ufw",
-        "apt-config",
-    ] {
-        assert!(names.contains(&v), "{v} did not run: {names:?}");
-    }
+    assert_sshd(
+        ran,
+        &[
+            "permitrootlogin no",
+            "passwordauthentication no",
+            "kbdinteractiveauthentication no",
+            "authenticationmethods publickey",
+            "allowusers deploy",
+            "maxauthtries 3",
+        ],
+    );
+    assert_ran(
+        ran,
+        &[
+            "sshd",
+            "visudo",
+            "fail2ban",
+            "nginx",
+            "nginx serving",
+            "ufw",
+            "apt-config",
+        ],
+    );
     for want in [
         "/etc/nginx/conf.d/harden-akkoma.conf: create site social.example.org -> http://127.0.0.1:4000",
         "hardening drop-in (strict)",
@@ -189,12 +132,11 @@ fn akkoma_on_an_otp_release() {
     otp_layout(&env);
     let d = format!("domain={DOMAIN}");
     let args = ["-e", d.as_str(), "-e", MEDIA];
-    let session = [("SUDO_USER", "deploy")];
 
     // Applied: the config checked and read back by the release's own runtime.
     let out = env.harden_env(
         &[&["apply", "--yes", "-p", "akkoma"][..], &args].concat(),
-        &session,
+        &SESSION,
     );
     expect_code(&out, 2);
     let text = stdout(&out);
@@ -228,12 +170,12 @@ fn akkoma_on_an_otp_release() {
     assert_site(&env);
     expect_code(&env.harden(&["rollback", "--yes"]), 0);
 
-    let (text, ran) = converge(&env, &args);
+    let (text, ran) = converge(&env, "akkoma", &args);
     assert_host_hardened(&text, &ran);
 
     // No media_url: the config rule fails and says why; the rest applies.
     let before = env.tree();
-    let out = env.harden_env(&["apply", "--yes", "-p", "akkoma", "-e", &d], &session);
+    let out = env.harden_env(&["apply", "--yes", "-p", "akkoma", "-e", &d], &SESSION);
     expect_code(&out, 6);
     // The release's own message quotes the instance's domain, which the secret
     // config holds, so its line is hidden; the check it failed names the reason.
@@ -260,7 +202,7 @@ fn akkoma_on_an_otp_release() {
     .unwrap();
     let out = env.harden_env(
         &[&["apply", "--yes", "-p", "akkoma"][..], &args].concat(),
-        &session,
+        &SESSION,
     );
     expect_code(&out, 6);
     assert!(
@@ -279,7 +221,7 @@ fn akkoma_on_a_source_install() {
     source_layout(&env);
     let d = format!("domain={DOMAIN}");
     let args = ["-e", d.as_str(), "-e", MEDIA];
-    let (text, ran) = converge(&env, &args);
+    let (text, ran) = converge(&env, "akkoma", &args);
     assert!(
         text.contains("skipped akkoma.config-otp: /etc/akkoma/config.exs does not exist"),
         "{text}"
@@ -305,7 +247,7 @@ fn akkoma_on_a_source_install() {
             "-e",
             "media_url=https://social.example.org/media/",
         ],
-        &[("SUDO_USER", "deploy")],
+        &SESSION,
     );
     expect_code(&out, 6);
     assert!(

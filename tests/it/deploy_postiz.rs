@@ -19,48 +19,21 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use crate::debian_root::{KEY, debian12, in_root, validate};
+use crate::debian_root::{debian12, validate};
+use crate::deploy::{SESSION, admin_and_certificate, assert_ran, assert_sshd, converge, skipped};
 use crate::support::*;
 
 const DOMAIN: &str = "social.example.net";
 
-/// What every Postiz deployment adds to the host: the admin account (group
-/// `admin`, a key), a certificate for `DOMAIN`, and Docker (see the header).
+/// What every Postiz deployment adds to the host: the admin and a certificate
+/// for `DOMAIN`, and Docker (see the header).
 fn deploy_host(env: &Env) {
-    require("openssl");
-    in_root(
-        env,
-        "groupadd admin; useradd -m -s /bin/bash -G admin deploy; \
-         install -d -m 700 -o deploy -g deploy /home/deploy/.ssh",
-    );
-    env.write("home/deploy/.ssh/authorized_keys", KEY);
-    env.chmod("home/deploy/.ssh/authorized_keys", 0o600);
-    in_root(env, "chown deploy:deploy /home/deploy/.ssh/authorized_keys");
-    let live = env.path(&format!("etc/letsencrypt/live/{DOMAIN}"));
-    std::fs::create_dir_all(&live).unwrap();
-    let out = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
-        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
-        .args(["-subj", &format!("/CN={DOMAIN}"), "-keyout"])
-        .arg(live.join("privkey.pem"))
-        .arg("-out")
-        .arg(live.join("fullchain.pem"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    admin_and_certificate(env, DOMAIN);
     env.write(
         "usr/sbin/dockerd",
         "#!/bin/sh\n# Test fixture: marks this root as a Docker host (harden's container_host fact); never run.\nexit 1\n",
     );
     env.chmod("usr/sbin/dockerd", 0o755);
-}
-
-/// The rule ids a run skipped.
-fn skipped(text: &str) -> BTreeSet<String> {
-    text.lines()
-        .filter_map(|l| l.strip_prefix("skipped "))
-        .map(|l| l.split(':').next().unwrap().to_string())
-        .collect()
 }
 
 /// The probes, which only `check` evaluates.
@@ -71,42 +44,16 @@ const PROBES: [&str; 4] = [
     "postiz.monitor-listening",
 ];
 
-/// Apply (exit 2, no rule failed or refused, exactly `skips` skipped besides
-/// the probes), the Compose check, an empty plan, `check` exit 0, the root's
-/// validators, then rollback to the same tree. Returns apply's output and the
-/// validators' results.
-fn converge(env: &Env, args: &[&str], skips: &[&str]) -> (String, Vec<(&'static str, String)>) {
-    let before = env.tree();
-    let session = [("SUDO_USER", "deploy")];
-    let mut apply = vec!["apply", "--yes", "-p", "postiz"];
-    apply.extend_from_slice(args);
-    let out = env.harden_env(&apply, &session);
-    expect_code(&out, 2);
-    let text = stdout(&out);
-    println!("{text}");
-    assert!(
-        !text.contains("FAILED") && !text.contains("REFUSED"),
-        "{text}"
-    );
+/// [`converge`] with exactly `skips` (and the probes) skipped.
+fn converge_skipping(
+    env: &Env,
+    args: &[&str],
+    skips: &[&str],
+) -> (String, Vec<(&'static str, String)>) {
+    let (text, ran) = converge(env, "postiz", args);
     let mut want: BTreeSet<String> = skips.iter().map(|s| (*s).to_string()).collect();
     want.extend(PROBES.iter().map(|s| (*s).to_string()));
     assert_eq!(skipped(&text), want, "{text}");
-    let mut plan = vec!["plan", "-p", "postiz", "--detailed-exitcode"];
-    plan.extend_from_slice(args);
-    expect_code(&env.harden_env(&plan, &session), 0);
-    let mut check = vec!["check", "-p", "postiz"];
-    check.extend_from_slice(args);
-    expect_code(&env.harden_env(&check, &session), 0);
-    let ran = validate(env);
-    expect_code(&env.harden(&["rollback", "--yes"]), 0);
-    let after = env.tree();
-    let differ: Vec<_> = before
-        .iter()
-        .filter(|(k, v)| after.get(*k) != Some(v))
-        .map(|(k, _)| k)
-        .chain(after.keys().filter(|k| !before.contains_key(*k)))
-        .collect();
-    assert!(differ.is_empty(), "rollback did not restore: {differ:?}");
     (text, ran)
 }
 
@@ -142,21 +89,18 @@ fn ids(env: &Env, name: &str) -> String {
 }
 
 fn assert_sshd_hardened(ran: &[(&'static str, String)]) {
-    let effective = &ran.iter().find(|r| r.0 == "sshd").unwrap().1;
-    for want in [
-        "permitrootlogin no",
-        "passwordauthentication no",
-        "authenticationmethods publickey",
-        "allowusers deploy",
-        "maxauthtries 3",
-        "x11forwarding no",
-        "loglevel VERBOSE",
-    ] {
-        assert!(
-            effective.lines().any(|l| l == want),
-            "sshd -T lacks {want}:\n{effective}"
-        );
-    }
+    assert_sshd(
+        ran,
+        &[
+            "permitrootlogin no",
+            "passwordauthentication no",
+            "authenticationmethods publickey",
+            "allowusers deploy",
+            "maxauthtries 3",
+            "x11forwarding no",
+            "loglevel VERBOSE",
+        ],
+    );
 }
 
 /// Untouched, the root has no key for anyone: the anti-lockout guard refuses
@@ -226,10 +170,10 @@ fn postiz_on_an_untouched_debian12_root() {
         &env.harden(&[&["check", "-p", "postiz"][..], &args].concat()),
         0,
     );
-    let ran: Vec<&str> = validate(&env).iter().map(|r| r.0).collect();
-    for v in ["fail2ban", "ufw", "apt-config", "visudo"] {
-        assert!(ran.contains(&v), "{v} did not run: {ran:?}");
-    }
+    assert_ran(
+        &validate(&env),
+        &["fail2ban", "ufw", "apt-config", "visudo"],
+    );
     expect_code(&env.harden(&["rollback", "--yes"]), 0);
     assert_eq!(env.tree(), before, "rollback did not restore the root");
 }
@@ -247,7 +191,7 @@ fn postiz_on_the_official_layout() {
     // Before: the plan names the exposed ports and the secrets, never a value.
     let out = env.harden_env(
         &["plan", "-p", "postiz", "-e", &format!("domain={DOMAIN}")],
-        &[("SUDO_USER", "deploy")],
+        &SESSION,
     );
     expect_code(&out, 0);
     let text = stdout(&out);
@@ -266,10 +210,9 @@ fn postiz_on_the_official_layout() {
     assert!(!text.contains("no service publishes"), "{text}");
 
     // Applied: the Compose file, the override and daemon.json as the app will start.
-    let session = [("SUDO_USER", "deploy")];
     let d = format!("domain={DOMAIN}");
     expect_code(
-        &env.harden_env(&["apply", "--yes", "-p", "postiz", "-e", &d], &session),
+        &env.harden_env(&["apply", "--yes", "-p", "postiz", "-e", &d], &SESSION),
         2,
     );
     assert_eq!(env.read("opt/postiz/docker-compose.yaml"), official);
@@ -311,7 +254,7 @@ fn postiz_on_the_official_layout() {
     );
     expect_code(&env.harden(&["rollback", "--yes"]), 0);
 
-    let (_, ran) = converge(
+    let (_, ran) = converge_skipping(
         &env,
         &["-e", &d],
         &[
@@ -354,11 +297,10 @@ fn postiz_on_the_guides_layout() {
     env.chmod("opt/postiz/.env", 0o644);
     std::fs::create_dir_all(env.path("opt/postiz/backups")).unwrap();
     env.chmod("opt/postiz", 0o775);
-    let session = [("SUDO_USER", "deploy")];
     let d = format!("domain={DOMAIN}");
 
     // The guide's nginx forwards to 3000: by default the plan says the port is wrong.
-    let out = env.harden_env(&["plan", "-p", "postiz", "-e", &d], &session);
+    let out = env.harden_env(&["plan", "-p", "postiz", "-e", &d], &SESSION);
     expect_code(&out, 0);
     let text = stdout(&out);
     assert!(
@@ -372,7 +314,7 @@ fn postiz_on_the_guides_layout() {
     expect_code(
         &env.harden_env(
             &[&["apply", "--yes", "-p", "postiz"][..], &args].concat(),
-            &session,
+            &SESSION,
         ),
         2,
     );
@@ -388,7 +330,7 @@ fn postiz_on_the_guides_layout() {
     );
     expect_code(&env.harden(&["rollback", "--yes"]), 0);
 
-    let (_, ran) = converge(
+    let (_, ran) = converge_skipping(
         &env,
         &args,
         &["postiz.opt-mount", "postiz.rsyslog", "postiz.ip-forward"],

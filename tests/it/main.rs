@@ -17,6 +17,7 @@ mod compose;
 mod confirm;
 mod crash;
 mod debian_root;
+mod deploy;
 mod deploy_akkoma;
 mod deploy_postiz;
 mod docker_daemon;
