@@ -9,6 +9,14 @@
 //! USER -f CANDIDATE config -q` (or Debian's `docker-compose`) when the machine
 //! has one; otherwise only harden's own structural checks run, and a notice
 //! says so. Use: `docker compose -f docker-compose.yml -f docker-compose.harden.yml up -d`.
+//!
+//! The user's file is found by name (`file`) or in a project directory (`dir`, in
+//! Compose's own order: `compose.yaml`, `compose.yml`, `docker-compose.yaml`,
+//! `docker-compose.yml`). What it publishes is reported against the daemon's
+//! default bind address (`ip` in `daemon.json`, as this plan leaves it): a port
+//! published on every address is reachable past ufw, because Docker's own
+//! iptables rules come first. A file holding secrets inline is made `0600
+//! root:root` (`protect_secrets`), and only the variables' names are shown.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -20,27 +28,48 @@ use serde_json::Value;
 use super::{Ctx, FileWrite, ModuleError, Out};
 use crate::engine::validate;
 use crate::host::fs::{self, Kind};
-use crate::plan::{Accept, Check, NoticeLevel, Stage, Validator};
+use crate::host::service::APPARMOR_KERNEL;
+use crate::plan::{Accept, Check, NoticeLevel, Op, SetMeta, Stage, Validator, VarValue};
 
 /// Parameters of `compose:`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
-    /// The user's Compose file (must exist; only read).
-    pub file: PathBuf,
+    /// The user's Compose file (only read); exactly one of `file` and `dir`.
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    /// The project directory: its Compose file is the first of `compose.yaml`,
+    /// `compose.yml`, `docker-compose.yaml`, `docker-compose.yml`.
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
     /// The override harden writes (default `docker-compose.harden.yml` beside `file`).
     #[serde(default, rename = "override")]
     pub override_file: Option<PathBuf>,
-    /// Service name → settings.
+    /// Service name → settings. A key may name alternatives, `postiz|app`: the
+    /// first one the file defines gets the settings (an error when none does).
     #[serde(default)]
     pub services: BTreeMap<String, Settings>,
     /// Settings for every service the user's file defines (a key set in
     /// `services:` for a service wins over the same key here).
     #[serde(default)]
-    pub all_services: Option<Settings>,
+    pub all_services: Option<Box<Settings>>,
     /// Networks declared `internal: true` (no route outside the host) in the override.
     #[serde(default)]
     pub internal_networks: Vec<String>,
+    /// Services (alternatives with `|`) that must sit on internal networks only
+    /// (the database, the cache): a network only they use is declared internal
+    /// in the override; one they share with a service that needs a route out
+    /// cannot be fixed by an override and is reported.
+    #[serde(default)]
+    pub internal_services: Vec<String>,
+    /// When the user's file holds secrets inline (a password, token, key or
+    /// secret variable, a URL with credentials), make it `0600 root:root`.
+    #[serde(default)]
+    pub protect_secrets: bool,
+    /// The host port the reverse proxy forwards to: reported when no service
+    /// publishes it, or publishes it beyond loopback.
+    #[serde(default)]
+    pub proxied_port: Option<u16>,
 }
 
 /// The settings of one service, named as in Compose.
@@ -58,7 +87,9 @@ pub struct Settings {
     /// Capabilities to add back (`[NET_BIND_SERVICE]`).
     #[serde(default)]
     pub cap_add: Option<Vec<String>>,
-    /// A non-root `UID:GID` or name (root and 0 are refused).
+    /// A non-root `UID:GID`, or the name of an account of the host (resolved to
+    /// its `UID:GID` in the root's `/etc/passwd` as this plan leaves it: inside
+    /// the container a name would mean the image's account). Root is refused.
     #[serde(default)]
     pub user: Option<String>,
     /// tmpfs mounts, e.g. `/tmp:size=100M,mode=1777`.
@@ -76,6 +107,28 @@ pub struct Settings {
     /// `internal_networks`, or `default`).
     #[serde(default)]
     pub networks: Option<Vec<String>>,
+    /// Environment variables set by the override (they win over the user's file).
+    #[serde(default)]
+    pub environment: Option<BTreeMap<String, VarValue>>,
+    /// The logging driver and its options (`{ driver: journald, options: { tag: app } }`).
+    #[serde(default)]
+    pub logging: Option<Logging>,
+    /// An AppArmor profile (`security_opt: apparmor=NAME`), attached only where
+    /// it will be loaded: the profile file exists under the root (or is planned)
+    /// and the running kernel has AppArmor, or, on an offline root, the root has
+    /// `apparmor_parser` to load it at boot. Elsewhere a notice says why not.
+    #[serde(default)]
+    pub apparmor: Option<String>,
+}
+
+/// A service's `logging:`.
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Logging {
+    /// e.g. `journald`, `json-file`.
+    pub driver: String,
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
 }
 
 /// CPU and memory of `deploy.resources`.
@@ -104,6 +157,9 @@ impl Settings {
             limits: self.limits.clone().or(base.limits.clone()),
             reservations: self.reservations.clone().or(base.reservations.clone()),
             networks: self.networks.clone().or(base.networks.clone()),
+            environment: self.environment.clone().or(base.environment.clone()),
+            logging: self.logging.clone().or(base.logging.clone()),
+            apparmor: self.apparmor.clone().or(base.apparmor.clone()),
         }
     }
 }
@@ -115,7 +171,136 @@ struct UserFile {
     /// Service name → the capabilities the file adds (an override cannot take
     /// them away: Compose merges `cap_add` lists).
     cap_add: BTreeMap<String, Vec<String>>,
-    networks: Vec<String>,
+    /// Network name → declared `internal: true`.
+    networks: BTreeMap<String, bool>,
+    /// Service name → the networks it joins (`default` when it names none).
+    joins: BTreeMap<String, Vec<String>>,
+    /// Every published port, by service.
+    ports: Vec<(String, Port)>,
+    /// Names of variables that hold a secret inline, by service.
+    secrets: Vec<(String, String)>,
+}
+
+/// A port a service publishes on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Port {
+    /// The host address, when the file gives one.
+    host_ip: Option<String>,
+    /// The host port (or range); empty when Docker picks one.
+    published: String,
+    /// The container port, with `/udp` when not TCP.
+    target: String,
+}
+
+impl std::fmt::Display for Port {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(ip) = &self.host_ip {
+            write!(f, "{ip}:")?;
+        }
+        if self.published.is_empty() {
+            f.write_str(&self.target)
+        } else {
+            write!(f, "{}:{}", self.published, self.target)
+        }
+    }
+}
+
+/// One `ports:` entry, short (`"127.0.0.1:5000:5000/tcp"`, `5000`) or long
+/// (`{ target, published, host_ip, protocol }`) syntax.
+fn parse_port(v: &Value) -> Option<Port> {
+    let scalar = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    if let Some(m) = v.as_object() {
+        let proto = m.get("protocol").and_then(Value::as_str).unwrap_or("tcp");
+        let target = scalar(m.get("target")?)?;
+        return Some(Port {
+            host_ip: m.get("host_ip").and_then(Value::as_str).map(str::to_string),
+            published: m.get("published").and_then(scalar).unwrap_or_default(),
+            target: if proto == "tcp" {
+                target
+            } else {
+                format!("{target}/{proto}")
+            },
+        });
+    }
+    let text = scalar(v)?;
+    let (spec, proto) = text.split_once('/').unwrap_or((&text, "tcp"));
+    // An IPv6 host address is bracketed: `[::1]:5000:5000`.
+    let (host_ip, rest) = if let Some(r) = spec.strip_prefix('[') {
+        let (ip, rest) = r.split_once("]:")?;
+        (Some(ip.to_string()), rest.to_string())
+    } else {
+        let parts: Vec<&str> = spec.split(':').collect();
+        match parts.as_slice() {
+            [ip, p, t] => (Some((*ip).to_string()), format!("{p}:{t}")),
+            _ => (None, spec.to_string()),
+        }
+    };
+    let (published, target) = match rest.split_once(':') {
+        Some((p, t)) => (p.to_string(), t.to_string()),
+        None => (String::new(), rest),
+    };
+    Some(Port {
+        host_ip: host_ip.filter(|ip| !ip.is_empty()),
+        published,
+        target: if proto == "tcp" {
+            target
+        } else {
+            format!("{target}/{proto}")
+        },
+    })
+}
+
+/// Whether a variable (name and literal value) holds a secret inline: a
+/// password, token, key or secret with a value, or a URL with credentials.
+fn inline_secret(name: &str, value: &str) -> bool {
+    let value = value.trim();
+    if value.is_empty() || (value.starts_with("${") && value.ends_with('}')) {
+        return false;
+    }
+    let upper = name.to_ascii_uppercase();
+    let named = ["SECRET", "PASSWORD", "PASSWD", "TOKEN", "PRIVATE"]
+        .iter()
+        .any(|w| upper.contains(w))
+        || upper.ends_with("_KEY");
+    // `user:password@` with a literal password (not a `${VAR}` reference).
+    let url_credentials = value.split_once("://").is_some_and(|(_, rest)| {
+        let authority = rest.split('/').next().unwrap_or("");
+        authority
+            .rsplit_once('@')
+            .and_then(|(userinfo, _)| userinfo.split_once(':'))
+            .is_some_and(|(_, password)| !password.is_empty() && !password.starts_with("${"))
+    });
+    named || url_credentials
+}
+
+/// A service's `environment:`, as a map or a `KEY=value` list.
+fn environment(s: &Value) -> Vec<(String, String)> {
+    match s.get("environment") {
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    Value::String(s) => s.clone(),
+                    Value::Null => String::new(),
+                    other => other.to_string(),
+                };
+                (k.clone(), v)
+            })
+            .collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|e| {
+                let (k, v) = e.split_once('=').unwrap_or((e, ""));
+                (k.to_string(), v.to_string())
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 fn read_user(text: &str) -> Result<UserFile, String> {
@@ -124,31 +309,62 @@ fn read_user(text: &str) -> Result<UserFile, String> {
         .get("services")
         .and_then(Value::as_object)
         .ok_or("it has no `services:` map")?;
-    let cap_add = services
-        .iter()
-        .map(|(name, s)| {
-            let caps = s.get("cap_add").and_then(Value::as_array);
-            let caps = caps.into_iter().flatten().filter_map(Value::as_str);
-            (name.clone(), caps.map(str::to_string).collect())
-        })
-        .collect();
-    let services = services
-        .iter()
-        .map(|(name, s)| {
-            let image = s.get("image").and_then(Value::as_str).map(str::to_string);
-            (name.clone(), image)
-        })
-        .collect();
-    let networks = v
-        .get("networks")
-        .and_then(Value::as_object)
-        .map(|m| m.keys().cloned().collect())
-        .unwrap_or_default();
-    Ok(UserFile {
-        services,
-        cap_add,
-        networks,
-    })
+    let mut user = UserFile {
+        services: BTreeMap::new(),
+        cap_add: BTreeMap::new(),
+        networks: BTreeMap::new(),
+        joins: BTreeMap::new(),
+        ports: Vec::new(),
+        secrets: Vec::new(),
+    };
+    for (name, s) in services {
+        let caps = s.get("cap_add").and_then(Value::as_array);
+        let caps = caps.into_iter().flatten().filter_map(Value::as_str);
+        user.cap_add
+            .insert(name.clone(), caps.map(str::to_string).collect());
+        let image = s.get("image").and_then(Value::as_str).map(str::to_string);
+        user.services.insert(name.clone(), image);
+        let joins: Vec<String> = match s.get("networks") {
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+            Some(Value::Object(m)) => m.keys().cloned().collect(),
+            _ => Vec::new(),
+        };
+        let network_mode = s.get("network_mode").is_some();
+        if !(joins.is_empty() && network_mode) {
+            let joins = if joins.is_empty() {
+                vec!["default".to_string()]
+            } else {
+                joins
+            };
+            user.joins.insert(name.clone(), joins);
+        }
+        for p in s
+            .get("ports")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let port = parse_port(p)
+                .ok_or_else(|| format!("service `{name}`: cannot read the port {p}"))?;
+            user.ports.push((name.clone(), port));
+        }
+        for (k, val) in environment(s) {
+            if inline_secret(&k, &val) {
+                user.secrets.push((name.clone(), k));
+            }
+        }
+    }
+    if let Some(m) = v.get("networks").and_then(Value::as_object) {
+        for (n, def) in m {
+            let internal = def.get("internal").and_then(Value::as_bool) == Some(true);
+            user.networks.insert(n.clone(), internal);
+        }
+    }
+    Ok(user)
 }
 
 /// Whether an image reference floats: no tag, or `latest`, and no digest.
@@ -195,6 +411,30 @@ fn check(name: &str, s: &Settings, known_networks: &[&str]) -> Option<String> {
     }
     if s.security_opt.iter().flatten().any(String::is_empty) {
         return Some(format!("service `{name}`: empty security_opt"));
+    }
+    if let Some(k) = s
+        .environment
+        .iter()
+        .flatten()
+        .map(|(k, _)| k)
+        .find(|k| k.is_empty() || k.contains(['=', ' ']))
+    {
+        return Some(format!("service `{name}`: `{k}` is not a variable name"));
+    }
+    if let Some(l) = &s.logging
+        && !name_ok(&l.driver)
+    {
+        return Some(format!(
+            "service `{name}`: logging driver `{}` is not a name",
+            l.driver
+        ));
+    }
+    if let Some(a) = &s.apparmor
+        && !name_ok(a)
+    {
+        return Some(format!(
+            "service `{name}`: AppArmor profile `{a}` is not a name"
+        ));
     }
     if let Some(n) = s
         .networks
@@ -283,6 +523,21 @@ fn render(
         list(&mut out, "cap_add", s.cap_add.as_ref());
         list(&mut out, "tmpfs", s.tmpfs.as_ref());
         list(&mut out, "networks", s.networks.as_ref());
+        if let Some(env) = &s.environment {
+            out.push_str("    environment:\n");
+            for (k, v) in env {
+                let _ = writeln!(out, "      {}: {}", q(k), q(&v.to_string()));
+            }
+        }
+        if let Some(l) = &s.logging {
+            let _ = writeln!(out, "    logging:\n      driver: {}", q(&l.driver));
+            if !l.options.is_empty() {
+                out.push_str("      options:\n");
+                for (k, v) in &l.options {
+                    let _ = writeln!(out, "        {}: {}", q(k), q(v));
+                }
+            }
+        }
         if s.limits.is_some() || s.reservations.is_some() {
             out.push_str("    deploy:\n      resources:\n");
             resources(&mut out, "limits", s.limits.as_ref());
@@ -342,8 +597,45 @@ fn validator(ctx: &Ctx, user: &Path) -> Option<Validator> {
     })
 }
 
+/// Compose's own file names, in the order it looks for them.
+const NAMES: [&str; 4] = [
+    "compose.yaml",
+    "compose.yml",
+    "docker-compose.yaml",
+    "docker-compose.yml",
+];
+
+/// The user's Compose file: `file`, or the first of [`NAMES`] in `dir`
+/// (`None` when the directory has none: the rule is skipped).
+fn user_file(ctx: &Ctx, p: &Params) -> Result<Option<PathBuf>, ModuleError> {
+    match (&p.file, &p.dir) {
+        (Some(f), None) => ctx.path_param(Some(f), "file").map(Some),
+        (None, Some(d)) => {
+            let dir = ctx.path_param(Some(d), "dir")?;
+            for n in NAMES {
+                let f = dir.join(n);
+                if ctx.host.lstat(&f).map_err(ctx.fs())?.is_some() {
+                    return Ok(Some(f));
+                }
+            }
+            Ok(None)
+        }
+        _ => Err(ctx.invalid("give exactly one of `file` and `dir`")),
+    }
+}
+
 pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
-    let user_path = ctx.path_param(Some(&p.file), "file")?;
+    let Some(user_path) = user_file(ctx, p)? else {
+        // A project directory without a Compose file runs no containers from
+        // here: nothing to harden, said like a `when:`.
+        let dir = p.dir.as_deref().unwrap_or(Path::new(""));
+        out.skipped = Some(format!(
+            "{} has no Compose file ({})",
+            dir.display(),
+            NAMES.join(", ")
+        ));
+        return Ok(());
+    };
     let over_path = match &p.override_file {
         Some(o) => ctx.path_param(Some(o), "override")?,
         None => user_path.with_file_name("docker-compose.harden.yml"),
@@ -362,20 +654,23 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
             user_path.display()
         ))
     })?;
-    let services = wanted(ctx, p, &user)?;
-    report(ctx, &user_path, &user, &services, out);
-    if services.is_empty() && p.internal_networks.is_empty() {
-        return Err(
-            ctx.invalid("nothing to do: give `services`, `all_services` or `internal_networks`")
-        );
+    let mut services = wanted(ctx, p, &user)?;
+    for (_, s) in &mut services {
+        resolve_user(ctx, s)?;
+        attach_apparmor(ctx, s, out)?;
     }
-    let after = render(
-        &user_path,
-        &over_path,
-        &ctx.task.id,
-        &services,
-        &p.internal_networks,
-    );
+    let internal = internal_networks(ctx, p, &user, &user_path, out);
+    report(ctx, &user_path, &user, &services, out);
+    report_ports(ctx, p, &user, out)?;
+    if p.protect_secrets {
+        protect(ctx, &user_path, &user, out)?;
+    }
+    if services.is_empty() && internal.is_empty() {
+        return Err(ctx.invalid(
+            "nothing to do: give `services`, `all_services`, `internal_networks` or `internal_services`",
+        ));
+    }
+    let after = render(&user_path, &over_path, &ctx.task.id, &services, &internal);
     if let Some(m) = ctx.host.lstat(&over_path).map_err(ctx.fs())?
         && m.kind != Kind::File
     {
@@ -417,6 +712,252 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         user_path.display(),
         over_path.display()
     );
+    out.changes.push(c);
+    Ok(())
+}
+
+/// A user given by name becomes its `UID:GID` from the root's `/etc/passwd` as
+/// this plan leaves it (a `user:` rule earlier in the playbook may create it).
+fn resolve_user(ctx: &Ctx, s: &mut Settings) -> Result<(), ModuleError> {
+    let Some(u) = &s.user else { return Ok(()) };
+    let (who, group) = u
+        .split_once(':')
+        .map_or((u.as_str(), None), |(a, b)| (a, Some(b)));
+    if who.chars().all(|c| c.is_ascii_digit()) {
+        return Ok(());
+    }
+    let passwd = ctx
+        .read_planned(Path::new("/etc/passwd"))?
+        .unwrap_or_default();
+    let passwd = String::from_utf8_lossy(&passwd);
+    let entry = passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 4 && f[0] == who).then(|| (f[2].to_string(), f[3].to_string()))
+    });
+    let Some((uid, gid)) = entry else {
+        return Err(ctx.invalid(format!(
+            "user `{who}` is not in the root's /etc/passwd (nor created earlier in this plan): create it first, or give a UID:GID"
+        )));
+    };
+    if uid == "0" {
+        return Err(ctx.invalid(format!("user `{who}` is root (uid 0)")));
+    }
+    s.user = Some(format!("{uid}:{}", group.map_or(gid, str::to_string)));
+    Ok(())
+}
+
+/// Adds `apparmor=NAME` to the security options where the profile will be
+/// loaded when the container starts; a notice says why not elsewhere.
+fn attach_apparmor(ctx: &Ctx, s: &mut Settings, out: &mut Out) -> Result<(), ModuleError> {
+    let Some(name) = s.apparmor.take() else {
+        return Ok(());
+    };
+    let profile = Path::new("/etc/apparmor.d").join(&name);
+    let why_not = if ctx.read_planned(&profile)?.is_none() {
+        Some(format!(
+            "{} does not exist (nor is planned)",
+            profile.display()
+        ))
+    } else if ctx.host.is_live() {
+        (!Path::new(APPARMOR_KERNEL).exists())
+            .then(|| "the running kernel has no AppArmor".to_string())
+    } else {
+        ctx.host
+            .binary("apparmor_parser")
+            .is_none()
+            .then(|| "the root has no apparmor_parser to load it at boot".to_string())
+    };
+    match why_not {
+        Some(why) => out.notices.push(ctx.notice(
+            NoticeLevel::Warning,
+            format!("AppArmor profile {name} not attached: {why} (a container started with a profile that is not loaded fails to start)"),
+        )),
+        None => s
+            .security_opt
+            .get_or_insert_with(Vec::new)
+            .push(format!("apparmor={name}")),
+    }
+    Ok(())
+}
+
+/// The networks the override declares internal: `internal_networks`, and
+/// those only `internal_services` use. A network such a service shares with
+/// one that needs a route out is reported.
+fn internal_networks(
+    ctx: &Ctx,
+    p: &Params,
+    user: &UserFile,
+    user_path: &Path,
+    out: &mut Out,
+) -> Vec<String> {
+    let mut internal = p.internal_networks.clone();
+    let members: Vec<&String> = p
+        .internal_services
+        .iter()
+        .filter_map(|alts| alts.split('|').find(|a| user.services.contains_key(*a)))
+        .filter_map(|s| user.services.get_key_value(s).map(|(k, _)| k))
+        .collect();
+    for svc in &members {
+        for net in user.joins.get(*svc).into_iter().flatten() {
+            if user.networks.get(net) == Some(&true) || internal.contains(net) {
+                continue;
+            }
+            // Services other than these on the network keep a route out only
+            // through another network that is not internal.
+            let stranded: Vec<&String> = user
+                .joins
+                .iter()
+                .filter(|(s, nets)| !members.contains(s) && nets.contains(net))
+                .filter(|(_, nets)| {
+                    !nets.iter().any(|n| {
+                        n != net && user.networks.get(n) != Some(&true) && !internal.contains(n)
+                    })
+                })
+                .map(|(s, _)| s)
+                .collect();
+            if stranded.is_empty() {
+                internal.push(net.clone());
+                out.notices.push(ctx.notice(
+                    NoticeLevel::Info,
+                    format!("network `{net}` of {svc} is declared internal (no route out of the host; the services sharing it keep another network); `docker compose down` once so Compose recreates it"),
+                ));
+            } else {
+                let with = stranded
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                out.notices.push(ctx.notice(
+                    NoticeLevel::Warning,
+                    format!("service `{svc}` is on network `{net}`, which has a route out and is the only network of {with}: it cannot be made internal, and an override cannot take a service off a network (Compose merges them); in {} put `{svc}` on an internal network that {with} also joins", user_path.display()),
+                ));
+            }
+        }
+    }
+    internal.sort();
+    internal.dedup();
+    internal
+}
+
+/// Whether an address is a loopback one.
+fn loopback(ip: &str) -> bool {
+    ip == "::1" || ip == "localhost" || ip.starts_with("127.")
+}
+
+/// Says which published ports are reachable from other hosts (Docker's
+/// iptables rules come before ufw's) and which only on loopback, with the
+/// daemon's default address as this plan leaves `daemon.json`.
+fn report_ports(ctx: &Ctx, p: &Params, user: &UserFile, out: &mut Out) -> Result<(), ModuleError> {
+    let daemon_path = Path::new("/etc/docker/daemon.json");
+    let ip_of = |b: Option<Vec<u8>>| {
+        b.and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .and_then(|v| v.get("ip").and_then(Value::as_str).map(str::to_string))
+    };
+    let default_ip = ip_of(ctx.read_planned(daemon_path)?);
+    let now_ip = ip_of(ctx.host.read(daemon_path).map_err(ctx.fs())?);
+    let local_with = |port: &Port, default: &Option<String>| {
+        port.host_ip
+            .as_deref()
+            .or(default.as_deref())
+            .is_some_and(loopback)
+    };
+    let (mut exposed, mut closed, mut local) = (Vec::new(), Vec::new(), Vec::new());
+    for (svc, port) in &user.ports {
+        let shown = format!("{svc} {port}");
+        match (local_with(port, &now_ip), local_with(port, &default_ip)) {
+            (_, false) => exposed.push(shown),
+            (false, true) => closed.push(shown),
+            (true, true) => local.push(shown),
+        }
+    }
+    let how = match default_ip.as_deref() {
+        Some(ip) if loopback(ip) => format!(
+            "daemon.json \"ip\": \"{ip}\" binds ports published without an address to loopback"
+        ),
+        Some(ip) => format!("daemon.json \"ip\": \"{ip}\" is not loopback"),
+        None => {
+            "daemon.json sets no \"ip\": ports published without an address listen on every address"
+                .to_string()
+        }
+    };
+    if !exposed.is_empty() {
+        out.notices.push(ctx.notice(
+            NoticeLevel::Warning,
+            format!("published ports reachable from other hosts, past the firewall (Docker's iptables rules come before ufw's): {} ({how})", exposed.join(", ")),
+        ));
+    }
+    if !closed.is_empty() {
+        out.notices.push(ctx.notice(
+            NoticeLevel::Warning,
+            format!("published ports reachable from other hosts until now, past the firewall (Docker's iptables rules come before ufw's): {}; on loopback only once docker restarts with this plan's daemon.json ({how})", closed.join(", ")),
+        ));
+    }
+    if !local.is_empty() {
+        out.notices.push(ctx.notice(
+            NoticeLevel::Info,
+            format!(
+                "published ports on loopback only: {} ({how})",
+                local.join(", ")
+            ),
+        ));
+    }
+    if let Some(want) = p.proxied_port {
+        let published: Vec<&(String, Port)> = user
+            .ports
+            .iter()
+            .filter(|(_, port)| port.published == want.to_string())
+            .collect();
+        if published.is_empty() {
+            let all: Vec<String> = user
+                .ports
+                .iter()
+                .map(|(s, port)| format!("{s} {port}"))
+                .collect();
+            out.notices.push(ctx.notice(
+                NoticeLevel::Warning,
+                format!("the reverse proxy forwards to port {want}, which no service publishes (published: {}); set the proxy's port to the app's", if all.is_empty() { "none".to_string() } else { all.join(", ") }),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Makes the user's file `0600 root:root` when it holds secrets inline.
+fn protect(ctx: &Ctx, user_path: &Path, user: &UserFile, out: &mut Out) -> Result<(), ModuleError> {
+    if user.secrets.is_empty() {
+        return Ok(());
+    }
+    let Some(m) = ctx.host.lstat(user_path).map_err(ctx.fs())? else {
+        return Ok(());
+    };
+    if m.kind != Kind::File {
+        return Err(ctx.invalid(format!("{} is not a regular file", user_path.display())));
+    }
+    if (m.mode & 0o7777, m.uid, m.gid) == (0o600, 0, 0) {
+        return Ok(());
+    }
+    let names: Vec<String> = user
+        .secrets
+        .iter()
+        .map(|(s, k)| format!("{s}.{k}"))
+        .collect();
+    let mut c = ctx.change(
+        user_path.display().to_string(),
+        format!(
+            "mode {:04o} {}:{} -> 0600 root:root: it holds secrets inline ({})",
+            m.mode & 0o7777,
+            m.uid,
+            m.gid,
+            names.join(", ")
+        ),
+    );
+    c.ops.push(Op::SetMeta(SetMeta {
+        path: user_path.to_path_buf(),
+        mode: Some(0o600),
+        uid: Some(0),
+        gid: Some(0),
+        expect: (m.mode, m.uid, m.gid),
+    }));
     out.changes.push(c);
     Ok(())
 }
@@ -464,28 +1005,33 @@ fn report(
     }
 }
 
-/// Each service's effective settings, checked.
+/// Each service's effective settings, checked. A `services` key naming
+/// alternatives (`postiz|app`) applies to the first the file defines.
 fn wanted(ctx: &Ctx, p: &Params, user: &UserFile) -> Result<Vec<(String, Settings)>, ModuleError> {
     if let Some(n) = p.internal_networks.iter().find(|n| !name_ok(n)) {
         return Err(ctx.invalid(format!("network name `{n}` is not valid")));
     }
-    if let Some(s) = p.services.keys().find(|s| !user.services.contains_key(*s)) {
-        return Err(ctx.invalid(format!(
-            "service `{s}` is not defined in the Compose file (it has: {})",
-            user.services.keys().cloned().collect::<Vec<_>>().join(", ")
-        )));
+    let mut named: BTreeMap<&str, &Settings> = BTreeMap::new();
+    for (key, s) in &p.services {
+        let Some(svc) = key.split('|').find(|a| user.services.contains_key(*a)) else {
+            return Err(ctx.invalid(format!(
+                "service `{key}` is not defined in the Compose file (it has: {})",
+                user.services.keys().cloned().collect::<Vec<_>>().join(", ")
+            )));
+        };
+        named.insert(svc, s);
     }
     let known: Vec<&str> = user
         .networks
-        .iter()
+        .keys()
         .chain(&p.internal_networks)
         .map(String::as_str)
         .collect();
     let empty = Settings::default();
     let mut out = Vec::new();
     for name in user.services.keys() {
-        let base = p.all_services.as_ref();
-        let s = match (p.services.get(name), base) {
+        let base = p.all_services.as_deref();
+        let s = match (named.get(name.as_str()), base) {
             (Some(s), b) => s.over(b.unwrap_or(&empty)),
             (None, Some(b)) => b.clone(),
             (None, None) => continue,
@@ -510,6 +1056,54 @@ mod tests {
         assert!(!floating("registry.example.org:5000/app:1.2"));
         assert!(!floating("ghcr.io/gitroomhq/postiz-app:v2.18.0"));
         assert!(!floating("redis@sha256:abcd"));
+    }
+
+    #[test]
+    fn ports_in_short_and_long_syntax() {
+        let port = |v: Value| parse_port(&v).unwrap().to_string();
+        assert_eq!(port(serde_json::json!("5000:5000")), "5000:5000");
+        assert_eq!(port(serde_json::json!("8969:8969/tcp")), "8969:8969");
+        assert_eq!(
+            port(serde_json::json!("127.0.0.1:80:8080")),
+            "127.0.0.1:80:8080"
+        );
+        assert_eq!(port(serde_json::json!("[::1]:53:53/udp")), "::1:53:53/udp");
+        assert_eq!(port(serde_json::json!(3000)), "3000");
+        let long = parse_port(
+            &serde_json::json!({"target": 80, "published": "8080", "host_ip": "0.0.0.0"}),
+        )
+        .unwrap();
+        assert_eq!(long.host_ip.as_deref(), Some("0.0.0.0"));
+        assert_eq!(long.published, "8080");
+        let bare = parse_port(&serde_json::json!("5000")).unwrap();
+        assert_eq!((bare.host_ip, bare.published.as_str()), (None, ""));
+    }
+
+    #[test]
+    fn secrets_inline_are_told_from_references() {
+        for (k, v) in [
+            ("JWT_SECRET", "69745a7a"),
+            ("POSTGRES_PASSWORD", "pw"),
+            ("STRIPE_SECRET_KEY", "sk"),
+            ("OPENAI_API_KEY", "x"),
+            ("DATABASE_URL", "postgresql://u:p@db:5432/x"),
+            ("DISCORD_BOT_TOKEN_ID", "t"),
+        ] {
+            assert!(inline_secret(k, v), "{k}");
+        }
+        for (k, v) in [
+            ("JWT_SECRET", ""),
+            ("JWT_SECRET", "${JWT_SECRET}"),
+            ("REDIS_URL", "redis://postiz-redis:6379"),
+            (
+                "DATABASE_URL",
+                "postgresql://postiz:${POSTGRES_PASSWORD}@postgres/x",
+            ),
+            ("MAIN_URL", "https://postiz.example.org"),
+            ("API_LIMIT", "30"),
+        ] {
+            assert!(!inline_secret(k, v), "{k}={v}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! `fail2ban`: jails in one file harden owns (`/etc/fail2ban/jail.d/harden.local`)
-//! and custom filters in `filter.d/NAME.local` (or `NAME.conf` when no stock
+//! `fail2ban`: jails in one file harden owns (`/etc/fail2ban/jail.d/harden.local`,
+//! or `harden-NAME.local` with `name`, so rules with different `when:` conditions
+//! each own their jails) and custom filters in `filter.d/NAME.local` (or `NAME.conf` when no stock
 //! `NAME.conf` exists), everything else in `/etc/fail2ban` kept as it is.
 //!
 //! Three checks, with the real tools:
@@ -37,6 +38,9 @@ use crate::plan::{Accept, Change, Check, Handler, NoticeLevel, Op, Stage, Valida
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
+    /// The jail file is `jail.d/harden-NAME.local` (default `harden.local`).
+    #[serde(default)]
+    pub name: Option<String>,
     /// Keys of the `[DEFAULT]` section (bantime, findtime, maxretry, ...).
     #[serde(default)]
     pub defaults: BTreeMap<String, VarValue>,
@@ -258,7 +262,11 @@ type Pending = (PathBuf, String, Option<Vec<u8>>);
 
 pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
     let dir = ctx.path_param(None, "dir")?;
-    let jail_file = ctx.path_param(None, "jail_file")?;
+    let jail_file = match &p.name {
+        None => ctx.path_param(None, "jail_file")?,
+        Some(n) if valid_name(n) => dir.join("jail.d").join(format!("harden-{n}.local")),
+        Some(n) => return Err(ctx.invalid(format!("`{n}` is not a jail file name"))),
+    };
     if ctx.host.lstat(&dir).map_err(ctx.fs())?.is_none() {
         return Err(ctx.invalid(format!(
             "{} does not exist under the root (is fail2ban installed?)",

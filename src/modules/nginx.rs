@@ -4,7 +4,11 @@
 //! ciphers, security headers (HSTS, nosniff, frame denial, referrer policy,
 //! optional CSP) sent on every response (`always`), a per-client rate limit
 //! (`limit_req_zone`, status 429), dot-files denied (except `/.well-known`), and the
-//! upstream proxied with the usual forwarding headers.
+//! upstream proxied with the usual forwarding headers. Each header the site
+//! sends is sent once: the upstream's own copy of it is hidden (an app such as
+//! Akkoma sends its own). Optional: extra headers, path prefixes answered 404
+//! (Akkoma's `/media` and `/proxy`, served from the media domain only), and
+//! `ignore_invalid_headers off` for apps whose clients send such headers.
 //!
 //! Validation is the real `nginx -t` at plan time: a minimal `nginx.conf` is
 //! staged in a temp prefix (pid, logs and temp paths all inside it, `-e` for the
@@ -63,6 +67,15 @@ pub struct Params {
     /// Also listen on IPv6 (default true; false for kernels booted with `ipv6.disable=1`).
     #[serde(default)]
     pub ipv6: Option<bool>,
+    /// More response headers, name → value (sent on every response).
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// Path prefixes answered 404 instead of proxied (e.g. `/media`, `/proxy`).
+    #[serde(default)]
+    pub deny_locations: Vec<String>,
+    /// `false`: pass headers with names nginx considers invalid (Akkoma's example).
+    #[serde(default)]
+    pub ignore_invalid_headers: Option<bool>,
 }
 
 /// Mozilla "intermediate" TLS 1.2 ciphers (all AEAD with forward secrecy).
@@ -118,8 +131,19 @@ fn check(p: &Params) -> Option<String> {
         Some("csp and referrer_policy cannot hold `\"`, `\\`, `$` or line breaks".into())
     } else if !p.max_body.as_deref().is_none_or(plain) {
         Some("max_body: a size such as 10m".into())
+    } else if let Some((k, _)) = p.headers.iter().find(|(k, v)| {
+        k.is_empty()
+            || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            || !quoted_ok(Some(v.as_str()))
+    }) {
+        Some(format!(
+            "header `{k}`: a name of letters, digits and `-`, a value without `\"`, `\\`, `$` or line breaks"
+        ))
     } else {
-        None
+        p.deny_locations
+            .iter()
+            .find(|l| !l.starts_with('/') || !plain(l))
+            .map(|l| format!("deny_locations: `{l}` is not a path prefix such as /media"))
     }
 }
 
@@ -168,6 +192,29 @@ fn render(p: &Params, rule: &str, cert: &Path, key: &str) -> String {
             s,
             "    add_header Content-Security-Policy \"{csp}\" always;"
         );
+    }
+    for (k, v) in &p.headers {
+        let _ = writeln!(s, "    add_header {k} \"{v}\" always;");
+    }
+    // The upstream's copies of the headers set here are dropped: each is sent once.
+    let mut hidden = vec![
+        "Strict-Transport-Security",
+        "X-Content-Type-Options",
+        "X-Frame-Options",
+        "Referrer-Policy",
+    ];
+    if p.csp.is_some() {
+        hidden.push("Content-Security-Policy");
+    }
+    hidden.extend(p.headers.keys().map(String::as_str));
+    for h in hidden {
+        let _ = writeln!(s, "    proxy_hide_header {h};");
+    }
+    if p.ignore_invalid_headers == Some(false) {
+        s.push_str("    ignore_invalid_headers off;\n");
+    }
+    for l in &p.deny_locations {
+        let _ = write!(s, "\n    location ^~ {l} {{\n        return 404;\n    }}\n");
     }
     let _ = write!(
         s,
@@ -306,6 +353,9 @@ mod tests {
             http_port: None,
             https_port: None,
             ipv6: None,
+            headers: std::collections::BTreeMap::new(),
+            deny_locations: Vec::new(),
+            ignore_invalid_headers: None,
         }
     }
 
@@ -339,6 +389,18 @@ mod tests {
             },
             Params {
                 name: "../x".into(),
+                ..params()
+            },
+            Params {
+                headers: [("X-A;".to_string(), "v".to_string())].into(),
+                ..params()
+            },
+            Params {
+                headers: [("X-A".to_string(), "v\" always; x".to_string())].into(),
+                ..params()
+            },
+            Params {
+                deny_locations: vec!["media".into()],
                 ..params()
             },
         ] {

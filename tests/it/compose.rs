@@ -198,3 +198,154 @@ fn an_override_with_only_an_internal_network_is_valid_compose() {
     assert_eq!(resolved(&env)["networks"]["backend"]["internal"], true);
     expect_code(&env.harden(&["plan", "-p", &p, "--detailed-exitcode"]), 0);
 }
+
+/// Postiz's official layout (`docker-compose.yaml`, service `postiz`, secrets
+/// inline, ports 5000 and 8969 on every address): found by directory, the
+/// exposed ports named in the plan until daemon.json's `ip` binds them to
+/// loopback, the file made 0600 root, the app run as the service account's
+/// uid, `API_LIMIT` and journald logging through the override, and the
+/// database's shared network reported; docker-compose accepts the result.
+#[test]
+fn the_official_postiz_layout_is_found_its_ports_and_secrets_reported() {
+    require("docker-compose");
+    let env = Env::new();
+    let official = include_str!("fixtures/postiz-official/docker-compose.yaml");
+    env.write("opt/postiz/docker-compose.yaml", official);
+    env.chmod("opt/postiz/docker-compose.yaml", 0o644);
+    env.write("etc/gshadow", "root:*::\n");
+    let compose = "  - name: Containers\n    id: c.compose\n    severity: high\n    compose:\n      dir: /opt/postiz\n      protect_secrets: true\n      proxied_port: 5000\n      internal_services: [postiz-postgres, \"postiz-redis|redis\"]\n      services:\n        \"postiz|app\":\n          user: postiz\n          environment: { API_LIMIT: 30 }\n          logging: { driver: journald, options: { tag: postiz } }\n";
+    let account = "  - name: Account\n    id: c.user\n    user: { name: postiz, system: true, shell: /usr/sbin/nologin, home: /opt/postiz }\n";
+    let loopback = "  - name: Loopback\n    id: c.daemon\n    docker_daemon: { settings: { ip: 127.0.0.1 } }\n";
+
+    let alone = env.playbook("alone.yml", &format!("name: c\ntasks:\n{account}{compose}"));
+    let out = env.harden(&["plan", "-p", alone.to_str().unwrap()]);
+    expect_code(&out, 0);
+    let text = stdout(&out);
+    for want in [
+        "published ports reachable from other hosts, past the firewall (Docker's iptables rules come before ufw's): postiz 5000:5000, spotlight 8969:8969 (daemon.json sets no \"ip\"",
+        "0644 0:0 -> 0600 root:root: it holds secrets inline (postiz.JWT_SECRET, postiz.DATABASE_URL, postiz.LINKEDIN_CLIENT_SECRET, postiz-postgres.POSTGRES_PASSWORD)",
+        "service `postiz-postgres` is on network `postiz-network`, which has a route out and is the only network of postiz, spotlight",
+        "service `postiz` runs image `ghcr.io/gitroomhq/postiz-app:latest`, which is not pinned",
+    ] {
+        assert!(text.contains(want), "{want} missing:\n{text}");
+    }
+    assert!(
+        !text.contains("fixture-jwt-secret"),
+        "a secret shown:\n{text}"
+    );
+
+    let full = env.playbook(
+        "full.yml",
+        &format!("name: c\ntasks:\n{account}{loopback}{compose}"),
+    );
+    let full = full.to_str().unwrap();
+    let out = env.harden(&["plan", "-p", full]);
+    expect_code(&out, 0);
+    let text = stdout(&out);
+    assert!(
+        text.contains("published ports reachable from other hosts until now, past the firewall (Docker's iptables rules come before ufw's): postiz 5000:5000, spotlight 8969:8969; on loopback only once docker restarts with this plan's daemon.json (daemon.json \"ip\": \"127.0.0.1\""),
+        "{text}"
+    );
+    assert!(!text.contains("reachable from other hosts, past"), "{text}");
+    let before = env.tree();
+    expect_code(&env.harden(&["apply", "--yes", "-p", full]), 2);
+    assert_eq!(env.read("opt/postiz/docker-compose.yaml"), official);
+    assert_eq!(env.mode("opt/postiz/docker-compose.yaml"), 0o600);
+    let uid = env
+        .read("etc/passwd")
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("postiz:x:")
+                .map(|r| r.split(':').take(2).collect::<Vec<_>>().join(":"))
+        })
+        .unwrap();
+    let out = Command::new("docker-compose")
+        .args([
+            "-f",
+            env.path("opt/postiz/docker-compose.yaml").to_str().unwrap(),
+            "-f",
+        ])
+        .arg(env.path("opt/postiz/docker-compose.harden.yml"))
+        .arg("config")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_saphyr::from_str(&stdout(&out)).unwrap();
+    let app = &v["services"]["postiz"];
+    assert_eq!(app["user"], uid.as_str());
+    assert_ne!(uid, "1000:1000");
+    assert_eq!(app["environment"]["API_LIMIT"], "30");
+    assert_eq!(app["logging"]["driver"], "journald");
+    assert_eq!(app["logging"]["options"]["tag"], "postiz");
+    let out = env.harden(&["plan", "-p", full, "--detailed-exitcode"]);
+    expect_code(&out, 0);
+    assert!(
+        stdout(&out)
+            .contains("published ports on loopback only: postiz 5000:5000, spotlight 8969:8969"),
+        "{}",
+        stdout(&out)
+    );
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
+    assert_eq!(env.tree(), before);
+}
+
+/// A network only the database uses is declared internal by the override;
+/// a user named but absent is an error; no Compose file in the directory, a skip.
+#[test]
+fn a_database_only_network_becomes_internal_and_names_must_resolve() {
+    require("docker-compose");
+    let env = Env::new();
+    env.write(
+        "srv/app/compose.yaml",
+        "services:\n  web:\n    image: web:1.0\n    networks: [front, back]\n  db:\n    image: postgres:16\n    networks: [back]\nnetworks:\n  front: {}\n  back: {}\n",
+    );
+    let pb = |body: &str| {
+        env.playbook(
+            "n.yml",
+            &format!("name: n\ntasks:\n  - name: C\n    id: n.c\n    compose:\n      dir: /srv/app\n{body}"),
+        )
+        .to_str()
+        .unwrap()
+        .to_string()
+    };
+    let p = pb("      internal_services: [db]\n");
+    let out = env.harden(&["apply", "--yes", "-p", &p]);
+    expect_code(&out, 2);
+    assert!(
+        stdout(&out).contains("network `back` of db is declared internal"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        env.read("srv/app/docker-compose.harden.yml")
+            .contains("\"back\":\n    internal: true\n")
+    );
+    let out = env.harden(&[
+        "plan",
+        "-p",
+        &pb("      services:\n        web: { user: nosuch }\n"),
+    ]);
+    expect_code(&out, 1);
+    assert!(
+        stderr(&out).contains("user `nosuch` is not in the root's /etc/passwd"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.harden(&[
+        "plan",
+        "-p",
+        &pb("      services:\n        \"app|api\": { read_only: true }\n"),
+    ]);
+    expect_code(&out, 1);
+    assert!(
+        stderr(&out)
+            .contains("service `app|api` is not defined in the Compose file (it has: db, web)"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_file(env.path("srv/app/compose.yaml")).unwrap();
+    // No Compose file in the directory: skipped with the reason, never compliant.
+    let out = env.harden(&["plan", "-p", &p]);
+    expect_code(&out, 0);
+    assert!(stdout(&out).contains("skipped n.c: /srv/app has no Compose file (compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml)"), "{}", stdout(&out));
+}

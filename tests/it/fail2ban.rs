@@ -230,3 +230,87 @@ tasks:
     );
     assert_eq!(env.read("etc/fail2ban/filter.d/sshd.conf"), stock);
 }
+
+/// Two rules, two jail files (`name`): the nginx jail can wait for its log
+/// under its own `when:` while the others apply. The app's jail reads the
+/// journal (`backend = systemd`, `journalmatch` on the container's tag), and
+/// its filter is proved on lines as fail2ban's journal backend builds them
+/// (`HOST IDENT[PID]: MESSAGE`, after journalctl's ISO timestamp).
+#[test]
+fn named_jail_files_and_a_journal_jail_with_a_journal_tested_filter() {
+    let env = f2b_env();
+    std::fs::remove_file(env.path("var/log/nginx/error.log")).unwrap();
+    let pb = env.playbook(
+        "pb.yml",
+        r#"
+name: x
+tasks:
+  - name: App jails
+    id: f2b.app
+    fail2ban:
+      jails:
+        sshd: { enabled: true }
+        postiz-auth: { enabled: true, filter: postiz-auth, backend: systemd, journalmatch: "CONTAINER_TAG=postiz" }
+      filters:
+        postiz-auth:
+          failregex: ['^.*?Failed login attempt.*?<ADDR>']
+          tests:
+            - { line: "2026-11-23T10:00:01.000000+0000 web1 postiz[812]: [Nest] 41 WARN Failed login attempt for a@example.org from 203.0.113.7", host: 203.0.113.7 }
+            - { line: "2026-11-23T10:00:02.000000+0000 web1 postiz[812]: Failed login attempt for b@example.org from 2001:db8::42", host: "2001:db8::42" }
+            - { line: "2026-11-23T10:00:03.000000+0000 web1 postiz[812]: Login ok for c@example.org from 198.51.100.4" }
+  - name: nginx jail
+    id: f2b.nginx
+    when: { exists: /var/log/nginx/error.log }
+    fail2ban:
+      name: nginx
+      jails:
+        nginx-limit-req: { enabled: true, logpath: /var/log/nginx/*error.log }
+"#,
+    );
+    let p = pb.to_str().unwrap();
+    let out = env.harden(&["apply", "--yes", "-p", p]);
+    expect_code(&out, 2);
+    assert!(
+        stdout(&out).contains("skipped f2b.nginx: /var/log/nginx/error.log does not exist"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        env.read("etc/fail2ban/jail.d/harden.local").contains(
+            "[postiz-auth]\nbackend = systemd\nenabled = true\nfilter = postiz-auth\njournalmatch = CONTAINER_TAG=postiz\n"
+        )
+    );
+    // nginx has run: its jail gets a file of its own, the first one untouched.
+    env.write("var/log/nginx/error.log", "");
+    let first = env.read("etc/fail2ban/jail.d/harden.local");
+    expect_code(&env.harden(&["apply", "--yes", "-p", p]), 2);
+    assert!(
+        env.read("etc/fail2ban/jail.d/harden-nginx.local")
+            .contains("[nginx-limit-req]\n")
+    );
+    assert_eq!(env.read("etc/fail2ban/jail.d/harden.local"), first);
+    expect_code(&env.harden(&["plan", "-p", p, "--detailed-exitcode"]), 0);
+    // The guide's greedy filter fails on the same journal lines.
+    let greedy = env.playbook(
+        "greedy.yml",
+        &std::fs::read_to_string(&pb).unwrap().replace(
+            "'^.*?Failed login attempt.*?<ADDR>'",
+            "'^.*Failed login attempt.*<HOST>.*$'",
+        ),
+    );
+    let out = env.harden(&["plan", "-p", greedy.to_str().unwrap()]);
+    expect_code(&out, 1);
+    assert!(
+        stderr(&out).contains("captured 0.0.0.7"),
+        "{}",
+        stderr(&out)
+    );
+    let bad = env.playbook("bad.yml", "name: x\ntasks:\n  - name: F\n    id: f2b.bad\n    fail2ban: { name: ../x, jails: { sshd: { enabled: true } } }\n");
+    let out = env.harden(&["plan", "-p", bad.to_str().unwrap()]);
+    expect_code(&out, 1);
+    assert!(
+        stderr(&out).contains("`../x` is not a jail file name"),
+        "{}",
+        stderr(&out)
+    );
+}

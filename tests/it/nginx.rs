@@ -191,3 +191,68 @@ fn real_nginx_serves_redirect_headers_dotfile_denial_and_rate_limit() {
     assert!(parts[2].contains(" 403 "), "dot-file served:\n{}", parts[2]);
     assert!(parts[3].contains(" 429 "), "no rate limit:\n{}", parts[3]);
 }
+
+/// An app that sends its own security headers (Akkoma does) behind the site:
+/// each header reaches the client once, nginx's value; extra headers are sent;
+/// a denied prefix answers 404 without reaching the app; a header nginx calls
+/// invalid (an underscore) reaches the app with `ignore_invalid_headers: false`.
+#[test]
+fn the_apps_own_copies_of_headers_are_hidden_and_denied_prefixes_answer_404() {
+    require("unshare");
+    require("curl");
+    require("ip");
+    let env = nginx_env();
+    let p = playbook(
+        &env,
+        "      headers: { X-Permitted-Cross-Domain-Policies: none }\n      deny_locations: [/media, /proxy]\n      ignore_invalid_headers: false\n",
+    );
+    expect_code(&env.harden(&["apply", "--yes", "-p", &p]), 2);
+    let prefix = env.base.join("nginx-prefix");
+    std::fs::create_dir_all(&prefix).unwrap();
+    // The app: its own copies of the headers, and the odd header it was sent, echoed.
+    let app = prefix.join("app.conf");
+    std::fs::write(
+        &app,
+        "server {\n    listen 127.0.0.1:5000;\n    ignore_invalid_headers off;\n    add_header X-Frame-Options SAMEORIGIN;\n    add_header X-Permitted-Cross-Domain-Policies all;\n    add_header Referrer-Policy unsafe-url;\n    add_header Seen-Odd \"$http_x_odd\";\n    return 200 app;\n}\n",
+    )
+    .unwrap();
+    let conf = harden::modules::nginx::staged_conf(&prefix, &env.path(SITE)).replace(
+        "    include ",
+        &format!("    include {};\n    include ", app.display()),
+    );
+    std::fs::write(prefix.join("nginx.conf"), conf).unwrap();
+    let curl =
+        "curl -sS -D - -o /dev/null --max-time 5 -k --resolve postiz.example.org:443:127.0.0.1";
+    let script = format!(
+        "set -e; mount --make-rprivate /; mount -t tmpfs tmpfs /etc/ssl; mkdir /etc/ssl/harden; \
+         mount --bind \"$1/etc/ssl/harden\" /etc/ssl/harden; ip link set lo up; \
+         nginx -e \"$2/error.log\" -c \"$2/nginx.conf\" -p \"$2/\"; \
+         {curl} -H 'X_Odd: 1' https://postiz.example.org/; echo =====; \
+         {curl} https://postiz.example.org/media/a.png; \
+         nginx -s quit -e \"$2/error.log\" -c \"$2/nginx.conf\" -p \"$2/\""
+    );
+    let out = Command::new("unshare")
+        .args(["-p", "-f", "-m", "-n", "sh", "-c", &script, "sh"])
+        .arg(&env.root)
+        .arg(&prefix)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out).to_ascii_lowercase();
+    let parts: Vec<&str> = text.split("=====").collect();
+    assert!(parts[0].contains(" 200 "), "{}", parts[0]);
+    for (name, want) in [
+        ("x-frame-options", "deny"),
+        ("x-permitted-cross-domain-policies", "none"),
+        ("referrer-policy", "same-origin"),
+    ] {
+        let values: Vec<&str> = parts[0]
+            .lines()
+            .filter_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .map(str::trim)
+            .collect();
+        assert_eq!(values, [want], "{name}:\n{}", parts[0]);
+    }
+    assert!(parts[0].contains("seen-odd: 1"), "{}", parts[0]);
+    assert!(parts[1].contains(" 404 "), "{}", parts[1]);
+}

@@ -47,10 +47,12 @@ fn both_playbooks_plan_on_a_bare_root_and_skip_missing_apps() {
         "postiz.user",
         "postiz.lock-games",
         "skipped postiz.env: /opt/postiz/.env does not exist",
+        "skipped postiz.docker: no `dockerd` binary",
+        "skipped postiz.packages: /var/lib/dpkg/status does not exist",
         "skipped postiz.nginx:",
         "skipped postiz.fail2ban:",
         "skipped postiz.firewall: /etc/ufw does not exist",
-        "skipped postiz.compose: /opt/postiz/docker-compose.yml does not exist",
+        "skipped postiz.compose: /opt/postiz does not exist",
         "skipped postiz.backups:",
         "skipped postiz.apparmor: /etc/apparmor.d does not exist",
         "skipped postiz.rsyslog: /etc/rsyslog.conf does not exist",
@@ -58,10 +60,12 @@ fn both_playbooks_plan_on_a_bare_root_and_skip_missing_apps() {
     ] {
         assert!(text.contains(want), "{want} missing:\n{text}");
     }
-    let out = env.harden(&["plan", "-p", "akkoma", "--detailed-exitcode"]);
+    // The baseline's rules (common) plan; Akkoma's are skipped.
+    let out = env.harden(&["plan", "-p", "akkoma"]);
     expect_code(&out, 0);
     assert!(
-        stdout(&out).contains("skipped akkoma.unit: "),
+        stdout(&out).contains("skipped akkoma.unit: ")
+            && stdout(&out).contains("skipped akkoma.config-otp: "),
         "{}",
         stdout(&out)
     );
@@ -102,8 +106,7 @@ fn postiz_env() -> Env {
     env.chmod("opt/postiz/backups/db.sql.gz.gpg", 0o644);
     env.chmod("opt/postiz", 0o775);
     copy_tree(Path::new("/etc/fail2ban"), &env.path("etc/fail2ban"));
-    env.write("var/log/postiz/auth.log", "");
-    // python3-systemd, for the sshd jail's systemd backend.
+    // python3-systemd, for the journal jails (sshd, the app's).
     env.write("usr/lib/python3/dist-packages/systemd/journal.py", "");
     std::fs::create_dir_all(env.path("etc/apt/apt.conf.d")).unwrap();
     std::fs::create_dir_all(env.path("etc/apparmor.d")).unwrap();
@@ -120,6 +123,9 @@ fn postiz_env() -> Env {
         "etc/docker/daemon.json",
         "{\n  \"data-root\": \"/srv/docker\"\n}\n",
     );
+    // Docker is installed (the container_host fact reads its daemon's binary).
+    env.write("usr/sbin/dockerd", "#!/bin/sh\nexit 1\n");
+    env.chmod("usr/sbin/dockerd", 0o755);
     env.write("var/log/nginx/error.log", "");
     crate::nginx::self_signed_cert(
         &env,
@@ -150,12 +156,25 @@ fn postiz_converges_then_plans_empty_then_rolls_back() {
         "{}",
         stdout(&out)
     );
+    // The app runs as the service account's uid, with Postiz's own API limit.
+    let uid = env
+        .read("etc/passwd")
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("postiz:x:")
+                .map(|r| r.split(':').take(2).collect::<Vec<_>>().join(":"))
+        })
+        .unwrap();
+    let over = env.read("opt/postiz/docker-compose.harden.yml");
     assert!(
-        env.read("opt/postiz/docker-compose.harden.yml")
-            .contains("  \"app\":\n    user: \"1000:1000\"\n")
+        over.contains(&format!("  \"app\":\n    user: \"{uid}\"\n")),
+        "{over}"
     );
-    assert!(env.read("opt/postiz/.env").contains("RATE_LIMIT_MAX=100\n"));
-    assert!(env.read("etc/passwd").contains("postiz:x:"));
+    assert!(over.contains("\"API_LIMIT\": \"30\""), "{over}");
+    assert_eq!(
+        env.read("opt/postiz/.env"),
+        "JWT_SECRET=abc\nRATE_LIMIT_MAX=1000\n"
+    );
     assert!(env.read("etc/ufw/ufw.conf").contains("ENABLED=yes"));
     assert!(env.read("etc/ufw/user.rules").contains("--dport 443"));
     assert!(
@@ -195,6 +214,14 @@ fn postiz_converges_then_plans_empty_then_rolls_back() {
         env.read("etc/rsyslog.d/postiz.conf")
             .contains(":programname, isequal, \"postiz\" /var/log/postiz/app.log\n& stop\n")
     );
+    assert!(
+        env.read("etc/rsyslog.d/postiz.conf")
+            .contains(":programname, isequal, \"dockerd\" /var/log/postiz/docker.log\n& stop\n")
+    );
+    assert!(
+        env.read("etc/docker/daemon.json")
+            .contains("\"ip\": \"127.0.0.1\"")
+    );
     let out = env.harden(&["plan", "-p", "postiz", "--detailed-exitcode"]);
     expect_code(&out, 0);
     expect_code(&env.harden(&["rollback", "--yes"]), 0);
@@ -214,21 +241,25 @@ fn akkoma_config_and_unit_converge() {
         "etc/systemd/system/akkoma.service",
         "[Unit]\nDescription=Akkoma\n\n[Service]\nUser=akkoma\nExecStart=/opt/akkoma/bin/pleroma start\n",
     );
-    // `when: binary: elixir` looks under the root.
+    // A source install has elixir (the check uses the root's own where it can).
     std::fs::create_dir_all(env.path("usr/bin")).unwrap();
     std::os::unix::fs::symlink("/usr/bin/elixir", env.path("usr/bin/elixir")).unwrap();
-    let out = env.harden(&["plan", "-p", "akkoma"]);
+    let media = ["-e", "media_url=https://media.example.net/media/"];
+    let out = env.harden(&[&["plan", "-p", "akkoma"][..], &media].concat());
     expect_code(&out, 0);
     assert!(stdout(&out).contains("exposure "), "{}", stdout(&out));
-    expect_code(&env.harden(&["apply", "--yes", "-p", "akkoma"]), 2);
+    expect_code(
+        &env.harden(&[&["apply", "--yes", "-p", "akkoma"][..], &media].concat()),
+        2,
+    );
     assert!(
         env.read("opt/akkoma/config/prod.secret.exs")
             .contains("secure_cookie_flag: true")
     );
     assert!(
         env.read("etc/systemd/system/akkoma.service.d/50-harden.conf")
-            .contains("CapabilityBoundingSet=~CAP_SYS_ADMIN\n")
+            .contains("CapabilityBoundingSet=~CAP_SYS_ADMIN ")
     );
-    let out = env.harden(&["plan", "-p", "akkoma", "--detailed-exitcode"]);
+    let out = env.harden(&[&["plan", "-p", "akkoma", "--detailed-exitcode"][..], &media].concat());
     expect_code(&out, 0);
 }
