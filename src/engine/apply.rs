@@ -306,16 +306,12 @@ impl Txn<'_> {
     /// Restores the snapshot, re-runs the handlers and records the outcome.
     fn recover(&self, reason: String, mut handlers: Vec<(Handler, service::Outcome)>) -> Report {
         let mut problems = snapshot::restore(
-            &self.host.root,
+            self.host,
             self.state,
             &self.dir,
             &self.manifest.entries,
             &temp_tag(&self.id),
         );
-        problems.extend(snapshot::restore_packages(
-            self.host,
-            &self.manifest.entries,
-        ));
         handlers.extend(run_handlers(
             self.host,
             &undo_handlers(&self.manifest.handlers),
@@ -732,14 +728,7 @@ pub fn rollback(
             locks: manifest.locks.clone(),
         },
     )?;
-    let mut problems = snapshot::restore(
-        &host.root,
-        state,
-        &dir,
-        &manifest.entries,
-        &temp_tag(&target),
-    );
-    problems.extend(snapshot::restore_packages(host, &manifest.entries));
+    let mut problems = snapshot::restore(host, state, &dir, &manifest.entries, &temp_tag(&target));
     problems.extend(sweep_interrupted(
         host,
         journal.as_ref(),

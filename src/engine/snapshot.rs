@@ -255,47 +255,39 @@ pub fn write_sysctl(key: &str, value: &str) -> Result<(), SnapshotError> {
     })
 }
 
-/// Restores the installed package set an [`Entry::Packages`] of `entries`
-/// saved: purges what was installed since, reinstalls what was removed (apt uses
-/// its cache where the `.deb` is still there, the network otherwise). Returns the
-/// problems.
-#[must_use]
-pub fn restore_packages(host: &crate::host::Host, entries: &[Entry]) -> Vec<String> {
+/// Restores the installed package set an [`Entry::Packages`] saved: purges what
+/// was installed since, reinstalls what was removed (apt uses its cache where the
+/// `.deb` is still there, the network otherwise). Returns the problems.
+fn restore_packages(
+    host: &crate::host::Host,
+    before: &std::collections::BTreeMap<String, String>,
+) -> Vec<String> {
     use crate::host::packages::{AptRun, apt, installed};
+    // No dpkg root has nothing installed: an empty record would purge the system.
+    if before.is_empty() {
+        return vec![
+            "packages: the snapshot records no installed package; refusing to purge every package"
+                .into(),
+        ];
+    }
+    let now = match installed(host) {
+        Ok(n) => n,
+        Err(e) => return vec![format!("packages: {e}")],
+    };
     let mut problems = Vec::new();
-    for e in entries {
-        let Entry::Packages { installed: before } = e else {
-            continue;
-        };
-        // No dpkg root has nothing installed: an empty record would purge the system.
-        if before.is_empty() {
-            problems.push(
-                "packages: the snapshot records no installed package; refusing to purge every package"
-                    .into(),
-            );
-            continue;
-        }
-        let now = match installed(host) {
-            Ok(n) => n,
-            Err(e) => {
-                problems.push(format!("packages: {e}"));
-                continue;
-            }
-        };
-        let (purge, reinstall) = package_diff(before, &now);
-        if !purge.is_empty()
-            && let Err(e) = apt(host, &AptRun::Purge(purge.clone()))
-        {
-            problems.push(format!("packages: purging {}: {e}", purge.join(" ")));
-        }
-        if !reinstall.is_empty()
-            && let Err(e) = apt(host, &AptRun::Install(reinstall.clone()))
-        {
-            problems.push(format!(
-                "packages: reinstalling {} (from the apt cache, or the network when the .deb is gone): {e}",
-                reinstall.join(" ")
-            ));
-        }
+    let (purge, reinstall) = package_diff(before, &now);
+    if !purge.is_empty()
+        && let Err(e) = apt(host, &AptRun::Purge(purge.clone()))
+    {
+        problems.push(format!("packages: purging {}: {e}", purge.join(" ")));
+    }
+    if !reinstall.is_empty()
+        && let Err(e) = apt(host, &AptRun::Install(reinstall.clone()))
+    {
+        problems.push(format!(
+            "packages: reinstalling {} (from the apt cache, or the network when the .deb is gone): {e}",
+            reinstall.join(" ")
+        ));
     }
     problems
 }
@@ -396,16 +388,20 @@ fn package_preview(
     format!("packages: {}", parts.join("; "))
 }
 
-/// Restores `entries` (backwards). Every entry is attempted; the problems are
+/// Restores `entries` backwards, the reverse of the order apply took them, the
+/// installed package set at its place among the paths: a directory the
+/// transaction made before installing a package that filled it is removed only
+/// once the package is purged. Every entry is attempted; the problems are
 /// returned, so one failure does not leave the rest unrestored.
 #[must_use]
 pub fn restore(
-    root: &Path,
+    host: &crate::host::Host,
     state: &StateDir,
     txn_dir: &Path,
     entries: &[Entry],
     temp_tag: &str,
 ) -> Vec<String> {
+    let root = host.root.as_path();
     // Temp files a crash may have left next to the touched paths go first: a
     // directory made by the transaction can only be removed once it is empty.
     let mut problems = Vec::new();
@@ -424,7 +420,9 @@ pub fn restore(
         }
     }
     for e in entries.iter().rev() {
-        if let Err(err) = restore_one(root, state, txn_dir, e) {
+        if let Entry::Packages { installed } = e {
+            problems.extend(restore_packages(host, installed));
+        } else if let Err(err) = restore_one(root, state, txn_dir, e) {
             problems.push(err.to_string());
         }
     }
@@ -438,7 +436,7 @@ fn restore_one(
     e: &Entry,
 ) -> Result<(), SnapshotError> {
     match e {
-        // Packages are restored by the transaction, with apt (`restore_packages`).
+        // Restored with apt by `restore`, in their place.
         Entry::Packages { .. } => {}
         Entry::Sysctl { key, value } => {
             if let Some(v) = value
