@@ -1109,7 +1109,13 @@ pub(crate) fn print_report(report: &Report, what: &str) {
         }
     }
     let line = match report.outcome {
-        Outcome::Committed => format!("harden: {what} committed as transaction {}", report.txn),
+        Outcome::Committed => match &report.message {
+            Some(m) => format!(
+                "harden: {what} committed as transaction {}; {m}",
+                report.txn
+            ),
+            None => format!("harden: {what} committed as transaction {}", report.txn),
+        },
         Outcome::ValidationFailed => format!(
             "harden: {what} refused by validation, nothing installed (transaction {}): {}",
             report.txn,

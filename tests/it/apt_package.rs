@@ -220,3 +220,34 @@ fn a_directory_a_package_filled_after_the_rule_made_it_rolls_back() {
     let rules = preview.find("/etc/audit/rules.d/60-test.rules").unwrap();
     assert!(purge < rules, "{preview}");
 }
+
+/// A rule that `when:` skipped because its file was missing, when a package of
+/// the same apply brings that file (cron's /etc/crontab, auditd's auditd.conf):
+/// the apply commits and names the rule for the next run (it rolled the whole
+/// transaction back as "still to change after apply"); the next apply converges
+/// it and the plan is then empty.
+#[test]
+fn a_rule_a_package_makes_applicable_is_left_to_the_next_apply() {
+    let env = debian12();
+    let pb = env.playbook(
+        "pkg.yml",
+        "name: pkg\ntasks:\n  - name: auditd.conf private\n    id: audit.conf-mode\n    when: { exists: /etc/audit/auditd.conf }\n    file: { path: /etc/audit/auditd.conf, mode: \"0600\" }\n  - name: auditd\n    id: audit.package\n    package: { names: [auditd] }\n",
+    );
+    let pb = pb.display().to_string();
+    let first = env.harden_env(&["apply", "--yes", "-p", &pb], &[TRUST]);
+    expect_code(&first, 2);
+    let said = stderr(&first);
+    assert!(
+        said.contains("committed")
+            && said.contains("audit.conf-mode")
+            && said.contains("apply again"),
+        "{said}"
+    );
+    assert_eq!(env.mode("etc/audit/auditd.conf") & 0o777, 0o640);
+    expect_code(&env.harden_env(&["apply", "--yes", "-p", &pb], &[TRUST]), 2);
+    assert_eq!(env.mode("etc/audit/auditd.conf") & 0o777, 0o600);
+    expect_code(
+        &env.harden_env(&["plan", "-p", &pb, "--detailed-exitcode"], &[TRUST]),
+        0,
+    );
+}
