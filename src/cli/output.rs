@@ -72,7 +72,13 @@ pub fn report(report: &Report, what: &str) {
     }
     let message = report.message.as_deref().unwrap_or("");
     let line = match report.outcome {
-        Outcome::Committed => format!("harden: {what} committed as transaction {}", report.txn),
+        Outcome::Committed => match &report.message {
+            Some(m) => format!(
+                "harden: {what} committed as transaction {}; {m}",
+                report.txn
+            ),
+            None => format!("harden: {what} committed as transaction {}", report.txn),
+        },
         Outcome::ValidationFailed => format!(
             "harden: {what} refused by validation, nothing installed (transaction {}): {message}",
             report.txn,

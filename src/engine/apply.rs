@@ -331,16 +331,12 @@ impl Txn<'_> {
     /// Restores the snapshot, re-runs the handlers and records the outcome.
     fn recover(&self, reason: String, mut handlers: Vec<(Handler, service::Outcome)>) -> Report {
         let mut problems = snapshot::restore(
-            &self.host.root,
+            self.host,
             self.state,
             &self.dir,
             &self.manifest.entries,
             &temp_tag(&self.id),
         );
-        problems.extend(snapshot::restore_packages(
-            self.host,
-            &self.manifest.entries,
-        ));
         handlers.extend(run_handlers(
             self.host,
             &undo_handlers(&self.manifest.handlers),
@@ -550,32 +546,49 @@ pub fn apply_armed(
         return Ok(txn.recover(reason, ran));
     }
     crash_point("before-verify");
-    match replan() {
-        Ok(again) if again.changes.is_empty() => {}
-        Ok(again) => {
-            let left: Vec<String> = again
-                .changes
-                .iter()
-                .map(|c| format!("{} {}", c.rule_id, c.target))
-                .collect();
-            let reason = format!(
-                "verification failed: still to change after apply: {}",
-                left.join(", ")
-            );
-            return Ok(txn.recover(reason, ran));
-        }
-        Err(e) => return Ok(txn.recover(format!("verification failed: {e}"), ran)),
-    }
-    txn.finish(Outcome::Committed, None)?;
+    let next_run = match verify(plan, replan()) {
+        Ok(next_run) => next_run,
+        Err(reason) => return Ok(txn.recover(reason, ran)),
+    };
+    txn.finish(Outcome::Committed, next_run.clone())?;
     crash_point("before-clear-journal");
     state.clear_journal()?;
     Ok(Report {
         txn: txn.id,
         outcome: Outcome::Committed,
-        message: None,
+        message: next_run,
         handlers: ran,
         restore_problems: Vec::new(),
     })
+}
+
+/// Checks the plan computed again after the writes: nothing may be left to
+/// change, except rules `when:` skipped that hold now because this apply made
+/// their condition true (a package brought the file they test): those are the
+/// next run's to converge, named in the returned message.
+fn verify(plan: &Plan, again: Result<Plan, String>) -> Result<Option<String>, String> {
+    let again = again.map_err(|e| format!("verification failed: {e}"))?;
+    let was_skipped = |id: &str| plan.skipped.iter().any(|s| s.rule_id == id);
+    let (newly, left): (Vec<_>, Vec<_>) =
+        again.changes.iter().partition(|c| was_skipped(&c.rule_id));
+    if !left.is_empty() {
+        let left: Vec<String> = left
+            .iter()
+            .map(|c| format!("{} {}", c.rule_id, c.target))
+            .collect();
+        return Err(format!(
+            "verification failed: still to change after apply: {}",
+            left.join(", ")
+        ));
+    }
+    let mut ids: Vec<&str> = newly.iter().map(|c| c.rule_id.as_str()).collect();
+    ids.dedup();
+    Ok((!ids.is_empty()).then(|| {
+        format!(
+            "rules skipped by `when:` apply now that this run changed the host (apply again to converge them): {}",
+            ids.join(", ")
+        )
+    }))
 }
 
 /// Sweeps the lock files a run killed while taking the shadow-utils locks left
@@ -771,14 +784,7 @@ pub fn rollback(
         },
     )?;
     drop((touches, undo_order));
-    let mut problems = snapshot::restore(
-        &host.root,
-        state,
-        &dir,
-        &manifest.entries,
-        &temp_tag(&target),
-    );
-    problems.extend(snapshot::restore_packages(host, &manifest.entries));
+    let mut problems = snapshot::restore(host, state, &dir, &manifest.entries, &temp_tag(&target));
     problems.extend(sweep_interrupted(
         host,
         journal.as_ref(),

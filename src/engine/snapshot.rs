@@ -267,47 +267,39 @@ pub fn write_sysctl(key: &str, value: &str) -> Result<(), SnapshotError> {
     })
 }
 
-/// Restores the installed package set an [`Entry::Packages`] of `entries`
-/// saved: purges what was installed since, reinstalls what was removed (apt uses
-/// its cache where the `.deb` is still there, the network otherwise). Returns the
-/// problems.
-#[must_use]
-pub fn restore_packages(host: &crate::host::Host, entries: &[Entry]) -> Vec<String> {
+/// Restores the installed package set an [`Entry::Packages`] saved: purges what
+/// was installed since, reinstalls what was removed (apt uses its cache where the
+/// `.deb` is still there, the network otherwise). Returns the problems.
+fn restore_packages(
+    host: &crate::host::Host,
+    before: &std::collections::BTreeMap<String, String>,
+) -> Vec<String> {
     use crate::host::packages::{AptRun, apt, installed};
+    // No dpkg root has nothing installed: an empty record would purge the system.
+    if before.is_empty() {
+        return vec![
+            "packages: the snapshot records no installed package; refusing to purge every package"
+                .into(),
+        ];
+    }
+    let now = match installed(host) {
+        Ok(n) => n,
+        Err(e) => return vec![format!("packages: {e}")],
+    };
     let mut problems = Vec::new();
-    for e in entries {
-        let Entry::Packages { installed: before } = e else {
-            continue;
-        };
-        // No dpkg root has nothing installed: an empty record would purge the system.
-        if before.is_empty() {
-            problems.push(
-                "packages: the snapshot records no installed package; refusing to purge every package"
-                    .into(),
-            );
-            continue;
-        }
-        let now = match installed(host) {
-            Ok(n) => n,
-            Err(e) => {
-                problems.push(format!("packages: {e}"));
-                continue;
-            }
-        };
-        let (purge, reinstall) = package_diff(before, &now);
-        if !purge.is_empty()
-            && let Err(e) = apt(host, &AptRun::Purge(purge.clone()))
-        {
-            problems.push(format!("packages: purging {}: {e}", purge.join(" ")));
-        }
-        if !reinstall.is_empty()
-            && let Err(e) = apt(host, &AptRun::Install(reinstall.clone()))
-        {
-            problems.push(format!(
-                "packages: reinstalling {} (from the package cache, or the network when the package is gone): {e}",
-                reinstall.join(" ")
-            ));
-        }
+    let (purge, reinstall) = package_diff(before, &now);
+    if !purge.is_empty()
+        && let Err(e) = apt(host, &AptRun::Purge(purge.clone()))
+    {
+        problems.push(format!("packages: purging {}: {e}", purge.join(" ")));
+    }
+    if !reinstall.is_empty()
+        && let Err(e) = apt(host, &AptRun::Install(reinstall.clone()))
+    {
+        problems.push(format!(
+            "packages: reinstalling {} (from the package cache, or the network when the package is gone): {e}",
+            reinstall.join(" ")
+        ));
     }
     problems
 }
@@ -408,16 +400,20 @@ fn package_preview(
     format!("packages: {}", parts.join("; "))
 }
 
-/// Restores `entries` (backwards). Every entry is attempted; the problems are
+/// Restores `entries` backwards, the reverse of the order apply took them, the
+/// installed package set at its place among the paths: a directory the
+/// transaction made before installing a package that filled it is removed only
+/// once the package is purged. Every entry is attempted; the problems are
 /// returned, so one failure does not leave the rest unrestored.
 #[must_use]
 pub fn restore(
-    root: &Path,
+    host: &crate::host::Host,
     state: &StateDir,
     txn_dir: &Path,
     entries: &[Entry],
     temp_tag: &str,
 ) -> Vec<String> {
+    let root = host.root.as_path();
     // Temp files a crash may have left next to the touched paths go first: a
     // directory made by the transaction can only be removed once it is empty.
     let mut problems = Vec::new();
@@ -428,7 +424,11 @@ pub fn restore(
         }
     }
     for (n, e) in entries.iter().rev().enumerate() {
-        if let Err(err) = restore_one(root, &mut dirs, state, txn_dir, e) {
+        if let Entry::Packages { installed } = e {
+            problems.extend(restore_packages(host, installed));
+            // apt changed the tree: the directories held open may be gone.
+            dirs.forget();
+        } else if let Err(err) = restore_one(root, &mut dirs, state, txn_dir, e) {
             problems.push(err.to_string());
         }
         if cfg!(debug_assertions) {
@@ -459,7 +459,7 @@ fn restore_one(
     e: &Entry,
 ) -> Result<(), SnapshotError> {
     match e {
-        // Packages are restored by the transaction, with apt (`restore_packages`).
+        // Restored with apt by `restore`, in their place.
         Entry::Packages { .. } => {}
         Entry::Sysctl { key, value } => {
             if let Some(v) = value

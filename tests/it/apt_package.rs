@@ -210,3 +210,68 @@ fn an_rpm_name_fails_its_rule_on_a_debian_root() {
         stderr(&out)
     );
 }
+
+/// A rule that writes into a directory a package of the same transaction then
+/// fills (auditd's rules.d, before auditd is installed) rolls back whole: the
+/// restore runs backwards, so the package is purged before the directory the
+/// transaction made is removed (it failed: "not empty now; left in place").
+#[test]
+fn a_directory_a_package_filled_after_the_rule_made_it_rolls_back() {
+    let env = debian12();
+    let pb = env.playbook(
+        "pkg.yml",
+        "name: pkg\ntasks:\n  - name: audit rules\n    id: audit.rules\n    file: { path: /etc/audit/rules.d/60-test.rules, content: \"-w /etc/passwd -p wa -k identity\\n\", mode: \"0640\" }\n  - name: auditd\n    id: audit.package\n    package: { names: [auditd] }\n",
+    );
+    let pb = pb.display().to_string();
+    let before = installed(&env);
+    expect_code(&env.harden_env(&["apply", "--yes", "-p", &pb], &[TRUST]), 2);
+    assert!(env.path("etc/audit/auditd.conf").is_file());
+    expect_code(
+        &env.harden_env(&["plan", "-p", &pb, "--detailed-exitcode"], &[TRUST]),
+        0,
+    );
+    let preview = stdout(&env.harden_env(&["rollback", "--dry-run"], &[TRUST]));
+    let rb = env.harden_env(&["rollback", "--yes"], &[TRUST]);
+    expect_code(&rb, 0);
+    assert_eq!(installed(&env), before, "the package set is not restored");
+    assert!(
+        !env.path("etc/audit").exists(),
+        "the directory the transaction made is left:\n{}",
+        stderr(&rb)
+    );
+    // The preview lists the steps in the order the rollback took them.
+    let purge = preview.find("packages: purge").unwrap();
+    let rules = preview.find("/etc/audit/rules.d/60-test.rules").unwrap();
+    assert!(purge < rules, "{preview}");
+}
+
+/// A rule that `when:` skipped because its file was missing, when a package of
+/// the same apply brings that file (cron's /etc/crontab, auditd's auditd.conf):
+/// the apply commits and names the rule for the next run (it rolled the whole
+/// transaction back as "still to change after apply"); the next apply converges
+/// it and the plan is then empty.
+#[test]
+fn a_rule_a_package_makes_applicable_is_left_to_the_next_apply() {
+    let env = debian12();
+    let pb = env.playbook(
+        "pkg.yml",
+        "name: pkg\ntasks:\n  - name: auditd.conf private\n    id: audit.conf-mode\n    when: { exists: /etc/audit/auditd.conf }\n    file: { path: /etc/audit/auditd.conf, mode: \"0600\" }\n  - name: auditd\n    id: audit.package\n    package: { names: [auditd] }\n",
+    );
+    let pb = pb.display().to_string();
+    let first = env.harden_env(&["apply", "--yes", "-p", &pb], &[TRUST]);
+    expect_code(&first, 2);
+    let said = stderr(&first);
+    assert!(
+        said.contains("committed")
+            && said.contains("audit.conf-mode")
+            && said.contains("apply again"),
+        "{said}"
+    );
+    assert_eq!(env.mode("etc/audit/auditd.conf") & 0o777, 0o640);
+    expect_code(&env.harden_env(&["apply", "--yes", "-p", &pb], &[TRUST]), 2);
+    assert_eq!(env.mode("etc/audit/auditd.conf") & 0o777, 0o600);
+    expect_code(
+        &env.harden_env(&["plan", "-p", &pb, "--detailed-exitcode"], &[TRUST]),
+        0,
+    );
+}

@@ -46,6 +46,7 @@ mod rollback;
 mod rsyslog;
 mod security_root;
 mod security_state;
+mod server_profile;
 mod service;
 mod sshd;
 mod sysctl_live;
