@@ -6,99 +6,82 @@ use crate::support::*;
 
 const FILE: &str = "etc/apparmor.d/docker-postiz";
 
-fn playbook(env: &Env, body: &str) -> String {
-    env.playbook(
-        "pb.yml",
-        &format!("name: aa\ntasks:\n  - name: Confine the app\n    id: aa.app\n    severity: medium\n    apparmor:\n{body}"),
+/// The confinement rule with `params`.
+fn confine(params: serde_json::Value) -> Playbook {
+    Playbook::new("aa").task(
+        Task::new("aa.app", "apparmor", params)
+            .name("Confine the app")
+            .severity("medium"),
     )
-    .to_str()
-    .unwrap()
-    .to_string()
 }
 
 #[test]
 fn builtin_profile_installs_converges_and_rolls_back() {
     require("apparmor_parser");
-    let env = Env::new();
-    let p = playbook(&env, "      name: docker-postiz\n");
-    let before = env.tree();
-    let plan = env.harden(&["plan", "-p", &p]);
-    expect_code(&plan, 0);
-    let text = format!("{}{}", stdout(&plan), stderr(&plan));
-    assert!(text.contains("not loaded: offline root"), "{text}");
-    assert!(text.contains("this machine's /etc/apparmor.d"), "{text}");
-    expect_code(&env.harden(&["apply", "--yes", "-p", &p]), 2);
-    let got = env.read(FILE);
-    assert!(got.contains("profile docker-postiz flags=(attach_disconnected,mediate_deleted) {"));
-    assert_eq!(env.mode(FILE), 0o644);
-    expect_code(&env.harden(&["plan", "-p", &p, "--detailed-exitcode"]), 0);
-    expect_code(&env.harden(&["rollback", "--yes"]), 0);
-    assert_eq!(env.tree(), before);
+    let t = Test::new().playbook(&confine(json!({ "name": "docker-postiz" })));
+    let before = t.tree();
+    let text = t.plan().code(0).both();
+    assert_has(&text, "not loaded: offline root");
+    assert_has(&text, "this machine's /etc/apparmor.d");
+    t.converge_from(&before, |_| {
+        let got = t.read(FILE);
+        assert!(
+            got.contains("profile docker-postiz flags=(attach_disconnected,mediate_deleted) {")
+        );
+        assert_eq!(t.mode(FILE), 0o644);
+    });
 }
 
 #[test]
 fn the_real_parser_rejects_a_broken_profile_and_nothing_changes() {
     require("apparmor_parser");
-    let env = Env::new();
-    let p = playbook(
-        &env,
-        "      name: app\n      content: |\n        profile app {\n          /app/** rwz,\n        }\n",
-    );
-    let before = env.tree();
-    let out = env.harden(&["apply", "--yes", "-p", &p]);
-    expect_code(&out, 6);
-    let err = stderr(&out);
+    let t = Test::new().playbook(&confine(json!({
+        "name": "app",
+        "content": "profile app {\n  /app/** rwz,\n}\n"
+    })));
+    let before = t.tree();
+    let err = t.apply().code(6).stderr();
     assert!(
         err.contains("apparmor_parser") && err.contains("rejected"),
         "{err}"
     );
-    assert_eq!(env.tree(), before);
+    assert_eq!(t.tree(), before);
 }
 
 #[test]
 fn includes_resolve_in_the_roots_own_profile_directory() {
     require("apparmor_parser");
-    let env = Env::new();
-    let p = playbook(
-        &env,
-        "      name: app\n      content: |\n        profile app {\n          #include <abstractions/only-in-root>\n        }\n",
-    );
     // The machine has no such abstraction: with the root's directory it parses.
-    env.write(
-        "etc/apparmor.d/abstractions/only-in-root",
-        "  /srv/app/** r,\n",
-    );
-    let before = env.tree();
-    let plan = env.harden(&["plan", "-p", &p]);
+    let t = Test::new()
+        .playbook(&confine(json!({
+            "name": "app",
+            "content": "profile app {\n  #include <abstractions/only-in-root>\n}\n"
+        })))
+        .file(
+            "etc/apparmor.d/abstractions/only-in-root",
+            "  /srv/app/** r,\n",
+        );
+    let before = t.tree();
+    let plan = t.plan();
     assert!(
-        !stdout(&plan).contains("this machine's"),
+        !plan.stdout().contains("this machine's"),
         "{}",
-        stdout(&plan)
+        plan.stdout()
     );
-    expect_code(&env.harden(&["apply", "--yes", "-p", &p]), 2);
-    expect_code(&env.harden(&["plan", "-p", &p, "--detailed-exitcode"]), 0);
-    expect_code(&env.harden(&["rollback", "--yes"]), 0);
-    assert_eq!(env.tree(), before);
+    t.converge_from(&before, |_| {});
     // Without it in the root, the same profile fails the parse.
-    std::fs::remove_file(env.path("etc/apparmor.d/abstractions/only-in-root")).unwrap();
-    let before = env.tree();
-    expect_code(&env.harden(&["apply", "--yes", "-p", &p]), 6);
-    assert_eq!(env.tree(), before);
+    std::fs::remove_file(t.path("etc/apparmor.d/abstractions/only-in-root")).unwrap();
+    let before = t.tree();
+    t.apply().code(6);
+    assert_eq!(t.tree(), before);
 }
 
 #[test]
 fn a_profile_name_that_is_not_a_plain_file_name_is_refused() {
-    let env = Env::new();
-    let out = env.harden(&["plan", "-p", &playbook(&env, "      name: ../x\n")]);
-    expect_code(&out, 1);
-    assert!(stderr(&out).contains("rule aa.app"), "{}", stderr(&out));
-    let out = env.harden(&["plan", "-p", &playbook(&env, "      name: nope\n")]);
-    expect_code(&out, 1);
-    assert!(
-        stderr(&out).contains("no built-in profile `nope`"),
-        "{}",
-        stderr(&out)
-    );
+    let t = Test::new().playbook(&confine(json!({ "name": "../x" })));
+    t.plan().code(1).stderr_has("rule aa.app");
+    t.set_playbook(&confine(json!({ "name": "nope" })));
+    t.plan().code(1).stderr_has("no built-in profile `nope`");
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! probed with curl: the redirect, every security header, dot-file denial and the
 //! rate limit.
 
+use std::path::Path;
 use std::process::Command;
 
 use crate::support::*;
@@ -27,100 +28,87 @@ pub(crate) fn self_signed_cert(env: &Env, cert: &str, key: &str) {
     for p in [cert, key] {
         std::fs::create_dir_all(env.path(p).parent().unwrap()).unwrap();
     }
-    let out = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args([
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=postiz.example.org",
-            "-keyout",
-        ])
-        .arg(env.path(key))
-        .arg("-out")
-        .arg(env.path(cert))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+            ])
+            .args(["-nodes", "-days", "2", "-subj", "/CN=postiz.example.org"])
+            .arg("-keyout")
+            .arg(env.path(key))
+            .arg("-out")
+            .arg(env.path(cert)),
     );
 }
 
-fn playbook(env: &Env, extra: &str) -> String {
-    env.playbook(
-        "pb.yml",
-        &format!(
-            "name: proxy\ntasks:\n  - name: Postiz reverse proxy\n    id: proxy.postiz\n    severity: high\n    nginx:\n      name: postiz\n      domain: postiz.example.org\n      upstream: http://127.0.0.1:5000\n      cert: /etc/ssl/harden/postiz.pem\n      key: /etc/ssl/harden/postiz.key\n      csp: \"default-src 'self'\"\n{extra}"
-        ),
+/// The Postiz reverse-proxy rule, with `extra` parameters.
+fn proxy(extra: &serde_json::Value) -> Playbook {
+    let mut params = json!({
+        "name": "postiz",
+        "domain": "postiz.example.org",
+        "upstream": "http://127.0.0.1:5000",
+        "cert": "/etc/ssl/harden/postiz.pem",
+        "key": "/etc/ssl/harden/postiz.key",
+        "csp": "default-src 'self'"
+    });
+    params
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    Playbook::new("proxy").task(
+        Task::new("proxy.postiz", "nginx", params)
+            .name("Postiz reverse proxy")
+            .severity("high"),
     )
-    .to_str()
-    .unwrap()
-    .to_string()
 }
 
 #[test]
 fn site_is_checked_applied_idempotent_and_rolled_back() {
-    let env = nginx_env();
-    let p = playbook(&env, "");
-    let before = env.tree();
-    let out = env.harden(&["plan", "-p", &p]);
-    expect_code(&out, 0);
-    assert!(
-        stdout(&out).contains("checked with nginx -t"),
-        "{}",
-        stdout(&out)
-    );
-    assert!(
-        stdout(&out).contains("then: reload nginx"),
-        "{}",
-        stdout(&out)
-    );
-    expect_code(&env.harden(&["apply", "--yes", "-p", &p]), 2);
-    let site = env.read(SITE);
-    assert!(
-        site.contains("ssl_certificate /etc/ssl/harden/postiz.pem;"),
-        "{site}"
-    );
-    let out = env.harden(&["plan", "-p", &p, "--detailed-exitcode"]);
-    expect_code(&out, 0);
-    expect_code(&env.harden(&["rollback", "--yes"]), 0);
-    assert_eq!(env.tree(), before);
+    let t = Test::on(nginx_env()).playbook(&proxy(&json!({})));
+    let before = t.tree();
+    t.plan()
+        .code(0)
+        .stdout_has("checked with nginx -t")
+        .stdout_has("then: reload nginx");
+    t.converge_from(&before, |_| {
+        assert_has(&t.read(SITE), "ssl_certificate /etc/ssl/harden/postiz.pem;");
+    });
 }
 
 #[test]
 fn nginx_t_rejects_a_missing_certificate_and_a_bad_size() {
-    let env = nginx_env();
-    std::fs::remove_file(env.path("etc/ssl/harden/postiz.pem")).unwrap();
-    let out = env.harden(&["plan", "-p", &playbook(&env, "")]);
-    expect_code(&out, 1);
-    assert!(
-        stderr(&out).contains("nginx -t rejects the site"),
-        "{}",
-        stderr(&out)
-    );
-    let env = nginx_env();
-    let out = env.harden(&["plan", "-p", &playbook(&env, "      max_body: lots\n")]);
-    expect_code(&out, 1);
-    assert!(
-        stderr(&out).contains("client_max_body_size"),
-        "{}",
-        stderr(&out)
-    );
+    let t = Test::on(nginx_env()).playbook(&proxy(&json!({})));
+    std::fs::remove_file(t.path("etc/ssl/harden/postiz.pem")).unwrap();
+    t.plan().code(1).stderr_has("nginx -t rejects the site");
+    let t = Test::on(nginx_env()).playbook(&proxy(&json!({ "max_body": "lots" })));
+    t.plan().code(1).stderr_has("client_max_body_size");
 }
 
-/// Serves the applied site with a real nginx in fresh namespaces (the root's
-/// certificate directory bound over a private tmpfs `/etc/ssl`) and returns curl's
-/// header dumps, separated by `=====`.
+/// Runs a real nginx on `PREFIX/nginx.conf` in fresh namespaces (the root's
+/// certificate directory bound over a private tmpfs `/etc/ssl`, loopback up),
+/// runs the shell `probes` against it, stops it and returns their output.
+fn serve(env: &Env, prefix: &Path, probes: &str) -> String {
+    let script = format!(
+        "set -e; mount --make-rprivate /; mount -t tmpfs tmpfs /etc/ssl; mkdir /etc/ssl/harden; \
+         mount --bind \"$1/etc/ssl/harden\" /etc/ssl/harden; ip link set lo up; \
+         nginx -e \"$2/error.log\" -c \"$2/nginx.conf\" -p \"$2/\"; {probes}; \
+         nginx -s quit -e \"$2/error.log\" -c \"$2/nginx.conf\" -p \"$2/\""
+    );
+    run_ok(
+        Command::new("unshare")
+            .args(["-p", "-f", "-m", "-n", "sh", "-c", &script, "sh"])
+            .arg(&env.root)
+            .arg(prefix),
+    )
+}
+
+/// Serves the applied site alone and returns curl's header dumps, separated by
+/// `=====`.
 fn serve_and_probe(env: &Env) -> String {
     let prefix = env.base.join("nginx-prefix");
     std::fs::create_dir_all(&prefix).unwrap();
@@ -130,29 +118,16 @@ fn serve_and_probe(env: &Env) -> String {
     )
     .unwrap();
     let curl = "curl -sS -D - -o /dev/null --max-time 5";
-    let script = format!(
-        "set -e; mount --make-rprivate /; mount -t tmpfs tmpfs /etc/ssl; mkdir /etc/ssl/harden; \
-         mount --bind \"$1/etc/ssl/harden\" /etc/ssl/harden; ip link set lo up; \
-         nginx -e \"$2/error.log\" -c \"$2/nginx.conf\" -p \"$2/\"; \
-         {curl} -H 'Host: postiz.example.org' http://127.0.0.1/x?y=1; echo =====; \
+    serve(
+        env,
+        &prefix,
+        &format!(
+            "{curl} -H 'Host: postiz.example.org' http://127.0.0.1/x?y=1; echo =====; \
          {curl} -k --resolve postiz.example.org:443:127.0.0.1 https://postiz.example.org/; echo =====; \
          {curl} -k --resolve postiz.example.org:443:127.0.0.1 https://postiz.example.org/.env; echo =====; \
-         for i in 1 2 3; do {curl} -k --resolve postiz.example.org:443:127.0.0.1 https://postiz.example.org/; done; \
-         nginx -s quit -e \"$2/error.log\" -c \"$2/nginx.conf\" -p \"$2/\""
-    );
-    let out = Command::new("unshare")
-        .args(["-p", "-f", "-m", "-n", "sh", "-c", &script, "sh"])
-        .arg(&env.root)
-        .arg(&prefix)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    text
+         for i in 1 2 3; do {curl} -k --resolve postiz.example.org:443:127.0.0.1 https://postiz.example.org/; done"
+        ),
+    )
 }
 
 #[test]
@@ -160,10 +135,9 @@ fn real_nginx_serves_redirect_headers_dotfile_denial_and_rate_limit() {
     require("unshare");
     require("curl");
     require("ip");
-    let env = nginx_env();
-    let p = playbook(&env, "      rate: 1r/m\n      burst: 1\n");
-    expect_code(&env.harden(&["apply", "--yes", "-p", &p]), 2);
-    let text = serve_and_probe(&env).to_ascii_lowercase();
+    let t = Test::on(nginx_env()).playbook(&proxy(&json!({ "rate": "1r/m", "burst": 1 })));
+    t.apply().code(2);
+    let text = serve_and_probe(&t).to_ascii_lowercase();
     let parts: Vec<&str> = text.split("=====").collect();
     assert_eq!(parts.len(), 4, "{text}");
     assert!(parts[0].contains("301 moved permanently"), "{}", parts[0]);
@@ -201,13 +175,13 @@ fn the_apps_own_copies_of_headers_are_hidden_and_denied_prefixes_answer_404() {
     require("unshare");
     require("curl");
     require("ip");
-    let env = nginx_env();
-    let p = playbook(
-        &env,
-        "      headers: { X-Permitted-Cross-Domain-Policies: none }\n      deny_locations: [/media, /proxy]\n      ignore_invalid_headers: false\n",
-    );
-    expect_code(&env.harden(&["apply", "--yes", "-p", &p]), 2);
-    let prefix = env.base.join("nginx-prefix");
+    let t = Test::on(nginx_env()).playbook(&proxy(&json!({
+        "headers": { "X-Permitted-Cross-Domain-Policies": "none" },
+        "deny_locations": ["/media", "/proxy"],
+        "ignore_invalid_headers": false
+    })));
+    t.apply().code(2);
+    let prefix = t.base.join("nginx-prefix");
     std::fs::create_dir_all(&prefix).unwrap();
     // The app: its own copies of the headers, and the odd header it was sent, echoed.
     let app = prefix.join("app.conf");
@@ -216,29 +190,22 @@ fn the_apps_own_copies_of_headers_are_hidden_and_denied_prefixes_answer_404() {
         "server {\n    listen 127.0.0.1:5000;\n    ignore_invalid_headers off;\n    add_header X-Frame-Options SAMEORIGIN;\n    add_header X-Permitted-Cross-Domain-Policies all;\n    add_header Referrer-Policy unsafe-url;\n    add_header Seen-Odd \"$http_x_odd\";\n    return 200 app;\n}\n",
     )
     .unwrap();
-    let conf = harden::modules::nginx::staged_conf(&prefix, &env.path(SITE)).replace(
+    let conf = harden::modules::nginx::staged_conf(&prefix, &t.path(SITE)).replace(
         "    include ",
         &format!("    include {};\n    include ", app.display()),
     );
     std::fs::write(prefix.join("nginx.conf"), conf).unwrap();
     let curl =
         "curl -sS -D - -o /dev/null --max-time 5 -k --resolve postiz.example.org:443:127.0.0.1";
-    let script = format!(
-        "set -e; mount --make-rprivate /; mount -t tmpfs tmpfs /etc/ssl; mkdir /etc/ssl/harden; \
-         mount --bind \"$1/etc/ssl/harden\" /etc/ssl/harden; ip link set lo up; \
-         nginx -e \"$2/error.log\" -c \"$2/nginx.conf\" -p \"$2/\"; \
-         {curl} -H 'X_Odd: 1' https://postiz.example.org/; echo =====; \
-         {curl} https://postiz.example.org/media/a.png; \
-         nginx -s quit -e \"$2/error.log\" -c \"$2/nginx.conf\" -p \"$2/\""
-    );
-    let out = Command::new("unshare")
-        .args(["-p", "-f", "-m", "-n", "sh", "-c", &script, "sh"])
-        .arg(&env.root)
-        .arg(&prefix)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let text = stdout(&out).to_ascii_lowercase();
+    let text = serve(
+        &t,
+        &prefix,
+        &format!(
+            "{curl} -H 'X_Odd: 1' https://postiz.example.org/; echo =====; \
+             {curl} https://postiz.example.org/media/a.png"
+        ),
+    )
+    .to_ascii_lowercase();
     let parts: Vec<&str> = text.split("=====").collect();
     assert!(parts[0].contains(" 200 "), "{}", parts[0]);
     for (name, want) in [

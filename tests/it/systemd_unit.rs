@@ -14,14 +14,13 @@ fn unit_env() -> Env {
     env
 }
 
-fn playbook(env: &Env, body: &str) -> String {
-    env.playbook(
-        "pb.yml",
-        &format!("name: units\ntasks:\n  - name: Harden demo\n    id: unit.demo\n    systemd_unit:\n{body}"),
-    )
-    .to_str()
-    .unwrap()
-    .to_string()
+/// The demo hardening rule with `params`, on the demo unit's root.
+fn demo(params: serde_json::Value) -> Test {
+    Test::on(unit_env()).playbook(&units(params))
+}
+
+fn units(params: serde_json::Value) -> Playbook {
+    Playbook::new("units").task(Task::new("unit.demo", "systemd_unit", params).name("Harden demo"))
 }
 
 /// `(before, after)` from the change summary `exposure B -> A`.
@@ -39,21 +38,15 @@ fn scores(out: &str) -> (f64, f64) {
 
 #[test]
 fn strict_scores_lower_than_guide_which_scores_lower_than_none() {
-    let env = unit_env();
-    let guide = playbook(&env, "      unit: demo.service\n      level: guide\n");
-    let out = env.harden(&["plan", "-p", &guide]);
-    expect_code(&out, 0);
-    let (none, with_guide) = scores(&stdout(&out));
+    let t = demo(json!({ "unit": "demo.service", "level": "guide" }));
     // restart defaults to true: daemon-reload first, then the restart.
-    assert!(
-        stdout(&out).contains("then: systemctl daemon-reload, restart demo.service"),
-        "{}",
-        stdout(&out)
-    );
-    let strict = playbook(&env, "      unit: demo.service\n      level: strict\n");
-    let out = env.harden(&["plan", "-p", &strict]);
-    expect_code(&out, 0);
-    let (none2, with_strict) = scores(&stdout(&out));
+    let out = t
+        .plan()
+        .code(0)
+        .stdout_has("then: systemctl daemon-reload, restart demo.service");
+    let (none, with_guide) = scores(&out.stdout());
+    t.set_playbook(&units(json!({ "unit": "demo.service", "level": "strict" })));
+    let (none2, with_strict) = scores(&t.plan().code(0).stdout());
     assert!((none - none2).abs() < f64::EPSILON);
     assert!(
         with_strict < with_guide && with_guide < none,
@@ -65,63 +58,47 @@ fn strict_scores_lower_than_guide_which_scores_lower_than_none() {
 
 #[test]
 fn apply_then_plan_is_empty_then_rollback_is_byte_identical() {
-    let env = unit_env();
-    let p = playbook(
-        &env,
-        "      unit: demo.service\n      level: strict\n      restart: false\n      directives: { ReadWritePaths: [/var/lib/demo, /var/log/demo] }\n",
-    );
-    let before = env.tree();
-    let out = env.harden(&["apply", "--yes", "-p", &p]);
-    expect_code(&out, 2);
-    let text = env.read("etc/systemd/system/demo.service.d/50-harden.conf");
-    for want in [
-        "[Service]\nPrivateTmp=true\nProtectHome=true\nProtectSystem=full\nPrivateDevices=true\nNoNewPrivileges=true\nCapabilityBoundingSet=~CAP_SYS_ADMIN ",
-        "SystemCallFilter=@system-service\n",
-        "ReadWritePaths=/var/lib/demo\nReadWritePaths=/var/log/demo\n",
-    ] {
-        assert!(text.contains(want), "{want:?} missing from\n{text}");
-    }
-    assert_eq!(
-        env.mode("etc/systemd/system/demo.service.d/50-harden.conf"),
-        0o644
-    );
-    // Offline root: the handlers are reported as skipped, not failed.
-    assert!(stderr(&out).contains("daemon-reload"), "{}", stderr(&out));
-    assert!(
-        !stderr(&out).contains("restart demo.service"),
-        "{}",
-        stderr(&out)
-    );
-    let out = env.harden(&["plan", "-p", &p, "--detailed-exitcode"]);
-    expect_code(&out, 0);
-    expect_code(&env.harden(&["rollback", "--yes"]), 0);
-    assert_eq!(env.tree(), before, "rollback did not restore the tree");
+    let t = demo(json!({
+        "unit": "demo.service",
+        "level": "strict",
+        "restart": false,
+        "directives": { "ReadWritePaths": ["/var/lib/demo", "/var/log/demo"] }
+    }));
+    t.converge_with(|out| {
+        let text = t.read("etc/systemd/system/demo.service.d/50-harden.conf");
+        for want in [
+            "[Service]\nPrivateTmp=true\nProtectHome=true\nProtectSystem=full\nPrivateDevices=true\nNoNewPrivileges=true\nCapabilityBoundingSet=~CAP_SYS_ADMIN ",
+            "SystemCallFilter=@system-service\n",
+            "ReadWritePaths=/var/lib/demo\nReadWritePaths=/var/log/demo\n",
+        ] {
+            assert!(text.contains(want), "{want:?} missing from\n{text}");
+        }
+        assert_eq!(
+            t.mode("etc/systemd/system/demo.service.d/50-harden.conf"),
+            0o644
+        );
+        // Offline root: the handlers are reported as skipped, not failed.
+        assert_has(&out.stderr(), "daemon-reload");
+        assert!(
+            !out.stderr().contains("restart demo.service"),
+            "{}",
+            out.stderr()
+        );
+    });
 }
 
 #[test]
 fn unknown_directive_names_are_rejected_by_harden() {
-    let env = unit_env();
-    let p = playbook(
-        &env,
-        "      unit: demo.service\n      directives: { ProtectSystm: strict }\n",
-    );
-    let before = env.tree();
-    let out = env.harden(&["apply", "--yes", "-p", &p]);
-    expect_code(&out, 6);
-    assert!(stderr(&out).contains("ProtectSystm"), "{}", stderr(&out));
-    assert_eq!(env.tree(), before);
+    let t = demo(json!({ "unit": "demo.service", "directives": { "ProtectSystm": "strict" } }));
+    let before = t.tree();
+    t.apply().code(6).stderr_has("ProtectSystm");
+    assert_eq!(t.tree(), before);
 }
 
 #[test]
 fn values_systemd_cannot_parse_are_rejected_by_systemd_analyze() {
-    let env = unit_env();
-    let p = playbook(
-        &env,
-        "      unit: demo.service\n      directives: { ProtectSystem: sometimes }\n",
-    );
-    let out = env.harden(&["plan", "-p", &p]);
-    expect_code(&out, 1);
-    let err = stderr(&out);
+    let t = demo(json!({ "unit": "demo.service", "directives": { "ProtectSystem": "sometimes" } }));
+    let err = t.plan().code(1).stderr();
     assert!(
         err.contains("systemd rejects the drop-in") && err.contains("sometimes"),
         "{err}"
@@ -130,19 +107,18 @@ fn values_systemd_cannot_parse_are_rejected_by_systemd_analyze() {
 
 #[test]
 fn a_missing_unit_is_an_error_and_when_skips_it() {
-    let env = unit_env();
-    let p = playbook(&env, "      unit: akkoma.service\n");
-    let out = env.harden(&["plan", "-p", &p]);
-    expect_code(&out, 1);
-    assert!(
-        stderr(&out).contains("akkoma.service not found"),
-        "{}",
-        stderr(&out)
+    let t = demo(json!({ "unit": "akkoma.service" }));
+    t.plan().code(1).stderr_has("akkoma.service not found");
+    t.set_playbook(
+        &Playbook::unnamed().task(
+            Task::new(
+                "unit.akkoma",
+                "systemd_unit",
+                json!({ "unit": "akkoma.service" }),
+            )
+            .name("Harden akkoma")
+            .when(json!({ "exists": "/etc/systemd/system/akkoma.service" })),
+        ),
     );
-    let p = env.playbook(
-        "skip.yml",
-        "tasks:\n  - name: Harden akkoma\n    id: unit.akkoma\n    when: { exists: /etc/systemd/system/akkoma.service }\n    systemd_unit: { unit: akkoma.service }\n",
-    );
-    let out = env.harden(&["plan", "-p", p.to_str().unwrap(), "--detailed-exitcode"]);
-    expect_code(&out, 0);
+    t.replan().code(0);
 }

@@ -1,6 +1,15 @@
 //! Test support: a temp root with a realistic `/etc`, a state directory beside it,
 //! a runner for the real binary, and a fingerprint of a whole tree (content, kind,
-//! mode, owner, symlink targets) to prove what changed and what did not.
+//! mode, owner, symlink targets) to prove what changed and what did not. On top:
+//! the `Test` builder and its `converge` invariant (`test.rs`) and playbooks built
+//! from typed parts (`playbook.rs`).
+
+mod playbook;
+mod test;
+
+pub use playbook::{Playbook, Task};
+pub use serde_json::json;
+pub use test::{Test, assert_has};
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -98,13 +107,16 @@ impl Env {
         cmd.output().unwrap()
     }
 
-    pub fn tree(&self) -> BTreeMap<String, String> {
+    pub fn tree(&self) -> Tree {
         fingerprint(&self.root)
     }
 }
 
+/// A tree's fingerprint: each path with its kind, mode, owner and content hash.
+pub type Tree = BTreeMap<String, String>;
+
 /// Every path below `root` with its kind, mode, owner and content hash.
-pub fn fingerprint(root: &Path) -> BTreeMap<String, String> {
+pub fn fingerprint(root: &Path) -> Tree {
     let mut out = BTreeMap::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(p) = stack.pop() {
@@ -148,6 +160,14 @@ pub fn expect_code(o: &Output, code: i32) {
         stdout(o),
         stderr(o)
     );
+}
+
+/// Runs `cmd`, asserts it succeeded (printing its stderr) and returns its stdout.
+#[track_caller]
+pub fn run_ok(cmd: &mut std::process::Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{cmd:?}\n{}", stderr(&out));
+    stdout(&out)
 }
 
 /// Fails loudly when a real tool the test needs is missing (never skips).
