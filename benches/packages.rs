@@ -165,7 +165,7 @@ fn converged_units(host: &Host, dir: &Path) -> Vec<String> {
     assert!(plan.errors.is_empty(), "{:?}", plan.errors);
     if !plan.changes.is_empty() {
         let state = StateDir::new(dir.join("state")).unwrap();
-        let replan = || engine::plan(host, &pb, &Filter::default()).map_err(|e| e.to_string());
+        let replan = || Ok(engine::plan(host, &pb, &Filter::default())?);
         let r = apply::apply(host, &state, &plan, &replan).unwrap();
         assert_eq!(r.outcome, Outcome::Committed, "{:?}", r.message);
     }

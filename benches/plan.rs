@@ -47,7 +47,7 @@ fn debian_root(dir: &Path) -> PathBuf {
 fn converge(host: &Host, state: &StateDir, pb: &playbook::Playbook) {
     let plan = engine::plan(host, pb, &Filter::default()).unwrap();
     if !plan.changes.is_empty() {
-        let replan = || engine::plan(host, pb, &Filter::default()).map_err(|e| e.to_string());
+        let replan = || Ok(engine::plan(host, pb, &Filter::default())?);
         let r = apply::apply(host, state, &plan, &replan).unwrap();
         assert_eq!(
             r.outcome,

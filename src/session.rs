@@ -12,9 +12,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::engine::apply::{self, Report, RollbackTarget};
+use crate::engine::apply::{self, Replan, Report, RollbackTarget};
 use crate::engine::lock_intent::Swept;
 use crate::engine::state::{Journal, StateDir};
+use crate::engine::step::Foreign;
 use crate::engine::{self, Filter, isolate};
 use crate::error::Error;
 use crate::host::Host;
@@ -251,7 +252,7 @@ impl Session {
         &self,
         state: &StateDir,
         planned: &Planned,
-        arm: &dyn Fn(&str) -> Result<(), String>,
+        arm: &dyn Fn(&str) -> Result<(), Foreign>,
     ) -> Result<Report, Error> {
         let replan = || self.replan(planned);
         Ok(apply::apply_armed(
@@ -264,8 +265,12 @@ impl Session {
     }
 
     /// Plans `planned` again, as the transaction verifies what it applied.
-    fn replan(&self, planned: &Planned) -> Result<Plan, String> {
-        engine::plan(&self.host, &planned.playbook, &planned.filter).map_err(|e| e.to_string())
+    fn replan(&self, planned: &Planned) -> Result<Plan, Foreign> {
+        Ok(engine::plan(
+            &self.host,
+            &planned.playbook,
+            &planned.filter,
+        )?)
     }
 
     /// Applies a plan that no playbook made (the timer's units), verified by
@@ -274,7 +279,7 @@ impl Session {
         &self,
         state: &StateDir,
         plan: &Plan,
-        replan: &dyn Fn() -> Result<Plan, String>,
+        replan: &Replan,
     ) -> Result<Report, Error> {
         Ok(apply::apply(&self.host, state, plan, replan)?)
     }

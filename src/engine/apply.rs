@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use super::lock_intent;
 use super::snapshot::{self, Entry, Manifest, Saved, SnapshotError};
 use super::state::{Journal, Outcome, StateDir, StateError, TxnKind, TxnResult, now_rfc3339};
+use super::step::{Foreign, StepError};
 use crate::host::Host;
 use crate::host::fs::{self, Kind, Owner};
 use crate::host::kernel::read_live;
@@ -103,13 +104,13 @@ fn check_preconditions(host: &Host, plan: &Plan) -> Result<(), TxnError> {
                         }
                     }
                     None => {
-                        check_observed(host, &w.path, &w.expect).map_err(|d| moved(&w.path, &d))?;
+                        check_observed(host, &w.path, &w.expect)?;
                     }
                 }
                 written.insert(&w.path, &w.content);
             }
             Op::Remove(r) => {
-                check_observed(host, &r.path, &r.expect).map_err(|d| moved(&r.path, &d))?;
+                check_observed(host, &r.path, &r.expect)?;
             }
             Op::Symlink(l) => {
                 let now = fs::read_link(&host.root, &l.path)
@@ -179,26 +180,26 @@ fn check_meta(plan: &Plan, entry_of: &[usize], entries: &[Entry]) -> Result<(), 
     Ok(())
 }
 
-fn check_observed(host: &Host, path: &Path, expect: &Observed) -> Result<(), String> {
-    let meta = host.lstat(path).map_err(|e| e.to_string())?;
+fn check_observed(host: &Host, path: &Path, expect: &Observed) -> Result<(), TxnError> {
+    let meta = host.lstat(path).map_err(|e| moved(path, &e.to_string()))?;
     let ok = match (expect, meta.map(|m| m.kind)) {
         (Observed::Absent, None | Some(Kind::Symlink)) | (Observed::Dir, Some(Kind::Dir)) => true,
         (Observed::File { sha256 }, Some(Kind::File)) => host
             .read(path)
-            .map_err(|e| e.to_string())?
+            .map_err(|e| moved(path, &e.to_string()))?
             .is_some_and(|b| sha256_hex(&b) == *sha256),
         _ => false,
     };
     if ok {
         Ok(())
     } else {
-        Err("content or existence".into())
+        Err(moved(path, "content or existence"))
     }
 }
 
 /// Runs every validator of the plan ([`super::validate`]: staged copies, the real
 /// tool, confined for a root other than `/`). Returns the first rejection.
-fn validate(host: &Host, plan: &Plan) -> Result<(), String> {
+fn validate(host: &Host, plan: &Plan) -> Result<(), StepError> {
     let secret = plan.secret_paths();
     for op in plan.ops() {
         let Op::WriteFile(w) = op else { continue };
@@ -207,7 +208,13 @@ fn validate(host: &Host, plan: &Plan) -> Result<(), String> {
     Ok(())
 }
 
-fn perform(host: &Host, dirs: &mut fs::Dirs, i: usize, op: &Op, tag: &str) -> Result<(), String> {
+fn perform(
+    host: &Host,
+    dirs: &mut fs::Dirs,
+    i: usize,
+    op: &Op,
+    tag: &str,
+) -> Result<(), StepError> {
     let root = &host.root;
     let r = match op {
         Op::WriteFile(w) => {
@@ -253,17 +260,17 @@ fn perform(host: &Host, dirs: &mut fs::Dirs, i: usize, op: &Op, tag: &str) -> Re
             },
         },
         Op::SetSysctl(s) => {
-            return snapshot::write_sysctl(&s.key, &s.value).map_err(|e| e.to_string());
+            return Ok(snapshot::write_sysctl(&s.key, &s.value)?);
         }
         // Run together by `perform_packages`, at the first package op.
         Op::Package(_) => return Ok(()),
     };
-    r.map_err(|e| e.to_string())
+    Ok(r?)
 }
 
 /// Every package op of the plan in one apt call per direction (after
 /// `apt-get update` when the root has no package lists yet).
-fn perform_packages(host: &Host, plan: &Plan) -> Result<(), String> {
+fn perform_packages(host: &Host, plan: &Plan) -> Result<(), StepError> {
     use crate::host::packages::{AptRun, apt, has_lists};
     let (mut install, mut remove) = (Vec::new(), Vec::new());
     for op in plan.ops() {
@@ -275,14 +282,15 @@ fn perform_packages(host: &Host, plan: &Plan) -> Result<(), String> {
             }
         }
     }
+    let run = |r: &AptRun| apt(host, r).map_err(StepError::Packages);
     if !install.is_empty() {
-        if !has_lists(host)? {
-            apt(host, &AptRun::Update)?;
+        if !has_lists(host).map_err(StepError::Packages)? {
+            run(&AptRun::Update)?;
         }
-        apt(host, &AptRun::Install(install))?;
+        run(&AptRun::Install(install))?;
     }
     if !remove.is_empty() {
-        apt(host, &AptRun::Remove(remove))?;
+        run(&AptRun::Remove(remove))?;
     }
     Ok(())
 }
@@ -304,6 +312,17 @@ fn undo_handlers(handlers: &[Handler]) -> Vec<Handler> {
             unit: h.unit.clone(),
         })
         .collect()
+}
+
+/// The first handler that failed, as the step error that undoes the transaction.
+fn failed_handler(ran: &[(Handler, service::Outcome)]) -> Option<StepError> {
+    ran.iter().find_map(|(h, o)| match o {
+        service::Outcome::Failed(message) => Some(StepError::Handler {
+            handler: h.clone(),
+            message: message.clone(),
+        }),
+        _ => None,
+    })
 }
 
 struct Txn<'a> {
@@ -329,7 +348,12 @@ impl Txn<'_> {
     }
 
     /// Restores the snapshot, re-runs the handlers and records the outcome.
-    fn recover(&self, reason: String, mut handlers: Vec<(Handler, service::Outcome)>) -> Report {
+    fn recover(
+        &self,
+        reason: &StepError,
+        mut handlers: Vec<(Handler, service::Outcome)>,
+    ) -> Report {
+        let reason = reason.to_string();
         let mut problems = snapshot::restore(
             self.host,
             self.state,
@@ -435,6 +459,9 @@ fn begin<'a>(host: &'a Host, state: &'a StateDir, b: Begin) -> Result<Txn<'a>, T
     })
 }
 
+/// Computes the plan again after the writes, for verification.
+pub type Replan<'a> = dyn Fn() -> Result<Plan, Foreign> + 'a;
+
 /// Applies `plan`; `replan` computes the plan again for verification.
 ///
 /// # Errors
@@ -445,7 +472,7 @@ pub fn apply(
     host: &Host,
     state: &StateDir,
     plan: &Plan,
-    replan: &dyn Fn() -> Result<Plan, String>,
+    replan: &Replan,
 ) -> Result<Report, TxnError> {
     apply_armed(host, state, plan, replan, &|_| Ok(()))
 }
@@ -461,8 +488,8 @@ pub fn apply_armed(
     host: &Host,
     state: &StateDir,
     plan: &Plan,
-    replan: &dyn Fn() -> Result<Plan, String>,
-    arm: &dyn Fn(&str) -> Result<(), String>,
+    replan: &Replan,
+    arm: &dyn Fn(&str) -> Result<(), Foreign>,
 ) -> Result<Report, TxnError> {
     // Checked once before the state directory is even made, so a plan whose
     // files moved leaves no trace; checked again below, under the locks. A
@@ -502,14 +529,15 @@ pub fn apply_armed(
         },
     )?;
     drop((touches, touch_of));
-    if let Err(reason) = arm(&txn.id) {
-        return Ok(txn.recover(reason, Vec::new()));
+    if let Err(e) = arm(&txn.id) {
+        return Ok(txn.recover(&StepError::Arm(e), Vec::new()));
     }
     crash_point("after-arm");
     let tag = temp_tag(&txn.id);
-    if let Err(reason) = validate(host, plan) {
+    if let Err(e) = validate(host, plan) {
         // Nothing was installed. Without its outcome on disk the journal stays,
         // and the next run points at `harden rollback` (a no-op restore).
+        let reason = e.to_string();
         txn.finish(Outcome::ValidationFailed, Some(reason.clone()))?;
         state.clear_journal()?;
         return Ok(Report {
@@ -526,11 +554,11 @@ pub fn apply_armed(
         if matches!(op, Op::Package(_)) && !packages_done {
             packages_done = true;
             if let Err(e) = perform_packages(host, plan) {
-                return Ok(txn.recover(e, Vec::new()));
+                return Ok(txn.recover(&e, Vec::new()));
             }
         }
         if let Err(e) = perform(host, &mut dirs, i, op, &tag) {
-            return Ok(txn.recover(e, Vec::new()));
+            return Ok(txn.recover(&e, Vec::new()));
         }
         if cfg!(debug_assertions) {
             crash_point(&format!("op-{i}-done"));
@@ -538,17 +566,13 @@ pub fn apply_armed(
     }
     crash_point("before-handlers");
     let ran = run_handlers(host, &handlers);
-    if let Some((h, service::Outcome::Failed(msg))) = ran
-        .iter()
-        .find(|(_, o)| matches!(o, service::Outcome::Failed(_)))
-    {
-        let reason = format!("handler `{h}` failed: {msg}");
-        return Ok(txn.recover(reason, ran));
+    if let Some(e) = failed_handler(&ran) {
+        return Ok(txn.recover(&e, ran));
     }
     crash_point("before-verify");
     let next_run = match verify(plan, replan()) {
         Ok(next_run) => next_run,
-        Err(reason) => return Ok(txn.recover(reason, ran)),
+        Err(e) => return Ok(txn.recover(&e, ran)),
     };
     txn.finish(Outcome::Committed, next_run.clone())?;
     crash_point("before-clear-journal");
@@ -566,8 +590,8 @@ pub fn apply_armed(
 /// change, except rules `when:` skipped that hold now because this apply made
 /// their condition true (a package brought the file they test): those are the
 /// next run's to converge, named in the returned message.
-fn verify(plan: &Plan, again: Result<Plan, String>) -> Result<Option<String>, String> {
-    let again = again.map_err(|e| format!("verification failed: {e}"))?;
+fn verify(plan: &Plan, again: Result<Plan, Foreign>) -> Result<Option<String>, StepError> {
+    let again = again.map_err(StepError::Replan)?;
     let was_skipped = |id: &str| plan.skipped.iter().any(|s| s.rule_id == id);
     let (newly, left): (Vec<_>, Vec<_>) =
         again.changes.iter().partition(|c| was_skipped(&c.rule_id));
@@ -576,10 +600,7 @@ fn verify(plan: &Plan, again: Result<Plan, String>) -> Result<Option<String>, St
             .iter()
             .map(|c| format!("{} {}", c.rule_id, c.target))
             .collect();
-        return Err(format!(
-            "verification failed: still to change after apply: {}",
-            left.join(", ")
-        ));
+        return Err(StepError::Unconverged(left));
     }
     let mut ids: Vec<&str> = newly.iter().map(|c| c.rule_id.as_str()).collect();
     ids.dedup();
@@ -793,11 +814,8 @@ pub fn rollback(
     ));
     crash_point("rollback-restored");
     let handlers = run_handlers(host, &undo_handlers(&manifest.handlers));
-    if let Some((h, service::Outcome::Failed(m))) = handlers
-        .iter()
-        .find(|(_, o)| matches!(o, service::Outcome::Failed(_)))
-    {
-        problems.push(format!("handler `{h}` failed: {m}"));
+    if let Some(e) = failed_handler(&handlers) {
+        problems.push(e.to_string());
     }
     let outcome = if problems.is_empty() {
         Outcome::Committed

@@ -36,7 +36,7 @@ pub fn rejected(host: &Host, plan: &Plan) -> BTreeMap<String, String> {
             if let Err(why) =
                 validate::run_scrubbed(host, plan, w, secret.contains(w.path.as_path()))
             {
-                out.insert(change.rule_id.clone(), why);
+                out.insert(change.rule_id.clone(), why.to_string());
                 break;
             }
         }

@@ -15,6 +15,7 @@ pub mod redact;
 pub mod render;
 pub mod snapshot;
 pub mod state;
+pub mod step;
 pub mod trust;
 pub mod validate;
 

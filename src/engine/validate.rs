@@ -43,6 +43,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use super::step::StepError;
 use crate::host::Host;
 use crate::host::facts::find_binary;
 use crate::host::fs::{self, FsError, Kind};
@@ -267,19 +268,25 @@ pub fn run(host: &Host, plan: &Plan, w: &WriteFile) -> Result<(), ValidateError>
 ///
 /// # Errors
 /// The rejection, or why the check could not run.
-pub fn run_scrubbed(host: &Host, plan: &Plan, w: &WriteFile, secret: bool) -> Result<(), String> {
-    match run(host, plan, w) {
-        Ok(()) => Ok(()),
-        Err(ValidateError::Rejected { cmd, code, brief }) if secret => {
-            let e = ValidateError::Rejected {
-                cmd,
-                code,
-                brief: super::redact::secret_output(&brief, &w.content),
-            };
-            Err(format!("{}: {e}", w.path.display()))
-        }
-        Err(e) => Err(format!("{}: {e}", w.path.display())),
-    }
+pub fn run_scrubbed(
+    host: &Host,
+    plan: &Plan,
+    w: &WriteFile,
+    secret: bool,
+) -> Result<(), StepError> {
+    let error = match run(host, plan, w) {
+        Ok(()) => return Ok(()),
+        Err(ValidateError::Rejected { cmd, code, brief }) if secret => ValidateError::Rejected {
+            cmd,
+            code,
+            brief: super::redact::secret_output(&brief, &w.content),
+        },
+        Err(e) => e,
+    };
+    Err(StepError::Validate {
+        path: w.path.clone(),
+        error,
+    })
 }
 
 /// How staged copies are owned.
@@ -780,7 +787,7 @@ fn run_one(
                 }
                 None => None,
             };
-            findmnt::verdict(before.as_ref(), &out).map_err(rejected)
+            findmnt::verdict(before.as_ref(), &out).map_err(|r| rejected(r.0))
         }
     }
 }
@@ -814,6 +821,10 @@ mod findmnt {
 
     use crate::host::runner::Output;
 
+    /// Why `findmnt --verify` refuses a candidate, in its own words.
+    #[derive(Debug)]
+    pub struct Refusal(pub String);
+
     /// Messages that describe this machine rather than the file: whether the
     /// source device or the target directory is present here, and what file
     /// system is on a device. An offline root's disks are not attached here,
@@ -830,7 +841,7 @@ mod findmnt {
 
     /// Accepts the candidate's output `after` unless it has a finding the
     /// current file's (`before`, none when there is no file) does not.
-    pub fn verdict(before: Option<&Output>, after: &Output) -> Result<(), String> {
+    pub fn verdict(before: Option<&Output>, after: &Output) -> Result<(), Refusal> {
         let before = before.map(findings).transpose()?.unwrap_or_default();
         let after = findings(after)?;
         let new: Vec<&str> = after
@@ -841,20 +852,20 @@ mod findmnt {
         if new.is_empty() {
             Ok(())
         } else {
-            Err(format!(
+            Err(Refusal(format!(
                 "findmnt --verify: new problems: {}",
                 new.join("; ")
-            ))
+            )))
         }
     }
 
     /// The findings about the file: parse errors (by line) and `[E]`/`[W]`
     /// messages by target, counted.
-    fn findings(out: &Output) -> Result<BTreeMap<String, usize>, String> {
+    fn findings(out: &Output) -> Result<BTreeMap<String, usize>, Refusal> {
         // findmnt ends every verification with `N parse errors, N errors, N
         // warnings` on stderr; without it, it could not read the file.
         if !out.stderr.contains(" warning") {
-            return Err(out.brief());
+            return Err(Refusal(out.brief()));
         }
         let mut found: BTreeMap<String, usize> = BTreeMap::new();
         for l in out.stderr.lines() {
@@ -913,14 +924,14 @@ mod tests {
         // A parse error the current file does not have: refused.
         let broken = format!("{base}garbage\n");
         let err = findmnt::verdict(Some(&b), &findmnt(&broken)).unwrap_err();
-        assert!(err.contains("parse error at line 3"), "{err}");
+        assert!(err.0.contains("parse error at line 3"), "{err:?}");
         // The same parse error already in the current file: not the candidate's.
         let edited = broken.replace("defaults", "defaults,nodev");
         findmnt::verdict(Some(&findmnt(&broken)), &findmnt(&edited)).unwrap();
         // A mount point given twice: refused.
         let twice = format!("{base}/dev/sdz8 /no/such/dir xfs defaults 0 2\n");
         let err = findmnt::verdict(Some(&b), &findmnt(&twice)).unwrap_err();
-        assert!(err.contains("target specified more than once"), "{err}");
+        assert!(err.0.contains("target specified more than once"), "{err:?}");
     }
 
     #[test]

@@ -96,7 +96,7 @@ pub fn run(
     let report = match opts.confirm_within {
         None => session.apply(&state, &planned)?,
         Some(secs) => {
-            let arm = |txn: &str| confirm::arm_watchdog(&session.host, &state, txn, secs);
+            let arm = |txn: &str| Ok(confirm::arm_watchdog(&session.host, &state, txn, secs)?);
             session.apply_armed(&state, &planned, &arm)?
         }
     };

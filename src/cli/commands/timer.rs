@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use crate::cli::args::{Format, TimerAction, TimerMode};
 use crate::cli::output::{self, ask, say};
+use crate::engine::apply::Replan;
 use crate::engine::state::Outcome;
 use crate::error::{Error, exit};
 use crate::host::Host;
@@ -85,7 +86,7 @@ fn review(host: &Host, plan: &Plan, yes: bool, verb: &str) -> Result<(), Error> 
 fn transact(
     session: &Session,
     plan: &Plan,
-    replan: &dyn Fn() -> Result<Plan, String>,
+    replan: &Replan,
     what: &str,
 ) -> Result<Option<i32>, Error> {
     if plan.changes.is_empty() {
@@ -115,8 +116,7 @@ fn install_units(session: &Session, install: &Install, yes: bool) -> Result<i32,
         say("units checked: known keys only (systemd-analyze is not installed here)");
     }
     let plan = units::plan_install(host, &service_text, &timer_text)?;
-    let replan =
-        || units::plan_install(host, &service_text, &timer_text).map_err(|e| e.to_string());
+    let replan = || Ok(units::plan_install(host, &service_text, &timer_text)?);
     if plan.changes.is_empty() {
         say("timer units already installed as asked; nothing to change");
     }
@@ -140,7 +140,7 @@ fn remove_units(session: &Session, yes: bool) -> Result<i32, Error> {
     if code != exit::OK {
         return Ok(code);
     }
-    let replan = || units::plan_remove(host).map_err(|e| e.to_string());
+    let replan = || Ok(units::plan_remove(host)?);
     Ok(transact(session, &plan, &replan, "timer remove")?.unwrap_or(exit::OK))
 }
 
