@@ -6,6 +6,9 @@
 //! rest is planned again without it, so rules that planned on top of its writes
 //! (several `user:` tasks editing `/etc/passwd`) plan against what will really be
 //! there. The transaction then validates what is left once more, under the lock.
+//! Likewise a package rule naming a package the root's package manager cannot
+//! find at apply (dnf resolves names from the root's repositories only then)
+//! fails alone, before anything is installed.
 //!
 //! This room decides which rules go; it writes nothing and never touches the
 //! transaction itself.
@@ -13,7 +16,7 @@
 use std::collections::BTreeMap;
 
 use super::{Filter, plan, validate};
-use crate::host::Host;
+use crate::host::{Host, packages};
 use crate::modules::ModuleError;
 use crate::plan::{Op, Plan};
 use crate::playbook::Playbook;
@@ -44,6 +47,50 @@ pub fn rejected(host: &Host, plan: &Plan) -> BTreeMap<String, String> {
     out
 }
 
+/// The rules of `plan` that install a package the root's package manager
+/// cannot find ([`packages::unknown_at_apply`]), each with the reason. Asked
+/// once for every name; not when the plan writes the package manager's
+/// configuration (a rule may add the repository a package comes from), nor
+/// when the manager could not tell: the install then decides.
+#[must_use]
+pub fn unknown_packages(host: &Host, plan: &Plan) -> BTreeMap<String, String> {
+    let mut names: Vec<String> = Vec::new();
+    let mut by_rule: Vec<(&str, &str)> = Vec::new();
+    for change in &plan.changes {
+        for op in &change.ops {
+            match op {
+                Op::Package(p) if p.install => {
+                    names.push(p.name.clone());
+                    by_rule.push((&change.rule_id, &p.name));
+                }
+                Op::WriteFile(w) if packages::configures_manager(&w.path) => {
+                    return BTreeMap::new();
+                }
+                _ => {}
+            }
+        }
+    }
+    let Ok(Some(unknown)) = packages::unknown_at_apply(host, &names) else {
+        return BTreeMap::new();
+    };
+    let mut out: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for (rule, name) in by_rule {
+        if unknown.iter().any(|u| u == name) {
+            out.entry(rule.to_string()).or_default().push(name);
+        }
+    }
+    out.into_iter()
+        .map(|(rule, names)| {
+            let why = format!(
+                "the root's {} repositories know no package {}; nothing is installed",
+                packages::manager(host).front_end(),
+                names.join(", ")
+            );
+            (rule, why)
+        })
+        .collect()
+}
+
 /// Checks every rule's candidates and plans again without the rejected ones,
 /// until every candidate left passes. Returns the plan to apply (the rejected
 /// rules are among its errors) and the filter that plans it again, for the
@@ -58,6 +105,13 @@ pub fn without_rejected(
     mut current: Plan,
 ) -> Result<(Plan, Filter), ModuleError> {
     let mut filter = filter.clone();
+    if !skip_injected() {
+        let unknown = unknown_packages(host, &current);
+        if !unknown.is_empty() {
+            filter.exclude.extend(unknown);
+            current = plan(host, playbook, &filter)?;
+        }
+    }
     // Each round removes at least one rule, so this ends.
     while !skip_injected() {
         let bad = rejected(host, &current);

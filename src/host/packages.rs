@@ -257,6 +257,38 @@ pub fn known(host: &Host, names: &[&str]) -> Result<Option<BTreeMap<String, bool
     Ok(Some(found))
 }
 
+/// Whether `path` (of the root) configures where a package manager finds
+/// packages: repositories, their keys, apt's sources, dnf's configuration.
+#[must_use]
+pub fn configures_manager(path: &Path) -> bool {
+    [
+        "/etc/yum.repos.d",
+        "/etc/yum",
+        "/etc/distro.repos.d",
+        "/etc/dnf",
+        "/etc/pki/rpm-gpg",
+        "/etc/apt",
+    ]
+    .iter()
+    .any(|dir| path.starts_with(dir))
+}
+
+/// Which of `names` (to install) the root's package manager cannot find, asked
+/// at apply before the transaction starts: on an rpm root dnf resolves them
+/// from the root's repositories ([`rpm::unknown`]; their metadata refreshed, as
+/// the install would); a Debian root's lists were asked at plan
+/// ([`known`]), so `None` there, as when dnf could not tell: the install
+/// itself decides.
+///
+/// # Errors
+/// dnf cannot be started.
+pub fn unknown_at_apply(host: &Host, names: &[String]) -> Result<Option<Vec<String>>, String> {
+    match manager(host) {
+        Manager::Rpm => rpm::unknown(host, names),
+        Manager::Dpkg => Ok(None),
+    }
+}
+
 /// Whether packages may be changed in this root: always on the running system;
 /// under `--root` only when the operator declared it trusted.
 ///

@@ -354,6 +354,9 @@ impl Database {
 pub enum Dnf {
     Install,
     Remove,
+    /// `install --assumeno`: resolves the names as an install would (from the
+    /// root's repositories, their metadata refreshed) and changes no package.
+    Resolve,
 }
 
 /// The holder of rpm's transaction lock on the database `db` of `root`, if
@@ -445,23 +448,10 @@ pub fn dnf(host: &Host, what: Dnf, names: &[String]) -> Result<(), String> {
     if names.is_empty() {
         return Ok(());
     }
-    let root = &host.root;
-    let db = database(root)?;
-    let home = if host.is_live() {
-        None
-    } else {
-        Some(dnf_home(root, &db)?)
-    };
-    let cmd = dnf_command(
-        root,
-        home.as_ref().map(tempfile::TempDir::path),
-        what,
-        names,
-    )?;
     let start = Instant::now();
     loop {
-        wait_for_rpm_lock(root, &db, start)?;
-        let out = host.runner.run(&cmd).map_err(|e| e.to_string())?;
+        wait_for_rpm_lock(&host.root, &database(&host.root)?, start)?;
+        let out = dnf_once(host, what, names)?;
         if out.success() {
             return Ok(());
         }
@@ -471,13 +461,66 @@ pub fn dnf(host: &Host, what: Dnf, names: &[String]) -> Result<(), String> {
         if start.elapsed() >= wait() {
             return Err(format!(
                 "dnf's lock in {} is held by another dnf (waited {:?}); try again when it is done: {}",
-                root.display(),
+                host.root.display(),
                 wait(),
                 out.brief()
             ));
         }
         std::thread::sleep(Duration::from_secs(1));
     }
+}
+
+/// One dnf run, whatever its outcome.
+fn dnf_once(host: &Host, what: Dnf, names: &[String]) -> Result<super::runner::Output, String> {
+    let root = &host.root;
+    let home = if host.is_live() {
+        None
+    } else {
+        Some(dnf_home(root, &database(root)?)?)
+    };
+    let cmd = dnf_command(
+        root,
+        home.as_ref().map(tempfile::TempDir::path),
+        what,
+        names,
+    )?;
+    host.runner.run(&cmd).map_err(|e| e.to_string())
+}
+
+/// Which of `names` the root's repositories do not know, as dnf resolves them
+/// for an install (names, then what packages provide), changing no package:
+/// `Ok(None)` when dnf could not tell (its lock taken, its repositories
+/// unreachable), which leaves the names to the install itself.
+///
+/// # Errors
+/// dnf cannot be started.
+pub fn unknown(host: &Host, names: &[String]) -> Result<Option<Vec<String>>, String> {
+    if names.is_empty() {
+        return Ok(Some(Vec::new()));
+    }
+    let out = dnf_once(host, Dnf::Resolve, names)?;
+    let text = format!("{}\n{}", out.stdout, out.stderr);
+    let missing = parse_no_match(&text, names);
+    // `--assumeno` ends every run that resolved with 1 ("Operation aborted").
+    let resolved = out.success()
+        || out.code == Some(1) && (!missing.is_empty() || text.contains("Operation aborted"));
+    Ok(resolved.then_some(missing))
+}
+
+/// The names dnf reported it found no match for (`No match for argument: NAME`,
+/// dnf 4 and 5 alike in the C locale), in the order of `names`.
+#[must_use]
+pub fn parse_no_match(text: &str, names: &[String]) -> Vec<String> {
+    let said: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("No match for argument: "))
+        .map(str::trim)
+        .collect();
+    names
+        .iter()
+        .filter(|n| said.contains(&n.as_str()))
+        .cloned()
+        .collect()
 }
 
 /// The dnf command line: on the running system its dnf as it is; for a root
@@ -555,11 +598,14 @@ fn dnf_command(
     }
     argv.push(
         match what {
-            Dnf::Install => "install",
+            Dnf::Install | Dnf::Resolve => "install",
             Dnf::Remove => "remove",
         }
         .into(),
     );
+    if what == Dnf::Resolve {
+        argv.push("--assumeno".into());
+    }
     argv.extend(names.iter().map(OsString::from));
     let mut cmd = Cmd::new(argv);
     cmd.timeout = Duration::from_secs(1800);
@@ -581,6 +627,18 @@ mod tests {
             Some("1:1.46.0-26.el9_4")
         );
         assert_eq!(got.len(), 2, "{got:?}");
+    }
+
+    #[test]
+    fn names_dnf_found_no_match_for() {
+        let names: Vec<String> = ["harden-extra", "nope", "nope2", "no"]
+            .map(String::from)
+            .into();
+        let text = "Last metadata expiration check: 0:00:01 ago.\n\
+                    No match for argument: nope2\nNo match for argument: nope\n\
+                    Error: Unable to find a match: nope nope2\n";
+        assert_eq!(parse_no_match(text, &names), ["nope", "nope2"]);
+        assert!(parse_no_match("Operation aborted.\n", &names).is_empty());
     }
 
     #[test]

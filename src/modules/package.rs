@@ -7,8 +7,9 @@
 //! know is this rule's error (when the root has no lists yet, apply runs
 //! `apt-get update` first and apt's own refusal stops the transaction before
 //! anything is installed); on an rpm root dnf resolves names at apply from the
-//! root's repositories, and its refusal likewise stops the transaction before
-//! anything is installed. Each package is one [`Op::Package`]; the transaction
+//! root's repositories, before the transaction starts
+//! ([`crate::engine::isolate`]): a rule naming one they do not know fails alone,
+//! nothing of it installed, and the other rules apply. Each package is one [`Op::Package`]; the transaction
 //! installs them in one call and its snapshot keeps the installed set, so a
 //! rollback removes what came (dependencies included) and reinstalls what went.
 //! Under `--root` packages change only in a root the operator declared trusted
@@ -92,7 +93,7 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
             if install {
                 out.notices.push(ctx.notice(
                     NoticeLevel::Info,
-                    "dnf resolves the names at apply, from the root's repositories (network to them); a name they do not know stops the transaction before anything is installed",
+                    "dnf resolves the names at apply, from the root's repositories (network to them), before the transaction: a name they do not know fails its rule alone, nothing of it installed",
                 ));
             }
         }

@@ -5,7 +5,8 @@
 //! the rpm database only (this machine's rpm, confined) and writes nothing;
 //! apply installs (dependencies too) and removes with dnf; the plan is then
 //! empty; rollback removes what came and reinstalls what went, so the installed
-//! set is as before. A name the repositories do not know installs nothing, a
+//! set is as before. A name the repositories do not know fails its rule alone
+//! (nothing of it installed, the other rules applied), a
 //! busy rpm lock is waited for a bounded time and then named, an untrusted
 //! root is refused, and a database behind a symlink is never read.
 
@@ -26,7 +27,7 @@ struct Spec {
     config: Option<&'static str>,
 }
 
-const SPECS: [Spec; 3] = [
+const SPECS: [Spec; 4] = [
     // What the playbook installs; it brings its dependency along.
     Spec {
         name: "harden-demo",
@@ -53,6 +54,15 @@ const SPECS: [Spec; 3] = [
         release: "1",
         requires: None,
         config: Some("/etc/harden-old.conf"),
+    },
+    // Known to the repository, listed beside a name it does not know.
+    Spec {
+        name: "harden-extra",
+        epoch: None,
+        version: "1.0",
+        release: "1",
+        requires: None,
+        config: None,
     },
 ];
 
@@ -240,34 +250,44 @@ fn install_and_remove_then_roll_both_back() {
 }
 
 #[test]
-fn a_name_the_repositories_do_not_know_installs_nothing() {
+fn a_name_the_repositories_do_not_know_fails_its_rule_alone() {
     let env = rocky();
     env.write("etc/motd", "before\n");
     let pb = env.playbook(
         "pkg.yml",
         "name: pkg\ntasks:\n  - name: motd\n    id: motd\n    file: { path: /etc/motd, content: \"after\\n\" }\n\
-         \x20 - name: no such package\n    id: pkg.nope\n    package: { names: [harden-demo, harden-no-such-package] }\n",
+         \x20 - name: the demo\n    id: pkg.demo\n    package: { names: [harden-demo] }\n\
+         \x20 - name: no such package\n    id: pkg.nope\n    package: { names: [harden-extra, harden-no-such-package] }\n",
     );
-    let plan = env.harden_env(&["plan", "-p", &pb.display().to_string()], &[TRUST]);
+    let pb = pb.display().to_string();
+    let tree = env.tree();
+    let plan = env.harden_env(&["plan", "-p", &pb], &[TRUST]);
     expect_code(&plan, 0);
     assert!(
         stdout(&plan).contains("dnf resolves the names at apply"),
         "{}",
         stdout(&plan)
     );
-    let before = installed(&env);
-    let out = env.harden_env(
-        &["apply", "--yes", "-p", &pb.display().to_string()],
-        &[TRUST],
-    );
-    expect_code(&out, 4);
+    assert_eq!(env.tree(), tree, "plan wrote something");
+    let out = env.harden_env(&["apply", "--yes", "-p", &pb], &[TRUST]);
+    expect_code(&out, 6);
+    let said = format!("{}{}", stdout(&out), stderr(&out));
     assert!(
-        stderr(&out).contains("Unable to find a match: harden-no-such-package"),
-        "{}",
-        stderr(&out)
+        said.contains("FAILED pkg.nope")
+            && said.contains("the root's dnf repositories know no package harden-no-such-package; nothing is installed"),
+        "{said}"
     );
-    assert_eq!(installed(&env), before, "something was installed");
-    assert_eq!(env.read("etc/motd"), "before\n", "the file rule stayed");
+    assert_eq!(
+        installed(&env),
+        "harden-demo 0:1.0-1\nharden-old 1:0.9-1\npython3-PyHarden 0:2.0-3.el9_2",
+        "the failed rule installed something, or the others did not converge"
+    );
+    assert_eq!(
+        env.read("etc/motd"),
+        "after\n",
+        "the file rule did not converge"
+    );
+    no_mounts_under(&env.root);
 }
 
 #[test]
