@@ -80,12 +80,7 @@ impl Fleet {
             .env("LC_ALL", "C.UTF-8")
             .output()
             .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.code().unwrap_or(-1), text)
+        (out.status.code().unwrap_or(-1), both(&out))
     }
 }
 

@@ -88,14 +88,7 @@ fn references_are_shown_in_plans_and_reports() {
     assert_eq!(v["audit"][0]["references"]["cis"], "1.7.2", "{v}");
 
     expect_code(&env.harden(&["check", "-p", &pb]), 2);
-    let reports = env.state.join("reports");
-    let newest = std::fs::read_dir(&reports)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .max()
-        .unwrap();
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(newest).unwrap()).unwrap();
+    let r = env.newest_report();
     assert_eq!(r["changes"][0]["references"]["anssi"], "R50", "{r}");
     assert_eq!(r["audit"][0]["result"], "audit-only", "{r}");
     assert_eq!(r["by_severity"]["medium"], 1, "{r}");

@@ -251,14 +251,7 @@ fn the_official_postiz_layout_is_found_its_ports_and_secrets_reported() {
     expect_code(&env.harden(&["apply", "--yes", "-p", full]), 2);
     assert_eq!(env.read("opt/postiz/docker-compose.yaml"), official);
     assert_eq!(env.mode("opt/postiz/docker-compose.yaml"), 0o600);
-    let uid = env
-        .read("etc/passwd")
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("postiz:x:")
-                .map(|r| r.split(':').take(2).collect::<Vec<_>>().join(":"))
-        })
-        .unwrap();
+    let uid = env.uid_gid("postiz");
     let out = Command::new("docker-compose")
         .args([
             "-f",

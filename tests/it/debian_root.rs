@@ -192,14 +192,13 @@ fn serve_https(env: &Env, site: &str) {
         mount -t tmpfs tmpfs \"$1/var/lib/nginx\"; mount -t tmpfs tmpfs \"$1/var/log/nginx\"; \
         ip link set lo up; chroot \"$1\" /usr/sbin/nginx; \
         curl -sSk -D - -o /dev/null --resolve \"$2:443:127.0.0.1\" \"https://$2/\"";
-    let out = Command::new("unshare")
-        .args(["-m", "-n", "-p", "-f", "sh", "-c", script, "sh"])
-        .arg(&env.root)
-        .arg(&domain)
-        .output()
-        .unwrap();
-    let headers = stdout(&out).to_ascii_lowercase();
-    assert!(out.status.success(), "nginx in the root: {}", stderr(&out));
+    let headers = run_ok(
+        Command::new("unshare")
+            .args(["-m", "-n", "-p", "-f", "sh", "-c", script, "sh"])
+            .arg(&env.root)
+            .arg(&domain),
+    )
+    .to_ascii_lowercase();
     for want in [
         "strict-transport-security: max-age=",
         "x-content-type-options: nosniff",
@@ -207,7 +206,7 @@ fn serve_https(env: &Env, site: &str) {
         "referrer-policy:",
         "content-security-policy:",
     ] {
-        assert!(headers.contains(want), "{want} missing:\n{headers}");
+        assert_has(&headers, want);
     }
     assert!(
         !headers.contains("server: nginx/"),
@@ -243,14 +242,7 @@ fn converge(
     expect_code(&out, 0);
     let ran = validate(env);
     expect_code(&env.harden(&["rollback", "--yes"]), 0);
-    let after = env.tree();
-    let differ: Vec<_> = before
-        .iter()
-        .filter(|(k, v)| after.get(*k) != Some(v))
-        .map(|(k, _)| k)
-        .chain(after.keys().filter(|k| !before.contains_key(*k)))
-        .collect();
-    assert!(differ.is_empty(), "rollback did not restore: {differ:?}");
+    assert_tree(&before, &env.tree(), "rollback did not restore");
     ran
 }
 
@@ -265,6 +257,17 @@ fn baseline_converges_a_fresh_debian12_root() {
     assert!(ran.contains(&"sshd"), "{ran:?}");
 }
 
+/// The validators a converged Postiz (or Akkoma) host runs, in order.
+pub(crate) const POSTIZ_VALIDATORS: [&str; 7] = [
+    "sshd",
+    "visudo",
+    "fail2ban",
+    "nginx",
+    "nginx serving",
+    "ufw",
+    "apt-config",
+];
+
 pub(crate) const KEY: &str =
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGd9HrMacoZeEZJDomDeVB54VYHO85nBdc7IiXkeJxLR test\n";
 
@@ -272,15 +275,7 @@ pub(crate) const KEY: &str =
 /// `admin`, with a key), the app's directory, secrets and log, nginx's error log
 /// (nginx has run) and a certificate.
 fn deploy_postiz(env: &Env) {
-    require("openssl");
-    in_root(
-        env,
-        "groupadd admin; useradd -m -s /bin/bash -G admin deploy; \
-         install -d -m 700 -o deploy -g deploy /home/deploy/.ssh",
-    );
-    env.write("home/deploy/.ssh/authorized_keys", KEY);
-    env.chmod("home/deploy/.ssh/authorized_keys", 0o600);
-    in_root(env, "chown deploy:deploy /home/deploy/.ssh/authorized_keys");
+    crate::deploy::admin_and_certificate(env, "postiz.example.org");
     env.write("opt/postiz/.env", "JWT_SECRET=abc\nRATE_LIMIT_MAX=1000\n");
     env.chmod("opt/postiz/.env", 0o644);
     std::fs::create_dir_all(env.path("opt/postiz/backups")).unwrap();
@@ -289,18 +284,6 @@ fn deploy_postiz(env: &Env) {
     if !env.path("var/log/nginx/error.log").exists() {
         env.write("var/log/nginx/error.log", "");
     }
-    let live = env.path("etc/letsencrypt/live/postiz.example.org");
-    std::fs::create_dir_all(&live).unwrap();
-    let out = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
-        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
-        .args(["-subj", "/CN=postiz.example.org", "-keyout"])
-        .arg(live.join("privkey.pem"))
-        .arg("-out")
-        .arg(live.join("fullchain.pem"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
 }
 
 #[test]
@@ -327,32 +310,13 @@ fn postiz_converges_a_debian12_root_and_its_validators_pass() {
             "sshd -T lacks {want}:\n{effective}"
         );
     }
-    assert_eq!(
-        names(&ran),
-        [
-            "sshd",
-            "visudo",
-            "fail2ban",
-            "nginx",
-            "nginx serving",
-            "ufw",
-            "apt-config"
-        ],
-        "validators run"
-    );
+    assert_eq!(names(&ran), POSTIZ_VALIDATORS, "validators run");
 }
 
 #[test]
 fn akkoma_converges_a_debian12_root() {
     let env = debian12();
-    env.write(
-        "opt/akkoma/config/prod.secret.exs",
-        "import Config\n\nconfig :pleroma, Pleroma.Web.Endpoint, secret_key_base: \"k\"\n",
-    );
-    env.write(
-        "etc/systemd/system/akkoma.service",
-        "[Unit]\nDescription=Akkoma\n\n[Service]\nUser=akkoma\nExecStart=/opt/akkoma/bin/pleroma start\n",
-    );
+    crate::playbooks::akkoma_source(&env);
     let ran = names(&converge(
         &env,
         "akkoma",

@@ -5,20 +5,6 @@ use std::path::Path;
 
 use crate::support::*;
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let ft = e.file_type().unwrap();
-        let dst = to.join(e.file_name());
-        if ft.is_dir() {
-            copy_tree(&e.path(), &dst);
-        } else if ft.is_file() {
-            std::fs::copy(e.path(), dst).unwrap();
-        }
-    }
-}
-
 /// A root with the machine's stock `/etc/fail2ban`, the logs the jails read, and
 /// no syslog files (journald only, as Debian 12 by default).
 fn f2b_env() -> Env {
@@ -35,26 +21,40 @@ fn f2b_env() -> Env {
 
 const PY_SYSTEMD: &str = "usr/lib/python3/dist-packages/systemd/journal.py";
 
-fn playbook(failregex: &str) -> String {
-    format!(
-        r#"
-name: f2b
-tasks:
-  - name: fail2ban jails
-    id: f2b.jails
-    fail2ban:
-      defaults: {{ bantime: 3600, findtime: 600, maxretry: 5 }}
-      jails:
-        sshd: {{ enabled: true }}
-        nginx-limit-req: {{ enabled: true, logpath: /var/log/nginx/*error.log }}
-        postiz-auth: {{ enabled: true, filter: postiz-auth, logpath: /var/log/postiz/auth.log, bantime: 7200 }}
-      filters:
-        postiz-auth:
-          failregex: ['{failregex}']
-          tests:
-            - {{ line: "2026-11-23 10:00:01 Failed login attempt for admin from 203.0.113.7", host: 203.0.113.7 }}
-            - {{ line: "2026-11-23 10:00:02 Login ok for admin from 198.51.100.4" }}
-"#
+/// The Postiz jails with the app's filter built on `failregex`, tested on a
+/// failed and a good login line.
+fn postiz_jails(failregex: &str) -> Playbook {
+    Playbook::new("f2b").task(
+        Task::new(
+            "f2b.jails",
+            "fail2ban",
+            json!({
+                "defaults": { "bantime": 3600, "findtime": 600, "maxretry": 5 },
+                "jails": {
+                    "sshd": { "enabled": true },
+                    "nginx-limit-req": { "enabled": true, "logpath": "/var/log/nginx/*error.log" },
+                    "postiz-auth": {
+                        "enabled": true,
+                        "filter": "postiz-auth",
+                        "logpath": "/var/log/postiz/auth.log",
+                        "bantime": 7200
+                    }
+                },
+                "filters": {
+                    "postiz-auth": {
+                        "failregex": [failregex],
+                        "tests": [
+                            {
+                                "line": "2026-11-23 10:00:01 Failed login attempt for admin from 203.0.113.7",
+                                "host": "203.0.113.7"
+                            },
+                            { "line": "2026-11-23 10:00:02 Login ok for admin from 198.51.100.4" }
+                        ]
+                    }
+                }
+            }),
+        )
+        .name("fail2ban jails"),
     )
 }
 
@@ -63,19 +63,14 @@ const GUIDE: &str = r"^.*Failed login attempt.*<HOST>.*$";
 
 #[test]
 fn postiz_jails_apply_validated_and_plan_is_then_empty() {
-    let env = f2b_env();
-    let pb = env.playbook("pb.yml", &playbook(GOOD));
-    let p = pb.to_str().unwrap();
-    let out = env.harden(&["plan", "-p", p]);
-    expect_code(&out, 0);
-    assert!(
-        stdout(&out).contains("backend = systemd"),
-        "{}",
-        stdout(&out)
-    );
+    let env = Test::on(f2b_env()).playbook(&postiz_jails(GOOD));
+    env.plan().code(0).stdout_has("backend = systemd");
+    env.converge_with(|_| applied_postiz_jails(&env));
+}
 
-    let out = env.harden(&["apply", "--yes", "-p", p]);
-    expect_code(&out, 2);
+/// The applied Postiz jails: the files written, the stock ones kept, and the
+/// real tools agreeing on the applied root.
+fn applied_postiz_jails(env: &Env) {
     let jails = env.read("etc/fail2ban/jail.d/harden.local");
     for want in [
         "[DEFAULT]\nbantime = 3600\nfindtime = 600\nmaxretry = 5\n",
@@ -123,22 +118,15 @@ fn postiz_jails_apply_validated_and_plan_is_then_empty() {
         .output()
         .unwrap();
     expect_code(&out, 0);
-
-    expect_code(&env.harden(&["plan", "-p", p, "--detailed-exitcode"]), 0);
 }
 
 #[test]
 fn the_guides_greedy_filter_is_flagged_and_nothing_is_installed() {
-    let env = f2b_env();
+    let env = Test::on(f2b_env()).playbook(&postiz_jails(GUIDE));
     let before = env.tree();
-    let pb = env.playbook("pb.yml", &playbook(GUIDE));
-    let out = env.harden(&["apply", "--yes", "-p", pb.to_str().unwrap()]);
-    expect_code(&out, 6);
-    let err = stderr(&out);
-    assert!(
-        err.contains("captured 0.0.0.7 but expected 203.0.113.7"),
-        "{err}"
-    );
+    env.apply()
+        .code(6)
+        .stderr_has("captured 0.0.0.7 but expected 203.0.113.7");
     assert_eq!(env.tree(), before);
 }
 
@@ -158,15 +146,10 @@ fn a_configuration_fail2ban_client_rejects_installs_nothing_and_exits_6() {
 
 #[test]
 fn a_missing_logpath_is_a_clear_error() {
-    let env = f2b_env();
+    let env = Test::on(f2b_env()).playbook(&postiz_jails(GOOD));
     std::fs::remove_file(env.path("var/log/postiz/auth.log")).unwrap();
-    let pb = env.playbook("pb.yml", &playbook(GOOD));
-    let out = env.harden(&["plan", "-p", pb.to_str().unwrap()]);
-    expect_code(&out, 1);
-    let err = stderr(&out);
-    assert!(
-        err.contains("logpath /var/log/postiz/auth.log matches no file under the root; this root logs to the journal only"),
-        "{err}"
+    env.plan().code(1).stderr_has(
+        "logpath /var/log/postiz/auth.log matches no file under the root; this root logs to the journal only",
     );
 }
 
@@ -175,28 +158,27 @@ fn a_missing_logpath_is_a_clear_error() {
 /// jail while `fail2ban-client -t` passes.
 #[test]
 fn a_systemd_backend_without_python3_systemd_is_an_error() {
-    let env = f2b_env();
+    let env = Test::on(f2b_env()).playbook(&postiz_jails(GOOD));
     std::fs::remove_file(env.path(PY_SYSTEMD)).unwrap();
     let before = env.tree();
-    let pb = env.playbook("pb.yml", &playbook(GOOD));
-    let out = env.harden(&["apply", "--yes", "-p", pb.to_str().unwrap()]);
-    expect_code(&out, 6);
-    assert!(
-        stderr(&out).contains("jail sshd: backend systemd needs python3-systemd"),
-        "{}",
-        stderr(&out)
-    );
+    env.apply()
+        .code(6)
+        .stderr_has("jail sshd: backend systemd needs python3-systemd");
     assert_eq!(env.tree(), before);
     // Given explicitly, the same.
-    let pb = env.playbook(
-        "explicit.yml",
-        "name: x\ntasks:\n  - name: F\n    id: f2b.x\n    fail2ban: { jails: { sshd: { enabled: true, backend: systemd } } }\n",
+    env.set_playbook(
+        &Playbook::new("x").task(
+            Task::new(
+                "f2b.x",
+                "fail2ban",
+                json!({ "jails": { "sshd": { "enabled": true, "backend": "systemd" } } }),
+            )
+            .name("F"),
+        ),
     );
-    let out = env.harden(&["plan", "-p", pb.to_str().unwrap()]);
-    expect_code(&out, 1);
-    assert!(stderr(&out).contains("python3-systemd"), "{}", stderr(&out));
+    env.plan().code(1).stderr_has("python3-systemd");
     env.write(PY_SYSTEMD, "");
-    expect_code(&env.harden(&["plan", "-p", pb.to_str().unwrap()]), 0);
+    env.plan().code(0);
 }
 
 #[test]

@@ -6,20 +6,6 @@ use std::path::Path;
 
 use crate::support::*;
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let ft = e.file_type().unwrap();
-        let dst = to.join(e.file_name());
-        if ft.is_dir() {
-            copy_tree(&e.path(), &dst);
-        } else if ft.is_file() {
-            std::fs::copy(e.path(), dst).unwrap();
-        }
-    }
-}
-
 /// The bare root plus Debian's games and news accounts.
 fn debian_env() -> Env {
     let env = Env::new();
@@ -38,10 +24,8 @@ fn debian_env() -> Env {
 
 #[test]
 fn both_playbooks_plan_on_a_bare_root_and_skip_missing_apps() {
-    let env = debian_env();
-    let out = env.harden(&["plan", "-p", "postiz"]);
-    expect_code(&out, 0);
-    let text = stdout(&out);
+    let env = Test::on(debian_env()).embedded("postiz");
+    let text = env.plan().code(0).stdout();
     for want in [
         "postiz.sysctl",
         "postiz.user",
@@ -61,13 +45,14 @@ fn both_playbooks_plan_on_a_bare_root_and_skip_missing_apps() {
         assert!(text.contains(want), "{want} missing:\n{text}");
     }
     // The baseline's rules (common) plan; Akkoma's are skipped.
-    let out = env.harden(&["plan", "-p", "akkoma"]);
-    expect_code(&out, 0);
+    let text = Test::on(debian_env())
+        .embedded("akkoma")
+        .plan()
+        .code(0)
+        .stdout();
     assert!(
-        stdout(&out).contains("skipped akkoma.unit: ")
-            && stdout(&out).contains("skipped akkoma.config-otp: "),
-        "{}",
-        stdout(&out)
+        text.contains("skipped akkoma.unit: ") && text.contains("skipped akkoma.config-otp: "),
+        "{text}"
     );
 }
 
@@ -137,34 +122,24 @@ fn postiz_env() -> Env {
 
 #[test]
 fn postiz_converges_then_plans_empty_then_rolls_back() {
-    let env = postiz_env();
-    let before = env.tree();
-    let out = env.harden(&["apply", "--yes", "-p", "postiz"]);
-    expect_code(&out, 2);
-    assert!(!stdout(&out).contains("abc"), "secret shown");
+    let env = Test::on(postiz_env()).embedded("postiz");
+    env.converge_with(|out| applied_postiz(&env, out));
+}
+
+/// The applied Postiz guide: every file it manages as the guide says.
+fn applied_postiz(env: &Env, out: &Run) {
+    assert!(!out.stdout().contains("abc"), "secret shown");
     assert_eq!(env.mode("opt/postiz/.env"), 0o600);
     assert_eq!(env.mode("opt/postiz"), 0o755);
     assert_eq!(env.mode("opt/postiz/backups"), 0o700);
     assert_eq!(env.mode("opt/postiz/backups/db.sql.gz.gpg"), 0o600);
-    assert!(
-        stdout(&out).contains("checksum of `db.sql.gz.gpg` does not match"),
-        "{}",
-        stdout(&out)
-    );
-    assert!(
-        stdout(&out).contains("service `postgres` runs image `postgres:latest`"),
-        "{}",
-        stdout(&out)
+    assert_has(&out.stdout(), "checksum of `db.sql.gz.gpg` does not match");
+    assert_has(
+        &out.stdout(),
+        "service `postgres` runs image `postgres:latest`",
     );
     // The app runs as the service account's uid, with Postiz's own API limit.
-    let uid = env
-        .read("etc/passwd")
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("postiz:x:")
-                .map(|r| r.split(':').take(2).collect::<Vec<_>>().join(":"))
-        })
-        .unwrap();
+    let uid = env.uid_gid("postiz");
     let over = env.read("opt/postiz/docker-compose.harden.yml");
     assert!(
         over.contains(&format!("  \"app\":\n    user: \"{uid}\"\n")),
@@ -222,17 +197,11 @@ fn postiz_converges_then_plans_empty_then_rolls_back() {
         env.read("etc/docker/daemon.json")
             .contains("\"ip\": \"127.0.0.1\"")
     );
-    let out = env.harden(&["plan", "-p", "postiz", "--detailed-exitcode"]);
-    expect_code(&out, 0);
-    expect_code(&env.harden(&["rollback", "--yes"]), 0);
-    assert_eq!(env.tree(), before, "rollback did not restore the root");
 }
 
-#[test]
-fn akkoma_config_and_unit_converge() {
-    require("elixir");
-    require("systemd-analyze");
-    let env = debian_env();
+/// An Akkoma source install's files: the checkout's `prod.secret.exs` and the
+/// unit that runs it.
+pub(crate) fn akkoma_source(env: &Env) {
     env.write(
         "opt/akkoma/config/prod.secret.exs",
         "import Config\n\nconfig :pleroma, Pleroma.Web.Endpoint, secret_key_base: \"k\"\n",
@@ -241,25 +210,28 @@ fn akkoma_config_and_unit_converge() {
         "etc/systemd/system/akkoma.service",
         "[Unit]\nDescription=Akkoma\n\n[Service]\nUser=akkoma\nExecStart=/opt/akkoma/bin/pleroma start\n",
     );
+}
+
+#[test]
+fn akkoma_config_and_unit_converge() {
+    require("elixir");
+    require("systemd-analyze");
+    let env = Test::on(debian_env())
+        .embedded("akkoma")
+        .args(&["-e", "media_url=https://media.example.net/media/"]);
+    akkoma_source(&env);
     // A source install has elixir (the check uses the root's own where it can).
     std::fs::create_dir_all(env.path("usr/bin")).unwrap();
     std::os::unix::fs::symlink("/usr/bin/elixir", env.path("usr/bin/elixir")).unwrap();
-    let media = ["-e", "media_url=https://media.example.net/media/"];
-    let out = env.harden(&[&["plan", "-p", "akkoma"][..], &media].concat());
-    expect_code(&out, 0);
-    assert!(stdout(&out).contains("exposure "), "{}", stdout(&out));
-    expect_code(
-        &env.harden(&[&["apply", "--yes", "-p", "akkoma"][..], &media].concat()),
-        2,
-    );
-    assert!(
-        env.read("opt/akkoma/config/prod.secret.exs")
-            .contains("secure_cookie_flag: true")
-    );
-    assert!(
-        env.read("etc/systemd/system/akkoma.service.d/50-harden.conf")
-            .contains("CapabilityBoundingSet=~CAP_SYS_ADMIN ")
-    );
-    let out = env.harden(&[&["plan", "-p", "akkoma", "--detailed-exitcode"][..], &media].concat());
-    expect_code(&out, 0);
+    env.plan().code(0).stdout_has("exposure ");
+    env.converge_with(|_| {
+        assert!(
+            env.read("opt/akkoma/config/prod.secret.exs")
+                .contains("secure_cookie_flag: true")
+        );
+        assert!(
+            env.read("etc/systemd/system/akkoma.service.d/50-harden.conf")
+                .contains("CapabilityBoundingSet=~CAP_SYS_ADMIN ")
+        );
+    });
 }

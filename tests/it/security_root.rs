@@ -302,17 +302,21 @@ fn percent_s_inside_a_shell_string_never_executes_a_root_path() {
     std::fs::write(root.join("etc/os-release"), "ID=debian\n").unwrap();
     let state = base.join("state");
     let pb = base.join("pb.yml");
-    std::fs::write(
-        &pb,
-        "tasks:\n  - name: x\n    id: x.shell\n    file: { path: /etc/x.conf, content: \"x\\n\", validate: [sh, -c, \"test -f %s\"] }\n",
-    )
-    .unwrap();
-    let out = harden_in(
-        base,
-        &root,
-        &state,
-        &["apply", "--yes", "-p", pb.to_str().unwrap()],
-    );
+    // Writes the playbook with the file rule's `validate` and applies it.
+    let apply = |validate: &str| {
+        std::fs::write(
+            &pb,
+            format!("tasks:\n  - name: x\n    id: x.shell\n    file: {{ path: /etc/x.conf, content: \"x\\n\", validate: {validate} }}\n"),
+        )
+        .unwrap();
+        harden_in(
+            base,
+            &root,
+            &state,
+            &["apply", "--yes", "-p", pb.to_str().unwrap()],
+        )
+    };
+    let out = apply(r#"[sh, -c, "test -f %s"]"#);
     assert!(!base.join("canary").exists(), "the root path was executed");
     assert_ne!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
@@ -322,17 +326,8 @@ fn percent_s_inside_a_shell_string_never_executes_a_root_path() {
     );
     assert!(!root.join("etc/x.conf").exists());
     // As a whole argument (or $HARDEN_CANDIDATE) the path is data.
-    std::fs::write(
-        &pb,
-        "tasks:\n  - name: x\n    id: x.shell\n    file: { path: /etc/x.conf, content: \"x\\n\", validate: [sh, -c, \"test -f \\\"$1\\\" && test \\\"$1\\\" = \\\"$HARDEN_CANDIDATE\\\"\", sh, \"%s\"] }\n",
-    )
-    .unwrap();
-    let out = harden_in(
-        base,
-        &root,
-        &state,
-        &["apply", "--yes", "-p", pb.to_str().unwrap()],
-    );
+    let out =
+        apply(r#"[sh, -c, "test -f \"$1\" && test \"$1\" = \"$HARDEN_CANDIDATE\"", sh, "%s"]"#);
     expect_code(&out, 2);
     assert!(!base.join("canary").exists());
     assert_eq!(

@@ -20,6 +20,14 @@ fn harden_raw(cwd: &Path, args: &[&std::ffi::OsStr]) -> Output {
     cmd.output().unwrap()
 }
 
+/// `harden ARGS[0] --root ROOT ARGS[1..]` from the test's base directory, with
+/// no `--state-dir` unless `args` names one.
+fn harden_on(env: &Env, args: &[&std::ffi::OsStr]) -> Output {
+    let mut all = vec![args[0], os("--root"), env.root.as_os_str()];
+    all.extend_from_slice(&args[1..]);
+    harden_raw(&env.base, &all)
+}
+
 fn os(s: &str) -> &std::ffi::OsStr {
     std::ffi::OsStr::new(s)
 }
@@ -81,13 +89,11 @@ fn finding_2_rollback_follows_a_planted_sysctl_key_out_of_proc_sys() {
             { "kind": "sysctl", "key": escape(&host_secret), "value": "x" },
         ]),
     );
-    let out = harden_raw(
-        &env.base,
+    let out = harden_on(
+        &env,
         &[
             os("rollback"),
             os("--yes"),
-            os("--root"),
-            env.root.as_os_str(),
             os("--state-dir"),
             state.as_os_str(),
         ],
@@ -317,16 +323,9 @@ fn finding_5_a_state_dir_harden_did_not_create_needs_state_dir_named() {
     std::fs::create_dir_all(&default).unwrap();
     std::fs::set_permissions(&default, std::fs::Permissions::from_mode(0o700)).unwrap();
     let apply = |extra: &[&std::ffi::OsStr]| {
-        let mut args = vec![
-            os("apply"),
-            os("--yes"),
-            os("--root"),
-            env.root.as_os_str(),
-            os("-p"),
-            pb.as_os_str(),
-        ];
+        let mut args = vec![os("apply"), os("--yes"), os("-p"), pb.as_os_str()];
         args.extend_from_slice(extra);
-        harden_raw(&env.base, &args)
+        harden_on(&env, &args)
     };
     let out = apply(&[]);
     expect_code(&out, 1);
@@ -339,17 +338,10 @@ fn finding_5_a_state_dir_harden_did_not_create_needs_state_dir_named() {
     expect_code(&apply(&[]), 2);
     // A state directory harden made itself is used by default.
     let fresh = Env::new();
-    let args = [
-        os("apply"),
-        os("--yes"),
-        os("--root"),
-        fresh.root.as_os_str(),
-        os("-p"),
-        pb.as_os_str(),
-    ];
-    expect_code(&harden_raw(&fresh.base, &args), 2);
+    let args = [os("apply"), os("--yes"), os("-p"), pb.as_os_str()];
+    expect_code(&harden_on(&fresh, &args), 2);
     std::fs::remove_file(fresh.path("CANARY")).unwrap();
-    expect_code(&harden_raw(&fresh.base, &args), 2);
+    expect_code(&harden_on(&fresh, &args), 2);
 }
 
 #[test]
@@ -588,23 +580,14 @@ fn finding_11_state_dir_ancestors_are_made_private_on_a_root_without_var() {
     let env = Env::new();
     assert!(!env.path("var").exists());
     let pb = env.playbook("pb.yml", CANARY_PB);
-    let args = [
-        os("apply"),
-        os("--yes"),
-        os("--root"),
-        env.root.as_os_str(),
-        os("-p"),
-        pb.as_os_str(),
-    ];
+    let args = [os("apply"), os("--yes"), os("-p"), pb.as_os_str()];
     // A precondition that cannot hold (the plan file's observed content moved)
     // fails before anything, the state directory included, is made.
     let plan_file = env.base.join("plan.json");
-    let out = harden_raw(
-        &env.base,
+    let out = harden_on(
+        &env,
         &[
             os("plan"),
-            os("--root"),
-            env.root.as_os_str(),
             os("-p"),
             pb.as_os_str(),
             os("-o"),
@@ -613,23 +596,14 @@ fn finding_11_state_dir_ancestors_are_made_private_on_a_root_without_var() {
     );
     expect_code(&out, 0);
     env.write("CANARY", "moved\n");
-    let out = harden_raw(
-        &env.base,
-        &[
-            os("apply"),
-            os("--yes"),
-            os("--root"),
-            env.root.as_os_str(),
-            plan_file.as_os_str(),
-        ],
-    );
+    let out = harden_on(&env, &[os("apply"), os("--yes"), plan_file.as_os_str()]);
     expect_code(&out, 1);
     assert!(
         !env.path("var/lib/harden/txn").exists(),
         "a transaction was started"
     );
     std::fs::remove_file(env.path("CANARY")).unwrap();
-    expect_code(&harden_raw(&env.base, &args), 2);
+    expect_code(&harden_on(&env, &args), 2);
     for (rel, mode) in [
         ("var", 0o755),
         ("var/lib", 0o755),

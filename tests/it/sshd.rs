@@ -14,13 +14,12 @@ const KEY: &str =
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGd9HrMacoZeEZJDomDeVB54VYHO85nBdc7IiXkeJxLR test\n";
 
 /// A Debian 12 root with the default `sshd_config` and a cloud-init drop-in.
-fn debian_root() -> Env {
-    let env = Env::new();
-    env.write("etc/ssh/sshd_config", DEBIAN12);
-    env.write("etc/ssh/sshd_config.d/50-cloud-init.conf", CLOUD_INIT);
-    std::fs::create_dir_all(env.path("home/alice")).unwrap();
-    std::fs::create_dir_all(env.path("root")).unwrap();
-    env
+fn debian_root() -> Test {
+    Test::new()
+        .file("etc/ssh/sshd_config", DEBIAN12)
+        .file("etc/ssh/sshd_config.d/50-cloud-init.conf", CLOUD_INIT)
+        .dir("home/alice")
+        .dir("root")
 }
 
 fn add_key(env: &Env, home: &str) {
@@ -28,18 +27,28 @@ fn add_key(env: &Env, home: &str) {
     env.chmod(&format!("{home}/.ssh/authorized_keys"), 0o600);
 }
 
-fn pb(env: &Env, settings: &str) -> String {
-    env.playbook(
-        "sshd.yml",
-        &format!(
-            "name: ssh\ntasks:\n  - name: SSH daemon\n    id: ssh.harden\n    sshd: {{ settings: {settings} }}\n"
-        ),
-    )
-    .display()
-    .to_string()
+/// The SSH daemon rule with `params`.
+fn ssh(params: &serde_json::Value) -> Playbook {
+    Playbook::new("ssh").task(Task::new("ssh.harden", "sshd", params.clone()).name("SSH daemon"))
 }
 
-const HARDEN: &str = r#"{ PermitRootLogin: "no", PasswordAuthentication: false, KbdInteractiveAuthentication: false, MaxAuthTries: 3, LoginGraceTime: 60, X11Forwarding: false, LogLevel: VERBOSE }"#;
+/// The SSH daemon rule setting `settings`.
+fn settings(settings: &serde_json::Value) -> Playbook {
+    ssh(&json!({ "settings": settings }))
+}
+
+/// The settings the first tests harden with.
+fn harden() -> serde_json::Value {
+    json!({
+        "PermitRootLogin": "no",
+        "PasswordAuthentication": false,
+        "KbdInteractiveAuthentication": false,
+        "MaxAuthTries": 3,
+        "LoginGraceTime": 60,
+        "X11Forwarding": false,
+        "LogLevel": "VERBOSE"
+    })
+}
 
 /// The shell prologue of every namespace below: private mounts, tmpfs /run with
 /// /run/sshd, the root's /etc/ssh over /etc/ssh, a throw-away host key.
@@ -48,21 +57,15 @@ const PROLOGUE: &str = "set -e; mount --make-rprivate /; mount -t tmpfs -o mode=
 /// `sshd -T` of the applied root for a connection (`-C` spec), in a namespace.
 fn sshd_t(env: &Env, conn: &str) -> String {
     require("sshd");
-    let out = Command::new("unshare")
-        .args(["-m", "sh", "-c"])
-        .arg(format!(
-            "{PROLOGUE} exec /usr/sbin/sshd -T -f /etc/ssh/sshd_config -o HostKey=/run/hk -C \"$1\""
-        ))
-        .args(["sh", conn])
-        .env("R", &env.root)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "sshd -T failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    run_ok(
+        Command::new("unshare")
+            .args(["-m", "sh", "-c"])
+            .arg(format!(
+                "{PROLOGUE} exec /usr/sbin/sshd -T -f /etc/ssh/sshd_config -o HostKey=/run/hk -C \"$1\""
+            ))
+            .args(["sh", conn])
+            .env("R", &env.root),
+    )
 }
 
 const DEFAULT_CONN: &str = "user=alice,host=client.example,addr=192.0.2.10";
@@ -73,10 +76,9 @@ fn has(t: &str, line: &str) -> bool {
 
 #[test]
 fn debian_default_with_cloud_init_drop_in_converges_and_rolls_back() {
-    let env = debian_root();
+    let env = debian_root().playbook(&settings(&harden()));
     add_key(&env, "home/alice");
     let before = env.tree();
-    let p = pb(&env, HARDEN);
 
     // sshd -T before: the cloud-init drop-in wins.
     assert!(has(
@@ -84,39 +86,22 @@ fn debian_default_with_cloud_init_drop_in_converges_and_rolls_back() {
         "passwordauthentication yes"
     ));
 
-    let plan = env.harden(&["plan", "-p", &p]);
-    let text = stdout(&plan);
-    assert!(
-        text.contains("neutralises /etc/ssh/sshd_config.d/50-cloud-init.conf:1"),
-        "{text}"
-    );
-    assert!(
-        text.contains("neutralise `PasswordAuthentication yes` (line 1)"),
-        "{text}"
-    );
-    assert!(text.contains("sshd -t"), "{text}");
+    env.plan()
+        .stdout_has("neutralises /etc/ssh/sshd_config.d/50-cloud-init.conf:1")
+        .stdout_has("neutralise `PasswordAuthentication yes` (line 1)")
+        .stdout_has("sshd -t");
     assert_eq!(env.tree(), before, "plan wrote something");
 
-    let out = env.harden(&["apply", "--yes", "-p", &p]);
-    expect_code(&out, 2);
+    // Idempotent, and rollback restores the tree byte for byte.
+    env.converge_from(&before, |_| applied_debian_default(&env));
+}
 
+/// The applied Debian default: values before the Include, the rest untouched,
+/// the cloud-init drop-in neutralised, and the real sshd agreeing.
+fn applied_debian_default(env: &Env) {
     // Main file: values before the Include, the rest byte for byte.
     let main = env.read("etc/ssh/sshd_config");
     let inc = main.find("Include /etc/ssh/sshd_config.d/*.conf").unwrap();
-    for l in [
-        "PermitRootLogin no",
-        "PasswordAuthentication no",
-        "KbdInteractiveAuthentication no",
-        "MaxAuthTries 3",
-        "LoginGraceTime 60",
-        "X11Forwarding no",
-        "LogLevel VERBOSE",
-    ] {
-        let at = main
-            .find(&format!("{l}\n"))
-            .unwrap_or_else(|| panic!("{l}\n{main}"));
-        assert!(at < inc, "{l} after Include:\n{main}");
-    }
     let managed = [
         "PermitRootLogin no",
         "PasswordAuthentication no",
@@ -126,6 +111,12 @@ fn debian_default_with_cloud_init_drop_in_converges_and_rolls_back() {
         "X11Forwarding no",
         "LogLevel VERBOSE",
     ];
+    for l in managed {
+        let at = main
+            .find(&format!("{l}\n"))
+            .unwrap_or_else(|| panic!("{l}\n{main}"));
+        assert!(at < inc, "{l} after Include:\n{main}");
+    }
     let kept: Vec<&str> = main
         .lines()
         .filter(|l| !l.ends_with("# disabled by harden") && !managed.contains(l))
@@ -155,32 +146,19 @@ fn debian_default_with_cloud_init_drop_in_converges_and_rolls_back() {
     ] {
         assert!(has(&t, l), "{l} not effective:\n{t}");
     }
-
-    // Idempotent.
-    let again = env.harden(&["plan", "-p", &p, "--detailed-exitcode"]);
-    expect_code(&again, 0);
-
-    // Rollback restores the tree byte for byte.
-    let rb = env.harden(&["rollback", "--yes"]);
-    expect_code(&rb, 0);
-    assert_eq!(env.tree(), before);
 }
 
 #[test]
 fn match_blocks_are_never_edited() {
-    let env = debian_root();
-    add_key(&env, "home/alice");
     let main =
         format!("{DEBIAN12}Match User backup\n\tPasswordAuthentication yes\n\tX11Forwarding yes\n");
-    env.write("etc/ssh/sshd_config", &main);
-    let p = pb(&env, HARDEN);
-    let plan = env.harden(&["plan", "-p", &p]);
-    assert!(
-        stdout(&plan).contains("inside a Match block applies to matching connections"),
-        "{}",
-        stdout(&plan)
-    );
-    expect_code(&env.harden(&["apply", "--yes", "-p", &p]), 2);
+    let env = debian_root()
+        .file("etc/ssh/sshd_config", &main)
+        .playbook(&settings(&harden()));
+    add_key(&env, "home/alice");
+    env.plan()
+        .stdout_has("inside a Match block applies to matching connections");
+    env.apply().code(2);
     let after = env.read("etc/ssh/sshd_config");
     assert!(
         after.ends_with("Match User backup\n\tPasswordAuthentication yes\n\tX11Forwarding yes\n")
@@ -198,16 +176,12 @@ fn match_blocks_are_never_edited() {
 #[test]
 fn unknown_mac_is_rejected_by_sshd_t_and_nothing_is_installed() {
     require("sshd");
-    let env = debian_root();
+    let env = debian_root().playbook(&settings(
+        &json!({ "MACs": "hmac-sha2-256-etm@openssh.com,hmac-foo" }),
+    ));
     add_key(&env, "home/alice");
     let before = env.tree();
-    let p = pb(
-        &env,
-        r#"{ MACs: "hmac-sha2-256-etm@openssh.com,hmac-foo" }"#,
-    );
-    let out = env.harden(&["apply", "--yes", "-p", &p]);
-    expect_code(&out, 6);
-    assert!(stderr(&out).contains("hmac-foo"), "{}", stderr(&out));
+    env.apply().code(6).stderr_has("hmac-foo");
     assert_eq!(env.tree(), before);
 }
 
@@ -226,8 +200,8 @@ fn subsystem_is_never_duplicated_into_a_drop_in() {
         "etc/ssh/sshd_config.d/60-sftp.conf",
         "Subsystem sftp internal-sftp\n",
     );
-    let p = pb(&env, r#"{ Subsystem: "sftp internal-sftp" }"#);
-    expect_code(&env.harden(&["apply", "--yes", "-p", &p]), 2);
+    env.set_playbook(&settings(&json!({ "Subsystem": "sftp internal-sftp" })));
+    env.apply().code(2);
     assert_eq!(
         env.read("etc/ssh/sshd_config.d/60-sftp.conf"),
         "# Subsystem sftp internal-sftp  # disabled by harden\n"
@@ -246,16 +220,12 @@ fn subsystem_is_never_duplicated_into_a_drop_in() {
 
 #[test]
 fn modern_crypto_keeps_only_supported_recommended_algorithms() {
-    let env = debian_root();
+    let env = debian_root().playbook(
+        &Playbook::unnamed()
+            .task(Task::new("ssh.crypto", "sshd", json!({ "crypto": "modern" })).name("c")),
+    );
     add_key(&env, "home/alice");
-    let p = env
-        .playbook(
-            "c.yml",
-            "tasks:\n  - name: c\n    id: ssh.crypto\n    sshd: { crypto: modern }\n",
-        )
-        .display()
-        .to_string();
-    expect_code(&env.harden(&["apply", "--yes", "-p", &p]), 2);
+    env.apply().code(2);
     let t = sshd_t(&env, DEFAULT_CONN);
     let get = |k: &str| {
         t.lines()
@@ -275,35 +245,29 @@ fn modern_crypto_keeps_only_supported_recommended_algorithms() {
         !get("hostkeyalgorithms").contains("ssh-rsa,")
             && !get("hostkeyalgorithms").contains("ecdsa")
     );
-    expect_code(&env.harden(&["plan", "-p", &p, "--detailed-exitcode"]), 0);
+    env.replan().code(0);
 }
 
 /// Asserts the plan is refused (naming `words`), apply changes nothing, and with the
 /// fix applied (`fix`) the same playbook applies.
-fn refused_then_passes(env: &Env, p: &str, envs: &[(&str, &str)], words: &[&str], fix: impl Fn()) {
+fn refused_then_passes(env: &Test, words: &[&str], fix: impl Fn()) {
     let before = env.tree();
-    let plan = env.harden_env(&["plan", "-p", p], envs);
-    let text = format!("{}{}", stdout(&plan), stderr(&plan));
-    assert!(text.contains("anti-lockout"), "{text}");
+    let text = env.plan().both();
+    assert_has(&text, "anti-lockout");
     for w in words {
-        assert!(text.contains(w), "`{w}` not in\n{text}");
+        assert_has(&text, w);
     }
-    let out = env.harden_env(&["apply", "--yes", "-p", p], envs);
-    expect_code(&out, 1);
+    env.apply().code(1);
     assert_eq!(env.tree(), before, "refused apply changed the tree");
     fix();
-    let out = env.harden_env(&["apply", "--yes", "-p", p], envs);
-    expect_code(&out, 2);
+    env.apply().code(2);
 }
 
 #[test]
 fn guard_passwords_off_without_any_key() {
-    let env = debian_root();
-    let p = pb(&env, "{ PasswordAuthentication: false }");
+    let env = debian_root().playbook(&settings(&json!({ "PasswordAuthentication": false })));
     refused_then_passes(
         &env,
-        &p,
-        &[],
         &[
             "no account allowed to log in has a usable authorized key",
             "alice",
@@ -321,61 +285,62 @@ fn guard_honours_authorized_keys_file_with_tokens() {
     );
     // A key in the home directory does not count when sshd looks elsewhere.
     add_key(&env, "home/alice");
-    let p = pb(&env, "{ PasswordAuthentication: false }");
-    refused_then_passes(&env, &p, &[], &["/etc/ssh/keys/%u"], || {
+    env.set_playbook(&settings(&json!({ "PasswordAuthentication": false })));
+    refused_then_passes(&env, &["/etc/ssh/keys/%u"], || {
         env.write("etc/ssh/keys/alice", KEY);
     });
 }
 
-#[test]
-fn guard_allow_users_excluding_the_session_user() {
-    let env = debian_root();
-    add_key(&env, "home/alice");
-    env.write(
+/// The Debian root where alice has a key and an account bob exists (no key).
+fn alice_with_a_key_and_bob() -> Test {
+    let env = debian_root().file(
         "etc/passwd",
         &format!("{PASSWD}bob:x:1001:1001::/home/bob:/bin/bash\n"),
     );
+    add_key(&env, "home/alice");
+    env
+}
+
+#[test]
+fn guard_allow_users_excluding_the_session_user() {
+    let env = alice_with_a_key_and_bob();
     let before = env.tree();
-    let p = pb(&env, "{ AllowUsers: [bob] }");
+    env.set_playbook(&settings(&json!({ "AllowUsers": ["bob"] })));
+    let p = env.pb();
     let alice = [("SUDO_USER", "alice")];
-    let plan = env.harden_env(&["plan", "-p", &p], &alice);
-    let text = stdout(&plan);
-    assert!(
-        text.contains("exclude `alice`, the account running this session"),
-        "{text}"
+    let plan = env.harden_env(&["plan", "-p", p], &alice);
+    assert_has(
+        &stdout(&plan),
+        "exclude `alice`, the account running this session",
     );
-    assert!(
-        text.contains("exclude every account with an authorized key (alice)"),
-        "{text}"
+    assert_has(
+        &stdout(&plan),
+        "exclude every account with an authorized key (alice)",
     );
-    expect_code(&env.harden_env(&["apply", "--yes", "-p", &p], &alice), 1);
+    expect_code(&env.harden_env(&["apply", "--yes", "-p", p], &alice), 1);
     assert_eq!(env.tree(), before);
     // Bob runs the session and has a key: nobody is shut out.
     std::fs::create_dir_all(env.path("home/bob")).unwrap();
     add_key(&env, "home/bob");
     expect_code(
-        &env.harden_env(&["apply", "--yes", "-p", &p], &[("SUDO_USER", "bob")]),
+        &env.harden_env(&["apply", "--yes", "-p", p], &[("SUDO_USER", "bob")]),
         2,
     );
 }
 
 #[test]
 fn guard_allow_users_session_user_then_passes() {
-    let env = debian_root();
-    add_key(&env, "home/alice");
-    env.write(
-        "etc/passwd",
-        &format!("{PASSWD}bob:x:1001:1001::/home/bob:/bin/bash\n"),
-    );
+    let env = alice_with_a_key_and_bob();
     let before = env.tree();
-    let p = pb(&env, "{ AllowUsers: [bob] }");
-    let out = env.harden_env(&["apply", "--yes", "-p", &p], &[("SUDO_USER", "bob")]);
+    let bob = [("SUDO_USER", "bob")];
+    env.set_playbook(&settings(&json!({ "AllowUsers": ["bob"] })));
+    let out = env.harden_env(&["apply", "--yes", "-p", env.pb()], &bob);
     // Bob (the session) stays allowed, but nobody with a key would be: still refused.
     expect_code(&out, 1);
     assert_eq!(env.tree(), before);
-    let p = pb(&env, "{ AllowUsers: [alice, bob] }");
+    env.set_playbook(&settings(&json!({ "AllowUsers": ["alice", "bob"] })));
     expect_code(
-        &env.harden_env(&["apply", "--yes", "-p", &p], &[("SUDO_USER", "bob")]),
+        &env.harden_env(&["apply", "--yes", "-p", env.pb()], &bob),
         2,
     );
     assert!(has(&sshd_t(&env, DEFAULT_CONN), "allowusers alice"));
@@ -383,13 +348,10 @@ fn guard_allow_users_session_user_then_passes() {
 
 #[test]
 fn guard_root_login_off_when_root_is_the_only_way_in() {
-    let env = debian_root();
+    let env = debian_root().playbook(&settings(&json!({ "PermitRootLogin": "no" })));
     add_key(&env, "root");
-    let p = pb(&env, r#"{ PermitRootLogin: "no" }"#);
     refused_then_passes(
         &env,
-        &p,
-        &[],
         &["PermitRootLogin no", "root is the only account"],
         || add_key(&env, "home/alice"),
     );
@@ -405,8 +367,8 @@ fn guard_port_change_under_socket_activation() {
         env.path("etc/systemd/system/sockets.target.wants/ssh.socket"),
     )
     .unwrap();
-    let p = pb(&env, "{ Port: 2222 }");
-    refused_then_passes(&env, &p, &[], &["ssh.socket is enabled"], || {
+    env.set_playbook(&settings(&json!({ "Port": 2222 })));
+    refused_then_passes(&env, &["ssh.socket is enabled"], || {
         std::fs::remove_file(env.path("etc/systemd/system/sockets.target.wants/ssh.socket"))
             .unwrap();
     });
@@ -421,8 +383,8 @@ fn guard_port_not_allowed_by_the_firewall() {
         "etc/ufw/user.rules",
         "### tuple ### allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in\n-A ufw-user-input -p tcp --dport 22 -j ACCEPT\n",
     );
-    let p = pb(&env, "{ Port: 2222 }");
-    refused_then_passes(&env, &p, &[], &["does not allow tcp/2222"], || {
+    env.set_playbook(&settings(&json!({ "Port": 2222 })));
+    refused_then_passes(&env, &["does not allow tcp/2222"], || {
         env.write(
             "etc/ufw/user.rules",
             "### tuple ### allow tcp 2222 0.0.0.0/0 any 0.0.0.0/0 in\n-A ufw-user-input -p tcp --dport 2222 -j ACCEPT\n",
@@ -432,11 +394,10 @@ fn guard_port_not_allowed_by_the_firewall() {
 
 #[test]
 fn accept_lockout_risk_overrides_loudly() {
-    let env = debian_root();
-    let p = pb(&env, "{ PasswordAuthentication: false }");
-    let out = env.harden(&["apply", "--yes", "--i-accept-lockout-risk", "-p", &p]);
-    expect_code(&out, 2);
-    assert!(stderr(&out).contains("anti-lockout"), "{}", stderr(&out));
+    let env = debian_root().playbook(&settings(&json!({ "PasswordAuthentication": false })));
+    env.apply_args(&["--i-accept-lockout-risk"])
+        .code(2)
+        .stderr_has("anti-lockout");
 }
 
 /// End to end: the applied root's config runs a real sshd inside `unshare -n -m -p`
@@ -450,13 +411,7 @@ fn real_sshd_on_loopback_key_login_only() {
     require("ssh");
     let env = debian_root();
     let key = env.base.join("id_ed25519");
-    let st = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&key)
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let public = ssh_keygen(&key);
     for home in ["home/alice", "root"] {
         env.write(&format!("{home}/.ssh/authorized_keys"), &public);
         env.chmod(&format!("{home}/.ssh/authorized_keys"), 0o600);
@@ -477,9 +432,10 @@ fn real_sshd_on_loopback_key_login_only() {
     ] {
         std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    let settings = HARDEN.replace(" }", ", Port: 2222 }");
-    let p = pb(&env, &settings);
-    expect_code(&env.harden(&["apply", "--yes", "-p", &p]), 2);
+    let mut with_port = harden();
+    with_port["Port"] = json!(2222);
+    env.set_playbook(&settings(&with_port));
+    env.apply().code(2);
 
     let script = r#"set -e
 mount --make-rprivate /
@@ -503,16 +459,13 @@ ssh $o -o PubkeyAuthentication=no alice@127.0.0.1 true 2>&1; echo "password=$?"
 ssh $o root@127.0.0.1 true 2>&1; echo "root=$?"
 cat /run/sshd.log
 "#;
-    let out = Command::new("unshare")
-        .args(["-n", "-m", "-p", "-f", "--mount-proc", "sh", "-c", script])
-        .env("R", &env.root)
-        .env("K", &key)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let text = both(
+        &Command::new("unshare")
+            .args(["-n", "-m", "-p", "-f", "--mount-proc", "sh", "-c", script])
+            .env("R", &env.root)
+            .env("K", &key)
+            .output()
+            .unwrap(),
     );
     assert!(text.contains("key=0"), "{text}");
     assert!(text.contains("Permission denied (publickey)"), "{text}");
@@ -537,28 +490,39 @@ const MODULI: &str = "\
 
 #[test]
 fn small_moduli_are_dropped_and_the_main_file_gets_its_mode() {
-    let env = debian_root();
+    let env = debian_root()
+        .file("etc/ssh/moduli", MODULI)
+        .file_mode("etc/ssh/sshd_config", 0o644)
+        .playbook(&ssh(&json!({
+            "settings": { "X11Forwarding": false },
+            "mode": "0600",
+            "moduli_min_bits": 3072
+        })));
     add_key(&env, "home/alice");
-    env.write("etc/ssh/moduli", MODULI);
-    env.chmod("etc/ssh/sshd_config", 0o644);
-    let p = env.playbook(
-        "sshd.yml",
-        "name: ssh\ntasks:\n  - name: SSH daemon\n    id: ssh.harden\n    sshd: { settings: { X11Forwarding: false }, mode: \"0600\", moduli_min_bits: 3072 }\n",
-    );
-    let p = p.display().to_string();
     let before = env.tree();
-    let plan = env.harden(&["plan", "-p", &p]);
-    expect_code(&plan, 0);
-    let text = stdout(&plan);
-    assert!(
-        text.contains("drop 2 group-exchange moduli under 3072 bits (2 kept)"),
-        "{text}"
-    );
-    assert!(text.contains("mode 0644 -> 0600"), "{text}");
+    env.plan()
+        .code(0)
+        .stdout_has("drop 2 group-exchange moduli under 3072 bits (2 kept)")
+        .stdout_has("mode 0644 -> 0600");
     assert_eq!(env.tree(), before, "plan wrote something");
 
-    let apply = env.harden(&["apply", "--yes", "-p", &p]);
-    expect_code(&apply, 2);
+    env.converge_from(&before, |_| applied_moduli(&env));
+
+    // A mode-only drift is planned by itself.
+    env.apply().code(2);
+    env.chmod("etc/ssh/sshd_config", 0o644);
+    let text = env.plan().stdout();
+    assert!(
+        text.contains("mode 0644 -> 0600") && text.contains("1 change"),
+        "{text}"
+    );
+    env.apply().code(2);
+    assert_eq!(env.mode("etc/ssh/sshd_config"), 0o600);
+}
+
+/// The applied moduli rule: small groups gone, comments kept, mode enforced,
+/// sshd still reading the result; a second plan says so in words.
+fn applied_moduli(env: &Test) {
     let moduli = env.read("etc/ssh/moduli");
     assert!(!moduli.contains(" 2047 "), "{moduli}");
     assert!(
@@ -571,41 +535,16 @@ fn small_moduli_are_dropped_and_the_main_file_gets_its_mode() {
     );
     assert_eq!(env.mode("etc/ssh/sshd_config"), 0o600);
     assert!(has(
-        &sshd_t(&env, "user=alice,host=h,addr=1.2.3.4"),
+        &sshd_t(env, "user=alice,host=h,addr=1.2.3.4"),
         "x11forwarding no"
     ));
-
-    let empty = env.harden(&["plan", "-p", &p]);
-    assert!(stdout(&empty).contains("0 changes"), "{}", stdout(&empty));
-    expect_code(&env.harden(&["rollback", "--yes"]), 0);
-    assert_eq!(env.tree(), before, "rollback did not restore the root");
-
-    // A mode-only drift is planned by itself.
-    expect_code(&env.harden(&["apply", "--yes", "-p", &p]), 2);
-    env.chmod("etc/ssh/sshd_config", 0o644);
-    let again = env.harden(&["plan", "-p", &p]);
-    let text = stdout(&again);
-    assert!(
-        text.contains("mode 0644 -> 0600") && text.contains("1 change"),
-        "{text}"
-    );
-    expect_code(&env.harden(&["apply", "--yes", "-p", &p]), 2);
-    assert_eq!(env.mode("etc/ssh/sshd_config"), 0o600);
+    env.plan().stdout_has("0 changes");
 }
 
 #[test]
 fn a_bound_no_group_meets_is_refused() {
-    let env = debian_root();
-    env.write("etc/ssh/moduli", MODULI);
-    let p = env.playbook(
-        "sshd.yml",
-        "name: ssh\ntasks:\n  - name: SSH daemon\n    id: ssh.harden\n    sshd: { moduli_min_bits: 8192 }\n",
-    );
-    let out = env.harden(&["plan", "-p", &p.display().to_string()]);
-    expect_code(&out, 1);
-    assert!(
-        stderr(&out).contains("has no group that large"),
-        "{}",
-        stderr(&out)
-    );
+    let env = debian_root()
+        .file("etc/ssh/moduli", MODULI)
+        .playbook(&ssh(&json!({ "moduli_min_bits": 8192 })));
+    env.plan().code(1).stderr_has("has no group that large");
 }

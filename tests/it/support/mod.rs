@@ -9,7 +9,7 @@ mod test;
 
 pub use playbook::{Playbook, Task};
 pub use serde_json::json;
-pub use test::{Test, assert_has};
+pub use test::{Run, Test, assert_has, assert_tree, both};
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -110,6 +110,28 @@ impl Env {
     pub fn tree(&self) -> Tree {
         fingerprint(&self.root)
     }
+
+    /// `UID:GID` of `user` in the root's `/etc/passwd`.
+    pub fn uid_gid(&self, user: &str) -> String {
+        let passwd = self.read("etc/passwd");
+        let fields: Vec<&str> = passwd
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f[0] == user)
+            .unwrap_or_else(|| panic!("no {user} in /etc/passwd:\n{passwd}"))[2..4]
+            .to_vec();
+        fields.join(":")
+    }
+
+    /// The newest run report in the state directory, parsed.
+    pub fn newest_report(&self) -> serde_json::Value {
+        let newest = std::fs::read_dir(self.state.join("reports"))
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .max()
+            .expect("no run report");
+        serde_json::from_str(&std::fs::read_to_string(newest).unwrap()).unwrap()
+    }
 }
 
 /// A tree's fingerprint: each path with its kind, mode, owner and content hash.
@@ -168,6 +190,33 @@ pub fn run_ok(cmd: &mut std::process::Command) -> String {
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{cmd:?}\n{}", stderr(&out));
     stdout(&out)
+}
+
+/// Copies the directories and regular files below `from` to `to` (links and
+/// special files left out), for a root seeded with this machine's stock configuration.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().map(Result::unwrap) {
+        let kind = entry.file_type().unwrap();
+        let target = to.join(entry.file_name());
+        if kind.is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Makes an ed25519 key pair without passphrase at `key` and returns the public
+/// key's line.
+pub fn ssh_keygen(key: &Path) -> String {
+    require("ssh-keygen");
+    run_ok(
+        std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(key),
+    );
+    std::fs::read_to_string(key.with_extension("pub")).unwrap()
 }
 
 /// Fails loudly when a real tool the test needs is missing (never skips).

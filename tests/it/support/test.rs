@@ -5,16 +5,18 @@
 //! a second plan is empty, rollback restores the tree's fingerprint exactly.
 
 use std::ops::Deref;
-use std::path::PathBuf;
 use std::process::Output;
 
 use super::playbook::Playbook;
 use super::{Env, Tree, stderr, stdout};
 
-/// A temp root, its state directory and the playbook under test.
+/// A temp root, its state directory and the playbook under test, with the
+/// arguments and environment every command on it gets.
 pub struct Test {
     env: Env,
-    playbook: PathBuf,
+    playbook: String,
+    args: Vec<String>,
+    envs: Vec<(String, String)>,
 }
 
 // Some of the vocabulary waits for the test files still to move onto it.
@@ -32,8 +34,13 @@ impl Test {
 
     /// A test on a root a fixture built.
     pub fn on(env: Env) -> Self {
-        let playbook = env.base.join("pb.yml");
-        Self { env, playbook }
+        let playbook = env.base.join("pb.yml").to_str().unwrap().to_string();
+        Self {
+            env,
+            playbook,
+            args: Vec::new(),
+            envs: Vec::new(),
+        }
     }
 
     pub fn file(self, rel: &str, content: &str) -> Self {
@@ -52,36 +59,62 @@ impl Test {
     }
 
     /// Makes `pb` the playbook under test.
-    pub fn playbook(self, pb: &Playbook) -> Self {
+    pub fn playbook(mut self, pb: &Playbook) -> Self {
+        self.playbook = self.env.base.join("pb.yml").to_str().unwrap().to_string();
         self.set_playbook(pb);
+        self
+    }
+
+    /// Makes the embedded playbook `name` the one under test.
+    pub fn embedded(mut self, name: &str) -> Self {
+        self.playbook = name.to_string();
+        self
+    }
+
+    /// Arguments every playbook command gets (`-e KEY=VALUE`, `--skip-tags`, ...).
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(ToString::to_string));
+        self
+    }
+
+    /// An environment variable every command gets (`SUDO_USER`, ...).
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.envs.push((key.to_string(), value.to_string()));
         self
     }
 
     /// Replaces the playbook under test (the same file, rewritten).
     pub fn set_playbook(&self, pb: &Playbook) {
-        std::fs::write(&self.playbook, pb.render()).unwrap();
+        let path = self.env.base.join("pb.yml");
+        assert_eq!(
+            self.pb(),
+            path.to_str().unwrap(),
+            "an embedded playbook is under test"
+        );
+        std::fs::write(path, pb.render()).unwrap();
     }
 
-    /// The playbook's path, for commands written out by hand.
+    /// The playbook's path (or embedded name), for commands written out by hand.
     pub fn pb(&self) -> &str {
-        self.playbook.to_str().unwrap()
+        &self.playbook
     }
 
-    /// `harden ARGS` (with `--root` and `--state-dir`).
+    /// `harden ARGS` (with `--root`, `--state-dir` and the test's environment).
     pub fn run(&self, args: &[&str]) -> Run {
-        Run(self.env.harden(args))
+        let envs: Vec<(&str, &str)> = self
+            .envs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        Run(self.env.harden_env(args, &envs))
     }
 
-    /// `harden ARGS` with extra environment variables.
-    pub fn run_env(&self, args: &[&str], envs: &[(&str, &str)]) -> Run {
-        Run(self.env.harden_env(args, envs))
-    }
-
-    /// `harden SUBCOMMAND -p PLAYBOOK ARGS`.
+    /// `harden SUBCOMMAND -p PLAYBOOK ARGS`, then the test's arguments.
     fn with_playbook(&self, head: &[&str], args: &[&str]) -> Run {
         let mut all = head.to_vec();
         all.extend(["-p", self.pb()]);
         all.extend_from_slice(args);
+        all.extend(self.args.iter().map(String::as_str));
         self.run(&all)
     }
 
@@ -194,7 +227,6 @@ impl Deref for Run {
     }
 }
 
-#[allow(dead_code)]
 /// Both streams of `o`, stdout first.
 pub fn both(o: &Output) -> String {
     format!(
@@ -210,7 +242,6 @@ pub fn assert_has(text: &str, want: &str) {
     assert!(text.contains(want), "`{want}` missing from:\n{text}");
 }
 
-#[allow(dead_code)]
 /// Asserts two tree fingerprints are equal, naming the paths that differ.
 #[track_caller]
 pub fn assert_tree(before: &Tree, after: &Tree, what: &str) {
