@@ -134,7 +134,7 @@ fn applied_debian_default(env: &Env) {
 
     assert_eq!(env.mode("etc/ssh/sshd_config"), 0o644, "mode kept");
     // The real sshd agrees on every effective value.
-    let t = sshd_t(&env, DEFAULT_CONN);
+    let t = sshd_t(env, DEFAULT_CONN);
     for l in [
         "permitrootlogin no",
         "passwordauthentication no",
