@@ -7,7 +7,9 @@
 //! transaction snapshots and restores them byte for byte. `started`/`stopped`
 //! concern the running system only: the live state is asked of systemd through
 //! the service layer, and start/stop run as handlers after a daemon-reload. A
-//! unit the root lacks is this rule's error. This module never writes and runs
+//! unit the root lacks is this rule's error; a unit its vendor masked (its file
+//! a link to `/dev/null`, as Debian ships `sudo.service`) counts as masked, and
+//! enabling, starting or unmasking it is. This module never writes and runs
 //! nothing but the service layer's read-only `is-active` query on a live host.
 //!
 //! Not done: `SysV` `rc?.d` links (`systemd-sysv-install`, which only a host booted
@@ -161,6 +163,24 @@ struct Unit {
     install: Install,
     /// What `/etc/systemd/system/NAME` was when the unit was found.
     etc: EtcEntry,
+    /// The unit file is a link to `/dev/null`: masked where the vendor put it
+    /// (Debian's `sudo.service`, `hwclock.service`), which no `systemctl
+    /// unmask` undoes.
+    vendor_masked: bool,
+}
+
+impl Unit {
+    /// Why this unit cannot be `what` (enabled, started, unmasked) when its
+    /// vendor masked it.
+    fn vendor_mask(&self, what: &str) -> Option<String> {
+        self.vendor_masked.then(|| {
+            format!(
+                "{} is masked by the vendor ({} -> /dev/null): it cannot be {what}",
+                self.name,
+                self.path.display()
+            )
+        })
+    }
 }
 
 /// What is at `/etc/systemd/system/NAME`.
@@ -239,6 +259,25 @@ fn find_unit(ctx: &Ctx, name: &str) -> Result<Unit, ModuleError> {
             SEARCH.join(", ")
         )));
     };
+    // A vendor's mask: the unit file itself a link to /dev/null. Nothing to read.
+    let vendor_masked = read_at != Path::new(ETC).join(name)
+        && ctx
+            .host
+            .lstat(&read_at)
+            .map_err(ctx.fs())?
+            .is_some_and(|m| m.kind == Kind::Symlink)
+        && fs::read_link(&ctx.host.root, &read_at)
+            .map_err(ctx.fs())?
+            .is_some_and(|t| is_null(&t));
+    if vendor_masked {
+        return Ok(Unit {
+            name: name.to_string(),
+            path,
+            install: Install::default(),
+            etc,
+            vendor_masked,
+        });
+    }
     // Vendor units may themselves be links (ctrl-alt-del.target -> reboot.target).
     let text = fs::read_resolving(&ctx.host.root, &read_at)
         .map(|b| String::from_utf8_lossy(&b).into_owned())
@@ -250,6 +289,7 @@ fn find_unit(ctx: &Ctx, name: &str) -> Result<Unit, ModuleError> {
         path,
         install,
         etc,
+        vendor_masked,
     })
 }
 
@@ -453,8 +493,19 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         )));
     }
     let unit = find_unit(ctx, &name)?;
+    let refused = match (p.enabled, p.masked, p.state) {
+        (Some(true), ..) => unit.vendor_mask("enabled"),
+        (_, Some(false), _) => {
+            unit.vendor_mask("unmasked (systemctl unmask removes only the administrator's mask)")
+        }
+        (.., Some(State::Started)) => unit.vendor_mask("started"),
+        _ => None,
+    };
+    if let Some(why) = refused {
+        return Err(ctx.invalid(why));
+    }
     let etc = unit.etc.clone();
-    let masked_now = matches!(&etc, EtcEntry::Link(t) if is_null(t));
+    let masked_now = matches!(&etc, EtcEntry::Link(t) if is_null(t)) || unit.vendor_masked;
     let will_be_masked = p.masked.unwrap_or(masked_now);
     if will_be_masked && p.enabled == Some(true) {
         return Err(ctx.invalid(format!(
@@ -463,6 +514,7 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
     }
     match p.masked {
         Some(true) => match &etc {
+            EtcEntry::None if unit.vendor_masked => {}
             EtcEntry::None => plan_link(
                 ctx,
                 &Path::new(ETC).join(&name),

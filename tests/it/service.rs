@@ -378,3 +378,55 @@ fn systemctl_makes_the_same_links_as_harden_on_a_debian12_root() {
     expect_code(&ours.harden(&["rollback", "--yes"]), 0);
     assert_eq!(ours.tree(), before, "rollback did not restore the tree");
 }
+
+/// Units Debian ships masked (links to `/dev/null` in `/lib/systemd/system`:
+/// `sudo.service`, `hwclock.service`) count as masked, as systemctl says:
+/// `masked: true` (and `enabled: false`) on them plans nothing; enabling,
+/// starting or unmasking one is that rule's error, naming the vendor's mask.
+#[test]
+fn units_the_vendor_masked_count_as_masked_on_a_debian12_root() {
+    let env = crate::debian_root::debian12();
+    let units = ["sudo.service", "hwclock.service"];
+    for u in units {
+        assert_eq!(link(&env, &format!("{VENDOR}/{u}")), "/dev/null", "{u}");
+    }
+    assert_eq!(is_enabled(&env.root, &units), ["masked", "masked"]);
+    let p = pb(
+        &env,
+        "  - name: sudo stays masked\n    id: svc.sudo\n    service: { name: sudo, masked: true }\n\
+         \x20 - name: hwclock stays off\n    id: svc.hwclock\n    service: { name: hwclock.service, masked: true, enabled: false }\n",
+    );
+    let before = env.tree();
+    let plan = env.harden(&["plan", "-p", &p, "--detailed-exitcode"]);
+    expect_code(&plan, 0);
+    assert!(stdout(&plan).contains("0 changes"), "{}", stdout(&plan));
+    assert_eq!(env.tree(), before, "plan wrote something");
+    expect_code(&env.harden(&["apply", "--yes", "-p", &p]), 0);
+    assert_eq!(
+        env.tree(),
+        before,
+        "apply of a converged plan wrote something"
+    );
+
+    for (params, id) in [
+        ("{ name: sudo, enabled: true }", "svc.enable"),
+        ("{ name: sudo, masked: false }", "svc.unmask"),
+        ("{ name: hwclock, state: started }", "svc.start"),
+    ] {
+        let p = pb(
+            &env,
+            &format!("  - name: vendor mask\n    id: {id}\n    service: {params}\n"),
+        );
+        let out = env.harden(&["plan", "-p", &p]);
+        expect_code(&out, 1);
+        let said = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(
+            said.contains(&format!("FAILED {id}"))
+                && said.contains("is masked by the vendor")
+                && said.contains("-> /dev/null"),
+            "{said}"
+        );
+        assert!(!said.contains("cannot read the unit"), "{said}");
+    }
+    assert_eq!(env.tree(), before);
+}
