@@ -18,47 +18,47 @@ config :pleroma, :http_security,
 
 const PATH: &str = "opt/akkoma/config/prod.secret.exs";
 
-fn akkoma_env() -> Env {
+/// Akkoma's config with its secrets, mode 0640.
+fn akkoma_env() -> Test {
     require("elixir");
-    let env = Env::new();
-    env.write(PATH, SECRET);
-    env.chmod(PATH, 0o640);
-    env
+    Test::new().file(PATH, SECRET).file_mode(PATH, 0o640)
 }
 
-fn playbook(env: &Env, block: &str, extra: &str) -> String {
-    let indented: String = block.lines().fold(String::new(), |mut s, l| {
-        s.push_str("        ");
-        s.push_str(l);
-        s.push('\n');
-        s
-    });
-    env.playbook(
-        "pb.yml",
-        &format!(
-            "name: akkoma\ntasks:\n  - name: Akkoma config\n    id: akkoma.config\n    severity: high\n    managed_block:\n      path: /{PATH}\n      secret: true\n      handler: restart akkoma\n      validator: [env, \"HARDEN_CANDIDATE=%s\", elixir, -e, 'Config.Reader.read!(System.fetch_env!(\"HARDEN_CANDIDATE\"))']\n{extra}      block: |\n{indented}"
-        ),
+/// The Akkoma config rule managing `block`, checked by Elixir's reader.
+fn akkoma_block(block: &str) -> Playbook {
+    Playbook::new("akkoma").task(
+        Task::new(
+            "akkoma.config",
+            "managed_block",
+            json!({
+                "path": format!("/{PATH}"),
+                "secret": true,
+                "handler": "restart akkoma",
+                "validator": [
+                    "env",
+                    "HARDEN_CANDIDATE=%s",
+                    "elixir",
+                    "-e",
+                    "Config.Reader.read!(System.fetch_env!(\"HARDEN_CANDIDATE\"))"
+                ],
+                "block": format!("{block}\n")
+            }),
+        )
+        .name("Akkoma config")
+        .severity("high"),
     )
-    .to_str()
-    .unwrap()
-    .to_string()
 }
 
 #[test]
 fn akkoma_block_is_validated_applied_idempotent_and_rolled_back() {
-    let env = akkoma_env();
-    let p = playbook(&env, BLOCK, "");
+    let env = akkoma_env().playbook(&akkoma_block(BLOCK));
     let before = env.tree();
-    let out = env.harden(&["plan", "-p", &p]);
-    expect_code(&out, 0);
-    let shown = stdout(&out);
-    assert!(shown.contains("add managed block"), "{shown}");
+    let shown = env.plan().code(0).stdout_has("add managed block").stdout();
     assert!(!shown.contains("do-not-print"), "secret shown:\n{shown}");
-    let json = stdout(&env.harden(&["plan", "-p", &p, "--format", "json"]));
+    let json = env.plan_args(&["--format", "json"]).stdout();
     assert!(!json.contains("do-not-print"), "secret in JSON:\n{json}");
 
-    let out = env.harden(&["apply", "--yes", "-p", &p]);
-    expect_code(&out, 2);
+    env.apply().code(2);
     let text = env.read(PATH);
     assert!(
         text.starts_with(SECRET),
@@ -71,13 +71,12 @@ fn akkoma_block_is_validated_applied_idempotent_and_rolled_back() {
         "{text}"
     );
     assert_eq!(env.mode(PATH), 0o640, "mode not kept");
-    let out = env.harden(&["plan", "-p", &p, "--detailed-exitcode"]);
-    expect_code(&out, 0);
+    env.replan().code(0);
 
     // A changed block is replaced in place; text after it stays.
     std::fs::write(env.path(PATH), format!("{text}# mine\n")).unwrap();
-    let p2 = playbook(&env, &BLOCK.replace("same-origin", "no-referrer"), "");
-    expect_code(&env.harden(&["apply", "--yes", "-p", &p2]), 2);
+    env.set_playbook(&akkoma_block(&BLOCK.replace("same-origin", "no-referrer")));
+    env.apply().code(2);
     let text2 = env.read(PATH);
     assert_eq!(
         text2,
@@ -104,72 +103,75 @@ fn first_txn(env: &Env) -> String {
 
 #[test]
 fn elixir_rejects_a_broken_block_and_nothing_changes() {
-    let env = akkoma_env();
-    let p = playbook(&env, "config :pleroma, :http_security, [enabled: true", "");
+    let env = akkoma_env().playbook(&akkoma_block(
+        "config :pleroma, :http_security, [enabled: true",
+    ));
     let before = env.tree();
-    let out = env.harden(&["apply", "--yes", "-p", &p]);
-    expect_code(&out, 6);
-    assert!(
-        stderr(&out).contains("rejected the candidate"),
-        "{}",
-        stderr(&out)
-    );
+    env.apply().code(6).stderr_has("rejected the candidate");
     assert_eq!(env.tree(), before);
 }
 
 #[test]
 fn other_comment_prefixes_absent_and_unpaired_markers() {
-    let env = Env::new();
-    env.write("etc/app/app.ini", "; app\nkey = 1\n");
-    let pb = |state: &str| {
-        env.playbook(
-            "ini.yml",
-            &format!("tasks:\n  - name: ini\n    id: app.ini\n    managed_block: {{ path: /etc/app/app.ini, comment: ';', state: {state}, block: \"[security]\\nstrict = true\" }}\n"),
+    let env = Test::new().file("etc/app/app.ini", "; app\nkey = 1\n");
+    let block = |state: &str| {
+        Playbook::unnamed().task(
+            Task::new(
+                "app.ini",
+                "managed_block",
+                json!({
+                    "path": "/etc/app/app.ini",
+                    "comment": ";",
+                    "state": state,
+                    "block": "[security]\nstrict = true"
+                }),
+            )
+            .name("ini"),
         )
-        .to_str()
-        .unwrap()
-        .to_string()
     };
     let before = env.read("etc/app/app.ini");
-    expect_code(&env.harden(&["apply", "--yes", "-p", &pb("present")]), 2);
+    let env = env.playbook(&block("present"));
+    env.apply().code(2);
     assert_eq!(
         env.read("etc/app/app.ini"),
         "; app\nkey = 1\n; BEGIN harden app.ini\n[security]\nstrict = true\n; END harden app.ini\n"
     );
-    expect_code(&env.harden(&["apply", "--yes", "-p", &pb("absent")]), 2);
+    env.set_playbook(&block("absent"));
+    env.apply().code(2);
     assert_eq!(env.read("etc/app/app.ini"), before);
-    expect_code(&env.harden(&["apply", "--yes", "-p", &pb("absent")]), 0);
+    env.apply().code(0);
 
     env.write("etc/app/app.ini", "; BEGIN harden app.ini\nx\n");
-    let out = env.harden(&["plan", "-p", &pb("present")]);
-    expect_code(&out, 1);
-    assert!(stderr(&out).contains("do not pair up"), "{}", stderr(&out));
+    env.set_playbook(&block("present"));
+    env.plan().code(1).stderr_has("do not pair up");
 }
 
 #[test]
 fn create_makes_the_file_and_rollback_removes_it() {
-    let env = Env::new();
-    std::fs::create_dir_all(env.path("etc/app")).unwrap();
-    let p = env.playbook(
-        "c.yml",
-        "tasks:\n  - name: c\n    id: app.extra\n    managed_block: { path: /etc/app/extra.conf, create: true, position: start, block: \"a = 1\" }\n",
+    let env = Test::new().dir("etc/app").playbook(
+        &Playbook::unnamed().task(
+            Task::new(
+                "app.extra",
+                "managed_block",
+                json!({
+                    "path": "/etc/app/extra.conf",
+                    "create": true,
+                    "position": "start",
+                    "block": "a = 1"
+                }),
+            )
+            .name("c"),
+        ),
     );
-    let p = p.to_str().unwrap();
     let before = env.tree();
-    let out = env.harden(&["plan", "-p", p]);
-    expect_code(&out, 0);
-    assert!(
-        stdout(&out).contains("create file with managed block"),
-        "{}",
-        stdout(&out)
-    );
-    expect_code(&env.harden(&["apply", "--yes", "-p", p]), 2);
-    assert_eq!(
-        env.read("etc/app/extra.conf"),
-        "# BEGIN harden app.extra\na = 1\n# END harden app.extra\n"
-    );
-    assert_eq!(env.mode("etc/app/extra.conf"), 0o644);
-    expect_code(&env.harden(&["plan", "-p", p, "--detailed-exitcode"]), 0);
-    expect_code(&env.harden(&["rollback", "--yes"]), 0);
-    assert_eq!(env.tree(), before);
+    env.plan()
+        .code(0)
+        .stdout_has("create file with managed block");
+    env.converge_from(&before, |_| {
+        assert_eq!(
+            env.read("etc/app/extra.conf"),
+            "# BEGIN harden app.extra\na = 1\n# END harden app.extra\n"
+        );
+        assert_eq!(env.mode("etc/app/extra.conf"), 0o644);
+    });
 }

@@ -21,52 +21,58 @@ fn rsyslog_env() -> Env {
     env
 }
 
-fn playbook(env: &Env, body: &str) -> String {
-    env.playbook(
-        "pb.yml",
-        &format!("name: logs\ntasks:\n  - name: Central logging\n    id: logs.central\n    severity: medium\n    rsyslog:\n      name: central\n{body}"),
+/// The central logging rule (drop-in `central`) with `params`.
+fn central(params: &serde_json::Value) -> Playbook {
+    let mut all = json!({ "name": "central" });
+    all.as_object_mut()
+        .unwrap()
+        .extend(params.as_object().unwrap().clone());
+    Playbook::new("logs").task(
+        Task::new("logs.central", "rsyslog", all)
+            .name("Central logging")
+            .severity("medium"),
     )
-    .to_str()
-    .unwrap()
-    .to_string()
 }
 
-const TLS: &str = "      rules: [\"auth,authpriv.* /var/log/postiz/auth.log\"]\n      forward:\n        target: logs.example.org\n        tls: { ca_file: /etc/ssl/certs/ca-certificates.crt, permitted_peers: [logs.example.org, \"*.example.org\"] }\n";
+/// TLS forwarding of auth logs to logs.example.org, with a local copy.
+fn tls() -> Playbook {
+    central(&json!({
+        "rules": ["auth,authpriv.* /var/log/postiz/auth.log"],
+        "forward": {
+            "target": "logs.example.org",
+            "tls": {
+                "ca_file": "/etc/ssl/certs/ca-certificates.crt",
+                "permitted_peers": ["logs.example.org", "*.example.org"]
+            }
+        }
+    }))
+}
 
 #[test]
 fn tls_forwarding_drop_in_passes_rsyslogd_converges_and_rolls_back() {
-    let env = rsyslog_env();
-    let p = playbook(&env, TLS);
-    let before = env.tree();
-    let out = env.harden(&["apply", "--yes", "-p", &p]);
-    expect_code(&out, 2);
-    let got = env.read(FILE);
-    assert!(
-        got.contains("auth,authpriv.* /var/log/postiz/auth.log\n"),
-        "{got}"
-    );
-    assert!(
-        got.contains("StreamDriverPermittedPeers=\"logs.example.org,*.example.org\""),
-        "{got}"
-    );
-    assert!(got.contains("port=\"6514\" protocol=\"tcp\""), "{got}");
-    assert!(stdout(&out).contains("restart rsyslog"), "{}", stdout(&out));
-    expect_code(&env.harden(&["plan", "-p", &p, "--detailed-exitcode"]), 0);
-    expect_code(&env.harden(&["rollback", "--yes"]), 0);
-    assert_eq!(env.tree(), before);
+    let env = Test::on(rsyslog_env()).playbook(&tls());
+    env.converge_with(|out| {
+        let got = env.read(FILE);
+        assert!(
+            got.contains("auth,authpriv.* /var/log/postiz/auth.log\n"),
+            "{got}"
+        );
+        assert!(
+            got.contains("StreamDriverPermittedPeers=\"logs.example.org,*.example.org\""),
+            "{got}"
+        );
+        assert!(got.contains("port=\"6514\" protocol=\"tcp\""), "{got}");
+        assert_has(&out.stdout(), "restart rsyslog");
+    });
 }
 
 #[test]
 fn rsyslogd_rejects_an_unknown_action_parameter_and_nothing_changes() {
-    let env = rsyslog_env();
-    let p = playbook(
-        &env,
-        "      rules: [\"auth.* action(type=\\\"omfwd\\\" target=\\\"x\\\" bogus=\\\"1\\\")\"]\n",
-    );
+    let env = Test::on(rsyslog_env()).playbook(&central(&json!({
+        "rules": ["auth.* action(type=\"omfwd\" target=\"x\" bogus=\"1\")"]
+    })));
     let before = env.tree();
-    let out = env.harden(&["apply", "--yes", "-p", &p]);
-    expect_code(&out, 6);
-    let err = stderr(&out);
+    let err = env.apply().code(6).stderr();
     assert!(
         err.contains("validator `rsyslogd -N1 -f /etc/rsyslog.conf` rejected")
             && err.contains("parameter 'bogus' not known"),
@@ -84,20 +90,19 @@ fn the_check_reads_the_roots_other_drop_ins_through_the_staged_main() {
         "etc/rsyslog.d/10-broken.conf",
         "*.* action(type=\"omfwd\" nope=\"1\")\n",
     );
-    let p = playbook(&env, TLS);
+    let env = Test::on(env).playbook(&tls());
     let before = env.tree();
-    let out = env.harden(&["apply", "--yes", "-p", &p]);
-    expect_code(&out, 6);
-    assert!(stderr(&out).contains("10-broken.conf"), "{}", stderr(&out));
+    env.apply().code(6).stderr_has("10-broken.conf");
     assert_eq!(env.tree(), before);
 }
 
 #[test]
 fn a_main_file_without_the_include_is_warned_about() {
-    let env = rsyslog_env();
-    env.write("etc/rsyslog.conf", "auth.* /var/log/auth.log\n");
-    let out = env.harden(&["plan", "-p", &playbook(&env, TLS)]);
-    expect_code(&out, 0);
-    let text = format!("{}{}", stdout(&out), stderr(&out));
-    assert!(text.contains("does not include /etc/rsyslog.d/"), "{text}");
+    let env = Test::on(rsyslog_env())
+        .file("etc/rsyslog.conf", "auth.* /var/log/auth.log\n")
+        .playbook(&tls());
+    assert_has(
+        &env.plan().code(0).both(),
+        "does not include /etc/rsyslog.d/",
+    );
 }

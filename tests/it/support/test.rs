@@ -83,6 +83,14 @@ impl Test {
         self
     }
 
+    /// Makes the YAML `text` the playbook under test (an example file, or YAML
+    /// whose own spelling is the point).
+    pub fn playbook_yaml(mut self, text: &str) -> Self {
+        self.playbook = self.env.base.join("pb.yml").to_str().unwrap().to_string();
+        std::fs::write(&self.playbook, text).unwrap();
+        self
+    }
+
     /// Replaces the playbook under test (the same file, rewritten).
     pub fn set_playbook(&self, pb: &Playbook) {
         let path = self.env.base.join("pb.yml");
