@@ -233,25 +233,130 @@ pub enum Lock {
     PidFile { path: PathBuf },
 }
 
-/// A service action run after all writes, deduplicated across the plan.
+/// What runs after all writes, deduplicated across the plan, so that what was
+/// written takes effect. Each kind names what it acts on with its own type: a
+/// unit, a profile file, a mount point.
+///
+/// Stored in transaction manifests (and read back by `rollback`): the form
+/// written is tagged (`{"handler": "systemctl", "verb": "reload", "unit":
+/// "ssh"}`); the `{"action", "unit"}` form earlier versions wrote is still read
+/// ([`StoredHandler`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
-pub struct Handler {
-    pub action: Action,
-    pub unit: String,
+#[serde(tag = "handler", rename_all = "kebab-case")]
+pub enum Handler {
+    /// `systemctl daemon-reload`: units were written; runs before the others.
+    DaemonReload,
+    /// `systemctl VERB UNIT`.
+    Systemctl { verb: Verb, unit: String },
+    /// Load ufw's files into the kernel with its own tool: `ufw --force enable`
+    /// when its `ufw.conf` says `ENABLED=yes`, `ufw disable` otherwise.
+    /// (`systemctl restart ufw` cannot do it: ufw-init's stop does nothing once
+    /// the file already says disabled, so the old rules would stay.) Runs on the
+    /// running system only, with or without systemd.
+    FirewallSync,
+    /// Load (or replace) the AppArmor profile file in the kernel:
+    /// `apparmor_parser -r PATH`. Runs on the running system only, and only when
+    /// the kernel has AppArmor.
+    LoadProfile { path: PathBuf },
+    /// `mount -o remount MOUNTPOINT`, so new fstab options take effect now. Runs
+    /// on the running system only.
+    Remount { mountpoint: PathBuf },
+}
+
+impl Handler {
+    /// `systemctl VERB UNIT`.
+    #[must_use]
+    pub fn systemctl(verb: Verb, unit: impl Into<String>) -> Self {
+        Self::Systemctl {
+            verb,
+            unit: unit.into(),
+        }
+    }
+
+    /// The handler that settles a restored snapshot: a unit started by the
+    /// transaction is stopped again and the other way round; reloads and the
+    /// rest are simply run again on the restored files.
+    #[must_use]
+    pub fn undo(&self) -> Self {
+        match self {
+            Self::Systemctl { verb, unit } => Self::Systemctl {
+                verb: verb.undo(),
+                unit: unit.clone(),
+            },
+            other => other.clone(),
+        }
+    }
 }
 
 impl std::fmt::Display for Handler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.action == Action::DaemonReload {
-            write!(f, "systemctl daemon-reload")
-        } else if self.action == Action::LoadProfile {
-            write!(f, "apparmor_parser -r {}", self.unit)
-        } else if self.action == Action::Remount {
-            write!(f, "mount -o remount {}", self.unit)
-        } else {
-            write!(f, "{} {}", self.action.verb(), self.unit)
+        match self {
+            Self::DaemonReload => write!(f, "systemctl daemon-reload"),
+            Self::Systemctl { verb, unit } => write!(f, "{} {unit}", verb.word()),
+            Self::FirewallSync => write!(f, "sync ufw"),
+            Self::LoadProfile { path } => write!(f, "apparmor_parser -r {}", path.display()),
+            Self::Remount { mountpoint } => write!(f, "mount -o remount {}", mountpoint.display()),
         }
     }
+}
+
+/// A handler as a manifest holds it: the current form, or the `{"action":
+/// ACTION, "unit": UNIT}` one earlier versions wrote (the unit was a profile
+/// path or a mount point depending on the action).
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+pub enum StoredHandler {
+    Current(Handler),
+    Legacy { action: LegacyAction, unit: String },
+}
+
+/// The actions of the earlier `{"action", "unit"}` handler form.
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LegacyAction {
+    Reload,
+    Restart,
+    ReloadOrRestart,
+    DaemonReload,
+    FirewallSync,
+    LoadProfile,
+    Remount,
+    Start,
+    Stop,
+}
+
+impl From<StoredHandler> for Handler {
+    fn from(stored: StoredHandler) -> Self {
+        let (action, unit) = match stored {
+            StoredHandler::Current(h) => return h,
+            StoredHandler::Legacy { action, unit } => (action, unit),
+        };
+        let verb = match action {
+            LegacyAction::DaemonReload => return Self::DaemonReload,
+            LegacyAction::FirewallSync => return Self::FirewallSync,
+            LegacyAction::LoadProfile => return Self::LoadProfile { path: unit.into() },
+            LegacyAction::Remount => {
+                return Self::Remount {
+                    mountpoint: unit.into(),
+                };
+            }
+            LegacyAction::Reload => Verb::Reload,
+            LegacyAction::Restart => Verb::Restart,
+            LegacyAction::ReloadOrRestart => Verb::ReloadOrRestart,
+            LegacyAction::Start => Verb::Start,
+            LegacyAction::Stop => Verb::Stop,
+        };
+        Self::Systemctl { verb, unit }
+    }
+}
+
+/// Reads a list of handlers in either stored form (for `#[serde(deserialize_with)]`).
+///
+/// # Errors
+/// When an entry is in neither form.
+pub fn stored_handlers<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Handler>, D::Error> {
+    let stored: Vec<StoredHandler> = serde::Deserialize::deserialize(d)?;
+    Ok(stored.into_iter().map(Handler::from).collect())
 }
 
 /// Before and after text of a file for the dry run.
@@ -401,7 +506,7 @@ impl Plan {
             }
         }
         // daemon-reload must run before the restarts that depend on it.
-        out.sort_by_key(|h| h.action != Action::DaemonReload);
+        out.sort_by_key(|h| *h != Handler::DaemonReload);
         out
     }
 
@@ -510,54 +615,37 @@ impl Severity {
     }
 }
 
-/// What the handler asked of a service.
+/// What `systemctl` is asked to do to a unit.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
 #[serde(rename_all = "kebab-case")]
-pub enum Action {
+pub enum Verb {
     Reload,
     Restart,
     ReloadOrRestart,
-    DaemonReload,
-    /// Load a firewall's files into the kernel with its own tool (unit `ufw`):
-    /// `ufw --force enable` when its `ufw.conf` says `ENABLED=yes`, `ufw disable`
-    /// otherwise. (`systemctl restart ufw` cannot do it: ufw-init's stop does
-    /// nothing once the file already says disabled, so the old rules would stay.)
-    /// Runs on the running system only, with or without systemd.
-    FirewallSync,
-    /// Load (or replace) the AppArmor profile file named by the unit in the
-    /// kernel: `apparmor_parser -r FILE`. Runs on the running system only, and only
-    /// when the kernel has AppArmor (`/sys/kernel/security/apparmor`).
-    LoadProfile,
-    /// `mount -o remount MOUNTPOINT` (the unit) so new fstab options take effect
-    /// now. Runs on the running system only.
-    Remount,
     /// `systemctl start UNIT` (the `service` module's `state: started`).
     Start,
     /// `systemctl stop UNIT` (`state: stopped`).
     Stop,
 }
 
-impl Action {
+impl Verb {
+    /// The word `systemctl` takes.
     #[must_use]
-    pub fn verb(self) -> &'static str {
+    pub fn word(self) -> &'static str {
         match self {
             Self::Reload => "reload",
             Self::Restart => "restart",
             Self::ReloadOrRestart => "reload-or-restart",
-            Self::DaemonReload => "daemon-reload",
-            Self::FirewallSync => "sync",
-            Self::LoadProfile => "load-profile",
-            Self::Remount => "remount",
             Self::Start => "start",
             Self::Stop => "stop",
         }
     }
 
-    /// The action that undoes this one when a transaction is restored: a unit
-    /// started by it is stopped again and the other way round; reloads and the
-    /// rest are simply run again on the restored files.
+    /// The verb that undoes this one when a transaction is restored: a unit
+    /// started by it is stopped again and the other way round; reloads and
+    /// restarts are simply run again on the restored files.
     #[must_use]
     pub fn undo(self) -> Self {
         match self {

@@ -298,20 +298,14 @@ fn perform_packages(host: &Host, plan: &Plan) -> Result<(), StepError> {
 fn run_handlers(host: &Host, handlers: &[Handler]) -> Vec<(Handler, service::Outcome)> {
     handlers
         .iter()
-        .map(|h| (h.clone(), service::run(host, h.action, &h.unit)))
+        .map(|h| (h.clone(), service::run(host, h)))
         .collect()
 }
 
 /// The handlers that settle a restored snapshot: the same reloads, and a unit the
 /// transaction started (or stopped) stopped (or started) again.
 fn undo_handlers(handlers: &[Handler]) -> Vec<Handler> {
-    handlers
-        .iter()
-        .map(|h| Handler {
-            action: h.action.undo(),
-            unit: h.unit.clone(),
-        })
-        .collect()
+    handlers.iter().map(Handler::undo).collect()
 }
 
 /// The first handler that failed, as the step error that undoes the transaction.
@@ -928,7 +922,7 @@ mod tests {
     use super::*;
     use crate::host::facts::Init;
     use crate::host::runner::RecordingRunner;
-    use crate::host::service::Action;
+    use crate::plan::Verb;
     use crate::plan::{Change, WriteFile};
     use crate::playbook::Severity;
 
@@ -951,10 +945,7 @@ mod tests {
             summary: "update".into(),
             references: std::collections::BTreeMap::new(),
             diff: None,
-            handlers: vec![Handler {
-                action: Action::Reload,
-                unit: "app".into(),
-            }],
+            handlers: vec![Handler::systemctl(Verb::Reload, "app")],
             locks: Vec::new(),
             ops: vec![Op::WriteFile(WriteFile {
                 path: PathBuf::from("/etc/app.conf"),

@@ -153,11 +153,27 @@ fn entry(
 }
 
 fn handler(h: &Handler, file: &Path) -> Result<(), StateError> {
-    // Empty for `daemon-reload`; never something that reads as an option.
-    if h.unit.starts_with('-') || h.unit.chars().any(char::is_control) {
+    // What a handler names goes on a command line: never something that reads
+    // as an option, never a control character; a profile or mount point is an
+    // absolute path.
+    let (what, name, absolute) = match h {
+        Handler::DaemonReload | Handler::FirewallSync => return Ok(()),
+        Handler::Systemctl { unit, .. } => ("unit", unit.as_str(), false),
+        Handler::LoadProfile { path } => ("profile", path.to_str().unwrap_or("\u{fffd}"), true),
+        Handler::Remount { mountpoint } => (
+            "mount point",
+            mountpoint.to_str().unwrap_or("\u{fffd}"),
+            true,
+        ),
+    };
+    if name.is_empty()
+        || name.starts_with('-')
+        || name.chars().any(char::is_control)
+        || (absolute && !name.starts_with('/'))
+    {
         return Err(refuse(
             file,
-            &format!("handler unit `{}`", h.unit.escape_debug()),
+            &format!("handler {what} `{}`", name.escape_debug()),
         ));
     }
     Ok(())

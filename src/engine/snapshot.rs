@@ -79,6 +79,8 @@ pub struct Manifest {
     pub restores: Option<String>,
     pub changes: usize,
     pub rules: Vec<String>,
+    /// Read in either stored form ([`crate::plan::StoredHandler`]).
+    #[serde(deserialize_with = "crate::plan::stored_handlers")]
     pub handlers: Vec<Handler>,
     /// Locks the transaction held; a rollback of it takes them again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -580,6 +582,52 @@ fn restore_meta(
 mod tests {
     use super::*;
     use crate::plan::{MakeDir, Observed, SetMeta, SetSysctl, WriteFile};
+
+    /// A manifest as versions before typed handlers wrote it: `{action, unit}`,
+    /// the unit a profile path or a mount point depending on the action.
+    const OLD_MANIFEST: &str = r#"{
+        "id": "20260101-000000000-000", "kind": "apply", "started": "2026-01-01T00:00:00Z",
+        "playbook": "old", "root": "/", "changes": 5, "rules": ["a"],
+        "handlers": [
+            {"action": "daemon-reload", "unit": ""},
+            {"action": "reload", "unit": "ssh"},
+            {"action": "start", "unit": "x.service"},
+            {"action": "firewall-sync", "unit": "ufw"},
+            {"action": "load-profile", "unit": "/etc/apparmor.d/p"},
+            {"action": "remount", "unit": "/tmp"}
+        ],
+        "entries": []
+    }"#;
+
+    #[test]
+    fn manifests_of_earlier_versions_keep_their_handlers_and_are_written_anew() {
+        use crate::plan::Verb;
+        let m: Manifest = serde_json::from_str(OLD_MANIFEST).unwrap();
+        let want = vec![
+            Handler::DaemonReload,
+            Handler::systemctl(Verb::Reload, "ssh"),
+            Handler::systemctl(Verb::Start, "x.service"),
+            Handler::FirewallSync,
+            Handler::LoadProfile {
+                path: "/etc/apparmor.d/p".into(),
+            },
+            Handler::Remount {
+                mountpoint: "/tmp".into(),
+            },
+        ];
+        assert_eq!(m.handlers, want);
+        let written = serde_json::to_value(&m).unwrap();
+        assert_eq!(
+            written["handlers"][1],
+            serde_json::json!({"handler": "systemctl", "verb": "reload", "unit": "ssh"})
+        );
+        assert_eq!(
+            written["handlers"][5],
+            serde_json::json!({"handler": "remount", "mountpoint": "/tmp"})
+        );
+        let again: Manifest = serde_json::from_value(written).unwrap();
+        assert_eq!(again.handlers, want);
+    }
 
     fn meta(p: &str) -> Op {
         Op::SetMeta(SetMeta {

@@ -8,7 +8,7 @@ use super::Host;
 use super::facts::Init;
 use super::runner::Cmd;
 
-pub use crate::plan::Action;
+pub use crate::plan::{Handler, Verb};
 
 /// How running a handler went.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,34 +18,31 @@ pub enum Outcome {
     Failed(String),
 }
 
-/// Runs `action` on `unit` (ignored for daemon-reload) on the host.
+/// Runs handler `h` on the host.
 #[must_use]
-pub fn run(host: &Host, action: Action, unit: &str) -> Outcome {
-    match action {
-        Action::FirewallSync => return firewall_sync(host, unit),
-        Action::LoadProfile => {
-            return load_profile(host, unit, Path::new(APPARMOR_KERNEL));
+pub fn run(host: &Host, h: &Handler) -> Outcome {
+    let (word, unit) = match h {
+        Handler::FirewallSync => return firewall_sync(host),
+        Handler::LoadProfile { path } => {
+            return load_profile(host, path, Path::new(APPARMOR_KERNEL));
         }
-        Action::Remount => return remount(host, unit),
-        _ => {}
-    }
+        Handler::Remount { mountpoint } => return remount(host, mountpoint),
+        Handler::DaemonReload => ("daemon-reload", None),
+        Handler::Systemctl { verb, unit } => (verb.word(), Some(unit.as_str())),
+    };
     match host.facts.init {
         Init::Offline => {
             return Outcome::Skipped(format!(
-                "offline root {}, {} skipped",
+                "offline root {}, {word} skipped",
                 host.root.display(),
-                action.verb()
             ));
         }
         Init::None => {
-            return Outcome::Skipped(format!("no running init, {} skipped", action.verb()));
+            return Outcome::Skipped(format!("no running init, {word} skipped"));
         }
         Init::Systemd => {}
     }
-    let mut argv = vec!["systemctl".to_string(), action.verb().to_string()];
-    if action != Action::DaemonReload {
-        argv.push(unit.to_string());
-    }
+    let argv = ["systemctl", word].into_iter().chain(unit);
     match host.runner.run(&Cmd::new(argv)) {
         Ok(out) if out.success() => Outcome::Done,
         Ok(out) => Outcome::Failed(out.brief()),
@@ -58,7 +55,7 @@ pub const APPARMOR_KERNEL: &str = "/sys/kernel/security/apparmor";
 
 /// `apparmor_parser -r PROFILE` on the running system when the kernel (seen at
 /// `kernel`) has AppArmor; skipped with the reason otherwise.
-fn load_profile(host: &Host, profile: &str, kernel: &Path) -> Outcome {
+fn load_profile(host: &Host, profile: &Path, kernel: &Path) -> Outcome {
     if !host.is_live() {
         return Outcome::Skipped(format!(
             "offline root {}, profile not loaded",
@@ -68,21 +65,37 @@ fn load_profile(host: &Host, profile: &str, kernel: &Path) -> Outcome {
     if !kernel.exists() {
         return Outcome::Skipped("not loaded: kernel without AppArmor".into());
     }
-    outcome(host, &["apparmor_parser", "-r", profile])
+    outcome(
+        host,
+        &[
+            "apparmor_parser".as_ref(),
+            "-r".as_ref(),
+            profile.as_os_str(),
+        ],
+    )
 }
 
 /// `mount -o remount MOUNTPOINT` on the running system; skipped on an offline root.
-fn remount(host: &Host, mountpoint: &str) -> Outcome {
+fn remount(host: &Host, mountpoint: &Path) -> Outcome {
     if !host.is_live() {
         return Outcome::Skipped(format!(
-            "offline root {}, {mountpoint} not remounted",
-            host.root.display()
+            "offline root {}, {} not remounted",
+            host.root.display(),
+            mountpoint.display()
         ));
     }
-    outcome(host, &["mount", "-o", "remount", mountpoint])
+    outcome(
+        host,
+        &[
+            "mount".as_ref(),
+            "-o".as_ref(),
+            "remount".as_ref(),
+            mountpoint.as_os_str(),
+        ],
+    )
 }
 
-fn outcome(host: &Host, argv: &[&str]) -> Outcome {
+fn outcome(host: &Host, argv: &[&std::ffi::OsStr]) -> Outcome {
     match host.runner.run(&Cmd::new(argv.iter().copied())) {
         Ok(out) if out.success() => Outcome::Done,
         Ok(out) => Outcome::Failed(out.brief()),
@@ -90,15 +103,12 @@ fn outcome(host: &Host, argv: &[&str]) -> Outcome {
     }
 }
 
-fn firewall_sync(host: &Host, unit: &str) -> Outcome {
+fn firewall_sync(host: &Host) -> Outcome {
     if !host.is_live() {
         return Outcome::Skipped(format!(
             "offline root {}, firewall not loaded",
             host.root.display()
         ));
-    }
-    if unit != "ufw" {
-        return Outcome::Failed(format!("no firewall sync for `{unit}`"));
     }
     let enabled = host
         .read(std::path::Path::new("/etc/ufw/ufw.conf"))
@@ -189,15 +199,23 @@ mod tests {
         let have = tempfile::tempdir().unwrap();
         let none = have.path().join("absent");
         assert_eq!(
-            load_profile(&live, "/etc/apparmor.d/p", &none),
+            load_profile(&live, Path::new("/etc/apparmor.d/p"), &none),
             Outcome::Skipped("not loaded: kernel without AppArmor".into())
         );
         assert!(r.calls().is_empty());
         assert_eq!(
-            load_profile(&live, "/etc/apparmor.d/p", have.path()),
+            load_profile(&live, Path::new("/etc/apparmor.d/p"), have.path()),
             Outcome::Done
         );
-        assert_eq!(run(&live, Action::Remount, "/opt"), Outcome::Done);
+        assert_eq!(
+            run(
+                &live,
+                &Handler::Remount {
+                    mountpoint: "/opt".into()
+                }
+            ),
+            Outcome::Done
+        );
         assert_eq!(
             r.calls(),
             vec![
@@ -207,11 +225,11 @@ mod tests {
         );
         let offline = host(Init::Offline, r.clone());
         assert!(matches!(
-            load_profile(&offline, "/etc/apparmor.d/p", have.path()),
+            load_profile(&offline, Path::new("/etc/apparmor.d/p"), have.path()),
             Outcome::Skipped(m) if m.contains("profile not loaded")
         ));
         assert!(matches!(
-            run(&offline, Action::Remount, "/opt"),
+            run(&offline, &Handler::Remount { mountpoint: "/opt".into() }),
             Outcome::Skipped(m) if m.contains("/opt not remounted")
         ));
         assert_eq!(r.calls().len(), 2);
@@ -220,12 +238,18 @@ mod tests {
     #[test]
     fn without_init_reloads_are_skipped_with_the_reason() {
         let r = Arc::new(RecordingRunner::new());
-        let out = run(&host(Init::None, r.clone()), Action::Reload, "ssh");
+        let out = run(
+            &host(Init::None, r.clone()),
+            &Handler::systemctl(Verb::Reload, "ssh"),
+        );
         assert_eq!(
             out,
             Outcome::Skipped("no running init, reload skipped".into())
         );
-        let out = run(&host(Init::Offline, r.clone()), Action::Reload, "ssh");
+        let out = run(
+            &host(Init::Offline, r.clone()),
+            &Handler::systemctl(Verb::Reload, "ssh"),
+        );
         assert!(matches!(out, Outcome::Skipped(m) if m.starts_with("offline root")));
         assert!(r.calls().is_empty());
     }
@@ -234,11 +258,14 @@ mod tests {
     fn with_systemd_it_calls_systemctl() {
         let r = Arc::new(RecordingRunner::new());
         assert_eq!(
-            run(&host(Init::Systemd, r.clone()), Action::Reload, "ssh"),
+            run(
+                &host(Init::Systemd, r.clone()),
+                &Handler::systemctl(Verb::Reload, "ssh")
+            ),
             Outcome::Done
         );
         assert_eq!(
-            run(&host(Init::Systemd, r.clone()), Action::DaemonReload, "x"),
+            run(&host(Init::Systemd, r.clone()), &Handler::DaemonReload),
             Outcome::Done
         );
         assert_eq!(
@@ -262,7 +289,10 @@ mod tests {
         ));
         let failing = Arc::new(RecordingRunner::failing_on("reload ssh"));
         assert!(matches!(
-            run(&host(Init::Systemd, failing), Action::Reload, "ssh"),
+            run(
+                &host(Init::Systemd, failing),
+                &Handler::systemctl(Verb::Reload, "ssh")
+            ),
             Outcome::Failed(_)
         ));
     }
@@ -271,9 +301,12 @@ mod tests {
     fn start_and_stop_go_through_systemctl_and_undo_each_other() {
         let r = Arc::new(RecordingRunner::new());
         let live = host(Init::Systemd, r.clone());
-        assert_eq!(run(&live, Action::Start, "ssh.service"), Outcome::Done);
         assert_eq!(
-            run(&live, Action::Stop.undo(), "ssh.service"),
+            run(&live, &Handler::systemctl(Verb::Start, "ssh.service")),
+            Outcome::Done
+        );
+        assert_eq!(
+            run(&live, &Handler::systemctl(Verb::Stop, "ssh.service").undo()),
             Outcome::Done
         );
         assert_eq!(is_active(&live, "ssh.service"), Some(true));
@@ -290,8 +323,8 @@ mod tests {
             is_active(&host(Init::Systemd, inactive), "x.service"),
             Some(false)
         );
-        assert_eq!(Action::Start.undo(), Action::Stop);
-        assert_eq!(Action::DaemonReload.undo(), Action::DaemonReload);
+        assert_eq!(Verb::Start.undo(), Verb::Stop);
+        assert_eq!(Handler::DaemonReload.undo(), Handler::DaemonReload);
         // No running init here: nothing is asked, nothing is run, and it says so.
         let none = Arc::new(RecordingRunner::new());
         assert_eq!(
@@ -299,11 +332,14 @@ mod tests {
             None
         );
         assert_eq!(
-            run(&host(Init::None, none.clone()), Action::DaemonReload, ""),
+            run(&host(Init::None, none.clone()), &Handler::DaemonReload),
             Outcome::Skipped("no running init, daemon-reload skipped".into())
         );
         assert_eq!(
-            run(&host(Init::None, none.clone()), Action::Stop, "ssh.service"),
+            run(
+                &host(Init::None, none.clone()),
+                &Handler::systemctl(Verb::Stop, "ssh.service")
+            ),
             Outcome::Skipped("no running init, stop skipped".into())
         );
         assert!(none.calls().is_empty());
@@ -314,14 +350,14 @@ mod tests {
         let runner = Arc::new(RecordingRunner::new());
         let offline = host(Init::Systemd, runner.clone());
         assert!(matches!(
-            run(&offline, Action::FirewallSync, "ufw"),
+            run(&offline, &Handler::FirewallSync),
             Outcome::Skipped(_)
         ));
         assert!(runner.calls().is_empty());
         // The running system, through a recording runner: nothing is executed.
         let mut live = Host::new(std::path::PathBuf::from("/"), runner.clone());
         live.facts.init = Init::None;
-        assert_eq!(run(&live, Action::FirewallSync, "ufw"), Outcome::Done);
+        assert_eq!(run(&live, &Handler::FirewallSync), Outcome::Done);
         let on = std::fs::read_to_string("/etc/ufw/ufw.conf")
             .is_ok_and(|c| c.lines().any(|l| l.trim() == "ENABLED=yes"));
         let want: Vec<String> = if on {

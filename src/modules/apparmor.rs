@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::{Ctx, FileWrite, ModuleError, Out};
 use crate::host::fs::Kind;
-use crate::host::service::{APPARMOR_KERNEL, Action};
+use crate::host::service::APPARMOR_KERNEL;
 use crate::plan::{Accept, Check, Handler, NoticeLevel, Stage, Validator};
 
 /// The profiles harden ships, by name.
@@ -118,10 +118,7 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         what: "AppArmor profile",
     })?;
     if ctx.host.is_live() && Path::new(APPARMOR_KERNEL).exists() {
-        c.handlers.push(Handler {
-            action: Action::LoadProfile,
-            unit: path.display().to_string(),
-        });
+        c.handlers.push(Handler::LoadProfile { path: path.clone() });
     } else {
         let why = if ctx.host.is_live() {
             "kernel without AppArmor".to_string()

@@ -16,8 +16,7 @@ use serde_json::{Map, Value};
 
 use super::{Ctx, ModuleError, Out, diff, missing_parents, observed};
 use crate::host::fs::Kind;
-use crate::host::service::Action;
-use crate::plan::{Handler, NoticeLevel, Op, WriteFile};
+use crate::plan::{Handler, NoticeLevel, Op, Verb, WriteFile};
 
 /// Parameters of `docker_daemon:`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -266,15 +265,12 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         expect: observed(before.as_deref()),
         validators: Vec::new(),
     }));
-    let action = if p.restart && !needs_restart.is_empty() {
-        Action::Restart
+    let verb = if p.restart && !needs_restart.is_empty() {
+        Verb::Restart
     } else {
-        Action::Reload
+        Verb::Reload
     };
-    c.handlers.push(Handler {
-        action,
-        unit: "docker".into(),
-    });
+    c.handlers.push(Handler::systemctl(verb, "docker"));
     if !p.restart && !needs_restart.is_empty() {
         out.notices.push(ctx.notice(
             NoticeLevel::Warning,

@@ -30,9 +30,10 @@ use serde::Deserialize;
 use super::{Ctx, ModuleError, Out, diff, missing_parents, observed};
 use crate::formats::ini::{IniBuilder, IniDialect};
 use crate::host::runner::Cmd;
-use crate::host::service::Action;
 use crate::plan::VarValue;
-use crate::plan::{Accept, Change, Check, Handler, NoticeLevel, Op, Stage, Validator, WriteFile};
+use crate::plan::{
+    Accept, Change, Check, Handler, NoticeLevel, Op, Stage, Validator, Verb, WriteFile,
+};
 
 /// Parameters of `fail2ban:`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -587,10 +588,8 @@ fn write_change(
         expect: observed(before),
         validators,
     }));
-    c.handlers.push(Handler {
-        action: Action::Reload,
-        unit: "fail2ban".into(),
-    });
+    c.handlers
+        .push(Handler::systemctl(Verb::Reload, "fail2ban"));
     Ok(c)
 }
 

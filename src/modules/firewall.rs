@@ -14,7 +14,7 @@
 //! these files like any other, the tool's own format is never re-implemented, and
 //! `--root` hardens an offline image with no daemon running. On the running system
 //! a handler loads the new files into the kernel with the tool (`ufw --force
-//! enable` or `ufw disable`, see [`crate::host::service::Action::FirewallSync`]; `systemctl reload firewalld`, which is `firewall-cmd --reload`);
+//! enable` or `ufw disable`, see [`crate::plan::Handler::FirewallSync`]; `systemctl reload firewalld`, which is `firewall-cmd --reload`);
 //! the service layer skips it with the reason under an offline root.
 //!
 //! Anti-lockout: the rules and policy *after* the change (read back from the tool)

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::{Ctx, ModuleError, Out, diff, observed};
 use crate::host::fs::Kind;
-use crate::host::service::Action;
+use crate::plan::Verb;
 use crate::plan::{Handler, Op, Validator, WriteFile};
 
 /// Whether the block is wanted.
@@ -130,20 +130,17 @@ pub(crate) fn parse_handler(s: &str) -> Result<Handler, String> {
     let (Some(verb), Some(unit), None) = (it.next(), it.next(), it.next()) else {
         return Err(format!("handler `{s}`: expected `ACTION UNIT`"));
     };
-    let action = match verb {
-        "reload" => Action::Reload,
-        "restart" => Action::Restart,
-        "reload-or-restart" => Action::ReloadOrRestart,
+    let verb = match verb {
+        "reload" => Verb::Reload,
+        "restart" => Verb::Restart,
+        "reload-or-restart" => Verb::ReloadOrRestart,
         _ => {
             return Err(format!(
                 "handler `{s}`: action must be reload, restart or reload-or-restart"
             ));
         }
     };
-    Ok(Handler {
-        action,
-        unit: unit.to_string(),
-    })
+    Ok(Handler::systemctl(verb, unit))
 }
 
 pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
@@ -293,8 +290,8 @@ mod tests {
     #[test]
     fn handlers() {
         assert_eq!(
-            parse_handler("restart akkoma").unwrap().action,
-            Action::Restart
+            parse_handler("restart akkoma").unwrap(),
+            Handler::systemctl(Verb::Restart, "akkoma")
         );
         assert!(parse_handler("stop akkoma").is_err());
         assert!(parse_handler("restart").is_err());

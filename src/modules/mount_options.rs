@@ -14,7 +14,6 @@ use serde::Deserialize;
 use super::{Ctx, FileWrite, ModuleError, Out};
 use crate::formats::fstab::{Fstab, ensure_options, escape};
 use crate::host::fs::Kind;
-use crate::host::service::Action;
 use crate::plan::{Accept, Check, Handler, NoticeLevel, Stage, Validator};
 
 /// Parameters of `mount_options:`.
@@ -162,9 +161,8 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         what: "fstab",
     })?;
     let when = if p.remount && ctx.host.is_live() {
-        c.handlers.push(Handler {
-            action: Action::Remount,
-            unit: p.path.clone(),
+        c.handlers.push(Handler::Remount {
+            mountpoint: p.path.clone().into(),
         });
         "remounted now"
     } else {

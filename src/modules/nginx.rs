@@ -24,8 +24,7 @@ use serde::Deserialize;
 use super::{Ctx, FileWrite, ModuleError, Out};
 use crate::host::fs::Kind;
 use crate::host::runner::Cmd;
-use crate::host::service::Action;
-use crate::plan::Handler;
+use crate::plan::{Handler, Verb};
 
 /// Parameters of `nginx:`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -274,10 +273,7 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         what: "site",
     })?;
     c.summary = summary;
-    c.handlers.push(Handler {
-        action: Action::Reload,
-        unit: "nginx".into(),
-    });
+    c.handlers.push(Handler::systemctl(Verb::Reload, "nginx"));
     out.changes.push(c);
     Ok(())
 }

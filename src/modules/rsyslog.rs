@@ -17,8 +17,7 @@ use serde::Deserialize;
 use super::{Ctx, FileWrite, ModuleError, Out};
 use crate::engine::validate;
 use crate::host::fs::Kind;
-use crate::host::service::Action;
-use crate::plan::{Accept, Check, Handler, NoticeLevel, Stage, Validator};
+use crate::plan::{Accept, Check, Handler, NoticeLevel, Stage, Validator, Verb};
 
 /// Parameters of `rsyslog:`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -259,10 +258,8 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         secret: false,
         what: "rsyslog drop-in",
     })?;
-    c.handlers.push(Handler {
-        action: Action::Restart,
-        unit: "rsyslog".into(),
-    });
+    c.handlers
+        .push(Handler::systemctl(Verb::Restart, "rsyslog"));
     out.changes.push(c);
     Ok(())
 }

@@ -25,10 +25,10 @@ use nix::sys::stat::Mode;
 use serde::Deserialize;
 
 use super::{Ctx, ModuleError, Out, missing_parents};
-use crate::engine::plan::{Handler, NoticeLevel, Observed, Op, Symlink};
 use crate::formats::ini::{IniDialect, IniDoc};
 use crate::host::fs::{self, Kind};
-use crate::host::service::{self, Action};
+use crate::host::service;
+use crate::plan::{Handler, NoticeLevel, Observed, Op, Symlink, Verb};
 
 /// Parameters of `service:`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -431,10 +431,7 @@ fn link_now(ctx: &Ctx, path: &Path) -> Result<Observed, ModuleError> {
 }
 
 fn reload() -> Handler {
-    Handler {
-        action: Action::DaemonReload,
-        unit: String::new(),
-    }
+    Handler::DaemonReload
 }
 
 /// Plans one link: made (or retargeted) to `target`, or removed (`None`).
@@ -579,16 +576,13 @@ fn plan_state(ctx: &Ctx, name: &str, state: State, out: &mut Out) {
         Some(active) if active == want => {}
         Some(_) => {
             let (action, verb) = if want {
-                (Action::Start, "start")
+                (Verb::Start, "start")
             } else {
-                (Action::Stop, "stop")
+                (Verb::Stop, "stop")
             };
             let mut c = ctx.change(format!("unit {name}"), format!("{verb} {name}"));
             c.handlers.push(reload());
-            c.handlers.push(Handler {
-                action,
-                unit: name.to_string(),
-            });
+            c.handlers.push(Handler::systemctl(action, name));
             out.changes.push(c);
         }
         None => {

@@ -26,9 +26,8 @@ use crate::formats::sshd_config::{Directive, SSH_DIR, SshdConfig, is_list_keywor
 use crate::host::Host;
 use crate::host::facts::OsFamily;
 use crate::host::runner::Cmd;
-use crate::host::service::Action;
 use crate::plan::VarValue;
-use crate::plan::{Change, Handler, NoticeLevel, Op, SetMeta, WriteFile};
+use crate::plan::{Change, Handler, NoticeLevel, Op, SetMeta, Verb, WriteFile};
 
 /// A setting's value: a scalar (`yes`, `3`, `sftp internal-sftp`) or a list.
 #[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
@@ -281,14 +280,12 @@ fn set_in_main(
 
 /// `reload ssh` (Debian's unit name) or `reload sshd`.
 fn reload_handler(host: &Host) -> Handler {
-    Handler {
-        action: Action::Reload,
-        unit: if host.facts.os_family == OsFamily::Debian {
-            "ssh".into()
-        } else {
-            "sshd".into()
-        },
-    }
+    let unit = if host.facts.os_family == OsFamily::Debian {
+        "ssh"
+    } else {
+        "sshd"
+    };
+    Handler::systemctl(Verb::Reload, unit)
 }
 
 /// The change of the main file's mode alone, when its content is as wanted.

@@ -30,8 +30,7 @@ use super::{Ctx, FileWrite, ModuleError, Out};
 use crate::formats::ini::{IniBuilder, IniDialect};
 use crate::host::fs::Kind;
 use crate::host::runner::Cmd;
-use crate::host::service::Action;
-use crate::plan::{Handler, NoticeLevel};
+use crate::plan::{Handler, NoticeLevel, Verb};
 
 /// A named set of directives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
@@ -266,15 +265,9 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         what: "drop-in",
     })?;
     c.summary = summary;
-    c.handlers.push(Handler {
-        action: Action::DaemonReload,
-        unit: p.unit.clone(),
-    });
+    c.handlers.push(Handler::DaemonReload);
     if p.restart.unwrap_or(true) {
-        c.handlers.push(Handler {
-            action: Action::Restart,
-            unit: p.unit.clone(),
-        });
+        c.handlers.push(Handler::systemctl(Verb::Restart, &p.unit));
     } else {
         out.notices.push(ctx.notice(
             NoticeLevel::Info,

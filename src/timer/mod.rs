@@ -13,7 +13,6 @@ use crate::formats::ini::{IniBuilder, IniDialect};
 use crate::host::Host;
 use crate::host::fs::Kind;
 use crate::host::runner::Cmd;
-use crate::host::service::Action;
 use crate::modules::observed;
 use crate::plan::{Change, Handler, MakeDir, Observed, Op, Plan, Remove, WriteFile};
 use crate::playbook::Severity;
@@ -562,10 +561,7 @@ fn change(target: &Path, summary: String, ops: Vec<Op>, diff: Option<crate::plan
         summary,
         references: std::collections::BTreeMap::new(),
         diff,
-        handlers: vec![Handler {
-            action: Action::DaemonReload,
-            unit: String::new(),
-        }],
+        handlers: vec![Handler::DaemonReload],
         locks: Vec::new(),
         ops,
     }

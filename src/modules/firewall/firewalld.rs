@@ -11,8 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::run_tool;
 use super::{Checked, Ctx, ModuleError, Out, Outcome, Params, Policy, file_change, rule_diff};
-use crate::host::service::Action;
-use crate::plan::{Handler, NoticeLevel};
+use crate::plan::{Handler, NoticeLevel, Verb};
 
 const ETC: &str = "/etc/firewalld";
 const USR: &str = "/usr/lib/firewalld";
@@ -308,10 +307,7 @@ pub fn plan(
         "firewalld zone {zone}: {}; target {target_before} -> {target_after}",
         rule_diff(&rules_before, &rules_after)
     );
-    let handler = Handler {
-        action: Action::Reload,
-        unit: "firewalld".into(),
-    };
+    let handler = Handler::systemctl(Verb::Reload, "firewalld");
     for (logical, content) in staged_files(&stage.etc) {
         if let Some(c) = file_change(ctx, &logical, &content, 0o644, summary.clone(), &handler)? {
             out.changes.push(c);

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 
 use super::{Checked, Ctx, ModuleError, Out, Outcome, Params, Policy, file_change, rule_diff};
 use super::{run_tool, words};
-use crate::host::service::Action;
 use crate::plan::Handler;
 
 const ETC_UFW: &str = "/etc/ufw";
@@ -288,10 +287,7 @@ pub fn plan(
         .map_or_else(|| conf_before.clone(), |on| with_enabled(&conf_before, on));
     let rules_before: Vec<Checked> = before.into_iter().map(|(r, _)| r).collect();
     let rules_after: Vec<Checked> = after.into_iter().map(|(r, _)| r).collect();
-    let handler = Handler {
-        action: Action::FirewallSync,
-        unit: "ufw".into(),
-    };
+    let handler = Handler::FirewallSync;
     let summary = rule_diff(&rules_before, &rules_after);
     let policy = |t: &str| {
         ["DEFAULT_INPUT_POLICY", "DEFAULT_OUTPUT_POLICY"]
