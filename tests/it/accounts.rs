@@ -40,16 +40,37 @@ fn accounts_env() -> Env {
     env
 }
 
-const USERS: &str = r"
-name: accounts
-tasks:
-  - name: Postiz service account
-    id: accounts.postiz
-    user: { name: postiz, system: true, shell: /bin/false, home: /opt/postiz, create_home: false }
-  - name: Lock games
-    id: accounts.lock-games
-    user: { name: games, locked: true, shell: /usr/sbin/nologin }
-";
+/// A service account for Postiz, and games locked.
+fn users() -> Playbook {
+    Playbook::new("accounts")
+        .task(
+            Task::new(
+                "accounts.postiz",
+                "user",
+                json!({
+                    "name": "postiz",
+                    "system": true,
+                    "shell": "/bin/false",
+                    "home": "/opt/postiz",
+                    "create_home": false
+                }),
+            )
+            .name("Postiz service account"),
+        )
+        .task(
+            Task::new(
+                "accounts.lock-games",
+                "user",
+                json!({ "name": "games", "locked": true, "shell": "/usr/sbin/nologin" }),
+            )
+            .name("Lock games"),
+        )
+}
+
+/// A single-rule playbook `x`.
+fn one(id: &str, name: &str, module: &str, params: serde_json::Value) -> Playbook {
+    Playbook::new("x").task(Task::new(id, module, params).name(name))
+}
 
 fn owner(env: &Env, rel: &str) -> (u32, u32, u32) {
     let m = std::fs::symlink_metadata(env.path(rel)).unwrap();
@@ -58,20 +79,16 @@ fn owner(env: &Env, rel: &str) -> (u32, u32, u32) {
 
 #[test]
 fn user_creates_system_account_locks_games_then_plan_is_empty_and_rollback_restores() {
-    let env = accounts_env();
+    let env = Test::on(accounts_env()).playbook(&users());
     let before = env.tree();
-    let pb = env.playbook("pb.yml", USERS);
-    let p = pb.to_str().unwrap();
 
-    let out = env.harden(&["plan", "-p", p]);
-    expect_code(&out, 0);
-    let text = stdout(&out);
+    let text = env.plan().code(0).stdout();
     assert!(text.contains("passwd: postiz: uid"), "{text}");
     assert!(
         text.contains("shadow: games: hash: \"*\" -> \"!*\""),
         "{text}"
     );
-    let json = stdout(&env.harden(&["plan", "-p", p, "--format", "json"]));
+    let json = env.plan_args(&["--format", "json"]).stdout();
     for shown in [&text, &json] {
         assert!(
             !shown.contains("$y$"),
@@ -80,8 +97,13 @@ fn user_creates_system_account_locks_games_then_plan_is_empty_and_rollback_resto
     }
     assert!(json.contains("\"redacted\": true"), "{json}");
 
-    let out = env.harden(&["apply", "--yes", "-p", p]);
-    expect_code(&out, 2);
+    // Rollback restores all four databases byte-identical with modes.
+    env.converge_from(&before, |_| applied_users(&env));
+}
+
+/// The applied account rules: postiz created where login.defs says, games
+/// locked, everything else and the databases' modes and owners kept.
+fn applied_users(env: &Env) {
     let passwd = env.read("etc/passwd");
     // login.defs: SYS_UID_MAX defaults to UID_MIN - 1 = 999, nothing taken there.
     assert!(
@@ -112,7 +134,7 @@ fn user_creates_system_account_locks_games_then_plan_is_empty_and_rollback_resto
         ("etc/group", (0o644, 0, 0)),
         ("etc/gshadow", (0o640, 0, 42)),
     ] {
-        assert_eq!(owner(&env, f), want, "{f}");
+        assert_eq!(owner(env, f), want, "{f}");
     }
     // The .lock files were removed, and no temp file was left.
     let etc: Vec<String> = std::fs::read_dir(env.path("etc"))
@@ -128,56 +150,50 @@ fn user_creates_system_account_locks_games_then_plan_is_empty_and_rollback_resto
         }),
         "{etc:?}"
     );
-
-    expect_code(&env.harden(&["plan", "-p", p, "--detailed-exitcode"]), 0);
-
-    let out = env.harden(&["rollback", "--yes"]);
-    expect_code(&out, 0);
-    assert_eq!(
-        env.tree(),
-        before,
-        "rollback restores all four databases byte-identical with modes"
-    );
 }
 
 #[test]
 fn locking_the_sessions_own_account_or_root_is_refused() {
-    let env = accounts_env();
-    let before = env.tree();
-    let pb = env.playbook(
-        "pb.yml",
-        "name: x\ntasks:\n  - name: Lock alice\n    id: accounts.alice\n    user: { name: alice, locked: true }\n",
+    let lock_alice = one(
+        "accounts.alice",
+        "Lock alice",
+        "user",
+        json!({ "name": "alice", "locked": true }),
     );
-    let p = pb.to_str().unwrap();
-    let out = env.harden_env(&["apply", "--yes", "-p", p], &[("SUDO_USER", "alice")]);
-    expect_code(&out, 1);
-    let all = format!("{}{}", stdout(&out), stderr(&out));
-    assert!(all.contains("the account running this session"), "{all}");
-    assert_eq!(env.tree(), before);
+    let alice = Test::on(accounts_env())
+        .env("SUDO_USER", "alice")
+        .playbook(&lock_alice);
+    let before = alice.tree();
+    assert_has(
+        &alice.apply().code(1).both(),
+        "the account running this session",
+    );
+    assert_eq!(alice.tree(), before);
 
-    let pb = env.playbook(
-        "root.yml",
-        "name: x\ntasks:\n  - name: No root shell\n    id: accounts.root\n    user: { name: root, shell: /usr/sbin/nologin }\n",
-    );
-    let out = env.harden_env(
-        &["apply", "--yes", "-p", pb.to_str().unwrap()],
-        &[("SUDO_USER", "alice")],
-    );
-    expect_code(&out, 1);
-    assert!(format!("{}{}", stdout(&out), stderr(&out)).contains("it is root"));
-    assert_eq!(env.tree(), before);
+    alice.set_playbook(&one(
+        "accounts.root",
+        "No root shell",
+        "user",
+        json!({ "name": "root", "shell": "/usr/sbin/nologin" }),
+    ));
+    assert_has(&alice.apply().code(1).both(), "it is root");
+    assert_eq!(alice.tree(), before);
 
     // Another user's session may lock alice.
-    let out = env.harden_env(&["apply", "--yes", "-p", p], &[("SUDO_USER", "bob")]);
+    alice.set_playbook(&lock_alice);
+    let out = alice.harden_env(
+        &["apply", "--yes", "-p", alice.pb()],
+        &[("SUDO_USER", "bob")],
+    );
     expect_code(&out, 2);
+    let env = alice;
     assert!(env.read("etc/shadow").contains(&format!("alice:!{HASH}:")));
 }
 
 #[test]
 fn a_live_passwd_lock_is_honoured_and_a_stale_one_broken() {
-    let env = accounts_env();
-    let pb = env.playbook("pb.yml", USERS);
-    let p = pb.to_str().unwrap();
+    let env = Test::on(accounts_env()).playbook(&users());
+    let p = env.pb();
     let mut holder = std::process::Command::new("sleep")
         .arg("30")
         .spawn()
@@ -224,78 +240,79 @@ fn real_useradd_is_kept_out_while_a_lock_is_held() {
     assert!(!env.read("etc/passwd").contains("intruder"));
 }
 
-const SUDOERS: &str = r#"
-name: sudo
-tasks:
-  - name: Sudo policy
-    id: sudo.policy
-    sudoers: { name: harden, content: ["%admin ALL=(ALL:ALL) ALL", "Defaults timestamp_timeout=5"] }
-"#;
+/// The sudo policy drop-in `harden`.
+fn sudo_policy() -> Playbook {
+    Playbook::new("sudo").task(
+        Task::new(
+            "sudo.policy",
+            "sudoers",
+            json!({
+                "name": "harden",
+                "content": ["%admin ALL=(ALL:ALL) ALL", "Defaults timestamp_timeout=5"]
+            }),
+        )
+        .name("Sudo policy"),
+    )
+}
 
 #[test]
 fn sudoers_drop_in_is_validated_installed_0440_and_plan_is_then_empty() {
     require("visudo");
-    let env = accounts_env();
-    let pb = env.playbook("pb.yml", SUDOERS);
-    let p = pb.to_str().unwrap();
-    expect_code(&env.harden(&["apply", "--yes", "-p", p]), 2);
-    assert_eq!(owner(&env, "etc/sudoers.d/harden"), (0o440, 0, 0));
-    let text = env.read("etc/sudoers.d/harden");
-    assert!(text.ends_with("%admin ALL=(ALL:ALL) ALL\nDefaults timestamp_timeout=5\n"));
-    let check = std::process::Command::new("visudo")
-        .args([
-            "-c",
-            "-f",
-            env.path("etc/sudoers.d/harden").to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(check.status.success(), "{check:?}");
-    expect_code(&env.harden(&["plan", "-p", p, "--detailed-exitcode"]), 0);
+    let env = Test::on(accounts_env()).playbook(&sudo_policy());
+    env.converge(|_| {
+        assert_eq!(owner(&env, "etc/sudoers.d/harden"), (0o440, 0, 0));
+        let text = env.read("etc/sudoers.d/harden");
+        assert!(text.ends_with("%admin ALL=(ALL:ALL) ALL\nDefaults timestamp_timeout=5\n"));
+        let check = std::process::Command::new("visudo")
+            .args([
+                "-c",
+                "-f",
+                env.path("etc/sudoers.d/harden").to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(check.status.success(), "{check:?}");
+    });
 
     // A mode drifted by hand is put back.
+    env.apply().code(2);
     env.chmod("etc/sudoers.d/harden", 0o644);
-    expect_code(&env.harden(&["apply", "--yes", "-p", p]), 2);
+    env.apply().code(2);
     assert_eq!(env.mode("etc/sudoers.d/harden"), 0o440);
 }
 
 #[test]
 fn sudoers_syntax_error_installs_nothing_and_exits_6() {
     require("visudo");
-    let env = accounts_env();
+    let env = Test::on(accounts_env()).playbook(&one(
+        "sudo.bad",
+        "Bad",
+        "sudoers",
+        json!({ "name": "harden", "content": ["%admin ALL=(ALL:ALL"] }),
+    ));
     let before = env.tree();
-    let pb = env.playbook(
-        "pb.yml",
-        "name: x\ntasks:\n  - name: Bad\n    id: sudo.bad\n    sudoers: { name: harden, content: [\"%admin ALL=(ALL:ALL\"] }\n",
-    );
-    let out = env.harden(&["apply", "--yes", "-p", pb.to_str().unwrap()]);
-    expect_code(&out, 6);
-    assert!(stderr(&out).contains("visudo"), "{}", stderr(&out));
+    env.apply().code(6).stderr_has("visudo");
     assert_eq!(env.tree(), before);
 }
 
 #[test]
 fn sudoers_names_sudo_ignores_and_a_sudoers_without_includedir_are_errors() {
-    let env = accounts_env();
+    let env = Test::on(accounts_env()).playbook(&sudo_policy());
     for name in ["harden.conf", "harden~"] {
-        let pb = env.playbook(
-            "pb.yml",
-            &format!("name: x\ntasks:\n  - name: S\n    id: sudo.x\n    sudoers: {{ name: \"{name}\", content: [\"Defaults env_reset\"] }}\n"),
-        );
-        let out = env.harden(&["plan", "-p", pb.to_str().unwrap()]);
-        expect_code(&out, 1);
-        assert!(stderr(&out).contains("sudo ignores"), "{}", stderr(&out));
+        env.set_playbook(&one(
+            "sudo.x",
+            "S",
+            "sudoers",
+            json!({ "name": name, "content": ["Defaults env_reset"] }),
+        ));
+        env.plan().code(1).stderr_has("sudo ignores");
     }
     let main = env
         .read("etc/sudoers")
         .replace("@includedir /etc/sudoers.d", "");
     env.write("etc/sudoers", &main);
-    let pb = env.playbook("pb.yml", SUDOERS);
-    let out = env.harden(&["plan", "-p", pb.to_str().unwrap()]);
-    expect_code(&out, 1);
-    assert!(
-        stderr(&out).contains("does not include /etc/sudoers.d"),
-        "{}",
-        stderr(&out)
-    );
+    env.set_playbook(&sudo_policy());
+    env.plan()
+        .code(1)
+        .stderr_has("does not include /etc/sudoers.d");
 }

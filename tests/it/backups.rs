@@ -12,14 +12,18 @@ use crate::support::*;
 
 const DIR: &str = "opt/postiz/backups";
 
-fn playbook(env: &Env, extra: &str) -> String {
-    env.playbook(
-        "pb.yml",
-        &format!("name: b\ntasks:\n  - name: Backups\n    id: backups.postiz\n    severity: high\n    backups:\n      path: /{DIR}\n{extra}"),
+/// The Postiz backups rule with `extra` parameters.
+fn backups(extra: &serde_json::Value) -> Playbook {
+    let mut params = json!({ "path": format!("/{DIR}") });
+    params
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    Playbook::new("b").task(
+        Task::new("backups.postiz", "backups", params)
+            .name("Backups")
+            .severity("high"),
     )
-    .to_str()
-    .unwrap()
-    .to_string()
 }
 
 fn sum(data: &str) -> String {
@@ -76,11 +80,9 @@ fn modes_fixed_problems_reported_idempotent_and_rolled_back() {
         "{}",
         stdout(&real)
     );
-    let p = playbook(&env, "");
+    let env = Test::on(env).playbook(&backups(&json!({})));
     let before = env.tree();
-    let out = env.harden(&["plan", "-p", &p]);
-    expect_code(&out, 0);
-    let text = stdout(&out);
+    let text = env.plan().code(0).stdout();
     assert!(text.contains("db-2.sql.gz is not encrypted"), "{text}");
     assert!(
         text.contains("checksum of `db-2.sql.gz` does not match"),
@@ -90,81 +92,55 @@ fn modes_fixed_problems_reported_idempotent_and_rolled_back() {
     assert!(!text.contains("db-1.sql.gz.gpg is not"), "{text}");
     assert!(!text.contains("checksum of `db-1"), "{text}");
     assert!(!text.contains("db-1.sql.gz.gpg has no"), "{text}");
-    expect_code(&env.harden(&["apply", "--yes", "-p", &p]), 2);
-    assert_eq!(env.mode(DIR), 0o700);
-    for f in [
-        "db-1.sql.gz.gpg",
-        "db-1.sql.gz.gpg.sha256",
-        "db-2.sql.gz",
-        "db-3.age",
-        "SHA256SUMS",
-    ] {
-        assert_eq!(env.mode(&format!("{DIR}/{f}")), 0o600, "{f}");
-    }
-    let again = env.harden(&["plan", "-p", &p, "--detailed-exitcode"]);
-    expect_code(&again, 0);
-    assert!(
-        stdout(&again).contains("db-3.age has no checksum"),
-        "still reported"
-    );
-    expect_code(&env.harden(&["rollback", "--yes"]), 0);
-    assert_eq!(env.tree(), before);
+    env.converge_from(&before, |_| {
+        assert_eq!(env.mode(DIR), 0o700);
+        for f in [
+            "db-1.sql.gz.gpg",
+            "db-1.sql.gz.gpg.sha256",
+            "db-2.sql.gz",
+            "db-3.age",
+            "SHA256SUMS",
+        ] {
+            assert_eq!(env.mode(&format!("{DIR}/{f}")), 0o600, "{f}");
+        }
+        assert!(
+            env.replan().stdout().contains("db-3.age has no checksum"),
+            "still reported"
+        );
+    });
 }
 
 #[test]
 fn old_backups_reported_pruned_within_the_limit_and_restored_by_rollback() {
-    let env = Env::new();
+    let env = Test::new().playbook(&backups(&json!({ "retention_days": 30 })));
     seed(&env);
     age(&env, "db-1.sql.gz.gpg", 40);
-    let report = playbook(&env, "      retention_days: 30\n");
-    let out = env.harden(&["plan", "-p", &report]);
-    expect_code(&out, 0);
-    assert!(
-        stdout(&out).contains("older than 30 days: db-1.sql.gz.gpg, db-1.sql.gz.gpg.sha256"),
-        "{}",
-        stdout(&out)
-    );
-    assert!(!stdout(&out).contains("remove backups"), "{}", stdout(&out));
+    let out = env
+        .plan()
+        .code(0)
+        .stdout_has("older than 30 days: db-1.sql.gz.gpg, db-1.sql.gz.gpg.sha256")
+        .stdout();
+    assert!(!out.contains("remove backups"), "{out}");
     // Over the limit: refused, nothing planned for removal.
-    let capped = playbook(
-        &env,
-        "      retention_days: 30\n      prune: true\n      max_prune_bytes: 10\n",
-    );
-    let out = env.harden(&["plan", "-p", &capped]);
-    expect_code(&out, 0);
-    assert!(
-        stdout(&out).contains("refusing to prune"),
-        "{}",
-        stdout(&out)
-    );
-    assert!(!stdout(&out).contains("remove backups"), "{}", stdout(&out));
-    let prune = playbook(&env, "      retention_days: 30\n      prune: true\n");
-    let before = env.tree();
-    expect_code(&env.harden(&["apply", "--yes", "-p", &prune]), 2);
-    assert!(!env.path(&format!("{DIR}/db-1.sql.gz.gpg")).exists());
-    assert!(!env.path(&format!("{DIR}/db-1.sql.gz.gpg.sha256")).exists());
-    assert!(env.path(&format!("{DIR}/db-3.age")).exists());
-    expect_code(
-        &env.harden(&["plan", "-p", &prune, "--detailed-exitcode"]),
-        0,
-    );
-    expect_code(&env.harden(&["rollback", "--yes"]), 0);
-    assert_eq!(env.tree(), before);
+    env.set_playbook(&backups(
+        &json!({ "retention_days": 30, "prune": true, "max_prune_bytes": 10 }),
+    ));
+    let out = env.plan().code(0).stdout_has("refusing to prune").stdout();
+    assert!(!out.contains("remove backups"), "{out}");
+    env.set_playbook(&backups(&json!({ "retention_days": 30, "prune": true })));
+    env.converge(|_| {
+        assert!(!env.path(&format!("{DIR}/db-1.sql.gz.gpg")).exists());
+        assert!(!env.path(&format!("{DIR}/db-1.sql.gz.gpg.sha256")).exists());
+        assert!(env.path(&format!("{DIR}/db-3.age")).exists());
+    });
     assert_eq!(env.read(&format!("{DIR}/db-1.sql.gz.gpg")), "encrypted one");
 }
 
 #[test]
 fn missing_directory_and_prune_without_retention_are_refused() {
-    let env = Env::new();
-    let out = env.harden(&["plan", "-p", &playbook(&env, "")]);
-    expect_code(&out, 1);
-    assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+    let env = Test::new().playbook(&backups(&json!({})));
+    env.plan().code(1).stderr_has("does not exist");
     seed(&env);
-    let out = env.harden(&["plan", "-p", &playbook(&env, "      prune: true\n")]);
-    expect_code(&out, 1);
-    assert!(
-        stderr(&out).contains("needs `retention_days`"),
-        "{}",
-        stderr(&out)
-    );
+    env.set_playbook(&backups(&json!({ "prune": true })));
+    env.plan().code(1).stderr_has("needs `retention_days`");
 }

@@ -65,7 +65,7 @@ const GUIDE: &str = r"^.*Failed login attempt.*<HOST>.*$";
 fn postiz_jails_apply_validated_and_plan_is_then_empty() {
     let env = Test::on(f2b_env()).playbook(&postiz_jails(GOOD));
     env.plan().code(0).stdout_has("backend = systemd");
-    env.converge_with(|_| applied_postiz_jails(&env));
+    env.converge(|_| applied_postiz_jails(&env));
 }
 
 /// The applied Postiz jails: the files written, the stock ones kept, and the

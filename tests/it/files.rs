@@ -20,7 +20,7 @@ fn postiz_layout_example_converges_and_hides_the_env() {
     std::os::unix::fs::chown(env.path("opt/postiz"), Some(1000), Some(1000)).unwrap();
     let out = env.plan().code(0).stdout();
     assert!(!out.contains("s3cr3t"), "{out}");
-    env.converge_with(|_| {
+    env.converge(|_| {
         let m = std::fs::metadata(env.path("opt/postiz")).unwrap();
         assert_eq!((m.mode() & 0o7777, m.uid(), m.gid()), (0o755, 0, 0));
         assert_eq!(env.mode("opt/postiz/.env"), 0o600);
@@ -59,7 +59,7 @@ fn recursion_never_follows_a_symlink_out_of_the_tree() {
         ),
     );
     env.plan().code(0).stdout_has("2 symlinks left alone");
-    env.converge_with(|_| {
+    env.converge(|_| {
         assert_eq!(env.mode("opt/app/bin/run"), 0o644);
         let m = std::fs::metadata(env.path("outside/secret.txt")).unwrap();
         assert_eq!((m.mode() & 0o7777, m.uid(), m.gid()), (0o666, 1000, 1000));
@@ -92,7 +92,7 @@ fn state_absent_removes_a_file_and_a_symlink_but_not_its_target() {
                 .name("B"),
             ),
     );
-    env.converge_with(|_| {
+    env.converge(|_| {
         assert!(!env.path("opt/old.conf").exists());
         assert!(std::fs::symlink_metadata(env.path("opt/link")).is_err());
         assert_eq!(env.read("srv/keep"), "k\n");
@@ -127,7 +127,7 @@ tasks:
     assert!(text.contains("/opt/app: mode 0777 -> 0750"), "{text}");
     assert!(text.contains("/etc/app.conf: mode 0666 -> 0640"), "{text}");
     assert!(text.contains("/srv/data: create directory"), "{text}");
-    env.converge_with(|_| {
+    env.converge(|_| {
         assert!(env.path("opt/app").is_dir());
         assert_eq!(env.mode("opt/app"), 0o750);
         assert_eq!(env.mode("etc/app.conf"), 0o640);

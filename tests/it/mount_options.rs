@@ -61,7 +61,7 @@ fn findmnt_rejects_a_new_entry_with_a_filesystem_type_the_kernel_lacks() {
 fn an_entry_written_with_a_trailing_slash_is_the_same_mount_point() {
     let env = mounts(&json!({ "path": "/srv", "options": ["nodev"] }))
         .file("etc/fstab", "/dev/sdc1 /srv/ ext4 defaults 0 2\n");
-    env.converge_with(|_| {
+    env.converge(|_| {
         assert_eq!(
             env.read("etc/fstab"),
             "/dev/sdc1 /srv/ ext4 defaults,nodev 0 2\n"
@@ -83,7 +83,7 @@ fn a_missing_entry_is_created_only_with_device_and_fstype() {
         "fstype": "tmpfs",
         "remount": true
     })));
-    env.converge_with(|out| {
+    env.converge(|out| {
         assert_has(&out.stdout(), "not remounted: offline root");
         assert_eq!(
             env.read("etc/fstab"),

@@ -123,7 +123,7 @@ fn postiz_env() -> Env {
 #[test]
 fn postiz_converges_then_plans_empty_then_rolls_back() {
     let env = Test::on(postiz_env()).embedded("postiz");
-    env.converge_with(|out| applied_postiz(&env, out));
+    env.converge(|out| applied_postiz(&env, out));
 }
 
 /// The applied Postiz guide: every file it manages as the guide says.
@@ -224,7 +224,7 @@ fn akkoma_config_and_unit_converge() {
     std::fs::create_dir_all(env.path("usr/bin")).unwrap();
     std::os::unix::fs::symlink("/usr/bin/elixir", env.path("usr/bin/elixir")).unwrap();
     env.plan().code(0).stdout_has("exposure ");
-    env.converge_with(|_| {
+    env.converge(|_| {
         assert!(
             env.read("opt/akkoma/config/prod.secret.exs")
                 .contains("secure_cookie_flag: true")

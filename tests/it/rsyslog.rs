@@ -51,7 +51,7 @@ fn tls() -> Playbook {
 #[test]
 fn tls_forwarding_drop_in_passes_rsyslogd_converges_and_rolls_back() {
     let env = Test::on(rsyslog_env()).playbook(&tls());
-    env.converge_with(|out| {
+    env.converge(|out| {
         let got = env.read(FILE);
         assert!(
             got.contains("auth,authpriv.* /var/log/postiz/auth.log\n"),

@@ -64,7 +64,7 @@ fn apply_then_plan_is_empty_then_rollback_is_byte_identical() {
         "restart": false,
         "directives": { "ReadWritePaths": ["/var/lib/demo", "/var/log/demo"] }
     }));
-    t.converge_with(|out| {
+    t.converge(|out| {
         let text = t.read("etc/systemd/system/demo.service.d/50-harden.conf");
         for want in [
             "[Service]\nPrivateTmp=true\nProtectHome=true\nProtectSystem=full\nPrivateDevices=true\nNoNewPrivileges=true\nCapabilityBoundingSet=~CAP_SYS_ADMIN ",

@@ -42,7 +42,7 @@ fn apt_reads_back_the_settings_and_only_our_origins() {
             },
             "origins": ["origin=Debian,codename=${distro_codename}-security,label=Debian-Security"]
         })));
-    t.converge_with(|_| {
+    t.converge(|_| {
         let got = apt_dump(&t, &["APT::Periodic::", "Unattended-Upgrade::"]);
         for want in [
             "APT::Periodic::Update-Package-Lists \"1\";",

@@ -19,17 +19,10 @@ pub struct Test {
     envs: Vec<(String, String)>,
 }
 
-// Some of the vocabulary waits for the test files still to move onto it.
-#[allow(dead_code)]
 impl Test {
     /// A Debian-like root (see `Env::new`).
     pub fn new() -> Self {
         Self::on(Env::new())
-    }
-
-    /// An empty root.
-    pub fn empty() -> Self {
-        Self::on(Env::empty())
     }
 
     /// A test on a root a fixture built.
@@ -155,21 +148,14 @@ impl Test {
         self.run(&["rollback", "--yes"])
     }
 
-    /// Apply (exit 2), an empty second plan, rollback to the tree as it was.
-    /// Returns apply's run.
+    /// Apply (exit 2), `applied` run on the applied root (given apply's run), an
+    /// empty second plan, rollback to the tree as it was. Returns apply's run.
     #[track_caller]
-    pub fn converge(&self) -> Run {
-        self.converge_with(|_| {})
-    }
-
-    /// `converge`, with `applied` run on the applied root (given apply's run)
-    /// before the second plan.
-    #[track_caller]
-    pub fn converge_with(&self, applied: impl FnOnce(&Run)) -> Run {
+    pub fn converge(&self, applied: impl FnOnce(&Run)) -> Run {
         self.converge_from(&self.tree(), applied)
     }
 
-    /// `converge_with`, rolling back to `before`, a fingerprint taken earlier
+    /// `converge`, rolling back to `before`, a fingerprint taken earlier
     /// (before plans that must not have written anything either).
     #[track_caller]
     pub fn converge_from(&self, before: &Tree, applied: impl FnOnce(&Run)) -> Run {
