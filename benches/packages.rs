@@ -89,13 +89,16 @@ fn package_names(host: &Host) -> Vec<(String, &'static str)> {
     names
 }
 
-/// Up to 200 units of the root (no templates), each `enabled: false`.
+/// Up to 200 units of the root (no templates, none its vendor masked), each
+/// `enabled: false`.
 fn unit_names(root: &Path) -> Vec<String> {
     let kinds = ["service", "socket", "target", "timer", "path", "mount"];
     let mut units: Vec<String> = std::fs::read_dir(root.join("usr/lib/systemd/system"))
         .unwrap()
         .flatten()
         .filter(|e| e.file_type().is_ok_and(|t| !t.is_dir()))
+        // Units the vendor masked (links to /dev/null) cannot be unmasked.
+        .filter(|e| !std::fs::read_link(e.path()).is_ok_and(|t| t == Path::new("/dev/null")))
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| {
             !n.contains('@')
