@@ -390,7 +390,7 @@ struct Begin<'t> {
     kind: TxnKind,
     playbook: &'t str,
     restores: Option<String>,
-    touches: &'t [snapshot::Touch],
+    touches: &'t [snapshot::Touch<'t>],
     /// The plan whose metadata changes the snapshot checks, with the touch of
     /// each of its ops ([`check_meta`]).
     checks: Option<(&'t Plan, &'t [usize])>,
@@ -781,8 +781,7 @@ pub fn rollback(
     // In the order this rollback changes them (the target's, backwards), so that
     // a rollback of this rollback, walking them backwards again, makes a
     // directory before the files in it.
-    let undo_order: Vec<Entry> = manifest.entries.iter().rev().cloned().collect();
-    let touches = snapshot::touches_of(&undo_order);
+    let touches = snapshot::touches_of(manifest.entries.iter().rev());
     let txn = begin(
         host,
         state,
@@ -798,7 +797,7 @@ pub fn rollback(
             locks: manifest.locks.clone(),
         },
     )?;
-    drop((touches, undo_order));
+    drop(touches);
     let mut problems = snapshot::restore(host, state, &dir, &manifest.entries, &temp_tag(&target));
     problems.extend(sweep_interrupted(
         host,

@@ -121,7 +121,8 @@ pub fn without_rejected(
         filter.exclude.extend(bad);
         current = plan(host, playbook, &filter)?;
     }
-    Ok((current.clone(), excluding_failed(&filter, &current)))
+    let filter = excluding_failed(&filter, &current);
+    Ok((current, filter))
 }
 
 /// `filter`, also leaving out every rule that failed in `plan`: the filter that

@@ -4,6 +4,7 @@
 //! restoring walks it backwards, so files go before the directories made for them.
 
 use std::collections::{HashMap, hash_map};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -55,14 +56,16 @@ pub enum Entry {
 }
 
 /// What a transaction will touch: a path (and whether its content matters), or a
-/// kernel parameter.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Touch {
+/// kernel parameter. Borrowed from the plan's ops (or a manifest's entries): a
+/// recursive rule's touches copy no path; [`take`] copies each once, into its
+/// entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Touch<'a> {
     Path {
-        path: PathBuf,
+        path: &'a Path,
         content: bool,
     },
-    Sysctl(String),
+    Sysctl(&'a str),
     /// The installed package set.
     Packages,
 }
@@ -105,17 +108,23 @@ pub enum SnapshotError {
 /// wanted it), in first-touch order. Paths are indexed by hash, so a recursive rule
 /// touching N paths costs O(N), not a search of the list per path.
 #[must_use]
-pub fn touches<'a>(ops: impl IntoIterator<Item = &'a Op>) -> Vec<Touch> {
+pub fn touches<'a>(ops: impl IntoIterator<Item = &'a Op>) -> Vec<Touch<'a>> {
     touches_indexed(ops).0
 }
 
 /// [`touches`], and for each op (in order) the index of its touch: the snapshot
 /// entry that saved what it changes ([`take`] makes one entry per touch).
+///
+/// A path is known by its bytes (hashed in one go with std's keyed hasher,
+/// not component by component): two spellings of one path (`/a//b`, `/a/b`)
+/// are two touches, both saved before the first write, so restoring them
+/// (backwards) still ends in the state saved first.
 #[must_use]
-pub fn touches_indexed<'a>(ops: impl IntoIterator<Item = &'a Op>) -> (Vec<Touch>, Vec<usize>) {
-    let mut out: Vec<Touch> = Vec::new();
-    let mut of_op = Vec::new();
-    let mut paths: HashMap<&'a Path, usize> = HashMap::new();
+pub fn touches_indexed<'a>(ops: impl IntoIterator<Item = &'a Op>) -> (Vec<Touch<'a>>, Vec<usize>) {
+    let ops = ops.into_iter();
+    let mut out: Vec<Touch<'a>> = Vec::with_capacity(ops.size_hint().0);
+    let mut of_op = Vec::with_capacity(ops.size_hint().0);
+    let mut paths: HashMap<&'a [u8], usize> = HashMap::with_capacity(ops.size_hint().0);
     let mut keys: HashMap<&'a str, usize> = HashMap::new();
     let mut packages: Option<usize> = None;
     for op in ops {
@@ -131,7 +140,7 @@ pub fn touches_indexed<'a>(ops: impl IntoIterator<Item = &'a Op>) -> (Vec<Touch>
                     hash_map::Entry::Vacant(v) => {
                         v.insert(out.len());
                         of_op.push(out.len());
-                        out.push(Touch::Sysctl(s.key.clone()));
+                        out.push(Touch::Sysctl(&s.key));
                     }
                 }
                 continue;
@@ -145,7 +154,7 @@ pub fn touches_indexed<'a>(ops: impl IntoIterator<Item = &'a Op>) -> (Vec<Touch>
                 continue;
             }
         };
-        match paths.entry(path) {
+        match paths.entry(path.as_os_str().as_bytes()) {
             hash_map::Entry::Occupied(i) => {
                 of_op.push(*i.get());
                 if let Touch::Path { content: c, .. } = &mut out[*i.get()] {
@@ -155,27 +164,25 @@ pub fn touches_indexed<'a>(ops: impl IntoIterator<Item = &'a Op>) -> (Vec<Touch>
             hash_map::Entry::Vacant(v) => {
                 v.insert(out.len());
                 of_op.push(out.len());
-                out.push(Touch::Path {
-                    path: path.clone(),
-                    content,
-                });
+                out.push(Touch::Path { path, content });
             }
         }
     }
     (out, of_op)
 }
 
-/// The touches that restore (and later re-restore) what `entries` saved.
+/// The touches that restore (and later re-restore) what `entries` saved, in the
+/// order given.
 #[must_use]
-pub fn touches_of(entries: &[Entry]) -> Vec<Touch> {
+pub fn touches_of<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Vec<Touch<'a>> {
     entries
-        .iter()
+        .into_iter()
         .map(|e| match e {
             Entry::Path { path, saved } => Touch::Path {
-                path: path.clone(),
+                path,
                 content: !matches!(saved, Saved::Dir { .. } | Saved::File { blob: None, .. }),
             },
-            Entry::Sysctl { key, .. } => Touch::Sysctl(key.clone()),
+            Entry::Sysctl { key, .. } => Touch::Sysctl(key),
             Entry::Packages { .. } => Touch::Packages,
         })
         .collect()
@@ -189,15 +196,15 @@ pub fn take(
     root: &Path,
     state: &StateDir,
     txn_dir: &Path,
-    touches: &[Touch],
+    touches: &[Touch<'_>],
 ) -> Result<Vec<Entry>, SnapshotError> {
     let mut entries = Vec::with_capacity(touches.len());
     // Each directory is resolved once for all the paths in it.
     let mut dirs = fs::Dirs::new(root);
-    for t in touches {
+    for &t in touches {
         entries.push(match t {
             Touch::Sysctl(key) => Entry::Sysctl {
-                key: key.clone(),
+                key: (*key).to_string(),
                 value: read_live(key),
             },
             Touch::Packages => Entry::Packages {
@@ -213,7 +220,7 @@ pub fn take(
                     None => Saved::Absent,
                     Some(m) => match m.kind {
                         Kind::File => {
-                            let blob = if *content {
+                            let blob = if content {
                                 let bytes = fs::read(root, path)?.unwrap_or_default();
                                 let sha = sha256_hex(&bytes);
                                 state.put_blob(txn_dir, &sha, &bytes)?;
@@ -235,21 +242,21 @@ pub fn take(
                         },
                         Kind::Symlink => Saved::Symlink {
                             target: fs::read_link(root, path)?.ok_or_else(|| FsError::Sys {
-                                path: path.clone(),
+                                path: path.to_path_buf(),
                                 op: "readlink",
                                 errno: nix::errno::Errno::ENOENT,
                             })?,
                         },
                         Kind::Other => {
                             return Err(SnapshotError::Refused {
-                                path: path.clone(),
+                                path: path.to_path_buf(),
                                 message: "not a file, directory or symlink".into(),
                             });
                         }
                     },
                 };
                 Entry::Path {
-                    path: path.clone(),
+                    path: path.to_path_buf(),
                     saved,
                 }
             }
@@ -676,8 +683,8 @@ mod tests {
             sysctl("net.ipv4.ip_forward"),
             meta("/srv/c"),
         ];
-        let path = |p: &str, content| Touch::Path {
-            path: p.into(),
+        let path = |p: &'static str, content| Touch::Path {
+            path: Path::new(p),
             content,
         };
         let (list, of_op) = touches_indexed(&ops);
@@ -687,7 +694,7 @@ mod tests {
             vec![
                 path("/srv", false),
                 path("/srv/a", true),
-                Touch::Sysctl("net.ipv4.ip_forward".into()),
+                Touch::Sysctl("net.ipv4.ip_forward"),
                 path("/srv/b", true),
                 path("/srv/c", false),
             ]

@@ -277,11 +277,10 @@ impl<'r> Dirs<'r> {
 
     /// [`lstat`], resolving the parent from the directories held open.
     pub fn lstat(&mut self, path: &Path) -> Result<Option<Meta>> {
-        if components(path)?.is_empty() {
+        let Some((parent, name)) = parts(path)? else {
             let st = nix::sys::stat::stat(self.root).map_err(sys(self.root, "stat"))?;
             return Ok(Some(Meta::from_stat(&st)));
-        }
-        let (parent, name) = split(path)?;
+        };
         let Some(dir) = self.dir(parent)? else {
             return Ok(None);
         };
@@ -321,10 +320,9 @@ impl<'r> Dirs<'r> {
     /// Opens `path` to change its metadata: read-only, non-blocking, never
     /// through a symlink (at the end or in its directories).
     fn open_nofollow(&mut self, path: &Path) -> Result<OwnedFd> {
-        if components(path)?.is_empty() {
+        let Some((parent, name)) = parts(path)? else {
             return open_root(self.root);
-        }
-        let (parent, name) = split(path)?;
+        };
         let dir = self.dir(parent)?.ok_or_else(|| FsError::Sys {
             path: parent.to_path_buf(),
             op: "open directory",
@@ -411,6 +409,12 @@ fn existing_dir(root: &Path, dir: &Path) -> Result<OwnedFd> {
 /// The parent and name of `path`, checked as [`components`] checks it, without
 /// collecting its components.
 fn split(path: &Path) -> Result<(&Path, &OsStr)> {
+    parts(path)?.ok_or_else(|| FsError::BadPath { path: path.into() })
+}
+
+/// [`split`], with `None` for the root itself (`/`): no allocation, so the
+/// per-path calls of a pass over a large tree cost a scan of the bytes.
+fn parts(path: &Path) -> Result<Option<(&Path, &OsStr)>> {
     let bad = || FsError::BadPath { path: path.into() };
     let mut iter = path.components();
     if iter.next() != Some(Component::RootDir) {
@@ -423,10 +427,7 @@ fn split(path: &Path) -> Result<(&Path, &OsStr)> {
             _ => return Err(bad()),
         }
     }
-    Ok((
-        path.parent().unwrap_or(Path::new("/")),
-        name.ok_or_else(bad)?,
-    ))
+    Ok(name.map(|n| (path.parent().unwrap_or(Path::new("/")), n)))
 }
 
 /// Metadata of `path` without following a symlink at the end; `None` if absent.

@@ -30,14 +30,14 @@ pub fn run(
     opts: &Opts,
     rec: &mut Recorder,
 ) -> Result<i32, Error> {
-    let (session, whole) = match opts.plan_file {
+    let (session, mut whole) = match opts.plan_file {
         Some(path) => {
             let (session, _, planned) = Session::plan_saved(target, path)?;
             (session, planned)
         }
         None => Session::plan(target, &request(args)?)?,
     };
-    rec.plan = Some(whole.plan.clone());
+    rec.plan = Some(for_report(&mut whole.plan));
     let state = session.state()?;
     // What stops the whole apply is judged on the whole plan, before any
     // validator runs: a pending confirmation, the anti-lockout guards (they
@@ -58,9 +58,9 @@ pub fn run(
     {
         return early(e);
     }
-    let planned = session.isolate(whole)?;
+    let mut planned = session.isolate(whole)?;
+    rec.plan = Some(for_report(&mut planned.plan));
     let plan = &planned.plan;
-    rec.plan = Some(plan.clone());
     output::plan(plan, args.format)?;
     if opts.strict && !plan.errors.is_empty() {
         output::rule_errors(plan);
@@ -110,6 +110,23 @@ pub fn run(
         confirm::start_window(&state, &report, secs)?;
     }
     Ok(exit::of_apply(report.outcome, partial))
+}
+
+/// A copy of `plan` for the run report, which reads its rules and changes (and
+/// audit drift) but never their ops: those stay out of the copy (a recursive rule has one per
+/// path, and copying them would double the memory of a large apply).
+fn for_report(plan: &mut Plan) -> Plan {
+    let ops: Vec<_> = plan
+        .changes
+        .iter_mut()
+        .chain(&mut plan.audit)
+        .map(|c| std::mem::take(&mut c.ops))
+        .collect();
+    let copy = plan.clone();
+    for (c, ops) in plan.changes.iter_mut().chain(&mut plan.audit).zip(ops) {
+        c.ops = ops;
+    }
+    copy
 }
 
 /// `--strict`: any failed rule refuses the whole apply.
