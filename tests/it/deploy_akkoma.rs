@@ -88,18 +88,7 @@ fn assert_host_hardened(text: &str, ran: &[(&'static str, String)]) {
             "maxauthtries 3",
         ],
     );
-    assert_ran(
-        ran,
-        &[
-            "sshd",
-            "visudo",
-            "fail2ban",
-            "nginx",
-            "nginx serving",
-            "ufw",
-            "apt-config",
-        ],
-    );
+    assert_ran(ran, &crate::debian_root::POSTIZ_VALIDATORS);
     for want in [
         "/etc/nginx/conf.d/harden-akkoma.conf: create site social.example.org -> http://127.0.0.1:4000",
         "hardening drop-in (strict)",

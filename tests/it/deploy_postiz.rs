@@ -266,18 +266,7 @@ fn postiz_on_the_official_layout() {
         ],
     );
     assert_sshd_hardened(&ran);
-    let names: Vec<&str> = ran.iter().map(|r| r.0).collect();
-    for v in [
-        "sshd",
-        "visudo",
-        "fail2ban",
-        "nginx",
-        "nginx serving",
-        "ufw",
-        "apt-config",
-    ] {
-        assert!(names.contains(&v), "{v} did not run: {names:?}");
-    }
+    assert_ran(&ran, &crate::debian_root::POSTIZ_VALIDATORS);
 }
 
 /// The guide's layout: `docker-compose.yml`, the app as `app` publishing

@@ -40,19 +40,6 @@ fn mixed() -> (Env, String) {
     (env, p)
 }
 
-fn reports(env: &Env) -> Vec<serde_json::Value> {
-    let mut names: Vec<_> = std::fs::read_dir(env.state.join("reports"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    names.sort();
-    names
-        .iter()
-        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
-        .collect()
-}
-
 fn ids(list: &serde_json::Value) -> Vec<&str> {
     list.as_array()
         .unwrap()
@@ -152,7 +139,7 @@ fn check_exits_2_and_its_report_names_the_failed_and_the_skipped_rules() {
         named.is_some_and(|at| at < err.find(last).unwrap()),
         "{err}"
     );
-    let r = reports(&env).pop().unwrap();
+    let r = env.reports().pop().unwrap();
     assert_eq!(r["command"], "check");
     assert_eq!(r["result"], "failed");
     assert_eq!(r["exit_code"], 2);
@@ -213,7 +200,7 @@ fn apply_converges_the_rest_exits_6_and_names_the_failed_rules() {
         "{err}"
     );
     assert!(stdout(&out).contains("FAILED files.motd: /etc/motd: validator"));
-    let r = reports(&env).pop().unwrap();
+    let r = env.reports().pop().unwrap();
     assert_eq!(r["result"], "partial");
     assert_eq!(r["exit_code"], 6);
     assert_eq!(r["applied"], 2);

@@ -5,37 +5,34 @@ use std::collections::BTreeMap;
 
 use crate::support::*;
 
-fn pb(env: &Env) -> String {
-    env.playbook(
-        "pb.yml",
-        r#"
-name: reports
-tasks:
-  - name: Passwd mode
-    id: files.passwd
-    severity: critical
-    file: { path: /etc/passwd, mode: "0644", owner: root, group: root }
-  - name: Kernel drop-in
-    id: kernel.sysctl
-    severity: low
-    sysctl: { settings: { kernel.kptr_restrict: 2 } }
-"#,
-    )
-    .to_str()
-    .unwrap()
-    .to_string()
+/// The passwd mode (critical) and a kernel drop-in (low).
+fn drift() -> Playbook {
+    Playbook::new("reports")
+        .task(
+            Task::new(
+                "files.passwd",
+                "file",
+                json!({ "path": "/etc/passwd", "mode": "0644", "owner": "root", "group": "root" }),
+            )
+            .name("Passwd mode")
+            .severity("critical"),
+        )
+        .task(
+            Task::new(
+                "kernel.sysctl",
+                "sysctl",
+                json!({ "settings": { "kernel.kptr_restrict": 2 } }),
+            )
+            .name("Kernel drop-in")
+            .severity("low"),
+        )
 }
 
-fn reports(env: &Env) -> Vec<serde_json::Value> {
-    let dir = env.state.join("reports");
-    let mut names: Vec<_> = std::fs::read_dir(&dir)
-        .map(|rd| rd.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    names.sort();
-    names
-        .iter()
-        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
-        .collect()
+/// The drift playbook on a root whose passwd is world-writable.
+fn drifted() -> Test {
+    Test::new()
+        .file_mode("etc/passwd", 0o666)
+        .playbook(&drift())
 }
 
 /// Parses a Prometheus text exposition: `name{labels}` to value; checks every
@@ -65,25 +62,24 @@ fn parse_metrics(text: &str) -> BTreeMap<String, String> {
 
 #[test]
 fn check_reports_drift_and_metrics_parse_back() {
-    let env = Env::new();
-    env.chmod("etc/passwd", 0o666);
-    let p = pb(&env);
+    let env = drifted();
     let metrics = env.base.join("harden.prom");
-    let out = env.harden(&[
-        "check",
-        "-p",
-        &p,
-        "--metrics-file",
-        metrics.to_str().unwrap(),
-    ]);
-    expect_code(&out, 2);
-    let line = stderr(&out);
+    let line = env
+        .run(&[
+            "check",
+            "-p",
+            env.pb(),
+            "--metrics-file",
+            metrics.to_str().unwrap(),
+        ])
+        .code(2)
+        .stderr();
     assert!(
         line.contains("harden: 0 compliant, 2 drift (1 critical), 0 failed, 0 skipped: drift, ")
             && line.contains(" ms"),
         "{line}"
     );
-    let r = &reports(&env)[0];
+    let r = &env.reports()[0];
     assert_eq!(r["command"], "check");
     assert_eq!(r["result"], "drift");
     assert_eq!(r["exit_code"], 2);
@@ -133,20 +129,13 @@ fn check_reports_drift_and_metrics_parse_back() {
 
 #[test]
 fn apply_and_rollback_report_and_history_lists_runs() {
-    let env = Env::new();
-    env.chmod("etc/passwd", 0o666);
-    let p = pb(&env);
+    let env = drifted();
     let metrics = env.base.join("m.prom");
-    let m = metrics.to_str().unwrap();
-    let out = env.harden(&["apply", "--yes", "-p", &p, "--metrics-file", m]);
-    expect_code(&out, 2);
-    assert!(
-        stderr(&out).contains(
-            "harden: 0 compliant, 2 drift, 0 failed, 0 skipped: 2 change(s) applied (1 critical), committed, "
-        ),
-        "{}",
-        stderr(&out)
-    );
+    env.apply_args(&["--metrics-file", metrics.to_str().unwrap()])
+        .code(2)
+        .stderr_has(
+            "harden: 0 compliant, 2 drift, 0 failed, 0 skipped: 2 change(s) applied (1 critical), committed, ",
+        );
     let parsed = parse_metrics(&std::fs::read_to_string(&metrics).unwrap());
     assert_eq!(
         parsed[r#"harden_changes_applied{command="apply",result="committed"}"#],
@@ -156,8 +145,8 @@ fn apply_and_rollback_report_and_history_lists_runs() {
         parsed[r#"harden_last_run_success{command="apply",result="committed"}"#],
         "1"
     );
-    expect_code(&env.harden(&["rollback", "--yes"]), 0);
-    let all = reports(&env);
+    env.rollback().code(0);
+    let all = env.reports();
     let kinds: Vec<(&str, &str)> = all
         .iter()
         .map(|r| {
@@ -172,7 +161,7 @@ fn apply_and_rollback_report_and_history_lists_runs() {
     assert_eq!(all[0]["changes"][0]["result"], "applied");
     assert_eq!(all[0]["applied"], 2);
     assert_eq!(all[0]["failed"], 0);
-    let runs = stdout(&env.harden(&["history", "--runs"]));
+    let runs = env.run(&["history", "--runs"]).stdout();
     assert!(
         runs.contains("apply") && runs.contains("rollback"),
         "{runs}"
@@ -188,7 +177,7 @@ fn refused_apply_is_reported_as_an_error_run() {
     );
     let out = env.harden(&["apply", "--yes", "-p", p.to_str().unwrap()]);
     expect_code(&out, 1);
-    let r = &reports(&env)[0];
+    let r = &env.reports()[0];
     assert_eq!(r["result"], "error");
     assert_eq!(r["exit_code"], 1);
     assert!(
@@ -199,16 +188,16 @@ fn refused_apply_is_reported_as_an_error_run() {
 
 #[test]
 fn reports_are_bounded_and_plan_writes_none() {
-    let env = Env::new();
-    let p = pb(&env);
-    expect_code(&env.harden(&["plan", "-p", &p]), 0);
+    let env = Test::new().playbook(&drift());
+    env.plan().code(0);
     assert!(!env.state.exists(), "plan wrote the state directory");
     for _ in 0..4 {
-        expect_code(&env.harden(&["check", "-p", &p, "--keep-reports", "2"]), 2);
+        env.run(&["check", "-p", env.pb(), "--keep-reports", "2"])
+            .code(2);
     }
-    assert_eq!(reports(&env).len(), 2);
-    expect_code(&env.harden(&["check", "-p", &p]), 2);
-    assert_eq!(reports(&env).len(), 3);
+    assert_eq!(env.reports().len(), 2);
+    env.check().code(2);
+    assert_eq!(env.reports().len(), 3);
 }
 
 #[test]
@@ -246,7 +235,7 @@ tasks:
         "{}",
         stderr(&out)
     );
-    let r = &reports(&env)[0];
+    let r = &env.reports()[0];
     assert_eq!(r["result"], "validation-failed");
     assert_eq!(r["exit_code"], 4);
     assert_eq!(r["failed"], 1);

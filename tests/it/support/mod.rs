@@ -123,14 +123,22 @@ impl Env {
         fields.join(":")
     }
 
+    /// The run reports in the state directory, oldest first, parsed (none when
+    /// the directory does not exist).
+    pub fn reports(&self) -> Vec<serde_json::Value> {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(self.state.join("reports"))
+            .map(|dir| dir.map(|entry| entry.unwrap().path()).collect())
+            .unwrap_or_default();
+        paths.sort();
+        paths
+            .iter()
+            .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+            .collect()
+    }
+
     /// The newest run report in the state directory, parsed.
     pub fn newest_report(&self) -> serde_json::Value {
-        let newest = std::fs::read_dir(self.state.join("reports"))
-            .unwrap()
-            .map(|entry| entry.unwrap().path())
-            .max()
-            .expect("no run report");
-        serde_json::from_str(&std::fs::read_to_string(newest).unwrap()).unwrap()
+        self.reports().pop().expect("no run report")
     }
 }
 
