@@ -16,63 +16,84 @@ fn installed(env: &Env) -> String {
     )
 }
 
-fn playbook(env: &Env) -> String {
-    env.playbook(
-        "pkg.yml",
-        "name: pkg\ntasks:\n  - name: tree is there\n    id: pkg.tree\n    package: { names: [tree] }\n  - name: no pwscore\n    id: pkg.no-pwscore\n    package: { names: [libpwquality-tools], state: absent }\n",
-    )
-    .display()
-    .to_string()
+/// tree installed, libpwquality-tools removed, on a fresh Debian 12 root the
+/// test trusts to run its own package tools.
+fn install_and_remove() -> Test {
+    Test::on(debian12())
+        .env(TRUST.0, TRUST.1)
+        .playbook(&install_and_remove_rules(
+            ["pkg.tree", "tree is there", "tree"],
+            ["pkg.no-pwscore", "no pwscore", "libpwquality-tools"],
+        ))
+}
+
+/// Two rules, each `[id, name, package]`: `install` is there, `remove` is not.
+pub(crate) fn install_and_remove_rules(install: [&str; 3], remove: [&str; 3]) -> Playbook {
+    Playbook::new("pkg")
+        .task(Task::new(install[0], "package", json!({ "names": [install[2]] })).name(install[1]))
+        .task(
+            Task::new(
+                remove[0],
+                "package",
+                json!({ "names": [remove[2]], "state": "absent" }),
+            )
+            .name(remove[1]),
+        )
+}
+
+/// The round trip every package manager owes, on `env` (whose playbook installs
+/// and removes): the plan names `planned` and writes nothing, packages included;
+/// apply changes something and `applied` checks the root; the plan is then
+/// empty; `rollback --dry-run` names `undo` and writes nothing; rollback
+/// restores the installed set as `installed` reads it.
+pub(crate) fn round_trip(
+    env: &Test,
+    installed: impl Fn(&Env) -> String,
+    planned: &[&str],
+    applied: impl FnOnce(),
+    undo: &str,
+) {
+    let before = installed(env);
+    let plan = env.plan_read_only().code(0);
+    for want in planned {
+        assert_has(&plan.stdout(), want);
+    }
+    assert_eq!(installed(env), before, "plan changed packages");
+    env.apply().code(2);
+    applied();
+    env.plan().code(0).stdout_has("0 changes");
+    env.rollback_preview().stdout_has(undo);
+    env.rollback().code(0);
+    assert_eq!(
+        installed(env),
+        before,
+        "rollback did not restore the package set"
+    );
 }
 
 #[test]
 fn install_and_remove_then_roll_both_back() {
-    let env = debian12();
-    let pb = playbook(&env);
+    let env = install_and_remove();
     let before = installed(&env);
     assert!(before.contains("libpwquality-tools "), "{before}");
     assert!(!before.contains("\ntree "), "{before}");
-
-    let tree = env.tree();
-    let plan = env.harden_env(&["plan", "-p", &pb], &[TRUST]);
-    expect_code(&plan, 0);
-    assert_eq!(env.tree(), tree, "plan wrote something");
-    let text = stdout(&plan);
-    assert!(text.contains("install tree"), "{text}");
-    assert!(text.contains("remove libpwquality-tools"), "{text}");
-    assert_eq!(installed(&env), before, "plan changed packages");
-
-    let apply = env.harden_env(&["apply", "--yes", "-p", &pb], &[TRUST]);
-    expect_code(&apply, 2);
-    let after = installed(&env);
-    assert!(
-        after.contains("\ntree ") || after.starts_with("tree "),
-        "{after}"
-    );
-    assert!(!after.contains("libpwquality-tools "), "{after}");
-    assert!(
-        !env.path("usr/sbin/policy-rc.d").exists(),
-        "the policy-rc.d harden made is left in the root"
-    );
-    let again = env.harden_env(&["plan", "-p", &pb], &[TRUST]);
-    assert!(stdout(&again).contains("0 changes"), "{}", stdout(&again));
-
-    let applied = env.tree();
-    let preview = env.harden_env(&["rollback", "--dry-run"], &[TRUST]);
-    expect_code(&preview, 0);
-    let text = stdout(&preview);
-    assert!(
-        text.contains("packages: purge tree; reinstall libpwquality-tools="),
-        "{text}"
-    );
-    assert_eq!(env.tree(), applied, "rollback --dry-run wrote something");
-
-    let rb = env.harden_env(&["rollback", "--yes"], &[TRUST]);
-    expect_code(&rb, 0);
-    assert_eq!(
-        installed(&env),
-        before,
-        "rollback did not restore the package set"
+    round_trip(
+        &env,
+        installed,
+        &["install tree", "remove libpwquality-tools"],
+        || {
+            let after = installed(&env);
+            assert!(
+                after.contains("\ntree ") || after.starts_with("tree "),
+                "{after}"
+            );
+            assert!(!after.contains("libpwquality-tools "), "{after}");
+            assert!(
+                !env.path("usr/sbin/policy-rc.d").exists(),
+                "the policy-rc.d harden made is left in the root"
+            );
+        },
+        "packages: purge tree; reinstall libpwquality-tools=",
     );
 }
 
@@ -155,15 +176,16 @@ fn a_package_apt_cannot_install_rolls_the_transaction_back() {
 
 #[test]
 fn an_untrusted_root_never_runs_its_package_manager() {
-    let env = debian12();
-    let pb = playbook(&env);
-    let out = env.harden(&["plan", "-p", &pb]);
-    expect_code(&out, 1);
-    assert!(
-        stderr(&out).contains("HARDEN_TRUST_ROOT_PACKAGES=1"),
-        "{}",
-        stderr(&out)
-    );
+    refused_untrusted(&install_and_remove());
+}
+
+/// Planning `env`'s playbook without the test's trust is refused, naming the
+/// variable that grants it.
+pub(crate) fn refused_untrusted(env: &Test) {
+    // Env's own runner: without the test's environment.
+    Run(env.harden(&["plan", "-p", env.pb()]))
+        .code(1)
+        .stderr_has("HARDEN_TRUST_ROOT_PACKAGES=1");
 }
 
 #[test]

@@ -185,64 +185,43 @@ fn no_mounts_under(root: &Path) {
     );
 }
 
-fn playbook(env: &Env) -> String {
-    env.playbook(
-        "pkg.yml",
-        "name: pkg\ntasks:\n  - name: the demo is there\n    id: pkg.demo\n    package: { names: [harden-demo] }\n\
-         \x20 - name: the old one is gone\n    id: pkg.old\n    package: { names: [harden-old], state: absent }\n",
+/// harden-demo installed, harden-old removed, on the Rocky root the test
+/// trusts to run its own package tools.
+fn install_and_remove() -> Test {
+    Test::on(rocky())
+        .env(TRUST.0, TRUST.1)
+        .playbook(&install_and_remove_rules())
+}
+
+fn install_and_remove_rules() -> Playbook {
+    crate::apt_package::install_and_remove_rules(
+        ["pkg.demo", "the demo is there", "harden-demo"],
+        ["pkg.old", "the old one is gone", "harden-old"],
     )
-    .display()
-    .to_string()
 }
 
 #[test]
 fn install_and_remove_then_roll_both_back() {
-    let env = rocky();
-    let pb = playbook(&env);
-    let before = installed(&env);
-    assert_eq!(before, "harden-old 1:0.9-1");
+    let env = install_and_remove();
+    assert_eq!(installed(&env), "harden-old 1:0.9-1");
     assert_eq!(env.read("etc/harden-old.conf"), "harden-old 0.9\n");
-
-    let tree = env.tree();
-    let plan = env.harden_env(&["plan", "-p", &pb], &[TRUST]);
-    expect_code(&plan, 0);
-    assert_eq!(env.tree(), tree, "plan wrote something");
-    let text = stdout(&plan);
-    assert!(text.contains("install harden-demo (dnf"), "{text}");
-    assert!(text.contains("remove harden-old (dnf"), "{text}");
-
-    let apply = env.harden_env(&["apply", "--yes", "-p", &pb], &[TRUST]);
-    expect_code(&apply, 2);
-    assert_eq!(
-        installed(&env),
-        "harden-demo 0:1.0-1\npython3-PyHarden 0:2.0-3.el9_2"
-    );
-    assert_eq!(
-        env.read("usr/share/harden-demo/README"),
-        "harden-demo 1.0\n"
-    );
-    assert!(!env.path("etc/harden-old.conf").exists());
-    no_mounts_under(&env.root);
-    let again = env.harden_env(&["plan", "-p", &pb], &[TRUST]);
-    expect_code(&again, 0);
-    assert!(stdout(&again).contains("0 changes"), "{}", stdout(&again));
-
-    let applied = env.tree();
-    let preview = env.harden_env(&["rollback", "--dry-run"], &[TRUST]);
-    expect_code(&preview, 0);
-    let text = stdout(&preview);
-    assert!(
-        text.contains("packages: purge harden-demo python3-PyHarden; reinstall harden-old=1:0.9-1"),
-        "{text}"
-    );
-    assert_eq!(env.tree(), applied, "rollback --dry-run wrote something");
-
-    let rb = env.harden_env(&["rollback", "--yes"], &[TRUST]);
-    expect_code(&rb, 0);
-    assert_eq!(
-        installed(&env),
-        before,
-        "rollback did not restore the package set"
+    crate::apt_package::round_trip(
+        &env,
+        installed,
+        &["install harden-demo (dnf", "remove harden-old (dnf"],
+        || {
+            assert_eq!(
+                installed(&env),
+                "harden-demo 0:1.0-1\npython3-PyHarden 0:2.0-3.el9_2"
+            );
+            assert_eq!(
+                env.read("usr/share/harden-demo/README"),
+                "harden-demo 1.0\n"
+            );
+            assert!(!env.path("etc/harden-old.conf").exists());
+            no_mounts_under(&env.root);
+        },
+        "packages: purge harden-demo python3-PyHarden; reinstall harden-old=1:0.9-1",
     );
     assert_eq!(env.read("etc/harden-old.conf"), "harden-old 0.9\n");
     assert!(!env.path("usr/share/harden-demo/README").exists());
@@ -292,8 +271,8 @@ fn a_name_the_repositories_do_not_know_fails_its_rule_alone() {
 
 #[test]
 fn a_busy_rpm_lock_is_waited_for_then_named() {
-    let env = rocky();
-    let pb = playbook(&env);
+    let env = install_and_remove();
+    let pb = env.pb();
     // rpm's transaction lock, held the way rpm holds it (a POSIX write lock).
     let lock = env.path("var/lib/rpm/.rpm.lock");
     let mut holder = Command::new("python3")
@@ -315,7 +294,7 @@ fn a_busy_rpm_lock_is_waited_for_then_named() {
     assert_eq!(line, "held\n");
     let before = installed(&env);
     let out = env.harden_env(
-        &["apply", "--yes", "-p", &pb],
+        &["apply", "--yes", "-p", pb],
         &[TRUST, ("HARDEN_LOCK_WAIT_MS", "1500")],
     );
     holder.kill().unwrap();
@@ -332,16 +311,9 @@ fn a_busy_rpm_lock_is_waited_for_then_named() {
 
 #[test]
 fn an_untrusted_root_never_runs_dnf() {
-    let env = rocky();
-    let pb = playbook(&env);
+    let env = install_and_remove();
     let tree = env.tree();
-    let out = env.harden(&["plan", "-p", &pb]);
-    expect_code(&out, 1);
-    assert!(
-        stderr(&out).contains("HARDEN_TRUST_ROOT_PACKAGES=1"),
-        "{}",
-        stderr(&out)
-    );
+    crate::apt_package::refused_untrusted(&env);
     assert_eq!(env.tree(), tree);
 }
 
@@ -352,10 +324,10 @@ fn an_rpm_database_behind_a_symlink_is_never_read() {
     let planted = env.base.join("planted-rpm");
     std::fs::rename(env.path("var/lib/rpm"), &planted).unwrap();
     std::os::unix::fs::symlink(&planted, env.path("var/lib/rpm")).unwrap();
-    let pb = playbook(&env);
-    let out = env.harden_env(&["plan", "-p", &pb], &[TRUST]);
-    expect_code(&out, 1);
-    let said = format!("{}{}", stdout(&out), stderr(&out));
+    let env = Test::on(env)
+        .env(TRUST.0, TRUST.1)
+        .playbook(&install_and_remove_rules());
+    let said = env.plan().code(1).both();
     assert!(
         said.contains("FAILED pkg.demo") && said.contains("symlink"),
         "{said}"

@@ -37,6 +37,22 @@ fn live(dir: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// `check -p PLAYBOOK --metrics-file METRICS` through `harden` (on a root or
+/// on the live system).
+fn check_metrics(
+    harden: impl FnOnce(&[&str]) -> std::process::Output,
+    playbook: &str,
+    metrics: &Path,
+) -> std::process::Output {
+    harden(&[
+        "check",
+        "-p",
+        playbook,
+        "--metrics-file",
+        metrics.to_str().unwrap(),
+    ])
+}
+
 /// An RFC 3339 time `secs_ago` before now, as rsyslog writes it, from `date`.
 fn stamp(secs_ago: u64) -> String {
     let now = std::time::SystemTime::now()
@@ -174,13 +190,7 @@ fn failed_logins_are_read_from_an_offline_roots_auth_log() {
     );
     let pb = playbook(&env, std::slice::from_ref(&strict));
     let metrics = env.base.join("harden.prom");
-    let out = env.harden(&[
-        "check",
-        "-p",
-        &pb,
-        "--metrics-file",
-        metrics.to_str().unwrap(),
-    ]);
+    let out = check_metrics(|args| env.harden(args), &pb, &metrics);
     expect_code(&out, 2);
     let text = stdout(&out);
     assert!(
@@ -201,14 +211,7 @@ fn failed_logins_are_read_from_an_offline_roots_auth_log() {
         m.contains("harden_last_run_success{command=\"check\",result=\"drift\"} 0"),
         "{m}"
     );
-    let reports = env.state.join("reports");
-    let newest = std::fs::read_dir(&reports)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .max()
-        .unwrap();
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(newest).unwrap()).unwrap();
+    let r = env.newest_report();
     assert_eq!(r["probes"][0]["rule_id"], "monitor.logins", "{r}");
     assert_eq!(r["probes"][0]["ok"], false, "{r}");
     assert_eq!(r["rules"]["drift"], 1, "{r}");
@@ -271,16 +274,7 @@ fn disk_usage_of_real_file_systems() {
         ],
     );
     let metrics = t.path().join("harden.prom");
-    let out = live(
-        t.path(),
-        &[
-            "check",
-            "-p",
-            &pb,
-            "--metrics-file",
-            metrics.to_str().unwrap(),
-        ],
-    );
+    let out = check_metrics(|args| live(t.path(), args), &pb, &metrics);
     expect_code(&out, 2);
     let text = stdout(&out);
     assert!(

@@ -144,6 +144,24 @@ impl Test {
         self.with_playbook(&["check"], &[])
     }
 
+    /// `plan`, asserting it wrote nothing under the root.
+    #[track_caller]
+    pub fn plan_read_only(&self) -> Run {
+        let before = self.tree();
+        let out = self.plan();
+        assert_tree(&before, &self.tree(), "plan wrote something");
+        out
+    }
+
+    /// `rollback --dry-run`, asserting it exits 0 and wrote nothing.
+    #[track_caller]
+    pub fn rollback_preview(&self) -> Run {
+        let before = self.tree();
+        let out = self.run(&["rollback", "--dry-run"]).code(0);
+        assert_tree(&before, &self.tree(), "rollback --dry-run wrote something");
+        out
+    }
+
     pub fn rollback(&self) -> Run {
         self.run(&["rollback", "--yes"])
     }
