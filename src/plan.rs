@@ -135,6 +135,56 @@ impl Validator {
     }
 }
 
+/// What is wrong with a validator argument vector from a playbook.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ArgvError {
+    #[error("must be an argument vector: a program and its arguments")]
+    Empty,
+    #[error(
+        "has `%s` inside the argument {0:?}: `%s` must be a whole argument or `NAME=%s` (a script reads the path from $HARDEN_CANDIDATE)"
+    )]
+    Embedded(String),
+    #[error("must name the candidate: `%s` as a whole argument, or $HARDEN_CANDIDATE")]
+    NoCandidate,
+}
+
+/// Checks a validator argument vector from a playbook: a program, and the
+/// candidate named by `%s` as a whole argument (or read from
+/// `$HARDEN_CANDIDATE`); `%s` inside a longer argument is refused, because a
+/// shell string would run whatever a path holding `$(...)` says.
+///
+/// # Errors
+/// What is wrong, for the rule's error.
+pub fn check_argv(argv: &[String]) -> Result<(), ArgvError> {
+    if argv.first().is_none_or(String::is_empty) {
+        return Err(ArgvError::Empty);
+    }
+    let whole = |a: &String| a == "%s" || env_assignment(a).is_some();
+    if let Some(a) = argv.iter().find(|a| !whole(a) && a.contains("%s")) {
+        return Err(ArgvError::Embedded(a.clone()));
+    }
+    if !argv
+        .iter()
+        .any(|a| whole(a) || a.contains("HARDEN_CANDIDATE"))
+    {
+        return Err(ArgvError::NoCandidate);
+    }
+    Ok(())
+}
+
+/// The variable `NAME` of an argument `NAME=%s` (the candidate's path in the
+/// environment of `env`), when it is one.
+#[must_use]
+pub fn env_assignment(arg: &str) -> Option<&str> {
+    let name = arg.strip_suffix("=%s")?;
+    let mut chars = name.chars();
+    (chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    .then_some(name)
+}
+
 /// Write a whole file atomically.
 #[derive(Debug, Clone, Serialize)]
 pub struct WriteFile {

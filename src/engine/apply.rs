@@ -203,7 +203,12 @@ fn validate(host: &Host, plan: &Plan) -> Result<(), StepError> {
     let secret = plan.secret_paths();
     for op in plan.ops() {
         let Op::WriteFile(w) = op else { continue };
-        super::validate::run_scrubbed(host, plan, w, secret.contains(w.path.as_path()))?;
+        super::validate::run_scrubbed(host, plan, w, secret.contains(w.path.as_path())).map_err(
+            |error| StepError::Validate {
+                path: w.path.clone(),
+                error,
+            },
+        )?;
     }
     Ok(())
 }

@@ -39,7 +39,10 @@ pub fn rejected(host: &Host, plan: &Plan) -> BTreeMap<String, String> {
             if let Err(why) =
                 validate::run_scrubbed(host, plan, w, secret.contains(w.path.as_path()))
             {
-                out.insert(change.rule_id.clone(), why.to_string());
+                out.insert(
+                    change.rule_id.clone(),
+                    format!("{}: {why}", w.path.display()),
+                );
                 break;
             }
         }

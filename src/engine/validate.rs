@@ -26,7 +26,7 @@
 //!   copies are owned by 65534 so the sandbox's root owns them as in the image.
 //!   When neither the root nor this machine has the tool, or this machine lacks
 //!   bubblewrap, the check is an error naming what is missing.
-//! - **`plan` runs nothing here**: modules describe their check ([`describe`])
+//! - **`plan` runs nothing here**: modules describe their check ([`crate::host::tools::describe`])
 //!   and the engine runs it only in `apply`.
 //!
 //! `%s` is replaced only where it is a whole argument (or the whole value of a
@@ -43,11 +43,10 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use super::step::StepError;
 use crate::host::Host;
-use crate::host::facts::find_binary;
 use crate::host::fs::{self, FsError, Kind};
 use crate::host::runner::{Cmd, Output, RunError};
+use crate::host::tools::{Tool, ToolError, locate, machine};
 use crate::plan::{Accept, Check, Op, Plan, Stage, Validator, WriteFile};
 
 /// The unprivileged id confined tools run as (outside their user namespace).
@@ -67,17 +66,8 @@ const PRIVATE_DIRS: [&str; 5] = ["proc", "dev", "sys", "run", "tmp"];
 /// A staged check that could not run or rejected its candidate.
 #[derive(Debug, thiserror::Error)]
 pub enum ValidateError {
-    #[error(
-        "no `{tool}` to validate with: neither the root nor this machine has it (install it, or drop the rule)"
-    )]
-    MissingTool { tool: String },
-    #[error(
-        "`{tool}` is needed to run validators confined under --root (Debian package `{package}`)"
-    )]
-    NoSandbox {
-        tool: &'static str,
-        package: &'static str,
-    },
+    #[error(transparent)]
+    Tool(#[from] ToolError),
     #[error("staging {path} for the validator: {source}")]
     Stage {
         path: PathBuf,
@@ -106,151 +96,6 @@ pub enum ValidateError {
     Run(#[from] RunError),
 }
 
-/// Checks a validator argument vector from a playbook: a program, and the
-/// candidate named by `%s` as a whole argument (or read from
-/// `$HARDEN_CANDIDATE`); `%s` inside a longer argument is refused, because a
-/// shell string would run whatever a path holding `$(...)` says.
-///
-/// # Errors
-/// A message saying what is wrong, for the rule's error.
-pub fn check_argv(argv: &[String]) -> Result<(), String> {
-    if argv.first().is_none_or(String::is_empty) {
-        return Err("must be an argument vector: a program and its arguments".into());
-    }
-    let whole = |a: &String| a == "%s" || env_assignment(a).is_some();
-    if let Some(a) = argv.iter().find(|a| !whole(a) && a.contains("%s")) {
-        return Err(format!(
-            "has `%s` inside the argument {a:?}: `%s` must be a whole argument or `NAME=%s` (a script reads the path from $HARDEN_CANDIDATE)"
-        ));
-    }
-    if !argv
-        .iter()
-        .any(|a| whole(a) || a.contains("HARDEN_CANDIDATE"))
-    {
-        return Err(
-            "must name the candidate: `%s` as a whole argument, or $HARDEN_CANDIDATE".into(),
-        );
-    }
-    Ok(())
-}
-
-/// Where a check's tool comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Tool {
-    /// The running system's own (`--root /`): trusted.
-    Live(PathBuf),
-    /// The root's own, run confined with the root as the sandbox's `/`.
-    Root(PathBuf),
-    /// This machine's, run confined on staged copies of the root's files.
-    Machine { path: PathBuf, why: &'static str },
-}
-
-/// Finds a program: an absolute path, or a bare name in the root's usual
-/// directories; on this machine (`root` is `/`), in `$PATH` when it is set.
-fn find(root: &Path, name: &str) -> Option<PathBuf> {
-    let exec = |p: &Path| {
-        std::fs::metadata(fs::host_path(root, p))
-            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    if Path::new(name).is_absolute() {
-        return exec(Path::new(name)).then(|| PathBuf::from(name));
-    }
-    if root == Path::new("/")
-        && let Some(path) = std::env::var_os("PATH")
-    {
-        if name.contains('/') {
-            return None;
-        }
-        return std::env::split_paths(&path)
-            .filter(|d| d.is_absolute())
-            .map(|d| d.join(name))
-            .find(|p| exec(p));
-    }
-    find_binary(root, name)
-}
-
-/// Whether the root (other than `/`) or this machine has the program `name`.
-#[must_use]
-pub fn available(host: &Host, name: &str) -> bool {
-    (!host.is_live() && find(&host.root, name).is_some()) || find(Path::new("/"), name).is_some()
-}
-
-/// This machine's `name`, for the sandbox itself.
-fn machine(name: &'static str, package: &'static str) -> Result<PathBuf, ValidateError> {
-    find(Path::new("/"), name).ok_or(ValidateError::NoSandbox {
-        tool: name,
-        package,
-    })
-}
-
-/// Whether `nobody` can reach `dir` (every ancestor searchable by others).
-fn searchable(dir: &Path) -> bool {
-    dir.ancestors().all(|a| {
-        std::fs::metadata(a).is_ok_and(|m| m.is_dir() && m.permissions().mode() & 0o001 != 0)
-    })
-}
-
-/// Picks the tool of a check for `host`.
-///
-/// # Errors
-/// When neither the root nor this machine has it, or the sandbox tools are
-/// missing for a root other than `/`.
-pub fn locate(host: &Host, tool: &str) -> Result<Tool, ValidateError> {
-    let missing = || ValidateError::MissingTool {
-        tool: tool.to_string(),
-    };
-    if host.is_live() {
-        machine("bwrap", "bubblewrap")?;
-        return find(Path::new("/"), tool)
-            .map(Tool::Live)
-            .ok_or_else(missing);
-    }
-    machine("bwrap", "bubblewrap")?;
-    if nix::unistd::geteuid().is_root() {
-        machine("setpriv", "util-linux")?;
-    }
-    let in_root = find(&host.root, tool);
-    if let Some(path) = &in_root
-        && searchable(&host.root)
-    {
-        return Ok(Tool::Root(path.clone()));
-    }
-    let why = if in_root.is_some() {
-        "the root is not searchable by nobody, so its own cannot run confined"
-    } else {
-        "the root has none"
-    };
-    find(Path::new("/"), tool)
-        .map(|path| Tool::Machine { path, why })
-        .ok_or_else(missing)
-}
-
-/// One sentence for the plan saying how candidates will be checked, or why they
-/// cannot be (the rule then fails).
-///
-/// # Errors
-/// As [`locate`].
-pub fn describe(host: &Host, check: &Check) -> Result<String, ValidateError> {
-    let line = std::iter::once(check.tool.as_str())
-        .chain(check.args.iter().map(String::as_str))
-        .collect::<Vec<_>>()
-        .join(" ");
-    Ok(match locate(host, &check.tool)? {
-        Tool::Live(p) => format!(
-            "candidates are checked with `{line}` ({}) on a staged copy in private namespaces",
-            p.display()
-        ),
-        Tool::Root(p) => format!(
-            "candidates are checked with the root's own `{line}` ({}), confined (user, mount, PID and network namespaces, as nobody)",
-            p.display()
-        ),
-        Tool::Machine { path, why } => format!(
-            "candidates are checked with this machine's `{line}` ({}; {why}) on staged copies of the root's files, confined (user, mount, PID and network namespaces, as nobody)",
-            path.display()
-        ),
-    })
-}
-
 /// Runs the validators of one planned write.
 ///
 /// # Errors
@@ -264,7 +109,7 @@ pub fn run(host: &Host, plan: &Plan, w: &WriteFile) -> Result<(), ValidateError>
 }
 
 /// [`run`], with the tool's output scrubbed of the candidate's lines when the
-/// candidate is secret (one of [`Plan::secret_paths`]); the error names the path.
+/// candidate is secret (one of [`Plan::secret_paths`]).
 ///
 /// # Errors
 /// The rejection, or why the check could not run.
@@ -273,20 +118,17 @@ pub fn run_scrubbed(
     plan: &Plan,
     w: &WriteFile,
     secret: bool,
-) -> Result<(), StepError> {
-    let error = match run(host, plan, w) {
-        Ok(()) => return Ok(()),
-        Err(ValidateError::Rejected { cmd, code, brief }) if secret => ValidateError::Rejected {
-            cmd,
-            code,
-            brief: super::redact::secret_output(&brief, &w.content),
-        },
-        Err(e) => e,
-    };
-    Err(StepError::Validate {
-        path: w.path.clone(),
-        error,
-    })
+) -> Result<(), ValidateError> {
+    match run(host, plan, w) {
+        Err(ValidateError::Rejected { cmd, code, brief }) if secret => {
+            Err(ValidateError::Rejected {
+                cmd,
+                code,
+                brief: super::redact::secret_output(&brief, &w.content),
+            })
+        }
+        other => other,
+    }
 }
 
 /// How staged copies are owned.
@@ -733,23 +575,12 @@ fn substitute(arg: &str, candidate: &Path) -> OsString {
     if arg == "%s" {
         return candidate.as_os_str().to_owned();
     }
-    if let Some(name) = env_assignment(arg) {
+    if let Some(name) = crate::plan::env_assignment(arg) {
         let mut s = OsString::from(format!("{name}="));
         s.push(candidate.as_os_str());
         return s;
     }
     arg.into()
-}
-
-/// `NAME` when `arg` is `NAME=%s` with `NAME` an environment variable name.
-fn env_assignment(arg: &str) -> Option<&str> {
-    let name = arg.strip_suffix("=%s")?;
-    let mut chars = name.chars();
-    (chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_'))
-    .then_some(name)
 }
 
 fn run_one(

@@ -14,6 +14,7 @@ pub mod packages;
 pub mod rpm;
 pub mod runner;
 pub mod service;
+pub mod tools;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

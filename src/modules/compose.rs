@@ -26,9 +26,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{Ctx, FileWrite, ModuleError, Out};
-use crate::engine::validate;
 use crate::host::fs::{self, Kind};
 use crate::host::service::APPARMOR_KERNEL;
+use crate::host::tools;
 use crate::plan::{Accept, Check, NoticeLevel, Op, SetMeta, Stage, Validator, VarValue};
 
 /// Parameters of `compose:`.
@@ -573,10 +573,9 @@ fn validator(ctx: &Ctx, user: &Path) -> Option<Validator> {
                 .any(|d| fs::host_path(root, &Path::new(d).join("docker-compose")).is_file())
         });
     let user_s = user.display().to_string();
-    let (tool, mut args): (&str, Vec<String>) = if plugin && validate::available(ctx.host, "docker")
-    {
+    let (tool, mut args): (&str, Vec<String>) = if plugin && tools::available(ctx.host, "docker") {
         ("docker", vec!["compose".into()])
-    } else if validate::available(ctx.host, "docker-compose") {
+    } else if tools::available(ctx.host, "docker-compose") {
         ("docker-compose", Vec::new())
     } else {
         return None;

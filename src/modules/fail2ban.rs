@@ -523,8 +523,8 @@ fn plan_writes(
     }
     let validator = staged_check(dir);
     let Validator::Staged { check, .. } = &validator;
-    let how = crate::engine::validate::describe(ctx.host, check)
-        .map_err(|e| ctx.invalid(e.to_string()))?;
+    let how =
+        crate::host::tools::describe(ctx.host, check).map_err(|e| ctx.invalid(e.to_string()))?;
     out.notices.push(ctx.notice(NoticeLevel::Info, how));
     for (i, (path, text, before)) in pending.into_iter().enumerate() {
         // One check sees every planned file: the first write carries it.

@@ -202,8 +202,7 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
             })
             .transpose()?;
     if let Some(v) = &p.validate {
-        crate::engine::validate::check_argv(v)
-            .map_err(|m| ctx.invalid(format!("`validate` {m}")))?;
+        crate::plan::check_argv(v).map_err(|m| ctx.invalid(format!("`validate` {m}")))?;
     }
     let meta = ctx.host.lstat(&path).map_err(ctx.fs())?;
     let state = match p.state {

@@ -168,8 +168,7 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         .map_err(|m| ctx.invalid(m))?;
     let validators = match &p.validator {
         Some(argv) => {
-            crate::engine::validate::check_argv(argv)
-                .map_err(|m| ctx.invalid(format!("`validator` {m}")))?;
+            crate::plan::check_argv(argv).map_err(|m| ctx.invalid(format!("`validator` {m}")))?;
             Validator::argv(argv).into_iter().collect()
         }
         None => Vec::new(),

@@ -434,6 +434,14 @@ impl Ctx<'_> {
     }
 }
 
+/// Custom errors raised while reading a task (its module's parameters
+/// included) carry the position of the offending key, which the deserializer
+/// would report as the start of the task: `[@L:C] msg`. The playbook reader
+/// turns the marker back into the error's line and column.
+pub(crate) fn at_marker(line: u64, column: u64, msg: &str) -> String {
+    format!("[@{line}:{column}] {msg}")
+}
+
 /// Plans one task.
 ///
 /// # Errors

@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{Ctx, FileWrite, ModuleError, Out};
-use crate::engine::validate;
 use crate::host::fs::Kind;
+use crate::host::tools;
 use crate::plan::{Accept, Check, Handler, NoticeLevel, Stage, Validator, Verb};
 
 /// Parameters of `rsyslog:`.
@@ -239,7 +239,7 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
             accept: Accept::Exit,
         },
     };
-    let how = validate::describe(
+    let how = tools::describe(
         ctx.host,
         match &validator {
             Validator::Staged { check, .. } => check,

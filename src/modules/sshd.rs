@@ -788,8 +788,8 @@ pub mod validator {
 
     use std::path::{Path, PathBuf};
 
-    use crate::engine::validate;
     use crate::host::Host;
+    use crate::host::tools;
     use crate::modules::{Ctx, ModuleError, Out};
     use crate::plan::{self, Accept, NoticeLevel, Stage, Validator};
 
@@ -826,7 +826,7 @@ pub mod validator {
                 main: main.to_path_buf(),
                 hostkey,
             };
-            let mut msg = validate::describe(host, &check.command("-t", main))
+            let mut msg = tools::describe(host, &check.command("-t", main))
                 .map_err(|e| ctx.invalid(e.to_string()))?;
             if hostkey {
                 msg.push_str("; the root has no host keys, a throw-away key stands in");

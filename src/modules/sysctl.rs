@@ -164,7 +164,7 @@ fn checked_settings<'de, D: serde::Deserializer<'de>>(
                 if let Err(msg) = check_value(&normalise_key(&key), &value.value) {
                     let (line, column) = (value.referenced.line(), value.referenced.column());
                     let msg = if line > 0 {
-                        crate::playbook::at_marker(line, column, &msg)
+                        super::at_marker(line, column, &msg)
                     } else {
                         msg
                     };

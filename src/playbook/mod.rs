@@ -19,7 +19,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::host::Host;
 use crate::host::facts::OsFamily;
-use crate::modules::ModuleCall;
+use crate::modules::{ModuleCall, at_marker};
 pub use crate::plan::{Severity, VarValue};
 
 mod embedded {
@@ -585,12 +585,6 @@ fn load_one(
             .map_or_else(|| label.clone(), |s| s.to_string_lossy().into_owned()),
         Source::Embedded(n, _) => (*n).to_string(),
     }))
-}
-
-/// Custom errors raised while reading a task carry the position of the offending
-/// key (the deserializer would report the start of the task): `[@L:C] msg`.
-pub(crate) fn at_marker(line: u64, column: u64, msg: &str) -> String {
-    format!("[@{line}:{column}] {msg}")
 }
 
 fn syntax_error(file: &str, e: &serde_saphyr::Error) -> PlaybookError {
