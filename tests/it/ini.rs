@@ -46,31 +46,45 @@ fn cat_config(env: &Env, name: &str) -> String {
     stdout(&out)
 }
 
-fn playbook(env: &Env) -> String {
-    env.playbook(
-        "ini.yml",
-        "name: ini\ntasks:\n\
-        \x20 - name: Persistent journal\n    id: logging.journald\n    ini:\n\
-        \x20     path: /etc/systemd/journald.conf\n      section: Journal\n\
-        \x20     settings: { Storage: persistent, Compress: \"yes\", ForwardToSyslog: \"no\" }\n\
-        \x20 - name: No core dumps\n    id: kernel.coredump\n    ini:\n\
-        \x20     path: /etc/systemd/coredump.conf.d/50-harden.conf\n      create: true\n\
-        \x20     section: Coredump\n      settings: { Storage: none, ProcessSizeMax: 0 }\n",
-    )
-    .to_str()
-    .unwrap()
-    .to_string()
+/// A persistent journal, and no core dumps through a drop-in.
+fn logging() -> Playbook {
+    Playbook::new("ini")
+        .task(
+            Task::new(
+                "logging.journald",
+                "ini",
+                json!({
+                    "path": "/etc/systemd/journald.conf",
+                    "section": "Journal",
+                    "settings": { "Storage": "persistent", "Compress": "yes", "ForwardToSyslog": "no" }
+                }),
+            )
+            .name("Persistent journal"),
+        )
+        .task(
+            Task::new(
+                "kernel.coredump",
+                "ini",
+                json!({
+                    "path": "/etc/systemd/coredump.conf.d/50-harden.conf",
+                    "create": true,
+                    "section": "Coredump",
+                    "settings": { "Storage": "none", "ProcessSizeMax": 0 }
+                }),
+            )
+            .name("No core dumps"),
+        )
 }
 
 #[test]
 fn journald_and_a_coredump_drop_in_read_back_by_cat_config() {
-    let env = Env::new();
-    env.write("etc/systemd/journald.conf", JOURNALD);
-    env.write(
-        "etc/systemd/coredump.conf",
-        "[Coredump]\n#Storage=external\n",
-    );
-    let p = playbook(&env);
+    let env = Test::new()
+        .file("etc/systemd/journald.conf", JOURNALD)
+        .file(
+            "etc/systemd/coredump.conf",
+            "[Coredump]\n#Storage=external\n",
+        )
+        .playbook(&logging());
     let before = env.tree();
     assert_eq!(
         effective(
@@ -82,63 +96,52 @@ fn journald_and_a_coredump_drop_in_read_back_by_cat_config() {
         Some("auto")
     );
 
-    let out = env.harden(&["plan", "-p", &p]);
-    expect_code(&out, 0);
-    let plan = stdout(&out);
-    assert!(
-        plan.contains("[Journal] set Compress, ForwardToSyslog, Storage"),
-        "{plan}"
-    );
-    assert!(
-        plan.contains("create file: [Coredump] set ProcessSizeMax, Storage"),
-        "{plan}"
-    );
-    assert_eq!(env.tree(), before, "plan wrote something");
+    env.plan_read_only()
+        .code(0)
+        .stdout_has("[Journal] set Compress, ForwardToSyslog, Storage")
+        .stdout_has("create file: [Coredump] set ProcessSizeMax, Storage");
 
-    expect_code(&env.harden(&["apply", "--yes", "-p", &p]), 2);
-    assert_eq!(
-        env.read("etc/systemd/journald.conf"),
-        // New keys go after the last assignment of the section's last header.
-        JOURNALD
-            .replace("Storage=volatile\n", "Storage=persistent\n")
-            .replace(
-                "\n[Journal]\nStorage=auto\n",
-                "\n[Journal]\n#Storage=auto\nCompress=yes\nForwardToSyslog=no\n"
-            )
-    );
-    assert_eq!(
-        env.read("etc/systemd/coredump.conf.d/50-harden.conf"),
-        "[Coredump]\nProcessSizeMax=0\nStorage=none\n"
-    );
-    let journald = cat_config(&env, "systemd/journald.conf");
-    for (key, want) in [
-        ("Storage", "persistent"),
-        ("Compress", "yes"),
-        ("ForwardToSyslog", "no"),
-    ] {
+    env.converge_from(&before, |_| {
         assert_eq!(
-            effective(&journald, "Journal", key).as_deref(),
-            Some(want),
-            "{journald}"
+            env.read("etc/systemd/journald.conf"),
+            // New keys go after the last assignment of the section's last header.
+            JOURNALD
+                .replace("Storage=volatile\n", "Storage=persistent\n")
+                .replace(
+                    "\n[Journal]\nStorage=auto\n",
+                    "\n[Journal]\n#Storage=auto\nCompress=yes\nForwardToSyslog=no\n"
+                )
         );
-    }
-    let coredump = cat_config(&env, "systemd/coredump.conf");
-    assert!(
-        coredump.contains("coredump.conf.d/50-harden.conf"),
-        "{coredump}"
-    );
-    assert_eq!(
-        effective(&coredump, "Coredump", "Storage").as_deref(),
-        Some("none")
-    );
-    assert_eq!(
-        effective(&coredump, "Coredump", "ProcessSizeMax").as_deref(),
-        Some("0")
-    );
-
-    expect_code(&env.harden(&["plan", "-p", &p, "--detailed-exitcode"]), 0);
-    expect_code(&env.harden(&["rollback", "--yes"]), 0);
-    assert_eq!(env.tree(), before);
+        assert_eq!(
+            env.read("etc/systemd/coredump.conf.d/50-harden.conf"),
+            "[Coredump]\nProcessSizeMax=0\nStorage=none\n"
+        );
+        let journald = cat_config(&env, "systemd/journald.conf");
+        for (key, want) in [
+            ("Storage", "persistent"),
+            ("Compress", "yes"),
+            ("ForwardToSyslog", "no"),
+        ] {
+            assert_eq!(
+                effective(&journald, "Journal", key).as_deref(),
+                Some(want),
+                "{journald}"
+            );
+        }
+        let coredump = cat_config(&env, "systemd/coredump.conf");
+        assert!(
+            coredump.contains("coredump.conf.d/50-harden.conf"),
+            "{coredump}"
+        );
+        assert_eq!(
+            effective(&coredump, "Coredump", "Storage").as_deref(),
+            Some("none")
+        );
+        assert_eq!(
+            effective(&coredump, "Coredump", "ProcessSizeMax").as_deref(),
+            Some("0")
+        );
+    });
 }
 
 #[test]
@@ -184,39 +187,36 @@ fn malformed_files_and_values_are_errors_naming_the_place() {
 /// `systemd-analyze cat-config` inside it.
 #[test]
 fn debian12_journald_and_coredump() {
-    let env = debian12();
+    let env = Test::on(debian12()).playbook(&logging());
     let original = env.read("etc/systemd/journald.conf");
-    let p = playbook(&env);
     let before = env.tree();
-    expect_code(&env.harden(&["plan", "-p", &p]), 0);
+    env.plan().code(0);
     assert_eq!(env.tree(), before, "plan wrote something");
-    expect_code(&env.harden(&["apply", "--yes", "-p", &p]), 2);
-    expect_code(&env.harden(&["plan", "-p", &p, "--detailed-exitcode"]), 0);
-    assert_eq!(
-        env.read("etc/systemd/journald.conf"),
-        original.replace(
-            "[Journal]\n",
-            "[Journal]\nCompress=yes\nForwardToSyslog=no\nStorage=persistent\n"
-        )
-    );
-    let journald = in_root(&env, "systemd-analyze cat-config systemd/journald.conf");
-    assert_eq!(
-        effective(&journald, "Journal", "Storage").as_deref(),
-        Some("persistent")
-    );
-    assert_eq!(
-        effective(&journald, "Journal", "ForwardToSyslog").as_deref(),
-        Some("no")
-    );
-    let coredump = in_root(&env, "systemd-analyze cat-config systemd/coredump.conf");
-    assert!(
-        coredump.contains("/etc/systemd/coredump.conf.d/50-harden.conf"),
-        "{coredump}"
-    );
-    assert_eq!(
-        effective(&coredump, "Coredump", "Storage").as_deref(),
-        Some("none")
-    );
-    expect_code(&env.harden(&["rollback", "--yes"]), 0);
-    assert_eq!(env.tree(), before);
+    env.converge_from(&before, |_| {
+        assert_eq!(
+            env.read("etc/systemd/journald.conf"),
+            original.replace(
+                "[Journal]\n",
+                "[Journal]\nCompress=yes\nForwardToSyslog=no\nStorage=persistent\n"
+            )
+        );
+        let journald = in_root(&env, "systemd-analyze cat-config systemd/journald.conf");
+        assert_eq!(
+            effective(&journald, "Journal", "Storage").as_deref(),
+            Some("persistent")
+        );
+        assert_eq!(
+            effective(&journald, "Journal", "ForwardToSyslog").as_deref(),
+            Some("no")
+        );
+        let coredump = in_root(&env, "systemd-analyze cat-config systemd/coredump.conf");
+        assert!(
+            coredump.contains("/etc/systemd/coredump.conf.d/50-harden.conf"),
+            "{coredump}"
+        );
+        assert_eq!(
+            effective(&coredump, "Coredump", "Storage").as_deref(),
+            Some("none")
+        );
+    });
 }

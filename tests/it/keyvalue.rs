@@ -27,36 +27,49 @@ const FAILLOCK: &str = "# Configuration for locking the user after multiple fail
     deny=5 # set by the installer\n\
     # unlock_time = 600\n";
 
-fn playbook(env: &Env) -> String {
-    env.playbook(
-        "kv.yml",
-        "name: kv\ntasks:\n\
-        \x20 - name: Password ageing\n    id: accounts.ageing\n    keyvalue:\n\
-        \x20     path: /etc/login.defs\n      separator: \" \"\n\
-        \x20     settings: { PASS_MAX_DAYS: 365, PASS_MIN_DAYS: 1 }\n\
-        \x20 - name: Default umask\n    id: accounts.umask\n    keyvalue:\n\
-        \x20     path: /etc/login.defs\n      separator: \" \"\n      settings: { UMASK: \"027\" }\n\
-        \x20 - name: Faillock\n    id: accounts.faillock\n    keyvalue:\n\
-        \x20     path: /etc/security/faillock.conf\n      separator: \" = \"\n\
-        \x20     settings: { deny: 3, unlock_time: 900 }\n",
-    )
-    .to_str()
-    .unwrap()
-    .to_string()
+/// A `keyvalue` rule `id` on `path` with `separator` and `settings`.
+fn kv(id: &str, name: &str, path: &str, separator: &str, settings: serde_json::Value) -> Task {
+    let mut params = json!({ "path": path, "separator": separator });
+    params["settings"] = settings;
+    Task::new(id, "keyvalue", params).name(name)
+}
+
+/// Password ageing and the umask in login.defs, faillock's limits.
+fn accounts() -> Playbook {
+    Playbook::new("kv")
+        .task(kv(
+            "accounts.ageing",
+            "Password ageing",
+            "/etc/login.defs",
+            " ",
+            json!({ "PASS_MAX_DAYS": 365, "PASS_MIN_DAYS": 1 }),
+        ))
+        .task(kv(
+            "accounts.umask",
+            "Default umask",
+            "/etc/login.defs",
+            " ",
+            json!({ "UMASK": "027" }),
+        ))
+        .task(kv(
+            "accounts.faillock",
+            "Faillock",
+            "/etc/security/faillock.conf",
+            " = ",
+            json!({ "deny": 3, "unlock_time": 900 }),
+        ))
 }
 
 #[test]
 fn first_line_set_duplicates_commented_missing_appended_and_rolled_back() {
-    let env = Env::new();
-    env.write("etc/login.defs", LOGIN_DEFS);
-    env.write("etc/security/faillock.conf", FAILLOCK);
-    env.chmod("etc/security/faillock.conf", 0o640);
-    let p = playbook(&env);
+    let env = Test::new()
+        .file("etc/login.defs", LOGIN_DEFS)
+        .file("etc/security/faillock.conf", FAILLOCK)
+        .file_mode("etc/security/faillock.conf", 0o640)
+        .playbook(&accounts());
     let before = env.tree();
 
-    let out = env.harden(&["plan", "-p", &p]);
-    expect_code(&out, 0);
-    let plan = stdout(&out);
+    let plan = env.plan_read_only().code(0).stdout();
     for want in [
         "set PASS_MAX_DAYS, PASS_MIN_DAYS",
         "set UMASK",
@@ -66,27 +79,22 @@ fn first_line_set_duplicates_commented_missing_appended_and_rolled_back() {
     ] {
         assert!(plan.contains(want), "{want} missing:\n{plan}");
     }
-    assert_eq!(env.tree(), before, "plan wrote something");
 
-    expect_code(&env.harden(&["apply", "--yes", "-p", &p]), 2);
-    assert_eq!(
-        env.read("etc/login.defs"),
-        LOGIN_DEFS
-            .replace("UMASK\t\t022", "UMASK\t\t027")
-            .replace("PASS_MAX_DAYS\t99999", "PASS_MAX_DAYS\t365")
-            .replace("PASS_MIN_DAYS\t0", "PASS_MIN_DAYS\t1")
-            .replace("PASS_MAX_DAYS 120", "#PASS_MAX_DAYS 120")
-    );
-    assert_eq!(
-        env.read("etc/security/faillock.conf"),
-        FAILLOCK.replace("deny=5 #", "deny=3 #") + "unlock_time = 900\n"
-    );
-    assert_eq!(env.mode("etc/security/faillock.conf"), 0o640);
-
-    let out = env.harden(&["plan", "-p", &p, "--detailed-exitcode"]);
-    expect_code(&out, 0);
-    expect_code(&env.harden(&["rollback", "--yes"]), 0);
-    assert_eq!(env.tree(), before);
+    env.converge_from(&before, |_| {
+        assert_eq!(
+            env.read("etc/login.defs"),
+            LOGIN_DEFS
+                .replace("UMASK\t\t022", "UMASK\t\t027")
+                .replace("PASS_MAX_DAYS\t99999", "PASS_MAX_DAYS\t365")
+                .replace("PASS_MIN_DAYS\t0", "PASS_MIN_DAYS\t1")
+                .replace("PASS_MAX_DAYS 120", "#PASS_MAX_DAYS 120")
+        );
+        assert_eq!(
+            env.read("etc/security/faillock.conf"),
+            FAILLOCK.replace("deny=5 #", "deny=3 #") + "unlock_time = 900\n"
+        );
+        assert_eq!(env.mode("etc/security/faillock.conf"), 0o640);
+    });
 }
 
 #[test]
@@ -125,83 +133,91 @@ fn bad_values_separators_and_missing_files_are_errors() {
 
 #[test]
 fn a_missing_file_is_created_when_asked() {
-    let env = Env::new();
-    let p = env.playbook(
-        "create.yml",
-        "tasks:\n  - name: t\n    id: t\n    keyvalue: { path: /etc/security/pwquality.conf, create: true, separator: \" = \", settings: { minlen: 14, minclass: 4 } }\n",
-    );
-    let p = p.to_str().unwrap();
-    expect_code(&env.harden(&["apply", "--yes", "-p", p]), 2);
-    assert_eq!(
-        env.read("etc/security/pwquality.conf"),
-        "minclass = 4\nminlen = 14\n"
-    );
-    assert_eq!(env.mode("etc/security/pwquality.conf"), 0o644);
-    expect_code(&env.harden(&["plan", "-p", p, "--detailed-exitcode"]), 0);
+    let env = Test::new().playbook(&Playbook::unnamed().task(Task::new(
+        "t",
+        "keyvalue",
+        json!({
+            "path": "/etc/security/pwquality.conf",
+            "create": true,
+            "separator": " = ",
+            "settings": { "minlen": 14, "minclass": 4 }
+        }),
+    )));
+    env.converge(|_| {
+        assert_eq!(
+            env.read("etc/security/pwquality.conf"),
+            "minclass = 4\nminlen = 14\n"
+        );
+        assert_eq!(env.mode("etc/security/pwquality.conf"), 0o644);
+    });
 }
 
 /// The real layout: Debian 12's login.defs and pwquality.conf, read back by the
 /// root's own `useradd` and `pwscore`.
 #[test]
 fn debian12_useradd_and_pwscore_read_the_settings() {
-    let env = debian12();
+    let env = Test::on(debian12()).playbook(
+        &Playbook::new("kv")
+            .task(kv(
+                "accounts.login-defs",
+                "Password ageing",
+                "/etc/login.defs",
+                " ",
+                json!({ "PASS_MAX_DAYS": 365, "PASS_MIN_DAYS": 1, "UMASK": "027" }),
+            ))
+            .task(kv(
+                "accounts.pwquality",
+                "Password quality",
+                "/etc/security/pwquality.conf",
+                " = ",
+                json!({ "minlen": 14, "dictcheck": 0 }),
+            ))
+            .task(kv(
+                "accounts.faillock",
+                "Faillock",
+                "/etc/security/faillock.conf",
+                " = ",
+                json!({ "deny": 5, "unlock_time": 900 }),
+            )),
+    );
     let original_defs = env.read("etc/login.defs");
     let original_pwq = env.read("etc/security/pwquality.conf");
-    let p = env.playbook(
-        "kv.yml",
-        "name: kv\ntasks:\n\
-        \x20 - name: Password ageing\n    id: accounts.login-defs\n    keyvalue:\n\
-        \x20     path: /etc/login.defs\n      separator: \" \"\n\
-        \x20     settings: { PASS_MAX_DAYS: 365, PASS_MIN_DAYS: 1, UMASK: \"027\" }\n\
-        \x20 - name: Password quality\n    id: accounts.pwquality\n    keyvalue:\n\
-        \x20     path: /etc/security/pwquality.conf\n      separator: \" = \"\n\
-        \x20     settings: { minlen: 14, dictcheck: 0 }\n\
-        \x20 - name: Faillock\n    id: accounts.faillock\n    keyvalue:\n\
-        \x20     path: /etc/security/faillock.conf\n      separator: \" = \"\n\
-        \x20     settings: { deny: 5, unlock_time: 900 }\n",
-    );
-    let p = p.to_str().unwrap();
     // The root's readers before: no 14-character minimum, Debian's ageing.
     let pwscore = "printf '%s\\n' 'Kq7-vX2pLm9z' | pwscore 2>&1 || true";
     assert!(!in_root(&env, pwscore).contains("shorter than 14"));
     let before = env.tree();
 
-    expect_code(&env.harden(&["plan", "-p", p]), 0);
-    assert_eq!(env.tree(), before, "plan wrote something");
-    expect_code(&env.harden(&["apply", "--yes", "-p", p]), 2);
-    expect_code(&env.harden(&["plan", "-p", p, "--detailed-exitcode"]), 0);
-
-    // Only the set lines changed.
-    let defs = env.read("etc/login.defs");
-    assert_eq!(
-        defs,
-        original_defs
-            .replace("\nPASS_MAX_DAYS\t99999\n", "\nPASS_MAX_DAYS\t365\n")
-            .replace("\nPASS_MIN_DAYS\t0\n", "\nPASS_MIN_DAYS\t1\n")
-            .replace("\nUMASK\t\t022\n", "\nUMASK\t\t027\n")
-    );
-    assert!(
-        env.read("etc/security/pwquality.conf")
-            .starts_with(&original_pwq)
-    );
-    assert!(
-        env.read("etc/security/faillock.conf")
-            .ends_with("deny = 5\nunlock_time = 900\n")
-    );
-    // useradd, in a throw-away copy of /etc, ages the new account from login.defs.
-    let shadow = in_root(
-        &env,
-        "mount -t tmpfs tmpfs /mnt; cp -a /etc /mnt/etc; mount --bind /mnt/etc /etc; \
+    env.plan_read_only().code(0);
+    env.converge_from(&before, |_| {
+        // Only the set lines changed.
+        let defs = env.read("etc/login.defs");
+        assert_eq!(
+            defs,
+            original_defs
+                .replace("\nPASS_MAX_DAYS\t99999\n", "\nPASS_MAX_DAYS\t365\n")
+                .replace("\nPASS_MIN_DAYS\t0\n", "\nPASS_MIN_DAYS\t1\n")
+                .replace("\nUMASK\t\t022\n", "\nUMASK\t\t027\n")
+        );
+        assert!(
+            env.read("etc/security/pwquality.conf")
+                .starts_with(&original_pwq)
+        );
+        assert!(
+            env.read("etc/security/faillock.conf")
+                .ends_with("deny = 5\nunlock_time = 900\n")
+        );
+        // useradd, in a throw-away copy of /etc, ages the new account from login.defs.
+        let shadow = in_root(
+            &env,
+            "mount -t tmpfs tmpfs /mnt; cp -a /etc /mnt/etc; mount --bind /mnt/etc /etc; \
          useradd -l -M probe; grep '^probe:' /etc/shadow",
-    );
-    let fields: Vec<&str> = shadow.trim().split(':').collect();
-    assert_eq!((fields[3], fields[4]), ("1", "365"), "{shadow}");
-    // pwscore reads the new minimum and the disabled dictionary check.
-    let short = in_root(&env, pwscore);
-    assert!(short.contains("shorter than 14 characters"), "{short}");
-    let good = in_root(&env, "printf '%s\\n' 'Kq7-vX2pLm9z-Rt4' | pwscore");
-    assert!(good.trim().parse::<u32>().is_ok(), "a score: {good}");
-
-    expect_code(&env.harden(&["rollback", "--yes"]), 0);
-    assert_eq!(env.tree(), before);
+        );
+        let fields: Vec<&str> = shadow.trim().split(':').collect();
+        assert_eq!((fields[3], fields[4]), ("1", "365"), "{shadow}");
+        // pwscore reads the new minimum and the disabled dictionary check.
+        let short = in_root(&env, pwscore);
+        assert!(short.contains("shorter than 14 characters"), "{short}");
+        let good = in_root(&env, "printf '%s\\n' 'Kq7-vX2pLm9z-Rt4' | pwscore");
+        assert!(good.trim().parse::<u32>().is_ok(), "a score: {good}");
+    });
 }
