@@ -66,6 +66,11 @@ fn etc(env: &Env) -> std::collections::BTreeMap<String, String> {
         .collect()
 }
 
+/// The host firewall rule with `params`.
+fn fw(params: serde_json::Value) -> Task {
+    Task::new("net.firewall", "firewall", params).name("fw")
+}
+
 fn section<'a>(text: &'a str, name: &str) -> &'a str {
     let start = text
         .find(&format!("=={name}=="))
@@ -156,35 +161,28 @@ fn ufw_apply_loads_in_a_namespace_plan_is_empty_and_rollback_restores_files_and_
 
 #[test]
 fn ufw_purge_removes_unlisted_rules_and_keeps_listed_ones() {
-    let env = ufw_root();
-    let first = env.playbook("a.yml", FULL);
-    expect_code(
-        &env.harden(&["apply", "--yes", "-p", first.to_str().unwrap()]),
-        2,
-    );
-    let pb = env.playbook(
-        "b.yml",
-        "name: fw\ntasks:\n  - name: fw\n    id: net.firewall\n    firewall:\n      purge: true\n      rules: [{ allow: 22/tcp, comment: ssh }, { allow: 80/tcp }]\n",
-    );
-    let p = pb.to_str().unwrap();
-    let plan = stdout(&env.harden(&["plan", "-p", p]));
-    assert!(plan.contains("added: allow 80/tcp"), "{plan}");
-    assert!(
-        plan.contains("removed: allow 443/tcp, limit 2222/tcp, allow 5432/tcp from 10.0.0.0/8"),
-        "{plan}"
-    );
-    assert!(plan.contains("kept: allow 22/tcp"), "{plan}");
-    expect_code(&env.harden(&["apply", "--yes", "-p", p]), 2);
-    let rules = env.read("etc/ufw/user.rules");
-    assert!(
-        rules.contains("--dport 80 ") && rules.contains("--dport 22 "),
-        "{rules}"
-    );
-    assert!(
-        !rules.contains("--dport 443") && !rules.contains("5432"),
-        "{rules}"
-    );
-    expect_code(&env.harden(&["plan", "-p", p, "--detailed-exitcode"]), 0);
+    let env = Test::on(ufw_root()).playbook_yaml(FULL);
+    env.apply().code(2);
+    env.set_playbook(&Playbook::new("fw").task(fw(json!({
+        "purge": true,
+        "rules": [{ "allow": "22/tcp", "comment": "ssh" }, { "allow": "80/tcp" }]
+    }))));
+    env.plan()
+        .stdout_has("added: allow 80/tcp")
+        .stdout_has("removed: allow 443/tcp, limit 2222/tcp, allow 5432/tcp from 10.0.0.0/8")
+        .stdout_has("kept: allow 22/tcp");
+    // Rolled back, the purge gives the example's rules back.
+    env.converge(|_| {
+        let rules = env.read("etc/ufw/user.rules");
+        assert!(
+            rules.contains("--dport 80 ") && rules.contains("--dport 22 "),
+            "{rules}"
+        );
+        assert!(
+            !rules.contains("--dport 443") && !rules.contains("5432"),
+            "{rules}"
+        );
+    });
 }
 
 #[test]
@@ -195,44 +193,34 @@ fn default_deny_without_the_ssh_port_is_refused_and_with_it_passes() {
         "Include /etc/ssh/sshd_config.d/*.conf\nPasswordAuthentication no\n",
     );
     env.write("etc/ssh/sshd_config.d/port.conf", "Port 2200\n");
-    let deny = |rules: &str| {
-        format!(
-            "name: fw\ntasks:\n  - name: fw\n    id: net.firewall\n    firewall:\n      default_incoming: deny\n      enabled: true\n      rules: {rules}\n"
-        )
+    let deny = |rules: serde_json::Value| {
+        Playbook::new("fw").task(fw(json!({
+            "default_incoming": "deny",
+            "enabled": true,
+            "rules": rules
+        })))
     };
+    let env = Test::on(env).playbook(&deny(json!([
+        { "allow": "22/tcp" },
+        { "allow": "2200/tcp", "from": "10.0.0.0/8" }
+    ])));
     let before = env.tree();
-    let bad = env.playbook(
-        "bad.yml",
-        &deny("[{ allow: 22/tcp }, { allow: 2200/tcp, from: 10.0.0.0/8 }]"),
-    );
-    let out = env.harden(&["apply", "--yes", "-p", bad.to_str().unwrap()]);
-    expect_code(&out, 1);
-    assert!(stderr(&out).contains("anti-lockout"), "{}", stderr(&out));
-    assert!(stderr(&out).contains("SSH port 2200"), "{}", stderr(&out));
+    env.apply()
+        .code(1)
+        .stderr_has("anti-lockout")
+        .stderr_has("SSH port 2200");
     assert_eq!(env.tree(), before, "a refused plan changed the root");
 
-    let good = env.playbook("good.yml", &deny("[{ limit: 2200/tcp }]"));
-    expect_code(
-        &env.harden(&["apply", "--yes", "-p", good.to_str().unwrap()]),
-        2,
-    );
+    env.set_playbook(&deny(json!([{ "limit": "2200/tcp" }])));
+    env.apply().code(2);
 
     // Removing the rule that keeps the SSH port open is refused too.
-    let purge = env.playbook(
-        "purge.yml",
-        "name: fw\ntasks:\n  - name: fw\n    id: net.firewall\n    firewall:\n      purge: true\n      rules: [{ allow: 443/tcp }]\n",
-    );
-    let out = env.harden(&["apply", "--yes", "-p", purge.to_str().unwrap()]);
-    expect_code(&out, 1);
-    assert!(stderr(&out).contains("SSH port 2200"), "{}", stderr(&out));
-    let forced = env.harden(&[
-        "apply",
-        "--yes",
-        "-p",
-        purge.to_str().unwrap(),
-        "--i-accept-lockout-risk",
-    ]);
-    expect_code(&forced, 2);
+    env.set_playbook(&Playbook::new("fw").task(fw(json!({
+        "purge": true,
+        "rules": [{ "allow": "443/tcp" }]
+    }))));
+    env.apply().code(1).stderr_has("SSH port 2200");
+    env.apply_args(&["--i-accept-lockout-risk"]).code(2);
 }
 
 #[test]
@@ -261,41 +249,36 @@ fn ufw_is_refused_while_firewalld_is_active() {
 #[test]
 fn firewalld_offline_apply_passes_check_config_and_plans_empty_after() {
     require("firewall-offline-cmd");
-    let env = Env::new();
+    let env = Test::new().playbook_yaml(FULL);
     copy_tree(Path::new("/etc/firewalld"), &env.path("etc/firewalld"));
-    let before = etc(&env);
-    let pb = env.playbook("pb.yml", FULL);
-    let p = pb.to_str().unwrap();
-    let plan = stdout(&env.harden(&["plan", "-p", p]));
-    assert!(plan.contains("firewalld zone public"), "{plan}");
-    assert!(plan.contains("target default -> DROP"), "{plan}");
-    expect_code(&env.harden(&["apply", "--yes", "-p", p]), 2);
-    expect_code(&env.harden(&["plan", "-p", p, "--detailed-exitcode"]), 0);
-    let cmd = |args: &[&str]| {
-        let out = Command::new("firewall-offline-cmd")
-            .arg("--system-config")
-            .arg(env.path("etc/firewalld"))
-            .args(["--default-config", "/usr/lib/firewalld"])
-            .args(args)
-            .output()
-            .unwrap();
-        expect_code(&out, 0);
-        stdout(&out)
-    };
-    cmd(&["--check-config"]);
-    let all = cmd(&["--zone=public", "--list-all"]);
-    assert!(all.contains("target: DROP"), "{all}");
-    assert!(all.contains("22/tcp") && all.contains("443/tcp"), "{all}");
-    assert!(
-        all.contains(r#"source address="10.0.0.0/8" port port="5432""#),
-        "{all}"
-    );
-    assert!(
-        all.contains(r#"port port="2222" protocol="tcp" accept limit value="6/m""#),
-        "{all}"
-    );
-    expect_code(&env.harden(&["rollback", "--yes"]), 0);
-    assert_eq!(etc(&env), before);
+    env.plan()
+        .stdout_has("firewalld zone public")
+        .stdout_has("target default -> DROP");
+    env.converge(|_| {
+        let cmd = |args: &[&str]| {
+            let out = Command::new("firewall-offline-cmd")
+                .arg("--system-config")
+                .arg(env.path("etc/firewalld"))
+                .args(["--default-config", "/usr/lib/firewalld"])
+                .args(args)
+                .output()
+                .unwrap();
+            expect_code(&out, 0);
+            stdout(&out)
+        };
+        cmd(&["--check-config"]);
+        let all = cmd(&["--zone=public", "--list-all"]);
+        assert!(all.contains("target: DROP"), "{all}");
+        assert!(all.contains("22/tcp") && all.contains("443/tcp"), "{all}");
+        assert!(
+            all.contains(r#"source address="10.0.0.0/8" port port="5432""#),
+            "{all}"
+        );
+        assert!(
+            all.contains(r#"port port="2222" protocol="tcp" accept limit value="6/m""#),
+            "{all}"
+        );
+    });
 }
 
 #[test]
@@ -306,16 +289,20 @@ fn the_guard_follows_an_sshd_port_change_earlier_in_the_same_plan() {
         "Port 22\nPasswordAuthentication no\n",
     );
     let pb = |allow: &str| {
-        format!(
-            "name: move\ntasks:\n  - name: sshd port\n    id: ssh.port\n    sshd: {{ settings: {{ Port: 2222 }} }}\n  - name: fw\n    id: net.firewall\n    firewall:\n      default_incoming: deny\n      enabled: true\n      rules: [{{ allow: {allow} }}]\n"
-        )
+        Playbook::new("move")
+            .task(
+                Task::new("ssh.port", "sshd", json!({ "settings": { "Port": 2222 } }))
+                    .name("sshd port"),
+            )
+            .task(fw(json!({
+                "default_incoming": "deny",
+                "enabled": true,
+                "rules": [{ "allow": allow }]
+            })))
     };
-    let old_port = env.playbook("old.yml", &pb("22/tcp"));
-    let out = env.harden(&["plan", "-p", old_port.to_str().unwrap()]);
-    expect_code(&out, 0);
-    assert!(stdout(&out).contains("SSH port 2222"), "{}", stdout(&out));
-    let new_port = env.playbook("new.yml", &pb("2222/tcp"));
-    let out = env.harden(&["plan", "-p", new_port.to_str().unwrap()]);
-    expect_code(&out, 0);
-    assert!(!stdout(&out).contains("SSH port"), "{}", stdout(&out));
+    let env = Test::on(env).playbook(&pb("22/tcp"));
+    env.plan().code(0).stdout_has("SSH port 2222");
+    env.set_playbook(&pb("2222/tcp"));
+    let text = env.plan().code(0).stdout();
+    assert!(!text.contains("SSH port"), "{text}");
 }
