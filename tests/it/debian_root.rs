@@ -214,35 +214,24 @@ fn serve_https(env: &Env, site: &str) {
     );
 }
 
-/// Apply (exit 2), plan (empty), validators, rollback (byte-identical tree).
+/// `converge` (apply exits 2, the plan is then empty, rollback restores the
+/// tree byte for byte) with the root's own validators run on the applied root.
 /// Returns the validators that ran, with their output.
-fn converge(
-    env: &Env,
-    playbook: &str,
-    args: &[&str],
-    envs: &[(&str, &str)],
-) -> Vec<(&'static str, String)> {
-    let before = env.tree();
-    let mut apply = vec!["apply", "--yes", "-p", playbook];
-    apply.extend_from_slice(args);
-    let out = env.harden_env(&apply, envs);
-    expect_code(&out, 2);
-    println!("{}", stdout(&out)); // shown on failure or with --nocapture
-    // The root has its tools: they, not this machine's, check its candidates
-    // (confined: docs/safety.md).
-    for l in stdout(&out)
-        .lines()
-        .filter(|l| l.contains("candidates are checked"))
-    {
-        assert!(l.contains("the root's own"), "{l}");
-    }
-    let mut plan = vec!["plan", "-p", playbook, "--detailed-exitcode"];
-    plan.extend_from_slice(args);
-    let out = env.harden_env(&plan, envs);
-    expect_code(&out, 0);
-    let ran = validate(env);
-    expect_code(&env.harden(&["rollback", "--yes"]), 0);
-    assert_tree(&before, &env.tree(), "rollback did not restore");
+fn converge(env: &Test) -> Vec<(&'static str, String)> {
+    let mut ran = Vec::new();
+    env.converge(|out| {
+        println!("{}", out.stdout()); // shown on failure or with --nocapture
+        // The root has its tools: they, not this machine's, check its candidates
+        // (confined: docs/safety.md).
+        for l in out
+            .stdout()
+            .lines()
+            .filter(|l| l.contains("candidates are checked"))
+        {
+            assert!(l.contains("the root's own"), "{l}");
+        }
+        ran = validate(env);
+    });
     ran
 }
 
@@ -252,8 +241,7 @@ fn names(ran: &[(&'static str, String)]) -> Vec<&'static str> {
 
 #[test]
 fn baseline_converges_a_fresh_debian12_root() {
-    let env = debian12();
-    let ran = names(&converge(&env, "baseline", &[], &[]));
+    let ran = names(&converge(&Test::on(debian12()).embedded("baseline")));
     assert!(ran.contains(&"sshd"), "{ran:?}");
 }
 
@@ -291,10 +279,10 @@ fn postiz_converges_a_debian12_root_and_its_validators_pass() {
     let env = debian12();
     deploy_postiz(&env);
     let ran = converge(
-        &env,
-        "postiz",
-        &["-e", "ssh_users=[deploy]"],
-        &[("SUDO_USER", "deploy")],
+        &Test::on(env)
+            .embedded("postiz")
+            .args(&["-e", "ssh_users=[deploy]"])
+            .env("SUDO_USER", "deploy"),
     );
     let effective = &ran[0].1;
     for want in [
@@ -317,21 +305,16 @@ fn postiz_converges_a_debian12_root_and_its_validators_pass() {
 fn akkoma_converges_a_debian12_root() {
     let env = debian12();
     crate::playbooks::akkoma_source(&env);
-    let ran = names(&converge(
-        &env,
-        "akkoma",
+    let ran = names(&converge(&Test::on(env).embedded("akkoma").args(&[
+        "-e",
+        "domain=social.example.org",
+        "-e",
+        "media_url=https://media.example.net/media/",
         // No admin with a key here: the SSH rule's guard would refuse the plan
         // (tests/it/deploy_akkoma.rs runs it with one).
-        &[
-            "-e",
-            "domain=social.example.org",
-            "-e",
-            "media_url=https://media.example.net/media/",
-            "--skip-tags",
-            "ssh",
-        ],
-        &[],
-    ));
+        "--skip-tags",
+        "ssh",
+    ])));
     assert!(ran.contains(&"elixir"), "{ran:?}");
 }
 
@@ -341,20 +324,30 @@ fn akkoma_converges_a_debian12_root() {
 /// the tree byte for byte (systemctl agrees again).
 #[test]
 fn services_disable_ssh_and_mask_ctrl_alt_del_on_a_debian12_root() {
-    let env = debian12();
-    let pb = env.playbook(
-        "svc.yml",
-        "name: svc\ntasks:\n  - name: No remote shell\n    id: svc.ssh\n    service: { name: ssh, enabled: false }\n\
-         \x20 - name: No reboot on Ctrl-Alt-Del\n    id: svc.cad\n    service: { name: ctrl-alt-del.target, masked: true }\n",
+    let env = Test::on(debian12()).playbook(
+        &Playbook::new("svc")
+            .task(
+                Task::new(
+                    "svc.ssh",
+                    "service",
+                    json!({ "name": "ssh", "enabled": false }),
+                )
+                .name("No remote shell"),
+            )
+            .task(
+                Task::new(
+                    "svc.cad",
+                    "service",
+                    json!({ "name": "ctrl-alt-del.target", "masked": true }),
+                )
+                .name("No reboot on Ctrl-Alt-Del"),
+            ),
     );
-    let pb = pb.to_str().unwrap();
     let units = ["ssh.service", "sshd.service", "ctrl-alt-del.target"];
     let before_said = crate::service::is_enabled(&env.root, &units);
     assert_eq!(before_said, ["enabled", "alias", "alias"]);
-    let before = env.tree();
-    let out = env.harden(&["apply", "--yes", "-p", pb]);
-    expect_code(&out, 2);
-    let text = stdout(&out);
+    env.converge(|out| {
+    let text = out.stdout();
     for want in [
         "/etc/systemd/system/sshd.service: disable ssh.service: remove symlink",
         "/etc/systemd/system/multi-user.target.wants/ssh.service: disable ssh.service: remove symlink",
@@ -370,8 +363,6 @@ fn services_disable_ssh_and_mask_ctrl_alt_del_on_a_debian12_root() {
         crate::service::is_enabled(&env.root, &units[2..]),
         ["masked"]
     );
-    expect_code(&env.harden(&["plan", "-p", pb, "--detailed-exitcode"]), 0);
-    expect_code(&env.harden(&["rollback", "--yes"]), 0);
-    assert_eq!(env.tree(), before, "rollback did not restore the tree");
+    });
     assert_eq!(crate::service::is_enabled(&env.root, &units), before_said);
 }

@@ -9,7 +9,7 @@ mod test;
 
 pub use playbook::{Playbook, Task};
 pub use serde_json::json;
-pub use test::{Run, Test, assert_has, assert_tree, both};
+pub use test::{Run, Test, assert_has, both};
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
