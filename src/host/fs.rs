@@ -376,7 +376,7 @@ pub struct Listed {
 
 /// The names in the directory open at `fd` (`dir`, for errors), without `.` and
 /// `..`, in the order the file system lists them.
-fn names(fd: &OwnedFd, dir: &Path) -> Result<Vec<std::ffi::OsString>> {
+pub fn names(fd: &OwnedFd, dir: &Path) -> Result<Vec<std::ffi::OsString>> {
     // A description of its own, so the listing never shares an offset with `fd`.
     let own = openat(
         fd.as_fd(),
@@ -437,6 +437,26 @@ pub fn lstat(root: &Path, path: &Path) -> Result<Option<Meta>> {
 
 /// Reads a regular file; `None` if it does not exist. A symlink is an error.
 pub fn read(root: &Path, path: &Path) -> Result<Option<Vec<u8>>> {
+    let Some((mut file, len)) = open_regular(root, path)? else {
+        return Ok(None);
+    };
+    let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.read_to_end(&mut buf).map_err(|source| FsError::Io {
+        path: path.into(),
+        op: "read",
+        source,
+    })?;
+    Ok(Some(buf))
+}
+
+/// Opens a regular file for reading; `None` if it does not exist. A symlink is
+/// an error.
+pub fn open_file(root: &Path, path: &Path) -> Result<Option<std::fs::File>> {
+    Ok(open_regular(root, path)?.map(|(file, _)| file))
+}
+
+/// [`open_file`], with the file's length.
+fn open_regular(root: &Path, path: &Path) -> Result<Option<(std::fs::File, u64)>> {
     let (parent, name) = split(path)?;
     let Some(dir) = open_dir(root, parent)? else {
         return Ok(None);
@@ -452,7 +472,7 @@ pub fn read(root: &Path, path: &Path) -> Result<Option<Vec<u8>>> {
         Err(Errno::ELOOP) => return Err(FsError::Symlink { path: path.into() }),
         Err(e) => return Err(sys(path, "open")(e)),
     };
-    let mut file = std::fs::File::from(fd);
+    let file = std::fs::File::from(fd);
     let meta = file.metadata().map_err(|source| FsError::Io {
         path: path.into(),
         op: "stat",
@@ -465,13 +485,7 @@ pub fn read(root: &Path, path: &Path) -> Result<Option<Vec<u8>>> {
             source: std::io::Error::other("not a regular file"),
         });
     }
-    let mut buf = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    file.read_to_end(&mut buf).map_err(|source| FsError::Io {
-        path: path.into(),
-        op: "read",
-        source,
-    })?;
-    Ok(Some(buf))
+    Ok(Some((file, meta.len())))
 }
 
 /// Reads a file that may legitimately be a symlink inside the root (such as
@@ -479,10 +493,29 @@ pub fn read(root: &Path, path: &Path) -> Result<Option<Vec<u8>>> {
 /// managed files.
 #[must_use]
 pub fn read_resolving(root: &Path, path: &Path) -> Option<Vec<u8>> {
+    resolving(root, path, read)
+}
+
+/// [`lstat`] of what `path` names once the symlinks inside the root on its way
+/// are resolved (as [`read_resolving`]); `None` when absent or unresolvable.
+#[must_use]
+pub fn stat_resolving(root: &Path, path: &Path) -> Option<Meta> {
+    resolving(root, path, |root, p| match lstat(root, p)? {
+        Some(m) if m.kind == Kind::Symlink => Err(FsError::Symlink { path: p.into() }),
+        m => Ok(m),
+    })
+}
+
+/// Calls `at` on `path`, resolving inside the root each symlink it reports.
+fn resolving<T>(
+    root: &Path,
+    path: &Path,
+    at: impl Fn(&Path, &Path) -> Result<Option<T>>,
+) -> Option<T> {
     let mut current = path.to_path_buf();
     for _ in 0..16 {
-        match read(root, &current) {
-            Ok(content) => return content,
+        match at(root, &current) {
+            Ok(found) => return found,
             Err(FsError::Symlink { path: link }) => {
                 let target = std::fs::read_link(host_path(root, &link)).ok()?;
                 let base = link.parent().unwrap_or(Path::new("/")).to_path_buf();

@@ -6,6 +6,7 @@
 pub mod crash;
 pub mod facts;
 pub mod fs;
+pub mod glob;
 pub mod health;
 pub mod ids;
 pub mod kernel;
@@ -82,6 +83,33 @@ impl Host {
     /// When the path cannot be examined or crosses a symlink.
     pub fn lstat(&self, logical: &Path) -> Result<Option<fs::Meta>, fs::FsError> {
         fs::lstat(&self.root, logical)
+    }
+
+    /// The entries of directory `logical`, sorted by name, each with its
+    /// metadata (never following a symlink, on the way or at the end); `None`
+    /// when the directory does not exist.
+    ///
+    /// # Errors
+    /// When the directory cannot be listed or its path crosses a symlink.
+    pub fn read_dir(&self, logical: &Path) -> Result<Option<Vec<fs::Listed>>, fs::FsError> {
+        fs::Dirs::new(&self.root).list(logical)
+    }
+
+    /// The target of the symlink at `logical` (never followed); `None` when
+    /// nothing is there.
+    ///
+    /// # Errors
+    /// When something other than a symlink is there, or the path crosses one.
+    pub fn read_link(&self, logical: &Path) -> Result<Option<PathBuf>, fs::FsError> {
+        fs::read_link(&self.root, logical)
+    }
+
+    /// Opens a regular file for streaming (no symlinks); `None` when absent.
+    ///
+    /// # Errors
+    /// When the path is unreadable, not a regular file, or crosses a symlink.
+    pub fn open(&self, logical: &Path) -> Result<Option<std::fs::File>, fs::FsError> {
+        fs::open_file(&self.root, logical)
     }
 
     /// Finds an executable under the root.

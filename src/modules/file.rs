@@ -303,8 +303,10 @@ fn plan_absent(
     let expect = match m.kind {
         Kind::File => observed(ctx.host.read(path).map_err(ctx.fs())?.as_deref()),
         Kind::Dir => {
-            let host = ctx.host.path(path);
-            let empty = std::fs::read_dir(&host).is_ok_and(|mut d| d.next().is_none());
+            let empty = ctx
+                .host
+                .read_dir(path)
+                .is_ok_and(|d| d.is_some_and(|d| d.is_empty()));
             if !empty {
                 return Err(ctx.invalid(format!(
                     "{} is a directory that is not empty; harden removes only empty directories",

@@ -323,12 +323,7 @@ fn notices(
 
 /// Whether the root has rsyslog's `GnuTLS` network stream driver.
 fn has_gtls(ctx: &Ctx) -> bool {
-    let Ok(entries) = std::fs::read_dir(ctx.host.path(Path::new("/usr/lib"))) else {
-        return false;
-    };
-    entries
-        .flatten()
-        .any(|e| e.path().join("rsyslog/lmnsd_gtls.so").is_file())
+    !ctx.host.glob("/usr/lib/*/rsyslog/lmnsd_gtls.so").is_empty()
 }
 
 #[cfg(test)]

@@ -378,27 +378,29 @@ fn etc_links(ctx: &Ctx) -> Result<Vec<(PathBuf, PathBuf)>, ModuleError> {
     let mut i = 0;
     while i < dirs.len() {
         let (dir, fd) = (&dirs[i].0, &dirs[i].1);
-        let Ok(list) = std::fs::read_dir(fs::host_path(root, dir)) else {
+        let Ok(list) = fs::names(fd, dir) else {
             i += 1;
             continue;
         };
         let mut below = Vec::new();
-        for entry in list.flatten() {
-            let name = entry.file_name();
+        for name in list {
             let path = dir.join(&name);
-            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-            if is_dir && i == 0 {
+            if i == 0 {
                 match openat(
                     fd.as_fd(),
                     name.as_os_str(),
                     OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
                     Mode::empty(),
                 ) {
-                    Ok(sub) => below.push((path, sub)),
-                    Err(Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP) => {}
+                    Ok(sub) => {
+                        below.push((path, sub));
+                        continue;
+                    }
+                    // Not a directory: a link (or a file) of the top one.
+                    Err(Errno::ENOTDIR | Errno::ELOOP) => {}
+                    Err(Errno::ENOENT) => continue,
                     Err(e) => return Err(sys(path, "open directory")(e)),
                 }
-                continue;
             }
             match nix::fcntl::readlinkat(fd.as_fd(), name.as_os_str()) {
                 Ok(t) => out.push((path, PathBuf::from(t))),

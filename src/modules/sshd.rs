@@ -577,7 +577,7 @@ fn load_tree(ctx: &Ctx, main: &Path) -> Result<Tree, ModuleError> {
             }
             let mut targets = Vec::new();
             for pat in inc.resolved_patterns() {
-                for path in expand_glob(ctx.host, &pat) {
+                for path in ctx.host.glob(&pat) {
                     let i = if let Some(i) = tree.files.iter().position(|f| f.path == path) {
                         i
                     } else {
@@ -701,73 +701,11 @@ fn match_warnings(ctx: &Ctx, tree: &Tree, wanted: &Wanted, out: &mut Out) {
     }
 }
 
-/// Expands an absolute glob (`*`, `?`, `[...]`) under the root: regular files only,
-/// sorted as glob(3) does. Names starting with `.` match only an explicit `.`.
-fn expand_glob(host: &Host, pattern: &str) -> Vec<PathBuf> {
-    let mut paths = vec![PathBuf::from("/")];
-    for comp in pattern.split('/').filter(|c| !c.is_empty()) {
-        let mut next = Vec::new();
-        for base in &paths {
-            if comp.contains(['*', '?', '[']) {
-                let Ok(rd) = std::fs::read_dir(host.path(base)) else {
-                    continue;
-                };
-                let mut names: Vec<String> = rd
-                    .flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| wild_match(comp, n))
-                    .collect();
-                names.sort();
-                next.extend(names.into_iter().map(|n| base.join(n)));
-            } else {
-                next.push(base.join(comp));
-            }
-        }
-        paths = next;
-    }
-    paths.retain(|p| std::fs::metadata(host.path(p)).is_ok_and(|m| m.is_file()));
-    paths
-}
-
-/// `fnmatch`-style matching of one path component.
+/// `fnmatch`-style matching of one path component, with sshd's hidden-file
+/// rule: a name starting with `.` matches only a pattern starting with `.`.
 #[must_use]
 pub fn wild_match(pat: &str, name: &str) -> bool {
-    fn go(p: &[char], n: &[char]) -> bool {
-        match p.split_first() {
-            None => n.is_empty(),
-            Some(('*', rest)) => (0..=n.len()).any(|i| go(rest, &n[i..])),
-            Some(('?', rest)) => !n.is_empty() && go(rest, &n[1..]),
-            Some(('[', rest)) => {
-                let Some(close) = rest.iter().skip(1).position(|&c| c == ']').map(|i| i + 1) else {
-                    return n.first() == Some(&'[') && go(rest, &n[1..]);
-                };
-                let Some(&c) = n.first() else { return false };
-                let (neg, set) = match rest[..close].split_first() {
-                    Some(('!' | '^', s)) => (true, s),
-                    _ => (false, &rest[..close]),
-                };
-                let mut hit = false;
-                let mut i = 0;
-                while i < set.len() {
-                    if i + 2 < set.len() && set[i + 1] == '-' {
-                        hit |= set[i] <= c && c <= set[i + 2];
-                        i += 3;
-                    } else {
-                        hit |= set[i] == c;
-                        i += 1;
-                    }
-                }
-                hit != neg && go(&rest[close + 1..], &n[1..])
-            }
-            Some((&c, rest)) => n.first() == Some(&c) && go(rest, &n[1..]),
-        }
-    }
-    if name.starts_with('.') && !pat.starts_with('.') {
-        return false;
-    }
-    let p: Vec<char> = pat.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    go(&p, &n)
+    (pat.starts_with('.') || !name.starts_with('.')) && crate::host::glob::matches(pat, name)
 }
 
 pub mod validator {

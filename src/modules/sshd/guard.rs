@@ -201,7 +201,6 @@ pub fn accounts(host: &Host) -> Vec<Account> {
 /// The first authorized-keys file of `a` with at least one key line, not writable
 /// by group or others (sshd's `StrictModes` would ignore it).
 fn usable_key(host: &Host, a: &Account, files: &[String]) -> Option<PathBuf> {
-    use std::os::unix::fs::MetadataExt;
     for pat in files {
         if pat.eq_ignore_ascii_case("none") {
             continue;
@@ -229,7 +228,8 @@ fn usable_key(host: &Host, a: &Account, files: &[String]) -> Option<PathBuf> {
         let Some(bytes) = read_resolving(&host.root, &path) else {
             continue;
         };
-        let writable = std::fs::metadata(host.path(&path)).is_ok_and(|m| m.mode() & 0o022 != 0);
+        let writable =
+            crate::host::fs::stat_resolving(&host.root, &path).is_some_and(|m| m.mode & 0o022 != 0);
         let has_key = String::from_utf8_lossy(&bytes).lines().any(|l| {
             let l = l.trim();
             !l.starts_with('#')
@@ -340,7 +340,7 @@ pub fn check(ctx: &Ctx, main: &Path, before: &Effective, after: &Effective, out:
     // 4. Port changes: socket activation and a harden-managed firewall.
     if before.ports != after.ports || before.listen != after.listen {
         let socket = Path::new("/etc/systemd/system/sockets.target.wants/ssh.socket");
-        if std::fs::symlink_metadata(host.path(socket)).is_ok() {
+        if matches!(host.lstat(socket), Ok(Some(_))) {
             refuse(format!(
                 "ssh.socket is enabled ({}): with socket activation systemd owns the listening socket (ListenStream in ssh.socket), so Port/ListenAddress in {main} would not take effect; move the port to an ssh.socket drop-in or switch to ssh.service (systemctl disable --now ssh.socket; systemctl enable --now ssh.service) first",
                 socket.display()
