@@ -11,13 +11,19 @@ use std::process::Command;
 
 use crate::support::*;
 
-fn task(id: &str, severity: &str, probe: &str) -> String {
-    format!("  - name: {id}\n    id: {id}\n    severity: {severity}\n    probe:\n      {probe}\n")
+/// A probe rule `id` of `severity`; `probe` is `{ KIND: PARAMETERS }`.
+fn task(id: &str, severity: &str, probe: serde_json::Value) -> Task {
+    Task::new(id, "probe", probe).name(id).severity(severity)
 }
 
-fn playbook(env: &Env, tasks: &[String]) -> String {
-    let text = format!("name: monitoring\ntasks:\n{}", tasks.concat());
-    env.playbook("monitor.yml", &text).display().to_string()
+/// The monitoring playbook of `tasks`, written beside the root; its path.
+fn playbook(env: &Env, tasks: Vec<Task>) -> String {
+    let pb = tasks
+        .into_iter()
+        .fold(Playbook::new("monitoring"), Playbook::task);
+    env.playbook("monitor.yml", &pb.render())
+        .display()
+        .to_string()
 }
 
 fn json(out: &std::process::Output) -> serde_json::Value {
@@ -78,12 +84,17 @@ fn plan_and_apply_skip_probes_and_change_nothing_for_them() {
     let mut tasks = vec![task(
         "monitor.disk",
         "high",
-        "disk_usage: { path: /, max_percent: 0 }",
+        json!({ "disk_usage": { "path": "/", "max_percent": 0 } }),
     )];
     tasks.push(
-        "  - name: motd\n    id: motd.mode\n    file: { path: /etc/motd, mode: \"0600\" }\n".into(),
+        Task::new(
+            "motd.mode",
+            "file",
+            json!({ "path": "/etc/motd", "mode": "0600" }),
+        )
+        .name("motd"),
     );
-    let pb = playbook(&env, &tasks);
+    let pb = playbook(&env, tasks);
     let before = env.tree();
     let out = env.harden(&["plan", "-p", &pb]);
     expect_code(&out, 0);
@@ -114,27 +125,31 @@ fn offline_roots_skip_what_needs_the_running_system_with_the_reason() {
     let env = Env::new();
     let pb = playbook(
         &env,
-        &[
+        vec![
             task(
                 "monitor.disk",
                 "high",
-                "disk_usage: { path: /, max_percent: 0 }",
+                json!({ "disk_usage": { "path": "/", "max_percent": 0 } }),
             ),
             task(
                 "monitor.listening",
                 "high",
-                "listening: { allowed_ports: [] }",
+                json!({ "listening": { "allowed_ports": [] } }),
             ),
             task(
                 "monitor.containers",
                 "medium",
-                "containers_unhealthy: { max: 0 }",
+                json!({ "containers_unhealthy": { "max": 0 } }),
             ),
-            task("monitor.ssh", "medium", "service_active: { name: ssh }"),
+            task(
+                "monitor.ssh",
+                "medium",
+                json!({ "service_active": { "name": "ssh" } }),
+            ),
             task(
                 "monitor.logins",
                 "medium",
-                "failed_logins: { within: 1h, max: 0 }",
+                json!({ "failed_logins": { "within": "1h", "max": 0 } }),
             ),
         ],
     );
@@ -186,9 +201,9 @@ fn failed_logins_are_read_from_an_offline_roots_auth_log() {
     let strict = task(
         "monitor.logins",
         "critical",
-        "failed_logins: { within: 1h, max: 2 }",
+        json!({ "failed_logins": { "within": "1h", "max": 2 } }),
     );
-    let pb = playbook(&env, std::slice::from_ref(&strict));
+    let pb = playbook(&env, vec![strict]);
     let metrics = env.base.join("harden.prom");
     let out = check_metrics(|args| env.harden(args), &pb, &metrics);
     expect_code(&out, 2);
@@ -219,10 +234,10 @@ fn failed_logins_are_read_from_an_offline_roots_auth_log() {
     // The same log over two days holds the older attempt too; within bounds, compliant.
     let pb = playbook(
         &env,
-        &[task(
+        vec![task(
             "monitor.logins",
             "medium",
-            "failed_logins: { within: 3d, max: 4 }",
+            json!({ "failed_logins": { "within": "3d", "max": 4 } }),
         )],
     );
     let out = env.harden(&["check", "-p", &pb, "--format", "json"]);
@@ -260,16 +275,16 @@ fn disk_usage_of_real_file_systems() {
     let dir = t.path().display().to_string();
     let pb = playbook(
         &env,
-        &[
+        vec![
             task(
                 "monitor.root",
                 "high",
-                "disk_usage: { path: /, max_percent: 100 }",
+                json!({ "disk_usage": { "path": "/", "max_percent": 100 } }),
             ),
             task(
                 "monitor.tmp",
                 "medium",
-                &format!("disk_usage: {{ path: {dir}, max_percent: 0 }}"),
+                json!({ "disk_usage": { "path": dir, "max_percent": 0 } }),
             ),
         ],
     );
@@ -312,10 +327,10 @@ fn disk_usage_of_real_file_systems() {
 
     let missing = playbook(
         &env,
-        &[task(
+        vec![task(
             "monitor.gone",
             "low",
-            "disk_usage: { path: /nonexistent/harden, max_percent: 90 }",
+            json!({ "disk_usage": { "path": "/nonexistent/harden", "max_percent": 90 } }),
         )],
     );
     let out = live(t.path(), &["check", "-p", &missing]);
@@ -376,10 +391,10 @@ fn listening_ports_beyond_loopback_in_a_network_namespace() {
     ];
     let pb = playbook(
         &env,
-        &[task(
+        vec![task(
             "monitor.listening",
             "high",
-            "listening: { allowed_ports: [22, 8083] }",
+            json!({ "listening": { "allowed_ports": [22, 8083] } }),
         )],
     );
     let out = check_in_netns(t.path(), &pb, &binds);
@@ -395,10 +410,10 @@ fn listening_ports_beyond_loopback_in_a_network_namespace() {
 
     let pb = playbook(
         &env,
-        &[task(
+        vec![task(
             "monitor.listening",
             "high",
-            "listening: { allowed_ports: [8081] }",
+            json!({ "listening": { "allowed_ports": [8081] } }),
         )],
     );
     let out = check_in_netns(t.path(), &pb, &binds);
@@ -426,16 +441,16 @@ fn services_and_containers_on_this_machine() {
     let env = Env::empty();
     let pb = playbook(
         &env,
-        &[
+        vec![
             task(
                 "monitor.ssh",
                 "medium",
-                "service_active: { name: ssh.service }",
+                json!({ "service_active": { "name": "ssh.service" } }),
             ),
             task(
                 "monitor.containers",
                 "medium",
-                "containers_unhealthy: { max: 0 }",
+                json!({ "containers_unhealthy": { "max": 0 } }),
             ),
         ],
     );
@@ -531,8 +546,12 @@ fn bad_probe_parameters_fail_when_the_playbook_is_read() {
         ),
     ] {
         let env = Env::new();
-        let pb = playbook(&env, &[task("monitor.x", "low", probe)]);
-        let out = env.harden(&["plan", "-p", &pb]);
+        // YAML as written: the loader's line numbers are part of the promise.
+        let pb = env.playbook(
+            "monitor.yml",
+            &format!("name: monitoring\ntasks:\n  - name: monitor.x\n    id: monitor.x\n    severity: low\n    probe:\n      {probe}\n"),
+        );
+        let out = env.harden(&["plan", "-p", pb.to_str().unwrap()]);
         expect_code(&out, 1);
         let err = stderr(&out);
         assert!(err.contains("monitor.yml:7:"), "{probe}: {err}");
