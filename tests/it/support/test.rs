@@ -27,13 +27,19 @@ impl Test {
 
     /// A test on a root a fixture built.
     pub fn on(env: Env) -> Self {
-        let playbook = env.base.join("pb.yml").to_str().unwrap().to_string();
-        Self {
+        let mut test = Self {
             env,
-            playbook,
+            playbook: String::new(),
             args: Vec::new(),
             envs: Vec::new(),
-        }
+        };
+        test.playbook = test.playbook_file();
+        test
+    }
+
+    /// Where the playbook under test is written: beside the root, never in it.
+    fn playbook_file(&self) -> String {
+        self.env.base.join("pb.yml").to_str().unwrap().to_string()
     }
 
     pub fn file(self, rel: &str, content: &str) -> Self {
@@ -53,7 +59,7 @@ impl Test {
 
     /// Makes `pb` the playbook under test.
     pub fn playbook(mut self, pb: &Playbook) -> Self {
-        self.playbook = self.env.base.join("pb.yml").to_str().unwrap().to_string();
+        self.playbook = self.playbook_file();
         self.set_playbook(pb);
         self
     }
@@ -79,19 +85,15 @@ impl Test {
     /// Makes the YAML `text` the playbook under test (an example file, or YAML
     /// whose own spelling is the point).
     pub fn playbook_yaml(mut self, text: &str) -> Self {
-        self.playbook = self.env.base.join("pb.yml").to_str().unwrap().to_string();
+        self.playbook = self.playbook_file();
         std::fs::write(&self.playbook, text).unwrap();
         self
     }
 
     /// Replaces the playbook under test (the same file, rewritten).
     pub fn set_playbook(&self, pb: &Playbook) {
-        let path = self.env.base.join("pb.yml");
-        assert_eq!(
-            self.pb(),
-            path.to_str().unwrap(),
-            "an embedded playbook is under test"
-        );
+        let path = self.playbook_file();
+        assert_eq!(self.pb(), path, "an embedded playbook is under test");
         std::fs::write(path, pb.render()).unwrap();
     }
 
