@@ -23,7 +23,9 @@ pub mod validate;
 /// alias keeps `engine::plan` paths working while callers move.
 pub use crate::plan;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 
 use crate::plan::{Op, Plan, RuleError, Skip};
@@ -79,6 +81,30 @@ fn skip_reason(task: &crate::playbook::Task, host: &Host, filter: &Filter) -> Op
     (task.module.is_probe() && !filter.probes).then(|| PROBE_NOT_RUN.to_string())
 }
 
+/// A path as "one path, one rule" knows it: its bytes without the empty and `.`
+/// components `Path`'s own equality skips (`/a//b`, `/a/./b/` are `/a/b`),
+/// copied only when there are any. Hashed in one go, not component by
+/// component: a recursive rule claims every path of its tree.
+fn claim_key(path: &std::path::Path) -> Cow<'_, [u8]> {
+    use std::os::unix::ffi::OsStrExt;
+    let b = path.as_os_str().as_bytes();
+    let clean = b.len() <= 1
+        || (b.last() != Some(&b'/')
+            && !b.ends_with(b"/.")
+            && !b.windows(2).any(|w| w == b"//")
+            && !b.windows(3).any(|w| w == b"/./"));
+    if clean {
+        Cow::Borrowed(b)
+    } else {
+        let mut normal = PathBuf::from("/");
+        normal.extend(
+            path.components()
+                .skip_while(|c| matches!(c, std::path::Component::RootDir)),
+        );
+        Cow::Owned(normal.into_os_string().into_vec())
+    }
+}
+
 /// Plans every selected task against the host. Reads only.
 ///
 /// Rules fail one at a time (Puppet's model): a rule whose module refuses its
@@ -98,7 +124,7 @@ fn skip_reason(task: &crate::playbook::Task, host: &Host, filter: &Filter) -> Op
 pub fn plan(host: &Host, playbook: &Playbook, filter: &Filter) -> Result<Plan, ModuleError> {
     let mut out = Plan::new(playbook.name.clone(), host.root.clone());
     // Hashed: a recursive rule claims every path of its tree.
-    let mut owners: HashMap<PathBuf, &str> = HashMap::new();
+    let mut owners: HashMap<Vec<u8>, &str> = HashMap::new();
     let mut made_dirs: BTreeSet<PathBuf> = BTreeSet::new();
     let mut pending = modules::Pending::default();
     for task in &playbook.tasks {
@@ -146,7 +172,10 @@ pub fn plan(host: &Host, playbook: &Playbook, filter: &Filter) -> Result<Plan, M
         // Claims are checked for the whole rule before any is recorded, so a
         // rule refused for a conflict leaves no trace for the rules after it.
         let mut dirs = made_dirs.clone();
-        let mut claims: HashSet<PathBuf> = HashSet::new();
+        let mut claims: Vec<Cow<[u8]>> = Vec::new();
+        // Paths of earlier rules this one continues (a chained write), which
+        // its later ops may change again.
+        let mut shared: HashSet<Cow<[u8]>> = HashSet::new();
         let mut conflict = None;
         'changes: for change in &mut planned.changes {
             // Two rules may both need the same missing parent directory: make it once.
@@ -165,18 +194,19 @@ pub fn plan(host: &Host, playbook: &Playbook, filter: &Filter) -> Result<Plan, M
                     Op::Symlink(l) => &l.path,
                     Op::SetSysctl(_) | Op::Package(_) => continue,
                 };
-                let chained = matches!(op, Op::WriteFile(w) if pending.continues(w));
-                if let Some(other) = owners.get(path)
-                    && !chained
-                    && !claims.contains(path)
-                {
-                    conflict = Some(format!(
-                        "{} is also changed by rule {other}; one path, one rule",
-                        path.display()
-                    ));
-                    break 'changes;
+                let key = claim_key(path);
+                if let Some(other) = owners.get(key.as_ref()) {
+                    if matches!(op, Op::WriteFile(w) if pending.continues(w)) {
+                        shared.insert(key.clone());
+                    } else if !shared.contains(&key) {
+                        conflict = Some(format!(
+                            "{} is also changed by rule {other}; one path, one rule",
+                            path.display()
+                        ));
+                        break 'changes;
+                    }
                 }
-                claims.insert(path.clone());
+                claims.push(key);
             }
         }
         if let Some(message) = conflict {
@@ -184,8 +214,8 @@ pub fn plan(host: &Host, playbook: &Playbook, filter: &Filter) -> Result<Plan, M
             continue;
         }
         made_dirs = dirs;
-        for path in claims {
-            owners.insert(path, &task.id);
+        for key in claims {
+            owners.insert(key.into_owned(), &task.id);
         }
         for op in planned.changes.iter().flat_map(|c| &c.ops) {
             if let Op::WriteFile(w) = op {
@@ -197,4 +227,39 @@ pub fn plan(host: &Host, playbook: &Playbook, filter: &Filter) -> Result<Plan, M
         out.planned.push(task.id.clone());
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::{Cow, claim_key};
+
+    #[test]
+    fn a_path_claims_the_same_key_however_it_is_spelled() {
+        for (a, b) in [
+            ("/etc/motd", "/etc//motd"),
+            ("/etc/motd", "/etc/./motd"),
+            ("/etc/motd", "/etc/motd/"),
+            ("/etc/motd", "/etc/motd/."),
+            ("/etc/motd", "//etc///./motd//"),
+        ] {
+            assert_eq!(claim_key(Path::new(a)), claim_key(Path::new(b)), "{b}");
+            assert_eq!(Path::new(a), Path::new(b), "as std compares them");
+        }
+        assert_ne!(
+            claim_key(Path::new("/etc/motd")),
+            claim_key(Path::new("/etc/motd.d"))
+        );
+        assert_ne!(
+            claim_key(Path::new("/etc/a.")),
+            claim_key(Path::new("/etc/a"))
+        );
+        assert_eq!(claim_key(Path::new("/")), claim_key(Path::new("//")));
+        // A path spelled plainly is not copied.
+        assert!(matches!(
+            claim_key(Path::new("/srv/tree/f1")),
+            Cow::Borrowed(_)
+        ));
+    }
 }
