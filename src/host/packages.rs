@@ -173,43 +173,42 @@ fn installed_with(
     match manager {
         Manager::Rpm => {
             let db = rpm::Database::read(root)?;
-            let mut key = vec![b'r'];
-            key.extend(db.key());
-            memo(key, |_| db.query(root == Path::new("/"), runner))
+            memo(Manager::Rpm, db.key(), |_| {
+                db.query(root == Path::new("/"), runner)
+            })
         }
         Manager::Dpkg => match super::fs::read(root, Path::new(STATUS)) {
-            Ok(Some(mut b)) => {
-                b.insert(0, b'd');
-                memo(b, |b| Ok(parse_status(&status_text(&b[1..]))))
-            }
+            Ok(Some(b)) => memo(Manager::Dpkg, b, |b| Ok(parse_status(&status_text(b)))),
             Ok(None) => Err(format!("{STATUS} is missing: not a dpkg-based root")),
             Err(e) => Err(e.to_string()),
         },
     }
 }
 
-/// The last package database read, whole (`d` and dpkg's status file, or `r`
-/// and an rpm database), and the installed set it holds.
-type Memo = Option<(Vec<u8>, BTreeMap<String, String>)>;
+/// The last package database read, whole (dpkg's status file, or an rpm
+/// database as [`rpm::Database::key`] spells it), and the installed set it holds.
+type Memo = Option<(Manager, Vec<u8>, BTreeMap<String, String>)>;
 static LAST: std::sync::Mutex<Memo> = std::sync::Mutex::new(None);
 
 /// The installed set of the database `key`: remembered from the last call when
-/// the database is byte for byte the same, so a playbook of 200 package rules
-/// parses (or queries) it once, not 200 times. Keyed by the whole content,
-/// never by a time stamp or inode, so it cannot answer for a changed database.
+/// the database is byte for byte the same, so planning again (or `check` after
+/// `plan`) parses (or queries) it once. Keyed by the whole content, never by a
+/// time stamp or inode, so it cannot answer for a changed database.
 fn memo(
+    manager: Manager,
     key: Vec<u8>,
     compute: impl FnOnce(&[u8]) -> Result<BTreeMap<String, String>, String>,
 ) -> Result<BTreeMap<String, String>, String> {
     if let Ok(last) = LAST.lock()
-        && let Some((k, set)) = last.as_ref()
+        && let Some((m, k, set)) = last.as_ref()
+        && *m == manager
         && *k == key
     {
         return Ok(set.clone());
     }
     let set = compute(&key)?;
     if let Ok(mut last) = LAST.lock() {
-        *last = Some((key, set.clone()));
+        *last = Some((manager, key, set.clone()));
     }
     Ok(set)
 }
@@ -228,33 +227,32 @@ fn lists(host: &Host) -> Result<Vec<std::path::PathBuf>, String> {
         .collect())
 }
 
-/// Which of `names` the root's package lists know, or `None` when it has no
+/// Every package name the root's package lists know, or `None` when it has no
 /// lists yet (`apt-get update` runs first at apply). Lists are read without
-/// following a symlink of the root.
+/// following a symlink of the root, each once, looking only at `Package:` lines.
 ///
 /// # Errors
 /// A list that cannot be read.
-pub fn known(host: &Host, names: &[&str]) -> Result<Option<BTreeMap<String, bool>>, String> {
+pub fn known(host: &Host) -> Result<Option<std::collections::HashSet<String>>, String> {
     let lists = lists(host)?;
     if lists.is_empty() {
         return Ok(None);
     }
-    let mut found: BTreeMap<String, bool> =
-        names.iter().map(|n| ((*n).to_string(), false)).collect();
+    let mut names = std::collections::HashSet::new();
     for l in lists {
         let bytes = host
             .read(&l)
             .map_err(|e| e.to_string())?
             .unwrap_or_default();
-        for line in String::from_utf8_lossy(&bytes).lines() {
-            if let Some(n) = line.strip_prefix("Package: ")
-                && let Some(f) = found.get_mut(n.trim())
+        for line in bytes.split(|b| *b == b'\n') {
+            if let Some(n) = line.strip_prefix(b"Package: ")
+                && let Ok(n) = std::str::from_utf8(n.trim_ascii())
             {
-                *f = true;
+                names.insert(n.to_string());
             }
         }
     }
-    Ok(Some(found))
+    Ok(Some(names))
 }
 
 /// Whether `path` (of the root) configures where a package manager finds

@@ -324,11 +324,38 @@ impl ModuleCall {
 
 /// Whole-file writes planned by earlier tasks of the same plan, so a later task
 /// editing the same file (a second `user:` editing `/etc/passwd`) plans on top of
-/// them instead of on the disk's content.
+/// them instead of on the disk's content; and what the plan's rules read that
+/// no rule of it changes on disk ([`Self::memo`]).
 #[derive(Debug, Default)]
-pub struct Pending(BTreeMap<PathBuf, Vec<u8>>);
+pub struct Pending(BTreeMap<PathBuf, Vec<u8>>, Memo);
+
+/// Reads shared by every rule of one plan, by key: a plan reads the host at one
+/// moment and writes nothing, so 200 `package:` rules read the package
+/// database once, not 200 times. Dropped with the plan: the next plan reads again.
+#[derive(Default)]
+struct Memo(std::cell::RefCell<BTreeMap<&'static str, std::rc::Rc<dyn std::any::Any>>>);
+
+impl std::fmt::Debug for Memo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.borrow().keys()).finish()
+    }
+}
 
 impl Pending {
+    /// What `key` holds for this plan, `init` the first time it is asked. A
+    /// key names one type (asking for another is a bug: `init` runs again and
+    /// its value replaces the old one).
+    pub fn memo<T: 'static>(&self, key: &'static str, init: impl FnOnce() -> T) -> std::rc::Rc<T> {
+        if let Some(v) = self.1.0.borrow().get(key).cloned()
+            && let Ok(v) = v.downcast::<T>()
+        {
+            return v;
+        }
+        let v = std::rc::Rc::new(init());
+        self.1.0.borrow_mut().insert(key, v.clone());
+        v
+    }
+
     /// Records a planned write.
     pub fn record(&mut self, w: &WriteFile) {
         self.0.insert(w.path.clone(), w.content.clone());

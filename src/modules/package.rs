@@ -73,7 +73,14 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
             "`{bad}` is not a Debian package name (lowercase letters, digits, `+`, `-`, `.`)"
         )));
     }
-    let installed = packages::installed(ctx.host).map_err(|e| ctx.invalid(e))?;
+    // Read once per plan, whatever the number of package rules.
+    let installed = ctx
+        .pending
+        .memo("package.installed", || packages::installed(ctx.host));
+    let installed = installed
+        .as_ref()
+        .as_ref()
+        .map_err(|e| ctx.invalid(e.clone()))?;
     let install = p.state == State::Present;
     let todo: Vec<&str> = p
         .names
@@ -123,12 +130,16 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
 /// A Debian root's package lists must know every name to install (when it has
 /// lists; otherwise apply updates them first, and says so).
 fn check_known(ctx: &Ctx, todo: &[&str], out: &mut Out) -> Result<(), ModuleError> {
-    match packages::known(ctx.host, todo).map_err(|e| ctx.invalid(e))? {
+    // Read once per plan: a Debian mirror's lists are tens of megabytes.
+    let known = ctx
+        .pending
+        .memo("package.known", || packages::known(ctx.host));
+    match known.as_ref().as_ref().map_err(|e| ctx.invalid(e.clone()))? {
         Some(known) => {
-            let unknown: Vec<&str> = known
+            let unknown: Vec<&str> = todo
                 .iter()
-                .filter(|(_, k)| !**k)
-                .map(|(n, _)| n.as_str())
+                .copied()
+                .filter(|n| !known.contains(*n))
                 .collect();
             if !unknown.is_empty() {
                 return Err(ctx.invalid(format!(

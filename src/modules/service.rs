@@ -212,8 +212,23 @@ fn is_null(target: &Path) -> bool {
     target == Path::new("/dev/null")
 }
 
-/// Finds `name` on the search path and reads its `[Install]`.
+/// The units this plan found so far, by name: a plan reads each unit once,
+/// however many rules (or `Also=` lists) name it.
+type Found = std::cell::RefCell<std::collections::HashMap<String, Unit>>;
+
+/// Finds `name` on the search path and reads its `[Install]` (once a plan).
 fn find_unit(ctx: &Ctx, name: &str) -> Result<Unit, ModuleError> {
+    let found = ctx.pending.memo("service.units", Found::default);
+    if let Some(u) = found.borrow().get(name) {
+        return Ok(u.clone());
+    }
+    let unit = read_unit(ctx, name)?;
+    found.borrow_mut().insert(name.to_string(), unit.clone());
+    Ok(unit)
+}
+
+/// Finds `name` on the search path and reads its `[Install]`.
+fn read_unit(ctx: &Ctx, name: &str) -> Result<Unit, ModuleError> {
     let etc = etc_entry(ctx, name)?;
     let mut path = None;
     match &etc {
@@ -336,7 +351,17 @@ fn disable_links(ctx: &Ctx, u: &Unit) -> Result<Vec<(PathBuf, PathBuf)>, ModuleE
         .chain(u.install.alias.iter().map(String::as_str))
         .collect();
     let mut out = Vec::new();
-    for (link, target) in etc_links(ctx)? {
+    let links = ctx.pending.memo("service.etc_links", || {
+        etc_links(ctx).map_err(|e| match e {
+            ModuleError::Fs { source, .. } => source.to_string(),
+            e => e.to_string(),
+        })
+    });
+    let links = links
+        .as_ref()
+        .as_ref()
+        .map_err(|e| ctx.invalid(e.clone()))?;
+    for (link, target) in links {
         let by_name = link
             .file_name()
             .is_some_and(|n| names.contains(n.to_string_lossy().as_ref()));
@@ -344,8 +369,8 @@ fn disable_links(ctx: &Ctx, u: &Unit) -> Result<Vec<(PathBuf, PathBuf)>, ModuleE
             .file_name()
             .map(|b| b.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if !is_null(&target) && (by_name || names.contains(base.as_str())) {
-            out.push((link, target));
+        if !is_null(target) && (by_name || names.contains(base.as_str())) {
+            out.push((link.clone(), target.clone()));
         }
     }
     Ok(out)
@@ -354,10 +379,10 @@ fn disable_links(ctx: &Ctx, u: &Unit) -> Result<Vec<(PathBuf, PathBuf)>, ModuleE
 /// Every symlink in `/etc/systemd/system` and the directories right below it,
 /// with its target. `/etc/systemd/system` is opened once without following a
 /// symlink, its subdirectories from its descriptor (`O_NOFOLLOW`), and each
-/// link read through its directory's descriptor: a playbook disabling 200
-/// units reads these directories 200 times, so no path is walked from the
-/// root twice. Names come from listing the directory; only links of the
-/// opened directories themselves are ever read.
+/// link read through its directory's descriptor, so no path is walked from the
+/// root twice; a plan reads them once, however many rules disable units
+/// ([`disable_links`]). Names come from listing the directory; only links of
+/// the opened directories themselves are ever read.
 fn etc_links(ctx: &Ctx) -> Result<Vec<(PathBuf, PathBuf)>, ModuleError> {
     let root = &ctx.host.root;
     let etc = Path::new(ETC);
