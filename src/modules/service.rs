@@ -281,7 +281,9 @@ fn read_unit(ctx: &Ctx, name: &str) -> Result<Unit, ModuleError> {
             .lstat(&read_at)
             .map_err(ctx.fs())?
             .is_some_and(|m| m.kind == Kind::Symlink)
-        && fs::read_link(&ctx.host.root, &read_at)
+        && ctx
+            .host
+            .read_link(&read_at)
             .map_err(ctx.fs())?
             .is_some_and(|t| is_null(&t));
     if vendor_masked {
