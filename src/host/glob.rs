@@ -115,6 +115,11 @@ mod tests {
         assert!(!matches("db-??.age", "db-1.age"));
         assert!(matches("a[b", "a[b"));
         assert!(matches("*", ".hidden"), "fnmatch without FNM_PERIOD");
+        assert!(matches("*", ""));
+        assert!(matches("*error.log", "error.log"));
+        assert!(matches("*error.log", "site-error.log"));
+        assert!(!matches("*error.log", "access.log"));
+        assert!(matches("auth.lo?", "auth.log"));
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod locks;
 pub mod packages;
 pub mod rpm;
 pub mod runner;
+pub mod scratch;
 pub mod service;
 pub mod tools;
 

@@ -53,6 +53,12 @@ pub fn run(host: &Host, h: &Handler) -> Outcome {
 /// Where the kernel shows AppArmor when it has it.
 pub const APPARMOR_KERNEL: &str = "/sys/kernel/security/apparmor";
 
+/// Whether the running kernel (this machine's) has AppArmor.
+#[must_use]
+pub fn kernel_has_apparmor() -> bool {
+    Path::new(APPARMOR_KERNEL).exists()
+}
+
 /// `apparmor_parser -r PROFILE` on the running system when the kernel (seen at
 /// `kernel`) has AppArmor; skipped with the reason otherwise.
 fn load_profile(host: &Host, profile: &Path, kernel: &Path) -> Outcome {

@@ -68,6 +68,16 @@ pub fn available(host: &Host, name: &str) -> bool {
     (!host.is_live() && find(&host.root, name).is_some()) || find(Path::new("/"), name).is_some()
 }
 
+/// Whether the root or this machine has a file at `logical` (a tool's plugin,
+/// such as docker's `cli-plugins/docker-compose`), links followed as the tool
+/// would follow them.
+#[must_use]
+pub fn has_file(host: &Host, logical: &Path) -> bool {
+    [host.root.as_path(), Path::new("/")]
+        .iter()
+        .any(|root| super::fs::host_path(root, logical).is_file())
+}
+
 /// This machine's `name`, for the sandbox itself.
 pub fn machine(name: &'static str, package: &'static str) -> Result<PathBuf, ToolError> {
     find(Path::new("/"), name).ok_or(ToolError::NoSandbox {

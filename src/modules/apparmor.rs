@@ -13,7 +13,6 @@ use serde::Deserialize;
 
 use super::{Ctx, FileWrite, ModuleError, Out};
 use crate::host::fs::Kind;
-use crate::host::service::APPARMOR_KERNEL;
 use crate::plan::{Accept, Check, Handler, NoticeLevel, Stage, Validator};
 
 /// The profiles harden ships, by name.
@@ -117,7 +116,7 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         secret: false,
         what: "AppArmor profile",
     })?;
-    if ctx.host.is_live() && Path::new(APPARMOR_KERNEL).exists() {
+    if ctx.host.is_live() && crate::host::service::kernel_has_apparmor() {
         c.handlers.push(Handler::LoadProfile { path: path.clone() });
     } else {
         let why = if ctx.host.is_live() {

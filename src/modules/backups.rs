@@ -11,13 +11,10 @@
 //! mtime); because that copy costs disk space, harden refuses to prune more than
 //! `max_prune_bytes` (default 1 GiB) in one run.
 
-use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use nix::fcntl::{OFlag, openat};
-use nix::sys::stat::Mode;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -62,17 +59,6 @@ const SUMS: &str = "SHA256SUMS";
 const DEFAULT_ENCRYPTED: [&str; 3] = ["*.gpg", "*.age", "*.enc"];
 const DEFAULT_MAX_PRUNE: u64 = 1 << 30;
 
-/// A shell-style name match with `*` and `?`.
-fn glob(pat: &[u8], name: &[u8]) -> bool {
-    match (pat.split_first(), name.split_first()) {
-        (None, None) => true,
-        (Some((b'*', rest)), _) => glob(rest, name) || (!name.is_empty() && glob(pat, &name[1..])),
-        (Some((b'?', rest)), Some((_, n))) => glob(rest, n),
-        (Some((p, rest)), Some((c, n))) if p == c => glob(rest, n),
-        _ => false,
-    }
-}
-
 /// Whether a name is a checksum file rather than a backup.
 fn is_checksum(name: &str) -> bool {
     name == SUMS || name.ends_with(".sha256")
@@ -113,24 +99,13 @@ fn parse_sums(text: &str) -> (Vec<(String, String)>, usize) {
     (ok, bad)
 }
 
-/// Opens a regular file of the directory without following symlinks.
-fn open(ctx: &Ctx, dir: &Path, name: &str) -> Result<File, String> {
-    let fd = crate::host::fs::open_dir(&ctx.host.root, dir)
-        .map_err(|e| e.to_string())?
-        .ok_or("directory vanished")?;
-    let f = openat(
-        std::os::fd::AsFd::as_fd(&fd),
-        name,
-        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| format!("{name}: {e}"))?;
-    Ok(File::from(f))
-}
-
-/// The SHA-256 of a file, streamed.
+/// The SHA-256 of a regular file of the directory (no symlinks), streamed.
 fn hash(ctx: &Ctx, dir: &Path, name: &str) -> Result<String, String> {
-    let mut f = open(ctx, dir, name)?;
+    let mut f = ctx
+        .host
+        .open(&dir.join(name))
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("{name}: vanished"))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
@@ -149,13 +124,14 @@ fn hash(ctx: &Ctx, dir: &Path, name: &str) -> Result<String, String> {
 
 /// The directory's regular files, sorted by name; other entries are reported.
 fn entries(ctx: &Ctx, dir: &Path, out: &mut Out) -> Result<Vec<Entry>, ModuleError> {
-    let host_dir = ctx.host.path(dir);
-    let mut names: Vec<String> = std::fs::read_dir(&host_dir)
+    let names: Vec<String> = ctx
+        .host
+        .read_dir(dir)
         .map_err(|e| ctx.invalid(format!("cannot list {}: {e}", dir.display())))?
-        .filter_map(Result::ok)
-        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .ok_or_else(|| ctx.invalid(format!("cannot list {}: no such directory", dir.display())))?
+        .iter()
+        .map(|e| e.name.to_string_lossy().into_owned())
         .collect();
-    names.sort();
     let mut files = Vec::new();
     for name in names {
         let path = dir.join(&name);
@@ -169,7 +145,11 @@ fn entries(ctx: &Ctx, dir: &Path, out: &mut Out) -> Result<Vec<Entry>, ModuleErr
             ));
             continue;
         }
-        let mtime = open(ctx, dir, &name)
+        let mtime = ctx
+            .host
+            .open(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|f| f.ok_or_else(|| "vanished".to_string()))
             .and_then(|f| {
                 f.metadata()
                     .and_then(|m| m.modified())
@@ -275,7 +255,7 @@ fn report(ctx: &Ctx, p: &Params, dir: &Path, files: &[Entry], out: &mut Out) {
         let path = dir.join(&e.name);
         if !patterns
             .iter()
-            .any(|pat| glob(pat.as_bytes(), e.name.as_bytes()))
+            .any(|pat| crate::host::glob::matches(pat, &e.name))
         {
             out.notices.push(ctx.notice(
                 NoticeLevel::Warning,
@@ -390,15 +370,6 @@ fn prune(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn globs() {
-        assert!(glob(b"*.gpg", b"db.sql.gz.gpg"));
-        assert!(!glob(b"*.gpg", b"db.sql.gz"));
-        assert!(glob(b"db-??.age", b"db-01.age"));
-        assert!(!glob(b"db-??.age", b"db-1.age"));
-        assert!(glob(b"*", b""));
-    }
 
     #[test]
     fn sha256sum_lines() {

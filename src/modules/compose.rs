@@ -26,8 +26,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{Ctx, FileWrite, ModuleError, Out};
-use crate::host::fs::{self, Kind};
-use crate::host::service::APPARMOR_KERNEL;
+use crate::host::fs::Kind;
 use crate::host::tools;
 use crate::plan::{Accept, Check, NoticeLevel, Op, SetMeta, Stage, Validator, VarValue};
 
@@ -565,13 +564,9 @@ const PLUGIN_DIRS: [&str; 4] = [
 /// the root, else on this machine), else `docker-compose`, else none. Nothing
 /// runs at plan time: the check is staged and run by the engine in `apply`.
 fn validator(ctx: &Ctx, user: &Path) -> Option<Validator> {
-    let plugin = [ctx.host.root.as_path(), Path::new("/")]
+    let plugin = PLUGIN_DIRS
         .iter()
-        .any(|root| {
-            PLUGIN_DIRS
-                .iter()
-                .any(|d| fs::host_path(root, &Path::new(d).join("docker-compose")).is_file())
-        });
+        .any(|d| tools::has_file(ctx.host, &Path::new(d).join("docker-compose")));
     let user_s = user.display().to_string();
     let (tool, mut args): (&str, Vec<String>) = if plugin && tools::available(ctx.host, "docker") {
         ("docker", vec!["compose".into()])
@@ -758,7 +753,7 @@ fn attach_apparmor(ctx: &Ctx, s: &mut Settings, out: &mut Out) -> Result<(), Mod
             profile.display()
         ))
     } else if ctx.host.is_live() {
-        (!Path::new(APPARMOR_KERNEL).exists())
+        (!crate::host::service::kernel_has_apparmor())
             .then(|| "the running kernel has no AppArmor".to_string())
     } else {
         ctx.host

@@ -30,6 +30,7 @@ use serde::Deserialize;
 use super::{Ctx, ModuleError, Out, diff, missing_parents, observed};
 use crate::formats::ini::{IniBuilder, IniDialect};
 use crate::host::runner::Cmd;
+use crate::host::scratch::Scratch;
 use crate::plan::VarValue;
 use crate::plan::{
     Accept, Change, Check, Handler, NoticeLevel, Op, Stage, Validator, Verb, WriteFile,
@@ -104,19 +105,6 @@ fn is_true(v: Option<&VarValue>) -> bool {
     }
 }
 
-/// `*`/`?` wildcard match of one path component.
-fn wildcard(pattern: &[u8], name: &[u8]) -> bool {
-    match (pattern.first(), name.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => {
-            wildcard(&pattern[1..], name) || (!name.is_empty() && wildcard(pattern, &name[1..]))
-        }
-        (Some(b'?'), Some(_)) => wildcard(&pattern[1..], &name[1..]),
-        (Some(p), Some(n)) if p == n => wildcard(&pattern[1..], &name[1..]),
-        _ => false,
-    }
-}
-
 /// Whether a logpath pattern (wildcards in the file name only) matches a file
 /// under the root.
 fn logpath_exists(ctx: &Ctx, pattern: &str) -> bool {
@@ -128,10 +116,12 @@ fn logpath_exists(ctx: &Ctx, pattern: &str) -> bool {
     if !name.contains(['*', '?']) {
         return matches!(ctx.host.lstat(p), Ok(Some(_)));
     }
-    std::fs::read_dir(ctx.host.path(dir)).is_ok_and(|entries| {
-        entries
-            .flatten()
-            .any(|e| wildcard(name.as_bytes(), e.file_name().as_encoded_bytes()))
+    ctx.host.read_dir(dir).is_ok_and(|entries| {
+        entries.unwrap_or_default().iter().any(|e| {
+            e.name
+                .to_str()
+                .is_some_and(|n| crate::host::glob::matches(&name, n))
+        })
     })
 }
 
@@ -153,15 +143,12 @@ fn python_systemd_installed(ctx: &Ctx) -> bool {
     ["/usr/lib", "/usr/lib64", "/usr/local/lib"]
         .iter()
         .any(|base| {
-            std::fs::read_dir(ctx.host.path(Path::new(base))).is_ok_and(|entries| {
-                entries.flatten().any(|e| {
-                    let py = e.file_name();
+            ctx.host.read_dir(Path::new(base)).is_ok_and(|entries| {
+                entries.unwrap_or_default().iter().any(|e| {
+                    let py = &e.name;
                     py.to_string_lossy().starts_with("python3")
                         && ["dist-packages", "site-packages"].iter().any(|pk| {
-                            let m = Path::new(base)
-                                .join(&py)
-                                .join(pk)
-                                .join("systemd/journal.py");
+                            let m = Path::new(base).join(py).join(pk).join("systemd/journal.py");
                             matches!(ctx.host.lstat(&m), Ok(Some(_)))
                         })
                 })
@@ -202,14 +189,17 @@ fn run_tests(
     text: &str,
     tests: &[FilterTest],
 ) -> Result<Vec<String>, String> {
-    let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
-    let filter = dir.path().join(format!("{name}.conf"));
-    std::fs::write(&filter, text).map_err(|e| format!("{}: {e}", filter.display()))?;
+    let dir = Scratch::new("fail2ban-regex").map_err(|e| format!("temp dir: {e}"))?;
+    let filter_name = PathBuf::from(format!("/{name}.conf"));
+    dir.write(&filter_name, text.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let filter = dir.at(&filter_name);
     let mut failures = Vec::new();
     for (i, t) in tests.iter().enumerate() {
-        let log = dir.path().join(format!("test-{i}.log"));
-        std::fs::write(&log, format!("{}\n", t.line))
-            .map_err(|e| format!("{}: {e}", log.display()))?;
+        let log_name = PathBuf::from(format!("/test-{i}.log"));
+        dir.write(&log_name, format!("{}\n", t.line).as_bytes())
+            .map_err(|e| e.to_string())?;
+        let log = dir.at(&log_name);
         let cmd = Cmd::new([
             "fail2ban-regex".as_ref(),
             "-o".as_ref(),
@@ -591,17 +581,4 @@ fn write_change(
     c.handlers
         .push(Handler::systemctl(Verb::Reload, "fail2ban"));
     Ok(c)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wildcards() {
-        assert!(wildcard(b"*error.log", b"error.log"));
-        assert!(wildcard(b"*error.log", b"site-error.log"));
-        assert!(!wildcard(b"*error.log", b"access.log"));
-        assert!(wildcard(b"auth.lo?", b"auth.log"));
-    }
 }

@@ -4,6 +4,13 @@
 //! `modules/NAME.yaml` (description, parameter docs, defaults, example; embedded at
 //! build time and listed by `harden modules`), and one line in [`registry!`], which
 //! generates the dispatch, the schema and the name list. Modules never write.
+//!
+//! Modules read the root only through [`crate::host::Host`] (its no-follow walk:
+//! `read`, `lstat`, `read_dir`, `read_link`, `open`, `glob`) and stage the copies
+//! a plan-time tool works on in a [`crate::host::scratch::Scratch`]: the file
+//! system calls that would bypass them (listed in `clippy.toml`) are denied here,
+//! outside tests.
+#![cfg_attr(not(test), deny(clippy::disallowed_methods))]
 
 pub mod apparmor;
 pub mod backups;

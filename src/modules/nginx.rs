@@ -24,6 +24,7 @@ use serde::Deserialize;
 use super::{Ctx, FileWrite, ModuleError, Out};
 use crate::host::fs::Kind;
 use crate::host::runner::Cmd;
+use crate::host::scratch::Scratch;
 use crate::plan::{Handler, Verb};
 
 /// Parameters of `nginx:`.
@@ -294,12 +295,18 @@ pub fn staged_conf(prefix: &Path, site: &Path) -> String {
 
 /// Runs the real `nginx -t` on a staged configuration holding `site`.
 fn nginx_test(ctx: &Ctx, site: &str) -> Result<(), String> {
-    let prefix = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
-    let site_path = prefix.path().join("site.conf");
-    let conf = prefix.path().join("nginx.conf");
-    std::fs::write(&site_path, site)
-        .and_then(|()| std::fs::write(&conf, staged_conf(prefix.path(), &site_path)))
-        .map_err(|e| format!("staging the nginx check: {e}"))?;
+    let prefix = Scratch::new("nginx").map_err(|e| format!("temp dir: {e}"))?;
+    let site_path = prefix.at(Path::new("/site.conf"));
+    let conf = prefix.at(Path::new("/nginx.conf"));
+    prefix
+        .write(Path::new("/site.conf"), site.as_bytes())
+        .and_then(|()| {
+            prefix.write(
+                Path::new("/nginx.conf"),
+                staged_conf(prefix.path(), &site_path).as_bytes(),
+            )
+        })
+        .map_err(|e| format!("the nginx check: {e}"))?;
     let mut prefix_arg = prefix.path().as_os_str().to_owned();
     prefix_arg.push("/");
     let cmd = Cmd::new([

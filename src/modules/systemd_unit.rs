@@ -30,6 +30,7 @@ use super::{Ctx, FileWrite, ModuleError, Out};
 use crate::formats::ini::{IniBuilder, IniDialect};
 use crate::host::fs::Kind;
 use crate::host::runner::Cmd;
+use crate::host::scratch::Scratch;
 use crate::plan::{Handler, NoticeLevel, Verb};
 
 /// A named set of directives.
@@ -321,22 +322,18 @@ fn exposure(
     if crate::host::facts::find_binary(Path::new("/"), "systemd-analyze").is_none() {
         return Ok(None);
     }
-    let stage = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
-    let copy = |logical: &Path, content: &[u8]| -> Result<(), String> {
-        let dst = crate::host::fs::host_path(stage.path(), logical);
-        std::fs::create_dir_all(dst.parent().unwrap_or(stage.path()))
-            .and_then(|()| std::fs::write(&dst, content))
-            .map_err(|e| format!("staging {}: {e}", dst.display()))
-    };
+    let stage = Scratch::new("systemd-analyze").map_err(|e| format!("temp dir: {e}"))?;
+    let copy =
+        |logical: &Path, content: &[u8]| stage.write(logical, content).map_err(|e| e.to_string());
     let content = ctx.host.read(unit_file).map_err(|e| e.to_string())?;
     copy(unit_file, &content.unwrap_or_default())?;
     for dir in UNIT_DIRS {
         let d = Path::new(dir).join(format!("{unit}.d"));
-        let Ok(entries) = std::fs::read_dir(ctx.host.path(&d)) else {
+        let Ok(Some(entries)) = ctx.host.read_dir(&d) else {
             continue;
         };
-        for e in entries.flatten() {
-            let logical = d.join(e.file_name());
+        for e in entries {
+            let logical = d.join(&e.name);
             if logical.extension().is_some_and(|x| x == "conf")
                 && let Ok(Some(c)) = ctx.host.read(&logical)
             {
@@ -346,7 +343,7 @@ fn exposure(
     }
     let before = analyze(ctx, stage.path(), unit, None)?;
     copy(drop_in, text.as_bytes())?;
-    let staged = crate::host::fs::host_path(stage.path(), drop_in);
+    let staged = stage.at(drop_in);
     let after = analyze(ctx, stage.path(), unit, Some(&staged))?;
     Ok(Some((before, after)))
 }

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use super::run_tool;
 use super::{Checked, Ctx, ModuleError, Out, Outcome, Params, Policy, file_change, rule_diff};
+use crate::host::fs::Kind;
+use crate::host::scratch::Scratch;
 use crate::plan::{Handler, NoticeLevel, Verb};
 
 const ETC: &str = "/etc/firewalld";
@@ -32,48 +34,29 @@ pub fn active(ctx: &Ctx) -> Result<bool, ModuleError> {
         .is_some())
 }
 
+/// The private stage: a copy of the root's `/etc/firewalld`.
 struct Stage {
-    _dir: tempfile::TempDir,
+    tree: Scratch,
     etc: PathBuf,
     defaults: PathBuf,
 }
 
 impl Stage {
     fn new(ctx: &Ctx) -> Result<Self, ModuleError> {
-        let dir = tempfile::Builder::new()
-            .prefix("harden-firewalld.")
-            .tempdir()
+        let tree = Scratch::new("firewalld")
             .map_err(|e| ctx.invalid(format!("cannot make a stage for firewalld: {e}")))?;
-        let etc = dir.path().join("firewalld");
-        let mut queue = vec![PathBuf::from(ETC)];
-        std::fs::create_dir_all(&etc).map_err(|e| ctx.invalid(e.to_string()))?;
-        while let Some(logical) = queue.pop() {
-            let Ok(entries) = std::fs::read_dir(ctx.host.path(&logical)) else {
-                continue;
-            };
-            for e in entries.flatten() {
-                let child = logical.join(e.file_name());
-                let to = etc.join(child.strip_prefix(ETC).unwrap_or(&child));
-                let Ok(t) = e.file_type() else { continue };
-                if t.is_dir() {
-                    std::fs::create_dir_all(&to).map_err(|e| ctx.invalid(e.to_string()))?;
-                    queue.push(child);
-                } else if t.is_file()
-                    && let Some(bytes) = ctx.host.read(&child).map_err(ctx.fs())?
-                {
-                    std::fs::write(&to, bytes).map_err(|e| ctx.invalid(e.to_string()))?;
-                }
-            }
-        }
-        let root_usr = ctx.host.path(Path::new(USR));
-        let defaults = if root_usr.join("zones").is_dir() {
-            root_usr
+        tree.make_dir(Path::new(ETC))
+            .and_then(|()| tree.copy_from(ctx.host, Path::new(ETC), true))
+            .map_err(|e| ctx.invalid(e.to_string()))?;
+        let zones = Path::new(USR).join("zones");
+        let defaults = if matches!(ctx.host.lstat(&zones), Ok(Some(m)) if m.kind == Kind::Dir) {
+            ctx.host.path(Path::new(USR))
         } else {
             PathBuf::from(USR)
         };
         Ok(Self {
-            _dir: dir,
-            etc,
+            etc: tree.at(Path::new(ETC)),
+            tree,
             defaults,
         })
     }
@@ -308,7 +291,7 @@ pub fn plan(
         rule_diff(&rules_before, &rules_after)
     );
     let handler = Handler::systemctl(Verb::Reload, "firewalld");
-    for (logical, content) in staged_files(&stage.etc) {
+    for (logical, content) in staged_files(&stage.tree) {
         if let Some(c) = file_change(ctx, &logical, &content, 0o644, summary.clone(), &handler)? {
             out.changes.push(c);
         }
@@ -323,28 +306,10 @@ pub fn plan(
 
 /// Every file of the stage (firewalld's `*.old` backups left out), as logical
 /// paths under `/etc/firewalld`, in a stable order.
-fn staged_files(etc: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut queue = vec![etc.to_path_buf()];
-    while let Some(dir) = queue.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let path = e.path();
-            match e.file_type() {
-                Ok(t) if t.is_dir() => queue.push(path),
-                Ok(t) if t.is_file() && path.extension().is_none_or(|x| x != "old") => {
-                    if let (Ok(rel), Ok(bytes)) = (path.strip_prefix(etc), std::fs::read(&path)) {
-                        out.push((Path::new(ETC).join(rel), bytes));
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    out.sort();
-    out
+fn staged_files(tree: &Scratch) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = tree.files(Path::new(ETC));
+    files.retain(|(p, _)| p.extension().is_none_or(|x| x != "old"));
+    files
 }
 
 #[cfg(test)]

@@ -4,10 +4,11 @@
 //! the files it produced are planned as whole-file writes. `ufw.conf`'s `ENABLED`
 //! is edited here (ufw would load the kernel rules to change it).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::{Checked, Ctx, ModuleError, Out, Outcome, Params, Policy, file_change, rule_diff};
 use super::{run_tool, words};
+use crate::host::scratch::{Scratch, ScratchError};
 use crate::plan::Handler;
 
 const ETC_UFW: &str = "/etc/ufw";
@@ -78,57 +79,30 @@ fn policy_of(word: Option<&str>) -> Option<Policy> {
 
 /// The private stage: a copy of the root's ufw files.
 struct Stage {
-    _dir: tempfile::TempDir,
-    data: PathBuf,
+    data: Scratch,
     ufw: String,
 }
 
 impl Stage {
     fn new(ctx: &Ctx) -> Result<Self, ModuleError> {
-        let dir = tempfile::Builder::new()
-            .prefix("harden-ufw.")
-            .tempdir()
+        let data = Scratch::new("ufw")
             .map_err(|e| ctx.invalid(format!("cannot make a stage for ufw: {e}")))?;
-        let data = dir.path().to_path_buf();
-        let copy = |logical: &Path| -> Result<(), ModuleError> {
-            if let Some(bytes) = ctx.host.read(logical).map_err(ctx.fs())? {
-                let to = data.join(logical.strip_prefix("/").unwrap_or(logical));
-                let write = || -> std::io::Result<()> {
-                    std::fs::create_dir_all(to.parent().unwrap_or(&data))?;
-                    std::fs::write(&to, bytes)
-                };
-                write().map_err(|e| ctx.invalid(format!("staging {}: {e}", logical.display())))?;
-            }
-            Ok(())
-        };
+        let staged = |r: Result<(), ScratchError>| r.map_err(|e| ctx.invalid(e.to_string()));
         for sub in [ETC_UFW, "/etc/ufw/applications.d"] {
-            let Ok(entries) = std::fs::read_dir(ctx.host.path(Path::new(sub))) else {
-                continue;
-            };
-            for e in entries.flatten() {
-                if e.file_type().is_ok_and(|t| t.is_file()) {
-                    copy(&Path::new(sub).join(e.file_name()))?;
-                }
-            }
+            staged(data.copy_from(ctx.host, Path::new(sub), false))?;
         }
-        copy(Path::new(DEFAULTS))?;
+        if let Some(bytes) = ctx.host.read(Path::new(DEFAULTS)).map_err(ctx.fs())? {
+            staged(data.write(Path::new(DEFAULTS), &bytes))?;
+        }
         // ufw takes its lock in DATADIR/lib/ufw.
-        std::fs::create_dir_all(data.join("lib/ufw"))
-            .map_err(|e| ctx.invalid(format!("staging ufw: {e}")))?;
+        staged(data.make_dir(Path::new("/lib/ufw")))?;
         // The stage is never enabled: ufw then only rewrites its files.
-        let conf = std::fs::read_to_string(data.join("etc/ufw/ufw.conf")).unwrap_or_default();
-        std::fs::write(data.join("etc/ufw/ufw.conf"), with_enabled(&conf, false))
-            .map_err(|e| ctx.invalid(format!("staging ufw.conf: {e}")))?;
-        let ufw = ["/usr/sbin/ufw", "/sbin/ufw"]
-            .into_iter()
-            .find(|p| Path::new(p).is_file())
-            .unwrap_or("ufw")
-            .to_string();
-        Ok(Self {
-            _dir: dir,
-            data,
-            ufw,
-        })
+        let conf = Path::new("/etc/ufw/ufw.conf");
+        let text = String::from_utf8_lossy(&data.read(conf).unwrap_or_default()).into_owned();
+        staged(data.write(conf, with_enabled(&text, false).as_bytes()))?;
+        let ufw = crate::host::facts::find_binary(Path::new("/"), "ufw")
+            .map_or_else(|| "ufw".to_string(), |p| p.display().to_string());
+        Ok(Self { data, ufw })
     }
 
     /// Runs `ufw ARGS` on the stage, in throw-away network and mount namespaces.
@@ -139,7 +113,7 @@ impl Stage {
             "-m".into(),
             self.ufw.clone(),
             "--rootdir=/".into(),
-            format!("--datadir={}", self.data.display()),
+            format!("--datadir={}", self.data.path().display()),
         ];
         full.extend(args.iter().cloned());
         run_tool(ctx, full)
@@ -151,7 +125,7 @@ impl Stage {
     }
 
     fn read(&self, logical: &str) -> Vec<u8> {
-        std::fs::read(self.data.join(logical.trim_start_matches('/'))).unwrap_or_default()
+        self.data.read(Path::new(logical)).unwrap_or_default()
     }
 }
 
