@@ -273,10 +273,10 @@ fn perform(
     Ok(r?)
 }
 
-/// Every package op of the plan in one apt call per direction (after
+/// Every package op of the plan in one package manager call per direction (after
 /// `apt-get update` when the root has no package lists yet).
 fn perform_packages(host: &Host, plan: &Plan) -> Result<(), StepError> {
-    use crate::host::packages::{AptRun, apt, has_lists};
+    use crate::host::packages::{self, PackageRun, has_lists};
     let (mut install, mut remove) = (Vec::new(), Vec::new());
     for op in plan.ops() {
         if let Op::Package(p) = op {
@@ -287,15 +287,15 @@ fn perform_packages(host: &Host, plan: &Plan) -> Result<(), StepError> {
             }
         }
     }
-    let run = |r: &AptRun| apt(host, r).map_err(StepError::Packages);
+    let run = |r: &PackageRun| packages::run(host, r).map_err(StepError::Packages);
     if !install.is_empty() {
         if !has_lists(host).map_err(StepError::Packages)? {
-            run(&AptRun::Update)?;
+            run(&PackageRun::Update)?;
         }
-        run(&AptRun::Install(install))?;
+        run(&PackageRun::Install(install))?;
     }
     if !remove.is_empty() {
-        run(&AptRun::Remove(remove))?;
+        run(&PackageRun::Remove(remove))?;
     }
     Ok(())
 }

@@ -283,7 +283,7 @@ fn restore_packages(
     host: &crate::host::Host,
     before: &std::collections::BTreeMap<String, String>,
 ) -> Vec<String> {
-    use crate::host::packages::{AptRun, apt, installed};
+    use crate::host::packages::{PackageRun, installed, run};
     // No dpkg root has nothing installed: an empty record would purge the system.
     if before.is_empty() {
         return vec![
@@ -298,12 +298,12 @@ fn restore_packages(
     let mut problems = Vec::new();
     let (purge, reinstall) = package_diff(before, &now);
     if !purge.is_empty()
-        && let Err(e) = apt(host, &AptRun::Purge(purge.clone()))
+        && let Err(e) = run(host, &PackageRun::Purge(purge.clone()))
     {
         problems.push(format!("packages: purging {}: {e}", purge.join(" ")));
     }
     if !reinstall.is_empty()
-        && let Err(e) = apt(host, &AptRun::Install(reinstall.clone()))
+        && let Err(e) = run(host, &PackageRun::Install(reinstall.clone()))
     {
         problems.push(format!(
             "packages: reinstalling {} (from the package cache, or the network when the package is gone): {e}",

@@ -10,7 +10,9 @@
 //! the root's own apt and dpkg run chrooted into it, in private mount, PID, IPC
 //! and UTS namespaces with their own `/proc`, `/dev` and tmpfs `/run`, and a
 //! `policy-rc.d` that forbids starting services, so an offline root never gets a
-//! running daemon. Those are the root's programs and maintainer scripts running
+//! running daemon; a root where one of the directories that mounts onto or
+//! writes in is a symlink (which `mount` and the shell would follow out of the
+//! root) is refused. Those are the root's programs and maintainer scripts running
 //! as root: harden does that only for a root the operator declares trusted
 //! ([`TRUST_ENV`]); for any other root a package rule is refused. The same
 //! declaration holds for RHEL-family roots, whose packages' scriptlets run as
@@ -293,8 +295,15 @@ pub fn unknown_at_apply(host: &Host, names: &[String]) -> Result<Option<Vec<Stri
 /// # Errors
 /// The refusal, saying how to declare the root trusted.
 pub fn may_change(host: &Host) -> Result<(), String> {
-    if host.is_live() || std::env::var_os(TRUST_ENV).is_some_and(|v| v == "1") {
+    if host.is_live() {
         return Ok(());
+    }
+    if std::env::var_os(TRUST_ENV).is_some_and(|v| v == "1") {
+        return match manager(host) {
+            Manager::Dpkg => namespace_ready(host),
+            // dnf's namespace mounts only onto directories that are not links.
+            Manager::Rpm => Ok(()),
+        };
     }
     Err(format!(
         "packages under --root run the root's own apt, dpkg and maintainer scripts as root \
@@ -304,10 +313,45 @@ pub fn may_change(host: &Host) -> Result<(), String> {
     ))
 }
 
+/// The directories of the root apt's namespace mounts onto or writes in
+/// ([`CHROOT_SCRIPT`]): each must be a directory of the root itself, never a
+/// symlink, which `mount` and the shell would follow out of the root.
+const NAMESPACE_DIRS: [&str; 6] = ["/proc", "/dev", "/run", "/etc", "/usr", "/usr/sbin"];
+
+/// Whether apt's namespace can be set up in the root: [`NAMESPACE_DIRS`] are
+/// directories (read without following a symlink).
+///
+/// # Errors
+/// The first that is not, and what it is.
+fn namespace_ready(host: &Host) -> Result<(), String> {
+    for dir in NAMESPACE_DIRS {
+        let path = Path::new(dir);
+        let what = match host.lstat(path).map_err(|e| e.to_string())? {
+            Some(m) if m.kind == super::fs::Kind::Dir => continue,
+            Some(m) if m.kind == super::fs::Kind::Symlink => format!(
+                "a symlink (-> {})",
+                host.read_link(path)
+                    .map_err(|e| e.to_string())?
+                    .unwrap_or_default()
+                    .display()
+            ),
+            Some(_) => "not a directory".to_string(),
+            None => "missing".to_string(),
+        };
+        return Err(format!(
+            "{dir} is {what} in {}: apt runs in a root only with its own {} directories, \
+             never mounting or writing through a link",
+            host.root.display(),
+            NAMESPACE_DIRS.join(", ")
+        ));
+    }
+    Ok(())
+}
+
 /// What one package manager run does (named after apt's verbs; on rpm roots
-/// dnf does the same, see [`apt`]).
+/// dnf does the same, see [`run`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AptRun {
+pub enum PackageRun {
     /// `apt-get update`.
     Update,
     /// `apt-get install NAME[=VERSION]...`.
@@ -326,7 +370,7 @@ pub enum AptRun {
 ///
 /// # Errors
 /// The package manager's failure, briefly.
-pub fn apt(host: &Host, run: &AptRun) -> Result<(), String> {
+pub fn run(host: &Host, what: &PackageRun) -> Result<(), String> {
     may_change(host)?;
     if manager(host) == Manager::Rpm {
         let spec = |names: &[String]| -> Vec<String> {
@@ -338,10 +382,12 @@ pub fn apt(host: &Host, run: &AptRun) -> Result<(), String> {
                 })
                 .collect()
         };
-        return match run {
-            AptRun::Update => Ok(()),
-            AptRun::Install(names) => rpm::dnf(host, rpm::Dnf::Install, &spec(names)),
-            AptRun::Remove(names) | AptRun::Purge(names) => rpm::dnf(host, rpm::Dnf::Remove, names),
+        return match what {
+            PackageRun::Update => Ok(()),
+            PackageRun::Install(names) => rpm::dnf(host, rpm::Dnf::Install, &spec(names)),
+            PackageRun::Remove(names) | PackageRun::Purge(names) => {
+                rpm::dnf(host, rpm::Dnf::Remove, names)
+            }
         };
     }
     let mut apt_args: Vec<String> = vec![
@@ -355,17 +401,17 @@ pub fn apt(host: &Host, run: &AptRun) -> Result<(), String> {
         "-o".into(),
         "Dpkg::Options::=--force-confold".into(),
     ];
-    match run {
-        AptRun::Update => apt_args.push("update".into()),
-        AptRun::Install(names) => {
+    match what {
+        PackageRun::Update => apt_args.push("update".into()),
+        PackageRun::Install(names) => {
             apt_args.extend(["install".into(), "--no-install-recommends".into()]);
             apt_args.extend(names.iter().cloned());
         }
-        AptRun::Remove(names) => {
+        PackageRun::Remove(names) => {
             apt_args.push("remove".into());
             apt_args.extend(names.iter().cloned());
         }
-        AptRun::Purge(names) => {
+        PackageRun::Purge(names) => {
             apt_args.push("purge".into());
             apt_args.extend(names.iter().cloned());
         }
@@ -411,15 +457,20 @@ pub fn apt(host: &Host, run: &AptRun) -> Result<(), String> {
     }
 }
 
-/// Sets up the root's private /proc, /dev, /run and a policy-rc.d that starts
-/// nothing, runs `chroot ROOT "$@"`, and removes the policy-rc.d it made.
+/// Refuses a root where a directory it mounts onto or writes in is not one
+/// ([`NAMESPACE_DIRS`]: checked before, again here), sets up the root's private
+/// /proc, /dev, /run and a policy-rc.d that starts nothing, runs
+/// `chroot ROOT "$@"`, and removes the policy-rc.d it made.
 const CHROOT_SCRIPT: &str = r#"set -e
 r=$1; shift
+for d in proc dev run etc usr usr/sbin; do
+  if [ -L "$r/$d" ] || [ ! -d "$r/$d" ]; then echo "harden: $r/$d is not a directory of the root (a symlink?): refusing to mount or write there" >&2; exit 97; fi
+done
 mount --make-rprivate /
 mount -t proc proc "$r/proc"
 mount --rbind /dev "$r/dev"
 mount -t tmpfs -o mode=755 tmpfs "$r/run"
-if [ -e /etc/resolv.conf ] && [ -e "$r/etc/resolv.conf" ]; then mount --bind /etc/resolv.conf "$r/etc/resolv.conf"; fi
+if [ -e /etc/resolv.conf ] && [ -f "$r/etc/resolv.conf" ] && [ ! -L "$r/etc/resolv.conf" ]; then mount --bind /etc/resolv.conf "$r/etc/resolv.conf"; fi
 made=
 if [ ! -e "$r/usr/sbin/policy-rc.d" ] && [ ! -L "$r/usr/sbin/policy-rc.d" ]; then
   printf '#!/bin/sh\nexit 101\n' > "$r/usr/sbin/policy-rc.d"; chmod 755 "$r/usr/sbin/policy-rc.d"; made=1
@@ -470,6 +521,33 @@ mod tests {
         // Same length, same inode, one byte different.
         std::fs::write(&status, one.replace("tree", "wget")).unwrap();
         assert_eq!(read().keys().collect::<Vec<_>>(), ["wget"]);
+    }
+
+    /// The namespace script itself refuses a root whose /proc is a link (as
+    /// when the root changed after the check): no mount, nothing run.
+    #[test]
+    fn the_namespace_script_never_mounts_through_a_link() {
+        let t = tempfile::tempdir().unwrap();
+        let (root, outside) = (t.path().join("root"), t.path().join("outside"));
+        for d in ["dev", "run", "etc", "usr/sbin"] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        std::fs::create_dir(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("proc")).unwrap();
+        let out = std::process::Command::new("unshare")
+            .args(["-m", "--", "sh", "-c", CHROOT_SCRIPT, "sh"])
+            .arg(&root)
+            .args(["/bin/sh", "-c", "echo ran"])
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(97), "{said}");
+        assert!(
+            said.contains("/proc is not a directory of the root"),
+            "{said}"
+        );
+        assert!(out.stdout.is_empty());
+        assert!(!root.join("usr/sbin/policy-rc.d").exists());
     }
 
     #[test]

@@ -297,3 +297,27 @@ fn a_rule_a_package_makes_applicable_is_left_to_the_next_apply() {
         0,
     );
 }
+
+/// A root whose `/proc` is a symlink (to `/etc`, which outside the root is this
+/// machine's) never gets apt's namespace: the package rules fail, naming the
+/// link, before any mount or any program of the root; nothing changes.
+#[test]
+fn a_root_whose_proc_is_a_symlink_never_runs_apt() {
+    let env = install_and_remove();
+    std::fs::remove_dir(env.path("proc")).unwrap();
+    std::os::unix::fs::symlink("/etc", env.path("proc")).unwrap();
+    let before = env.tree();
+    let packages = installed(&env);
+    env.plan()
+        .code(1)
+        .stdout_has("FAILED pkg.tree")
+        .stdout_has("/proc is a symlink");
+    env.apply().code(6).stdout_has("FAILED pkg.no-pwscore");
+    assert_eq!(before, env.tree(), "apply changed the root");
+    assert_eq!(installed(&env), packages);
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(&env.root.display().to_string()),
+        "{mounts}"
+    );
+}
