@@ -653,7 +653,8 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         resolve_user(ctx, s)?;
         attach_apparmor(ctx, s, out)?;
     }
-    let internal = internal_networks(ctx, p, &user, &user_path, out);
+    let (internal, egress) = internal_networks(ctx, p, &user, &user_path, out);
+    join_default(&mut services, &egress);
     report(ctx, &user_path, &user, &services, out);
     report_ports(ctx, p, &user, out)?;
     if p.protect_secrets {
@@ -775,22 +776,30 @@ fn attach_apparmor(ctx: &Ctx, s: &mut Settings, out: &mut Out) -> Result<(), Mod
 }
 
 /// The networks the override declares internal: `internal_networks`, and
-/// those only `internal_services` use. A network such a service shares with
-/// one that needs a route out is reported.
+/// those `internal_services` use. The other services on such a network keep a
+/// route out through another network of theirs; one that has none joins the
+/// project's `default` network in the override (an override cannot take a
+/// service off a network, Compose merges them, but it can add one): these are
+/// returned with the networks. Where `default` itself is internal, the shared
+/// network is reported instead.
 fn internal_networks(
     ctx: &Ctx,
     p: &Params,
     user: &UserFile,
     user_path: &Path,
     out: &mut Out,
-) -> Vec<String> {
+) -> (Vec<String>, Vec<String>) {
     let mut internal = p.internal_networks.clone();
+    let mut egress: Vec<String> = Vec::new();
     let members: Vec<&String> = p
         .internal_services
         .iter()
         .filter_map(|alts| alts.split('|').find(|a| user.services.contains_key(*a)))
         .filter_map(|s| user.services.get_key_value(s).map(|(k, _)| k))
         .collect();
+    let routed = |n: &String, internal: &[String]| {
+        user.networks.get(n) != Some(&true) && !internal.contains(n)
+    };
     for svc in &members {
         for net in user.joins.get(*svc).into_iter().flatten() {
             if user.networks.get(net) == Some(&true) || internal.contains(net) {
@@ -802,18 +811,30 @@ fn internal_networks(
                 .joins
                 .iter()
                 .filter(|(s, nets)| !members.contains(s) && nets.contains(net))
-                .filter(|(_, nets)| {
-                    !nets.iter().any(|n| {
-                        n != net && user.networks.get(n) != Some(&true) && !internal.contains(n)
-                    })
+                .filter(|(s, nets)| {
+                    !egress.contains(*s) && !nets.iter().any(|n| n != net && routed(n, &internal))
                 })
                 .map(|(s, _)| s)
                 .collect();
-            if stranded.is_empty() {
+            let default = "default".to_string();
+            if stranded.is_empty() || (*net != default && routed(&default, &internal)) {
+                let with = stranded
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 internal.push(net.clone());
+                egress.extend(stranded.into_iter().cloned());
+                let kept = if with.is_empty() {
+                    "the services sharing it keep another network".to_string()
+                } else {
+                    format!(
+                        "{with} keep their route out through the project's `default` network, which the override adds them to"
+                    )
+                };
                 out.notices.push(ctx.notice(
                     NoticeLevel::Info,
-                    format!("network `{net}` of {svc} is declared internal (no route out of the host; the services sharing it keep another network); `docker compose down` once so Compose recreates it"),
+                    format!("network `{net}` of {svc} is declared internal (no route out of the host; {kept}); `docker compose down` once so Compose recreates it"),
                 ));
             } else {
                 let with = stranded
@@ -830,7 +851,27 @@ fn internal_networks(
     }
     internal.sort();
     internal.dedup();
-    internal
+    egress.sort();
+    egress.dedup();
+    (internal, egress)
+}
+
+/// `services` with `default` added to the networks of each of `egress`.
+fn join_default(services: &mut Vec<(String, Settings)>, egress: &[String]) {
+    for name in egress {
+        let i = services
+            .iter()
+            .position(|(n, _)| n == name)
+            .unwrap_or_else(|| {
+                services.push((name.clone(), Settings::default()));
+                services.len() - 1
+            });
+        let nets = services[i].1.networks.get_or_insert_with(Vec::new);
+        if !nets.iter().any(|n| n == "default") {
+            nets.push("default".into());
+        }
+    }
+    services.sort_by(|a, b| a.0.cmp(&b.0));
 }
 
 /// Whether an address is a loopback one.

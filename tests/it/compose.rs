@@ -204,7 +204,8 @@ fn an_override_with_only_an_internal_network_is_valid_compose() {
 /// exposed ports named in the plan until daemon.json's `ip` binds them to
 /// loopback, the file made 0600 root, the app run as the service account's
 /// uid, `API_LIMIT` and journald logging through the override, and the
-/// database's shared network reported; docker-compose accepts the result.
+/// database's shared network made internal with the app and spotlight routed
+/// out through `default`; docker-compose accepts the result.
 #[test]
 fn the_official_postiz_layout_is_found_its_ports_and_secrets_reported() {
     require("docker-compose");
@@ -224,7 +225,7 @@ fn the_official_postiz_layout_is_found_its_ports_and_secrets_reported() {
     for want in [
         "published ports reachable from other hosts, past the firewall (Docker's iptables rules come before ufw's): postiz 5000:5000, spotlight 8969:8969 (daemon.json sets no \"ip\"",
         "0644 0:0 -> 0600 root:root: it holds secrets inline (postiz.JWT_SECRET, postiz.DATABASE_URL, postiz.LINKEDIN_CLIENT_SECRET, postiz-postgres.POSTGRES_PASSWORD)",
-        "service `postiz-postgres` is on network `postiz-network`, which has a route out and is the only network of postiz, spotlight",
+        "network `postiz-network` of postiz-postgres is declared internal (no route out of the host; postiz, spotlight keep their route out through the project's `default` network, which the override adds them to)",
         "service `postiz` runs image `ghcr.io/gitroomhq/postiz-app:latest`, which is not pinned",
     ] {
         assert!(text.contains(want), "{want} missing:\n{text}");
@@ -270,6 +271,25 @@ fn the_official_postiz_layout_is_found_its_ports_and_secrets_reported() {
     assert_eq!(app["environment"]["API_LIMIT"], "30");
     assert_eq!(app["logging"]["driver"], "journald");
     assert_eq!(app["logging"]["options"]["tag"], "postiz");
+    // The database and redis only on the now internal network; the app and
+    // spotlight on it and on `default`, which keeps their route out.
+    assert_eq!(v["networks"]["postiz-network"]["internal"], true);
+    let nets = |svc: &str| {
+        let mut n: Vec<String> = match &v["services"][svc]["networks"] {
+            serde_json::Value::Object(m) => m.keys().cloned().collect(),
+            serde_json::Value::Array(a) => {
+                a.iter().map(|x| x.as_str().unwrap().to_string()).collect()
+            }
+            other => panic!("{svc}: networks {other}"),
+        };
+        n.sort();
+        n
+    };
+    assert_eq!(nets("postiz-postgres"), ["postiz-network"]);
+    assert_eq!(nets("postiz-redis"), ["postiz-network"]);
+    assert_eq!(nets("postiz"), ["default", "postiz-network"]);
+    assert_eq!(nets("spotlight"), ["default", "postiz-network"]);
+    assert!(v["networks"]["default"]["internal"] != true, "{v}");
     let out = env.harden(&["plan", "-p", full, "--detailed-exitcode"]);
     expect_code(&out, 0);
     assert!(
