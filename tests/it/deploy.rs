@@ -18,15 +18,8 @@ pub const SESSION: [(&str, &str); 1] = [("SUDO_USER", "deploy")];
 /// The admin account `deploy` (group `admin`, a key) and a certificate for
 /// `domain` where Let's Encrypt puts it.
 pub fn admin_and_certificate(env: &Env, domain: &str) {
+    admin(env);
     require("openssl");
-    in_root(
-        env,
-        "groupadd admin; useradd -m -s /bin/bash -G admin deploy; \
-         install -d -m 700 -o deploy -g deploy /home/deploy/.ssh",
-    );
-    env.write("home/deploy/.ssh/authorized_keys", KEY);
-    env.chmod("home/deploy/.ssh/authorized_keys", 0o600);
-    in_root(env, "chown deploy:deploy /home/deploy/.ssh/authorized_keys");
     let live = env.path(&format!("etc/letsencrypt/live/{domain}"));
     std::fs::create_dir_all(&live).unwrap();
     let out = Command::new("openssl")
@@ -47,6 +40,19 @@ pub fn skipped(text: &str) -> BTreeSet<String> {
         .filter_map(|l| l.strip_prefix("skipped "))
         .map(|l| l.split(':').next().unwrap().to_string())
         .collect()
+}
+
+/// The admin account `deploy` (group `admin`) that logs in with a key, as on
+/// every real deployment.
+pub fn admin(env: &Env) {
+    in_root(
+        env,
+        "groupadd admin; useradd -m -s /bin/bash -G admin deploy; \
+         install -d -m 700 -o deploy -g deploy /home/deploy/.ssh",
+    );
+    env.write("home/deploy/.ssh/authorized_keys", KEY);
+    env.chmod("home/deploy/.ssh/authorized_keys", 0o600);
+    in_root(env, "chown deploy:deploy /home/deploy/.ssh/authorized_keys");
 }
 
 /// `harden SUBCOMMAND -p PLAYBOOK ARGS` as the admin.

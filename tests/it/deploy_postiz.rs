@@ -20,7 +20,9 @@ use std::collections::BTreeSet;
 use std::process::Command;
 
 use crate::debian_root::{debian12, validate};
-use crate::deploy::{SESSION, admin_and_certificate, assert_ran, assert_sshd, converge, skipped};
+use crate::deploy::{
+    SESSION, admin, admin_and_certificate, assert_ran, assert_sshd, converge, skipped,
+};
 use crate::support::*;
 
 const DOMAIN: &str = "social.example.net";
@@ -77,6 +79,24 @@ fn compose_config(env: &Env, user: &str) -> serde_json::Value {
     serde_saphyr::from_str(&stdout(&out)).unwrap()
 }
 
+/// The database and redis sit on an internal network only; the app joins
+/// `default` as well for its route out (the merged configuration `v`).
+fn assert_internal_db(v: &serde_json::Value) {
+    assert_eq!(v["networks"]["postiz-network"]["internal"], true);
+    for (svc, want) in [
+        ("postiz-postgres", &["postiz-network"][..]),
+        ("postiz-redis", &["postiz-network"]),
+        ("postiz", &["default", "postiz-network"]),
+    ] {
+        let mut nets: Vec<&str> = v["services"][svc]["networks"]
+            .as_object()
+            .map(|m| m.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        nets.sort_unstable();
+        assert_eq!(nets, want, "{svc}");
+    }
+}
+
 /// The uid:gid of an account of the root.
 fn ids(env: &Env, name: &str) -> String {
     env.read("etc/passwd")
@@ -106,7 +126,8 @@ fn assert_sshd_hardened(ran: &[(&'static str, String)]) {
 /// Untouched, the root has no key for anyone: the anti-lockout guard refuses
 /// the plan (SSH keys only would lock everyone out) and says so, nothing is
 /// written; without the SSH rule every other rule applies or is skipped by its
-/// `when:` with the reason, and the root converges.
+/// `when:` with the reason, and the root converges. With an admin account that
+/// has a key, the whole playbook converges, SSH rule included.
 #[test]
 fn postiz_on_an_untouched_debian12_root() {
     let env = debian12();
@@ -176,6 +197,14 @@ fn postiz_on_an_untouched_debian12_root() {
     );
     expect_code(&env.harden(&["rollback", "--yes"]), 0);
     assert_eq!(env.tree(), before, "rollback did not restore the root");
+
+    // With the admin account every real host has (a key), nothing is left out:
+    // every rule applies or is skipped by its `when:`, sshd is hardened.
+    admin(&env);
+    let (text, ran) = converge(&env, "postiz", &["-e", &format!("domain={DOMAIN}")]);
+    assert!(text.contains("postiz.sshd"), "{text}");
+    assert_eq!(skipped(&text), want, "{text}");
+    assert_sshd_hardened(&ran);
 }
 
 /// Postiz's official layout.
@@ -198,7 +227,7 @@ fn postiz_on_the_official_layout() {
     for want in [
         "published ports reachable from other hosts until now, past the firewall (Docker's iptables rules come before ufw's): postiz 5000:5000, spotlight 8969:8969; on loopback only once docker restarts",
         "-> 0600 root:root: it holds secrets inline (postiz.JWT_SECRET, postiz.DATABASE_URL, postiz.LINKEDIN_CLIENT_SECRET, postiz-postgres.POSTGRES_PASSWORD)",
-        "service `postiz-postgres` is on network `postiz-network`, which has a route out and is the only network of postiz, spotlight",
+        "network `postiz-network` of postiz-postgres is declared internal (no route out of the host; postiz, spotlight keep their route out through the project's `default` network",
         "skipped postiz.ip-forward: container or VM host (dockerd installed)",
     ] {
         assert!(text.contains(want), "{want} missing:\n{text}");
@@ -230,6 +259,7 @@ fn postiz_on_the_official_layout() {
     assert!(opts.contains(&"no-new-privileges:true".into()), "{opts:?}");
     assert_eq!(app["read_only"], true);
     assert_eq!(v["services"]["postiz-postgres"]["privileged"], false);
+    assert_internal_db(&v);
     let daemon: serde_json::Value =
         serde_json::from_str(&env.read("etc/docker/daemon.json")).unwrap();
     assert_eq!(daemon["ip"], "127.0.0.1");
