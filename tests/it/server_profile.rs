@@ -289,3 +289,139 @@ fn key_login(env: &Env, key: &std::path::Path) {
         "{text}"
     );
 }
+
+/// A PAM client for the root's own libpam (its python3, ctypes): for each
+/// `user:password` argument, `pam_authenticate` then `pam_acct_mgmt` through the
+/// service `harden-pamtest` (common-auth and common-account, as every login
+/// service includes them); prints `user rc` per attempt. Failure delays are
+/// skipped (`PAM_FAIL_DELAY`), so a run takes no time.
+const PAM_CLIENT: &str = r#"
+import ctypes, sys
+from ctypes import CFUNCTYPE, POINTER, Structure, byref, c_char_p, c_int, c_uint, c_void_p, cast, sizeof
+pam = ctypes.CDLL("libpam.so.0")
+libc = ctypes.CDLL("libc.so.6")
+libc.calloc.restype = c_void_p
+libc.strdup.restype = c_void_p
+libc.strdup.argtypes = [c_char_p]
+class Message(Structure):
+    _fields_ = [("msg_style", c_int), ("msg", c_char_p)]
+class Response(Structure):
+    _fields_ = [("resp", c_void_p), ("resp_retcode", c_int)]
+CONV = CFUNCTYPE(c_int, c_int, POINTER(POINTER(Message)), POINTER(POINTER(Response)), c_void_p)
+class Conv(Structure):
+    _fields_ = [("conv", CONV), ("appdata_ptr", c_void_p)]
+DELAY = CFUNCTYPE(None, c_int, c_uint, c_void_p)
+no_delay = DELAY(lambda rc, usec, data: None)
+pam.pam_set_item.argtypes = [c_void_p, c_int, c_void_p]
+def attempt(user, password):
+    def conv(n, msgs, resp, data):
+        arr = cast(libc.calloc(n, sizeof(Response)), POINTER(Response))
+        for i in range(n):
+            if msgs[i].contents.msg_style in (1, 2):
+                arr[i].resp = libc.strdup(password.encode())
+        resp[0] = arr
+        return 0
+    c = Conv(CONV(conv), None)
+    h = c_void_p()
+    rc = pam.pam_start(b"harden-pamtest", user.encode(), byref(c), byref(h))
+    if rc == 0:
+        pam.pam_set_item(h, 10, cast(no_delay, c_void_p))
+        rc = pam.pam_authenticate(h, 0)
+        if rc == 0:
+            rc = pam.pam_acct_mgmt(h, 0)
+    pam.pam_end(h, rc)
+    return rc
+for a in sys.argv[1:]:
+    user, password = a.split(":", 1)
+    print(user, attempt(user, password), flush=True)
+"#;
+
+/// The attempts, in order, through the root's own PAM stack in one session
+/// (one /run, so `pam_faillock`'s records last across them); `rc` per attempt.
+fn pam_attempts(env: &Env, attempts: &[&str]) -> Vec<i32> {
+    env.write("tmp/pam-client.py", PAM_CLIENT);
+    let out = in_root(
+        env,
+        &format!("python3 /tmp/pam-client.py {}", attempts.join(" ")),
+    );
+    out.lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(_, rc)| rc.trim().parse().unwrap())
+        .collect()
+}
+
+/// `pam_faillock` in the root's own PAM stack (the real common-auth and
+/// common-account, the real libpam and `pam_unix`): five wrong passwords lock a
+/// user, whose right password is then refused; fewer are cleared by a right one;
+/// root is never locked. Before the profile nothing locks (the check can fail);
+/// rollback restores the PAM files byte for byte.
+#[test]
+fn faillock_locks_a_user_and_never_root_in_the_roots_own_pam_stack() {
+    let env = debian12();
+    require("python3");
+    in_root(
+        &env,
+        "useradd -m alice; useradd -m bob; \
+         printf 'alice:Right-1-pass\\nbob:Right-2-pass\\nroot:Root-3-pass\\n' | chpasswd",
+    );
+    env.write(
+        "etc/pam.d/harden-pamtest",
+        "@include common-auth\n@include common-account\n",
+    );
+    let wrong5 = |u: &str| -> Vec<String> { (0..5).map(|_| format!("{u}:wrong")).collect() };
+    let locking: Vec<String> = [
+        vec!["alice:Right-1-pass".to_string()],
+        wrong5("alice"),
+        vec!["alice:Right-1-pass".to_string()],
+        wrong5("root"),
+        wrong5("root"),
+        vec!["root:Root-3-pass".to_string()],
+        wrong5("bob")[..4].to_vec(),
+        vec!["bob:Right-2-pass".to_string()],
+        wrong5("bob")[..4].to_vec(),
+        vec!["bob:Right-2-pass".to_string()],
+    ]
+    .concat();
+    let attempts: Vec<&str> = locking.iter().map(String::as_str).collect();
+    // PAM_SUCCESS 0, PAM_AUTH_ERR 7.
+    let ok_at = |rcs: &[i32]| -> Vec<usize> {
+        rcs.iter()
+            .enumerate()
+            .filter(|(_, rc)| **rc == 0)
+            .map(|(i, _)| i)
+            .collect()
+    };
+    let before_rcs = pam_attempts(&env, &attempts);
+    assert_eq!(before_rcs.len(), attempts.len(), "{before_rcs:?}");
+    // Without faillock: every right password works, whatever came before.
+    assert_eq!(ok_at(&before_rcs), [0, 6, 17, 22, 27], "{before_rcs:?}");
+
+    let before = env.tree();
+    let out = env.harden(&["apply", "--yes", "-p", "server", "--tags", "pam,accounts"]);
+    expect_code(&out, 2);
+    let auth = env.read("etc/pam.d/common-auth");
+    assert!(
+        auth.contains("pam_faillock.so preauth") && auth.contains("pam_faillock.so authsucc"),
+        "{auth}"
+    );
+    expect_code(
+        &env.harden(&[
+            "plan",
+            "-p",
+            "server",
+            "--tags",
+            "pam,accounts",
+            "--detailed-exitcode",
+        ]),
+        0,
+    );
+    let rcs = pam_attempts(&env, &attempts);
+    assert_eq!(rcs.len(), attempts.len(), "{rcs:?}");
+    // alice's right password after five wrong ones is refused (locked); root's
+    // works after ten; bob's four wrong ones are cleared by his right one twice.
+    assert_eq!(ok_at(&rcs), [0, 17, 22, 27], "{rcs:?}");
+    assert_ne!(rcs[6], 0);
+
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
+    assert_eq!(env.tree(), before, "rollback did not restore the root");
+}
