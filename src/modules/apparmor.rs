@@ -77,23 +77,12 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
     let dir = ctx.path_param(p.dir.as_deref(), "dir")?;
     let path = dir.join(&p.name);
     let text = profile_text(p).map_err(|m| ctx.invalid(m))?;
-    if let Some(m) = ctx.host.lstat(&path).map_err(ctx.fs())?
-        && m.kind != Kind::File
-    {
-        return Err(ctx.invalid(format!("{} is not a regular file", path.display())));
-    }
-    let before = ctx.host.read(&path).map_err(ctx.fs())?;
+    let before = ctx.read_regular(&path)?;
     if before.as_deref() == Some(text.as_bytes()) {
         return Ok(());
     }
     let (includes, staged) = include_dir(ctx, &dir, out);
     let mut c = ctx.write_change(FileWrite {
-        path: &path,
-        before: before.as_deref(),
-        after: text.as_bytes(),
-        mode: 0o644,
-        uid: 0,
-        gid: 0,
         validators: vec![Validator::Staged {
             files: Stage {
                 trees: if staged {
@@ -113,8 +102,12 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
                 accept: Accept::Exit,
             },
         }],
-        secret: false,
-        what: "AppArmor profile",
+        ..FileWrite::config(
+            &path,
+            before.as_deref(),
+            text.as_bytes(),
+            "AppArmor profile",
+        )
     })?;
     if ctx.host.is_live() && crate::host::service::kernel_has_apparmor() {
         c.handlers.push(Handler::LoadProfile { path: path.clone() });

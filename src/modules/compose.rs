@@ -666,12 +666,7 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         ));
     }
     let after = render(&user_path, &over_path, &ctx.task.id, &services, &internal);
-    if let Some(m) = ctx.host.lstat(&over_path).map_err(ctx.fs())?
-        && m.kind != Kind::File
-    {
-        return Err(ctx.invalid(format!("{} is not a regular file", over_path.display())));
-    }
-    let before = ctx.host.read(&over_path).map_err(ctx.fs())?;
+    let before = ctx.read_regular(&over_path)?;
     let validators: Vec<Validator> = validator(ctx, &user_path).into_iter().collect();
     if validators.is_empty() {
         out.notices.push(ctx.notice(

@@ -15,7 +15,6 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{Ctx, ModuleError, Out, diff, missing_parents, observed};
-use crate::host::fs::Kind;
 use crate::plan::{Handler, NoticeLevel, Op, Verb, WriteFile};
 
 /// Parameters of `docker_daemon:`.
@@ -207,12 +206,7 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
     if let Some(m) = p.settings.iter().find_map(|(k, v)| check(k, v)) {
         return Err(ctx.invalid(m));
     }
-    if let Some(m) = ctx.host.lstat(&path).map_err(ctx.fs())?
-        && m.kind != Kind::File
-    {
-        return Err(ctx.invalid(format!("{} is not a regular file", path.display())));
-    }
-    let before = ctx.host.read(&path).map_err(ctx.fs())?;
+    let before = ctx.read_regular(&path)?;
     let current: Map<String, Value> = match before.as_deref() {
         None => Map::new(),
         Some(b) if b.iter().all(u8::is_ascii_whitespace) => Map::new(),

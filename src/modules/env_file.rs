@@ -13,7 +13,6 @@ use serde::Deserialize;
 
 use super::{Ctx, ModuleError, Out, diff, observed};
 use crate::formats::keyvalue::{KvDialect, KvDoc};
-use crate::host::fs::Kind;
 use crate::plan::VarValue;
 use crate::plan::{Op, SetMeta, WriteFile};
 
@@ -81,12 +80,7 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         .map(super::managed_block::parse_handler)
         .transpose()
         .map_err(|m| ctx.invalid(m))?;
-    let meta = ctx.host.lstat(&path).map_err(ctx.fs())?;
-    if let Some(m) = &meta
-        && m.kind != Kind::File
-    {
-        return Err(ctx.invalid(format!("{} is not a regular file", path.display())));
-    }
+    let meta = ctx.regular_or_absent(&path)?;
     let before = ctx.read_planned(&path)?;
     let text = match &before {
         Some(b) => String::from_utf8(b.clone())

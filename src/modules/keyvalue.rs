@@ -15,7 +15,6 @@ use serde::{Deserialize, Deserializer};
 
 use super::{Ctx, ModuleError, Out};
 use crate::formats::keyvalue::{KvDialect, KvDoc};
-use crate::host::fs::Kind;
 use crate::plan::Handler;
 use crate::plan::VarValue;
 
@@ -133,13 +132,7 @@ pub(super) fn current(
     path: &std::path::Path,
     create: bool,
 ) -> Result<Current, ModuleError> {
-    let meta = ctx.host.lstat(path).map_err(ctx.fs())?;
-    if let Some(m) = &meta
-        && m.kind != Kind::File
-    {
-        return Err(ctx.invalid(format!("{} is not a regular file", path.display())));
-    }
-    let before = ctx.read_planned(path)?;
+    let before = ctx.read_planned_regular(path)?;
     let text = match &before {
         Some(b) => String::from_utf8(b.clone())
             .map_err(|_| ctx.invalid(format!("{} is not UTF-8 text", path.display())))?,

@@ -12,7 +12,6 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::{Ctx, ModuleError, Out, diff, observed};
-use crate::host::fs::Kind;
 use crate::plan::Verb;
 use crate::plan::{Handler, Op, Validator, WriteFile};
 
@@ -173,12 +172,7 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         }
         None => Vec::new(),
     };
-    let meta = ctx.host.lstat(&path).map_err(ctx.fs())?;
-    if let Some(m) = &meta
-        && m.kind != Kind::File
-    {
-        return Err(ctx.invalid(format!("{} is not a regular file", path.display())));
-    }
+    let meta = ctx.regular_or_absent(&path)?;
     let before = ctx.read_planned(&path)?;
     let Some(text) = before
         .as_deref()

@@ -45,7 +45,7 @@ use serde::Deserialize;
 use serde::de::MapAccess;
 
 use crate::host::Host;
-use crate::host::fs::{FsError, Kind};
+use crate::host::fs::{FsError, Kind, Meta};
 use crate::plan::{
     Change, Diff, MakeDir, Notice, NoticeLevel, Observed, Op, Validator, WriteFile, sha256_hex,
 };
@@ -449,6 +449,39 @@ impl Ctx<'_> {
         }
     }
 
+    /// The metadata of the regular file at `path` (`None`: nothing there);
+    /// anything else there is refused: a module never writes over a directory,
+    /// a link or a device.
+    ///
+    /// # Errors
+    /// When something else is there, or the path is unreadable.
+    pub fn regular_or_absent(&self, path: &Path) -> Result<Option<Meta>, ModuleError> {
+        match self.host.lstat(path).map_err(self.fs())? {
+            Some(m) if m.kind != Kind::File => {
+                Err(self.invalid(format!("{} is not a regular file", path.display())))
+            }
+            m => Ok(m),
+        }
+    }
+
+    /// The content of the regular file at `path` now; `None` when absent.
+    ///
+    /// # Errors
+    /// As [`Self::regular_or_absent`].
+    pub fn read_regular(&self, path: &Path) -> Result<Option<Vec<u8>>, ModuleError> {
+        self.regular_or_absent(path)?;
+        self.host.read(path).map_err(self.fs())
+    }
+
+    /// [`Self::read_planned`] of what must be a regular file.
+    ///
+    /// # Errors
+    /// As [`Self::regular_or_absent`].
+    pub fn read_planned_regular(&self, path: &Path) -> Result<Option<Vec<u8>>, ModuleError> {
+        self.regular_or_absent(path)?;
+        self.read_planned(path)
+    }
+
     /// A path parameter or the spec's default, checked to be absolute and normalised.
     ///
     /// # Errors
@@ -541,6 +574,30 @@ pub struct FileWrite<'a> {
     pub secret: bool,
     /// What the file is, for the summary ("drop-in" gives "update drop-in").
     pub what: &'a str,
+}
+
+impl<'a> FileWrite<'a> {
+    /// A configuration file owned by root, mode `0644`, with no validator and
+    /// nothing secret (change fields with `..FileWrite::config(...)`).
+    #[must_use]
+    pub fn config(
+        path: &'a Path,
+        before: Option<&'a [u8]>,
+        after: &'a [u8],
+        what: &'a str,
+    ) -> Self {
+        Self {
+            path,
+            before,
+            after,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            validators: Vec::new(),
+            secret: false,
+            what,
+        }
+    }
 }
 
 impl Ctx<'_> {

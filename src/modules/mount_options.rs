@@ -121,10 +121,7 @@ fn edit(text: &str, p: &Params) -> Result<Option<String>, String> {
 pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
     check_params(p).map_err(|m| ctx.invalid(m))?;
     let fstab = ctx.path_param(p.fstab.as_deref(), "fstab")?;
-    let meta = ctx.host.lstat(&fstab).map_err(ctx.fs())?;
-    if meta.as_ref().is_some_and(|m| m.kind != Kind::File) {
-        return Err(ctx.invalid(format!("{} is not a regular file", fstab.display())));
-    }
+    let meta = ctx.regular_or_absent(&fstab)?;
     let before = ctx.read_planned(&fstab)?;
     let text = String::from_utf8(before.clone().unwrap_or_default())
         .map_err(|_| ctx.invalid(format!("{} is not UTF-8", fstab.display())))?;

@@ -22,7 +22,6 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{Ctx, FileWrite, ModuleError, Out};
-use crate::host::fs::Kind;
 use crate::host::runner::Cmd;
 use crate::host::scratch::Scratch;
 use crate::plan::{Handler, Verb};
@@ -240,12 +239,7 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
     let dir = ctx.path_param(None, "dir")?;
     let path = dir.join(format!("harden-{}.conf", p.name));
     let text = render(p, &ctx.task.id, &p.cert, &p.key.to_string_lossy());
-    if let Some(m) = ctx.host.lstat(&path).map_err(ctx.fs())?
-        && m.kind != Kind::File
-    {
-        return Err(ctx.invalid(format!("{} is not a regular file", path.display())));
-    }
-    let before = ctx.host.read(&path).map_err(ctx.fs())?;
+    let before = ctx.read_regular(&path)?;
     if before.as_deref() == Some(text.as_bytes()) {
         return Ok(());
     }
@@ -262,17 +256,12 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         p.domain,
         p.upstream
     );
-    let mut c = ctx.write_change(FileWrite {
-        path: &path,
-        before: before.as_deref(),
-        after: text.as_bytes(),
-        mode: 0o644,
-        uid: 0,
-        gid: 0,
-        validators: Vec::new(),
-        secret: false,
-        what: "site",
-    })?;
+    let mut c = ctx.write_change(FileWrite::config(
+        &path,
+        before.as_deref(),
+        text.as_bytes(),
+        "site",
+    ))?;
     c.summary = summary;
     c.handlers.push(Handler::systemctl(Verb::Reload, "nginx"));
     out.changes.push(c);

@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{Ctx, FileWrite, ModuleError, Out};
-use crate::host::fs::Kind;
 use crate::host::tools;
 use crate::plan::{Accept, Check, Handler, NoticeLevel, Stage, Validator, Verb};
 
@@ -201,12 +200,7 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
     let main = ctx.path_param(p.main.as_deref(), "main")?;
     let path = dir.join(format!("{}.conf", p.name));
     let text = render(&ctx.task.id, p).map_err(|m| ctx.invalid(m))?;
-    if let Some(m) = ctx.host.lstat(&path).map_err(ctx.fs())?
-        && m.kind != Kind::File
-    {
-        return Err(ctx.invalid(format!("{} is not a regular file", path.display())));
-    }
-    let before = ctx.host.read(&path).map_err(ctx.fs())?;
+    let before = ctx.read_regular(&path)?;
     if before.as_deref() == Some(text.as_bytes()) {
         return Ok(());
     }
@@ -248,15 +242,8 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
     .map_err(|e| ctx.invalid(e.to_string()))?;
     out.notices.push(ctx.notice(NoticeLevel::Info, how));
     let mut c = ctx.write_change(FileWrite {
-        path: &path,
-        before: before.as_deref(),
-        after: text.as_bytes(),
-        mode: 0o644,
-        uid: 0,
-        gid: 0,
         validators: vec![validator],
-        secret: false,
-        what: "rsyslog drop-in",
+        ..FileWrite::config(&path, before.as_deref(), text.as_bytes(), "rsyslog drop-in")
     })?;
     c.handlers
         .push(Handler::systemctl(Verb::Restart, "rsyslog"));

@@ -226,12 +226,7 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         .section("Service", wanted)
         .render()
         .map_err(|e| ctx.invalid(e.to_string()))?;
-    if let Some(m) = ctx.host.lstat(&path).map_err(ctx.fs())?
-        && m.kind != Kind::File
-    {
-        return Err(ctx.invalid(format!("{} is not a regular file", path.display())));
-    }
-    let before = ctx.host.read(&path).map_err(ctx.fs())?;
+    let before = ctx.read_regular(&path)?;
     if before.as_deref() == Some(text.as_bytes()) {
         return Ok(());
     }
@@ -254,17 +249,12 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         ));
         format!("hardening drop-in ({})", level.name())
     };
-    let mut c = ctx.write_change(FileWrite {
-        path: &path,
-        before: before.as_deref(),
-        after: text.as_bytes(),
-        mode: 0o644,
-        uid: 0,
-        gid: 0,
-        validators: Vec::new(),
-        secret: false,
-        what: "drop-in",
-    })?;
+    let mut c = ctx.write_change(FileWrite::config(
+        &path,
+        before.as_deref(),
+        text.as_bytes(),
+        "drop-in",
+    ))?;
     c.summary = summary;
     c.handlers.push(Handler::DaemonReload);
     if p.restart.unwrap_or(true) {

@@ -13,7 +13,6 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::{Ctx, FileWrite, ModuleError, Out};
-use crate::host::fs::Kind;
 use crate::plan::Validator;
 use crate::plan::VarValue;
 
@@ -94,12 +93,7 @@ fn render(rule: &str, p: &Params) -> Result<String, String> {
 pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
     let path = ctx.path_param(p.file.as_deref(), "file")?;
     let text = render(&ctx.task.id, p).map_err(|m| ctx.invalid(m))?;
-    if let Some(m) = ctx.host.lstat(&path).map_err(ctx.fs())?
-        && m.kind != Kind::File
-    {
-        return Err(ctx.invalid(format!("{} is not a regular file", path.display())));
-    }
-    let before = ctx.host.read(&path).map_err(ctx.fs())?;
+    let before = ctx.read_regular(&path)?;
     if before.as_deref() == Some(text.as_bytes()) {
         return Ok(());
     }
@@ -115,15 +109,8 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
     }
     .to_string();
     let mut c = ctx.write_change(FileWrite {
-        path: &path,
-        before: before.as_deref(),
-        after: text.as_bytes(),
-        mode: 0o644,
-        uid: 0,
-        gid: 0,
         validators: Validator::argv(&argv).into_iter().collect(),
-        secret: false,
-        what: "apt.conf.d file",
+        ..FileWrite::config(&path, before.as_deref(), text.as_bytes(), "apt.conf.d file")
     })?;
     c.summary = summary;
     out.changes.push(c);
