@@ -243,19 +243,8 @@ pub fn run(args: &Args) -> Value {
         out["drift"] = json!(drift);
         return with_rule_errors(out, &whole.plan);
     }
-    let refusals: Vec<String> = whole
-        .plan
-        .refusals()
-        .map(|n| format!("{}: {}", n.rule_id, n.message))
-        .collect();
-    if !refusals.is_empty() && !args.i_accept_lockout_risk {
-        return failed(
-            &format!(
-                "the anti-lockout guard refuses this plan, nothing was changed: {}",
-                refusals.join("; ")
-            ),
-            Some(out),
-        );
+    if let Err(e) = Session::lockout_guard(&whole.plan, args.i_accept_lockout_risk) {
+        return failed(&e.to_string(), Some(out));
     }
     if args.check_mode || drift == 0 {
         out["changed"] = json!(drift > 0);

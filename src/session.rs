@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::engine::apply::{self, Replan, Report, RollbackTarget};
+use crate::engine::apply::{self, HistoryLine, Replan, Report, RollbackTarget};
 use crate::engine::lock_intent::Swept;
 use crate::engine::state::{Journal, StateDir};
 use crate::engine::step::Foreign;
@@ -182,6 +182,31 @@ impl Session {
             &planned.plan,
         )?;
         Ok((session, request, planned))
+    }
+
+    /// The anti-lockout guards' verdict on `plan`, the same for every front
+    /// door: refused unless the operator accepts the risk; accepted, the
+    /// refusals (`RULE: why`) for the front door to warn with.
+    ///
+    /// # Errors
+    /// [`Error::Refused`] naming every refusal, when the risk is not accepted.
+    pub fn lockout_guard(plan: &Plan, accept: bool) -> Result<Vec<String>, Error> {
+        let refusals: Vec<String> = plan
+            .refusals()
+            .map(|n| format!("{}: {}", n.rule_id, n.message))
+            .collect();
+        if refusals.is_empty() || accept {
+            return Ok(refusals);
+        }
+        Err(Error::Refused(format!(
+            "the anti-lockout guard refuses this plan, nothing was changed:\n  {}\n(fix the playbook or the host, or accept the risk: --i-accept-lockout-risk, i_accept_lockout_risk in Ansible)",
+            refusals.join("\n  ")
+        )))
+    }
+
+    /// The transactions of the state directory, oldest first.
+    pub fn history(&self) -> Result<Vec<HistoryLine>, Error> {
+        Ok(apply::history(&self.state()?)?)
     }
 
     /// The state directory (lock, journal, snapshots, reports), checked before

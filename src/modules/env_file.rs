@@ -139,13 +139,7 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn set(pairs: &[(&str, &str)]) -> BTreeMap<String, VarValue> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_string(), VarValue::Str((*v).to_string())))
-            .collect()
-    }
+    use crate::modules::test_support::settings as set;
 
     #[test]
     fn edits_only_changed_keys_and_is_idempotent() {

@@ -169,13 +169,7 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn settings(pairs: &[(&str, &str)]) -> BTreeMap<String, VarValue> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_string(), VarValue::Str((*v).to_string())))
-            .collect()
-    }
+    use crate::modules::test_support::settings;
 
     #[test]
     fn separators_pick_the_dialect() {

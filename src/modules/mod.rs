@@ -688,6 +688,22 @@ pub fn diff(before: &[u8], after: &[u8], secret: bool) -> Diff {
     }
 }
 
+/// Helpers the unit tests of several modules share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::collections::BTreeMap;
+
+    use crate::plan::VarValue;
+
+    /// `KEY=VALUE` settings as a module's parameters hold them.
+    pub fn settings(pairs: &[(&str, &str)]) -> BTreeMap<String, VarValue> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), VarValue::Str((*v).to_string())))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -146,20 +146,8 @@ fn strict_refusal(plan: &Plan) -> Error {
 /// The anti-lockout guards' verdict on `plan`: refused unless the operator
 /// accepts the risk, then a warning (printed once, when `warn`).
 fn guard(plan: &Plan, accept: bool, warn: bool) -> Result<(), Error> {
-    let refusals: Vec<String> = plan
-        .refusals()
-        .map(|n| format!("{}: {}", n.rule_id, n.message))
-        .collect();
-    if refusals.is_empty() {
-        return Ok(());
-    }
-    if !accept {
-        return Err(Error::Refused(format!(
-            "the anti-lockout guard refuses this plan, nothing was changed:\n  {}\n(fix the playbook or the host; --i-accept-lockout-risk overrides)",
-            refusals.join("\n  ")
-        )));
-    }
-    if warn {
+    let refusals = Session::lockout_guard(plan, accept)?;
+    if warn && !refusals.is_empty() {
         output::say(&format!(
             "WARNING: applying despite the anti-lockout guard (--i-accept-lockout-risk):\n  {}",
             refusals.join("\n  ")

@@ -3,7 +3,6 @@
 
 use crate::cli::args::Format;
 use crate::cli::output;
-use crate::engine::apply;
 use crate::engine::render::esc;
 use crate::error::{Error, exit};
 use crate::session::{Session, Target};
@@ -33,12 +32,12 @@ pub fn runs(target: &Target, format: Format) -> Result<i32, Error> {
 }
 
 pub fn transactions(target: &Target, format: Format) -> Result<i32, Error> {
-    let state = Session::open(target)?.state()?;
-    let lines = apply::history(&state)?;
+    let session = Session::open(target)?;
+    let lines = session.history()?;
     if format == Format::Json {
         output::json(&lines);
     } else if lines.is_empty() {
-        println!("no transactions in {}", state.path.display());
+        println!("no transactions in {}", session.state()?.path.display());
     } else {
         for l in lines {
             println!(
