@@ -276,16 +276,28 @@ pub fn configures_manager(path: &Path) -> bool {
 /// Which of `names` (to install) the root's package manager cannot find, asked
 /// at apply before the transaction starts: on an rpm root dnf resolves them
 /// from the root's repositories ([`rpm::unknown`]; their metadata refreshed, as
-/// the install would); a Debian root's lists were asked at plan
-/// ([`known`]), so `None` there, as when dnf could not tell: the install
-/// itself decides.
+/// the install would). A Debian root with lists was asked at plan ([`known`]);
+/// one without gets the `apt-get update` the install would run first, now, and
+/// its new lists answer. `None` when the manager could not tell (or may not run
+/// in this root): the install itself decides.
 ///
 /// # Errors
-/// dnf cannot be started.
+/// dnf cannot be started; the new lists cannot be read.
 pub fn unknown_at_apply(host: &Host, names: &[String]) -> Result<Option<Vec<String>>, String> {
     match manager(host) {
         Manager::Rpm => rpm::unknown(host, names),
-        Manager::Dpkg => Ok(None),
+        Manager::Dpkg => {
+            if names.is_empty() || has_lists(host)? || run(host, &PackageRun::Update).is_err() {
+                return Ok(None);
+            }
+            Ok(known(host)?.map(|known| {
+                names
+                    .iter()
+                    .filter(|n| !known.contains(n.split_once('=').map_or(n.as_str(), |(n, _)| n)))
+                    .cloned()
+                    .collect()
+            }))
+        }
     }
 }
 

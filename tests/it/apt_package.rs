@@ -124,6 +124,33 @@ fn an_unknown_package_installs_nothing() {
 }
 
 #[test]
+fn on_a_root_without_lists_an_unknown_package_fails_only_its_rule() {
+    // The Debian 12 root has no package lists: apply updates them before the
+    // transaction, as the install would, and the new lists answer for each rule.
+    let env = Test::on(debian12()).env(TRUST.0, TRUST.1).playbook(
+        &Playbook::new("pkg")
+            .task(Task::new(
+                "pkg.tree",
+                "package",
+                json!({ "names": ["tree"] }),
+            ))
+            .task(Task::new(
+                "pkg.nope",
+                "package",
+                json!({ "names": ["harden-no-such-package"] }),
+            )),
+    );
+    assert_has(&env.plan().code(0).both(), "apt-get update");
+    assert_has(
+        &env.apply().code(6).both(),
+        "know no package harden-no-such-package; nothing is installed",
+    );
+    let now = installed(&env);
+    assert!(now.contains("\ntree "), "tree was not installed:\n{now}");
+    assert!(!now.contains("harden-no-such-package"), "{now}");
+}
+
+#[test]
 fn package_lists_behind_a_symlink_out_of_the_root_are_never_read() {
     let env = debian12();
     // On the host, this directory would know the package.
