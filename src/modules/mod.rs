@@ -536,12 +536,38 @@ pub fn plan(
 /// # Errors
 /// When an ancestor exists but is not a directory, or crosses a symlink.
 pub fn missing_parents(ctx: &Ctx, path: &Path) -> Result<Vec<Op>, ModuleError> {
+    parent_dirs(ctx.host, path).map_err(|e| match e {
+        ParentError::Fs(_, source) => ctx.fs()(source),
+        ParentError::NotADirectory(dir) => {
+            ctx.invalid(format!("{} is not a directory", dir.display()))
+        }
+    })
+}
+
+/// Why [`parent_dirs`] could not list the missing ancestors.
+pub enum ParentError {
+    /// This ancestor could not be examined (or crosses a symlink).
+    Fs(PathBuf, FsError),
+    /// This ancestor exists and is not a directory.
+    NotADirectory(PathBuf),
+}
+
+/// The walk behind [`missing_parents`], for planners outside a module's [`Ctx`]
+/// (the timer): `MakeDir` operations (root-owned, `0755`) for the missing
+/// ancestors of `path`, outermost first.
+///
+/// # Errors
+/// When an ancestor exists but is not a directory, or cannot be examined.
+pub fn parent_dirs(host: &Host, path: &Path) -> Result<Vec<Op>, ParentError> {
     let mut missing = Vec::new();
     let mut cur = path.parent();
     while let Some(dir) = cur {
-        match ctx.host.lstat(dir).map_err(ctx.fs())? {
+        match host
+            .lstat(dir)
+            .map_err(|e| ParentError::Fs(dir.to_path_buf(), e))?
+        {
             Some(m) if m.kind == Kind::Dir => break,
-            Some(_) => return Err(ctx.invalid(format!("{} is not a directory", dir.display()))),
+            Some(_) => return Err(ParentError::NotADirectory(dir.to_path_buf())),
             None => missing.push(dir.to_path_buf()),
         }
         cur = dir.parent();

@@ -13,8 +13,8 @@ use crate::formats::ini::{IniBuilder, IniDialect};
 use crate::host::Host;
 use crate::host::fs::Kind;
 use crate::host::runner::Cmd;
-use crate::modules::observed;
-use crate::plan::{Change, Handler, MakeDir, Observed, Op, Plan, Remove, WriteFile};
+use crate::modules::{ParentError, observed};
+use crate::plan::{Change, Handler, Observed, Op, Plan, Remove, WriteFile};
 use crate::playbook::Severity;
 
 /// Where the units live, under the root.
@@ -576,33 +576,13 @@ fn host_err(path: &Path) -> impl FnOnce(crate::host::fs::FsError) -> TimerError 
 
 /// Missing ancestors of `path` as `MakeDir` ops, outermost first.
 fn missing_dirs(host: &Host, path: &Path) -> Result<Vec<Op>, TimerError> {
-    let mut missing = Vec::new();
-    let mut cur = path.parent();
-    while let Some(dir) = cur {
-        match host.lstat(dir).map_err(host_err(dir))? {
-            Some(m) if m.kind == Kind::Dir => break,
-            Some(_) => {
-                return Err(TimerError::Host {
-                    path: dir.into(),
-                    message: "not a directory".into(),
-                });
-            }
-            None => missing.push(dir.to_path_buf()),
-        }
-        cur = dir.parent();
-    }
-    Ok(missing
-        .into_iter()
-        .rev()
-        .map(|path| {
-            Op::MakeDir(MakeDir {
-                path,
-                mode: 0o755,
-                uid: 0,
-                gid: 0,
-            })
-        })
-        .collect())
+    crate::modules::parent_dirs(host, path).map_err(|e| match e {
+        ParentError::Fs(dir, e) => host_err(&dir)(e),
+        ParentError::NotADirectory(dir) => TimerError::Host {
+            path: dir,
+            message: "not a directory".into(),
+        },
+    })
 }
 
 fn empty_plan(host: &Host, name: &str) -> Plan {
