@@ -14,8 +14,8 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{Ctx, ModuleError, Out, diff, missing_parents, observed};
-use crate::plan::{Handler, NoticeLevel, Op, Verb, WriteFile};
+use super::{Ctx, ModuleError, Out};
+use crate::plan::{Handler, NoticeLevel, Verb};
 
 /// Parameters of `docker_daemon:`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -235,30 +235,10 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         .map(String::as_str)
         .filter(|k| !RELOADABLE.contains(k))
         .collect();
-    let mut c = ctx.change(
-        path.display().to_string(),
-        format!("set {}", changed.join(", ")),
-    );
-    c.diff = Some(diff(
-        before.as_deref().unwrap_or_default(),
-        text.as_bytes(),
-        false,
-    ));
-    c.ops = missing_parents(ctx, &path)?;
-    let (mode, uid, gid) = ctx
-        .host
-        .lstat(&path)
-        .map_err(ctx.fs())?
-        .map_or((0o644, 0, 0), |m| (m.mode, m.uid, m.gid));
-    c.ops.push(Op::WriteFile(WriteFile {
-        path,
-        content: text.into_bytes(),
-        mode,
-        uid,
-        gid,
-        expect: observed(before.as_deref()),
-        validators: Vec::new(),
-    }));
+    let Some(mut c) = ctx.edit_change(&path, before.as_deref(), text.as_bytes(), "")? else {
+        return Ok(());
+    };
+    c.summary = format!("set {}", changed.join(", "));
     let verb = if p.restart && !needs_restart.is_empty() {
         Verb::Restart
     } else {

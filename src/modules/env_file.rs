@@ -11,10 +11,10 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::{Ctx, ModuleError, Out, diff, observed};
+use super::{Ctx, ModuleError, Out, diff, write_op};
 use crate::formats::keyvalue::{KvDialect, KvDoc};
 use crate::plan::VarValue;
-use crate::plan::{Op, SetMeta, WriteFile};
+use crate::plan::{Op, SetMeta};
 
 /// Parameters of `env_file:`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -122,15 +122,13 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         format!("{} (values redacted)", touched.join(", ")),
     );
     c.diff = Some(diff(&[], &[], true));
-    c.ops.push(Op::WriteFile(WriteFile {
+    c.ops.push(write_op(
         path,
-        content: after.into_bytes(),
-        mode,
-        uid,
-        gid,
-        expect: observed(before.as_deref()),
-        validators: Vec::new(),
-    }));
+        after.into_bytes(),
+        (mode, uid, gid),
+        before.as_deref(),
+        Vec::new(),
+    ));
     c.handlers.extend(handler);
     out.changes.push(c);
     Ok(())

@@ -27,14 +27,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{Ctx, ModuleError, Out, diff, missing_parents, observed};
+use super::{Ctx, FileWrite, ModuleError, Out};
 use crate::formats::ini::{IniBuilder, IniDialect};
 use crate::host::runner::Cmd;
 use crate::host::scratch::Scratch;
 use crate::plan::VarValue;
-use crate::plan::{
-    Accept, Change, Check, Handler, NoticeLevel, Op, Stage, Validator, Verb, WriteFile,
-};
+use crate::plan::{Accept, Change, Check, Handler, NoticeLevel, Stage, Validator, Verb};
 
 /// Parameters of `fail2ban:`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -525,8 +523,8 @@ fn plan_writes(
         };
         out.changes.push(write_change(
             ctx,
-            path,
-            text,
+            &path,
+            &text,
             before.as_deref(),
             validators,
         )?);
@@ -556,28 +554,20 @@ fn staged_check(dir: &Path) -> Validator {
 /// The change writing one file, its mode and owner kept, reloading fail2ban.
 fn write_change(
     ctx: &Ctx,
-    path: PathBuf,
-    text: String,
+    path: &Path,
+    text: &str,
     before: Option<&[u8]>,
     validators: Vec<Validator>,
 ) -> Result<Change, ModuleError> {
-    let meta = ctx.host.lstat(&path).map_err(ctx.fs())?;
+    let meta = ctx.host.lstat(path).map_err(ctx.fs())?;
     let (mode, uid, gid) = meta.map_or((0o644, 0, 0), |m| (m.mode, m.uid, m.gid));
-    let mut c = ctx.change(
-        path.display().to_string(),
-        if before.is_some() { "update" } else { "create" },
-    );
-    c.diff = Some(diff(before.unwrap_or_default(), text.as_bytes(), false));
-    c.ops = missing_parents(ctx, &path)?;
-    c.ops.push(Op::WriteFile(WriteFile {
-        path,
-        content: text.into_bytes(),
+    let mut c = ctx.write_change(FileWrite {
         mode,
         uid,
         gid,
-        expect: observed(before),
         validators,
-    }));
+        ..FileWrite::config(path, before, text.as_bytes(), "")
+    })?;
     c.handlers
         .push(Handler::systemctl(Verb::Reload, "fail2ban"));
     Ok(c)

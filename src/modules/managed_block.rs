@@ -11,9 +11,9 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::{Ctx, ModuleError, Out, diff, observed};
+use super::{Ctx, ModuleError, Out, diff, write_op};
 use crate::plan::Verb;
-use crate::plan::{Handler, Op, Validator, WriteFile};
+use crate::plan::{Handler, Validator};
 
 /// Whether the block is wanted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
@@ -208,15 +208,13 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         after.as_bytes(),
         p.secret,
     ));
-    c.ops.push(Op::WriteFile(WriteFile {
+    c.ops.push(write_op(
         path,
-        content: after.into_bytes(),
-        mode,
-        uid,
-        gid,
-        expect: observed(before.as_deref()),
+        after.into_bytes(),
+        (mode, uid, gid),
+        before.as_deref(),
         validators,
-    }));
+    ));
     c.handlers.extend(handler);
     out.changes.push(c);
     Ok(())

@@ -598,7 +598,8 @@ pub struct FileWrite<'a> {
     pub validators: Vec<Validator>,
     /// Hide the content from diffs.
     pub secret: bool,
-    /// What the file is, for the summary ("drop-in" gives "update drop-in").
+    /// What the file is, for the summary ("drop-in" gives "update drop-in";
+    /// empty gives "update").
     pub what: &'a str,
 }
 
@@ -639,18 +640,21 @@ impl Ctx<'_> {
         } else {
             "create"
         };
-        let mut c = self.change(w.path.display().to_string(), format!("{verb} {}", w.what));
+        let summary = if w.what.is_empty() {
+            verb.to_string()
+        } else {
+            format!("{verb} {}", w.what)
+        };
+        let mut c = self.change(w.path.display().to_string(), summary);
         c.diff = Some(diff(w.before.unwrap_or_default(), w.after, w.secret));
         c.ops = missing_parents(self, w.path)?;
-        c.ops.push(Op::WriteFile(WriteFile {
-            path: w.path.to_path_buf(),
-            content: w.after.to_vec(),
-            mode: w.mode,
-            uid: w.uid,
-            gid: w.gid,
-            expect: observed(w.before),
-            validators: w.validators,
-        }));
+        c.ops.push(write_op(
+            w.path.to_path_buf(),
+            w.after.to_vec(),
+            (w.mode, w.uid, w.gid),
+            w.before,
+            w.validators,
+        ));
         Ok(c)
     }
 }
@@ -687,6 +691,27 @@ impl Ctx<'_> {
         })
         .map(Some)
     }
+}
+
+/// The op that writes `content` to `path` with this mode and owner, on the
+/// condition that the file still holds `before` (`None`: still absent).
+#[must_use]
+pub fn write_op(
+    path: PathBuf,
+    content: Vec<u8>,
+    (mode, uid, gid): (u32, u32, u32),
+    before: Option<&[u8]>,
+    validators: Vec<Validator>,
+) -> Op {
+    Op::WriteFile(WriteFile {
+        path,
+        content,
+        mode,
+        uid,
+        gid,
+        expect: observed(before),
+        validators,
+    })
 }
 
 /// What a file looks like now, for the precondition of a write.
