@@ -46,7 +46,7 @@ use std::path::{Path, PathBuf};
 use crate::host::Host;
 use crate::host::fs::{self, FsError, Kind};
 use crate::host::runner::{Cmd, Output, RunError};
-use crate::host::tools::{Tool, ToolError, locate, machine};
+use crate::host::tools::{AS_NOBODY, Tool, ToolError, bwrap_namespaces, locate, machine};
 use crate::plan::{Accept, Check, Op, Plan, Stage, Validator, WriteFile};
 
 /// The unprivileged id confined tools run as (outside their user namespace).
@@ -496,22 +496,11 @@ fn command(
     let confined = !matches!(tool, Tool::Live(_));
     if confined && nix::unistd::geteuid().is_root() {
         argv.push(machine("setpriv", "util-linux")?.into_os_string());
-        argv.extend(["--reuid=65534", "--regid=65534", "--clear-groups", "--"].map(OsString::from));
+        argv.extend(AS_NOBODY.map(OsString::from));
     }
     argv.push(machine("bwrap", "bubblewrap")?.into_os_string());
     if confined {
-        argv.extend(
-            [
-                "--unshare-all",
-                "--uid",
-                "0",
-                "--gid",
-                "0",
-                "--hostname",
-                "harden-validate",
-            ]
-            .map(OsString::from),
-        );
+        argv.extend(bwrap_namespaces("harden-validate").map(OsString::from));
     }
     argv.extend(["--die-with-parent", "--new-session", "--clearenv"].map(OsString::from));
     argv.extend(

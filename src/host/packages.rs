@@ -438,22 +438,7 @@ pub fn run(host: &Host, what: &PackageRun) -> Result<(), String> {
         argv.extend(["env".into(), "-i".into()]);
         argv.extend(env.iter().map(|s| (*s).to_string()));
     } else {
-        argv.extend(
-            [
-                "unshare",
-                "-m",
-                "-p",
-                "-f",
-                "-i",
-                "-u",
-                "--",
-                "sh",
-                "-c",
-                CHROOT_SCRIPT,
-                "sh",
-            ]
-            .map(String::from),
-        );
+        argv.extend(Cmd::namespaced_sh(CHROOT_SCRIPT).map(String::from));
         argv.push(host.root.display().to_string());
         argv.extend(["env".into(), "-i".into()]);
         argv.extend(env.iter().map(|s| (*s).to_string()));

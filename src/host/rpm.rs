@@ -49,6 +49,7 @@ use super::Host;
 use super::facts::find_binary;
 use super::fs::{self, Kind};
 use super::runner::{Cmd, Runner};
+use super::tools::{AS_NOBODY, bwrap_namespaces};
 
 /// How long a lock held by another rpm or dnf is waited for (apt waits as long).
 pub const WAIT: Duration = Duration::from_secs(120);
@@ -257,20 +258,12 @@ impl Database {
         let mut argv: Vec<OsString> = Vec::new();
         if nix::unistd::geteuid().is_root() {
             argv.push(machine("setpriv", "util-linux", why)?.into_os_string());
-            argv.extend(
-                ["--reuid=65534", "--regid=65534", "--clear-groups", "--"].map(OsString::from),
-            );
+            argv.extend(AS_NOBODY.map(OsString::from));
         }
         argv.push(bwrap.into_os_string());
+        argv.extend(bwrap_namespaces("harden-rpm").map(OsString::from));
         argv.extend(
             [
-                "--unshare-all",
-                "--uid",
-                "0",
-                "--gid",
-                "0",
-                "--hostname",
-                "harden-rpm",
                 "--die-with-parent",
                 "--new-session",
                 "--clearenv",
@@ -539,22 +532,7 @@ fn dnf_command(
     )?;
     let mut argv: Vec<OsString> = Vec::new();
     if home.is_some() {
-        argv.extend(
-            [
-                "unshare",
-                "-m",
-                "-p",
-                "-f",
-                "-i",
-                "-u",
-                "--",
-                "sh",
-                "-c",
-                NAMESPACE_SCRIPT,
-                "sh",
-            ]
-            .map(OsString::from),
-        );
+        argv.extend(Cmd::namespaced_sh(NAMESPACE_SCRIPT).map(OsString::from));
         argv.push(root.as_os_str().to_owned());
     }
     argv.extend(

@@ -29,6 +29,16 @@ impl Cmd {
         }
     }
 
+    /// The start of an argument vector that runs `script` with `sh` in new
+    /// mount, PID (forked), IPC and UTS namespaces; the arguments pushed after
+    /// it are the script's `$1`, `$2`, ...
+    #[must_use]
+    pub fn namespaced_sh(script: &str) -> [&str; 11] {
+        [
+            "unshare", "-m", "-p", "-f", "-i", "-u", "--", "sh", "-c", script, "sh",
+        ]
+    }
+
     /// The same command in a private mount namespace with its own tmpfs `/run`
     /// (holding an empty `/run/sshd`), so tools that write caches or markers
     /// there (`sshd -t` needs `/run/sshd`, `findmnt` writes libblkid's cache,

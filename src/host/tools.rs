@@ -78,6 +78,26 @@ pub fn has_file(host: &Host, logical: &Path) -> bool {
         .any(|root| super::fs::host_path(root, logical).is_file())
 }
 
+/// `setpriv` arguments that drop root to nobody (65534, no supplementary
+/// groups) before the command that follows: a sandbox started as root runs
+/// unprivileged.
+pub const AS_NOBODY: [&str; 4] = ["--reuid=65534", "--regid=65534", "--clear-groups", "--"];
+
+/// `bwrap` arguments for new namespaces of every kind in which the sandboxed
+/// command sees uid 0, gid 0 and `hostname`.
+#[must_use]
+pub fn bwrap_namespaces(hostname: &str) -> [&str; 7] {
+    [
+        "--unshare-all",
+        "--uid",
+        "0",
+        "--gid",
+        "0",
+        "--hostname",
+        hostname,
+    ]
+}
+
 /// This machine's `name`, for the sandbox itself.
 pub fn machine(name: &'static str, package: &'static str) -> Result<PathBuf, ToolError> {
     find(Path::new("/"), name).ok_or(ToolError::NoSandbox {
