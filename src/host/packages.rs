@@ -330,16 +330,19 @@ pub fn may_change(host: &Host) -> Result<(), String> {
 /// symlink, which `mount` and the shell would follow out of the root.
 const NAMESPACE_DIRS: [&str; 6] = ["/proc", "/dev", "/run", "/etc", "/usr", "/usr/sbin"];
 
-/// Whether apt's namespace can be set up in the root: [`NAMESPACE_DIRS`] are
-/// directories (read without following a symlink).
+/// Whether apt's namespace can be set up in the root: none of
+/// [`NAMESPACE_DIRS`] is a symlink or something other than a directory (read
+/// without following a symlink). A missing one is no hazard to plan with (a
+/// minimal root); apt's namespace refuses it when it runs ([`CHROOT_SCRIPT`]).
 ///
 /// # Errors
-/// The first that is not, and what it is.
+/// The first that is a link or not a directory, and what it is.
 fn namespace_ready(host: &Host) -> Result<(), String> {
     for dir in NAMESPACE_DIRS {
         let path = Path::new(dir);
         let what = match host.lstat(path).map_err(|e| e.to_string())? {
             Some(m) if m.kind == super::fs::Kind::Dir => continue,
+            None => continue,
             Some(m) if m.kind == super::fs::Kind::Symlink => format!(
                 "a symlink (-> {})",
                 host.read_link(path)
@@ -348,7 +351,6 @@ fn namespace_ready(host: &Host) -> Result<(), String> {
                     .display()
             ),
             Some(_) => "not a directory".to_string(),
-            None => "missing".to_string(),
         };
         return Err(format!(
             "{dir} is {what} in {}: apt runs in a root only with its own {} directories, \
