@@ -459,8 +459,8 @@ pub enum NoticeLevel {
     /// Information (a task skipped by `when:`, live values not managed offline).
     Info,
     Warning,
-    /// A safety guard refuses this plan (anti-lockout): `apply` stops before any
-    /// change unless the operator passes `--i-accept-lockout-risk`.
+    /// A safety guard refuses this rule (anti-lockout): `apply` leaves it out (a
+    /// failed rule) unless the operator passes `--i-accept-lockout-risk`.
     Refused,
 }
 

@@ -244,9 +244,10 @@ impl Session {
     }
 
     /// What `apply` executes of `planned`: the rules whose candidates a
-    /// validator rejects become error entries and the rest is planned again
+    /// validator rejects, and those the anti-lockout guards refuse (unless
+    /// `accept_lockout`), become error entries and the rest is planned again
     /// without them.
-    pub fn isolate(&self, planned: Planned) -> Result<Planned, Error> {
+    pub fn isolate(&self, planned: Planned, accept_lockout: bool) -> Result<Planned, Error> {
         let Planned {
             playbook,
             filter,
@@ -256,8 +257,30 @@ impl Session {
             let filter = isolate::excluding_failed(&filter, &plan);
             (plan, filter)
         } else {
-            isolate::without_rejected(&self.host, &playbook, &filter, plan)?
+            isolate::without_rejected(&self.host, &playbook, &filter, plan, accept_lockout)?
         };
+        Ok(Planned {
+            playbook,
+            filter,
+            plan,
+        })
+    }
+
+    /// `planned` without the rules the anti-lockout guards refuse (unless
+    /// `accept_lockout`): they become error entries, as at apply, without
+    /// running any validator (a dry run's view of what apply would leave out).
+    pub fn without_refused(
+        &self,
+        planned: Planned,
+        accept_lockout: bool,
+    ) -> Result<Planned, Error> {
+        let Planned {
+            playbook,
+            filter,
+            plan,
+        } = planned;
+        let (plan, filter) =
+            isolate::without_refused(&self.host, &playbook, filter, plan, accept_lockout)?;
         Ok(Planned {
             playbook,
             filter,

@@ -8,7 +8,9 @@
 //! there. The transaction then validates what is left once more, under the lock.
 //! Likewise a package rule naming a package the root's package manager cannot
 //! find at apply (dnf resolves names from the root's repositories only then)
-//! fails alone, before anything is installed.
+//! fails alone, before anything is installed, and a rule the anti-lockout guard
+//! refuses fails alone (unless the operator accepts the risk): the rest is
+//! judged again without it, so what is applied is what the guard passed.
 //!
 //! This room decides which rules go; it writes nothing and never touches the
 //! transaction itself.
@@ -94,8 +96,9 @@ pub fn unknown_packages(host: &Host, plan: &Plan) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Checks every rule's candidates and plans again without the rejected ones,
-/// until every candidate left passes. Returns the plan to apply (the rejected
+/// Checks every rule's candidates (and the anti-lockout guards' verdict, see
+/// [`without_refused`]) and plans again without the rejected ones, until every
+/// candidate left passes. Returns the plan to apply (the rejected
 /// rules are among its errors) and the filter that plans it again, for the
 /// transaction's verification.
 ///
@@ -106,8 +109,10 @@ pub fn without_rejected(
     playbook: &Playbook,
     filter: &Filter,
     mut current: Plan,
+    accept_lockout: bool,
 ) -> Result<(Plan, Filter), ModuleError> {
     let mut filter = filter.clone();
+    (current, filter) = without_refused(host, playbook, filter, current, accept_lockout)?;
     if !skip_injected() {
         let unknown = unknown_packages(host, &current);
         if !unknown.is_empty() {
@@ -115,9 +120,15 @@ pub fn without_rejected(
             current = plan(host, playbook, &filter)?;
         }
     }
-    // Each round removes at least one rule, so this ends.
-    while !skip_injected() {
-        let bad = rejected(host, &current);
+    // Each round removes at least one rule, so this ends. The guard judges
+    // every plan a round makes: leaving a rule out can change its verdict.
+    loop {
+        (current, filter) = without_refused(host, playbook, filter, current, accept_lockout)?;
+        let bad = if skip_injected() {
+            BTreeMap::new()
+        } else {
+            rejected(host, &current)
+        };
         if bad.is_empty() {
             break;
         }
@@ -126,6 +137,59 @@ pub fn without_rejected(
     }
     let filter = excluding_failed(&filter, &current);
     Ok((current, filter))
+}
+
+/// The rules of `plan` the anti-lockout guards refuse (none when the operator
+/// accepts the risk), each with every reason given for it.
+#[must_use]
+pub fn refused(plan: &Plan, accept_lockout: bool) -> BTreeMap<String, String> {
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    if accept_lockout {
+        return out;
+    }
+    for n in plan.refusals() {
+        let why = out
+            .entry(n.rule_id.clone())
+            .or_insert_with(|| "anti-lockout: ".to_string());
+        if why.len() > "anti-lockout: ".len() {
+            why.push_str("; ");
+        }
+        why.push_str(
+            n.message
+                .strip_prefix("anti-lockout: ")
+                .unwrap_or(&n.message),
+        );
+    }
+    for why in out.values_mut() {
+        why.push_str(
+            " (not applied: fix the playbook or the host, or accept the risk: \
+             --i-accept-lockout-risk, i_accept_lockout_risk in Ansible)",
+        );
+    }
+    out
+}
+
+/// `plan` planned again without the rules the anti-lockout guards refuse,
+/// until the guards refuse none of what is left (each round removes at least
+/// one rule, so this ends); with the filter that plans it.
+///
+/// # Errors
+/// A broken module catalogue (as [`plan`]).
+pub fn without_refused(
+    host: &Host,
+    playbook: &Playbook,
+    mut filter: Filter,
+    mut current: Plan,
+    accept_lockout: bool,
+) -> Result<(Plan, Filter), ModuleError> {
+    loop {
+        let bad = refused(&current, accept_lockout);
+        if bad.is_empty() {
+            return Ok((current, filter));
+        }
+        filter.exclude.extend(bad);
+        current = plan(host, playbook, &filter)?;
+    }
 }
 
 /// `filter`, also leaving out every rule that failed in `plan`: the filter that

@@ -206,7 +206,7 @@ fn default_deny_without_the_ssh_port_is_refused_and_with_it_passes() {
     ])));
     let before = env.tree();
     env.apply()
-        .code(1)
+        .code(6)
         .stderr_has("anti-lockout")
         .stderr_has("SSH port 2200");
     assert_eq!(env.tree(), before, "a refused plan changed the root");
@@ -219,7 +219,7 @@ fn default_deny_without_the_ssh_port_is_refused_and_with_it_passes() {
         "purge": true,
         "rules": [{ "allow": "443/tcp" }]
     }))));
-    env.apply().code(1).stderr_has("SSH port 2200");
+    env.apply().code(6).stderr_has("SSH port 2200");
     env.apply_args(&["--i-accept-lockout-risk"]).code(2);
 }
 

@@ -308,7 +308,7 @@ fn a_parse_error_still_stops_everything() {
 }
 
 #[test]
-fn the_anti_lockout_guard_still_judges_the_whole_plan() {
+fn a_rule_the_anti_lockout_guard_refuses_fails_alone() {
     let env = Env::new();
     env.write("etc/ssh/sshd_config", "PasswordAuthentication yes\n");
     std::fs::create_dir_all(env.path("root")).unwrap();
@@ -317,19 +317,42 @@ fn the_anti_lockout_guard_still_judges_the_whole_plan() {
         "guard.yml",
         "tasks:\n  - {name: ghost, id: svc.ghost, service: {name: ghost, enabled: true}}\n  - {name: motd, id: motd, file: {path: /etc/motd, content: \"a\\n\"}}\n  - {name: ssh, id: ssh.keys, sshd: {settings: {PasswordAuthentication: false, KbdInteractiveAuthentication: false}}}\n",
     );
-    let before = env.tree();
     let out = env.harden(&["apply", "--yes", "-p", p.to_str().unwrap()]);
-    expect_code(&out, 1);
+    expect_code(&out, 6);
     let err = stderr(&out);
     assert!(
-        err.contains("the anti-lockout guard refuses this plan, nothing was changed"),
+        err.contains("harden: error: rule ssh.keys: anti-lockout:")
+            && err.contains("--i-accept-lockout-risk"),
         "{err}"
     );
     assert!(
         err.contains(&format!("harden: error: rule svc.ghost: {GHOST}")),
         "{err}"
     );
-    assert_eq!(env.tree(), before);
+    // The refused rule wrote nothing; the rule the guard passed is applied.
+    assert_eq!(
+        env.read("etc/ssh/sshd_config"),
+        "PasswordAuthentication yes\n"
+    );
+    assert_eq!(env.read("etc/motd"), "a\n");
+    // Accepting the risk applies it, loudly.
+    let out = env.harden(&[
+        "apply",
+        "--yes",
+        "--i-accept-lockout-risk",
+        "-p",
+        p.to_str().unwrap(),
+    ]);
+    expect_code(&out, 6);
+    assert!(
+        stderr(&out).contains("WARNING: applying despite"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        env.read("etc/ssh/sshd_config")
+            .contains("PasswordAuthentication no")
+    );
 }
 
 #[test]

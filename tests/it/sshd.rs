@@ -248,8 +248,8 @@ fn modern_crypto_keeps_only_supported_recommended_algorithms() {
     env.replan().code(0);
 }
 
-/// Asserts the plan is refused (naming `words`), apply changes nothing, and with the
-/// fix applied (`fix`) the same playbook applies.
+/// Asserts the plan is refused (naming `words`), apply fails the rule alone and
+/// changes nothing, and with the fix applied (`fix`) the same playbook applies.
 fn refused_then_passes(env: &Test, words: &[&str], fix: impl Fn()) {
     let before = env.tree();
     let text = env.plan().both();
@@ -257,7 +257,7 @@ fn refused_then_passes(env: &Test, words: &[&str], fix: impl Fn()) {
     for w in words {
         assert_has(&text, w);
     }
-    env.apply().code(1);
+    assert_has(&env.apply().code(6).stderr(), "anti-lockout");
     assert_eq!(env.tree(), before, "refused apply changed the tree");
     fix();
     env.apply().code(2);
@@ -317,7 +317,7 @@ fn guard_allow_users_excluding_the_session_user() {
         &stdout(&plan),
         "exclude every account with an authorized key (alice)",
     );
-    expect_code(&env.harden_env(&["apply", "--yes", "-p", p], &alice), 1);
+    expect_code(&env.harden_env(&["apply", "--yes", "-p", p], &alice), 6);
     assert_eq!(env.tree(), before);
     // Bob runs the session and has a key: nobody is shut out.
     std::fs::create_dir_all(env.path("home/bob")).unwrap();
@@ -336,7 +336,7 @@ fn guard_allow_users_session_user_then_passes() {
     env.set_playbook(&settings(&json!({ "AllowUsers": ["bob"] })));
     let out = env.harden_env(&["apply", "--yes", "-p", env.pb()], &bob);
     // Bob (the session) stays allowed, but nobody with a key would be: still refused.
-    expect_code(&out, 1);
+    expect_code(&out, 6);
     assert_eq!(env.tree(), before);
     env.set_playbook(&settings(&json!({ "AllowUsers": ["alice", "bob"] })));
     expect_code(

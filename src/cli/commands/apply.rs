@@ -40,8 +40,8 @@ pub fn run(
     rec.plan = Some(for_report(&mut whole.plan));
     let state = session.state()?;
     // What stops the whole apply is judged on the whole plan, before any
-    // validator runs: a pending confirmation, the anti-lockout guards (they
-    // see every rule, failed ones' context included) and `--strict`.
+    // validator runs: a pending confirmation and `--strict`. A rule the
+    // anti-lockout guards refuse fails alone, in isolation.
     let early = |e: Error| -> Result<i32, Error> {
         output::plan(&whole.plan, args.format)?;
         output::rule_errors(&whole.plan);
@@ -53,12 +53,7 @@ pub fn run(
     if let Err(e) = confirm::check_none_pending(&state) {
         return early(e);
     }
-    if !whole.plan.changes.is_empty()
-        && let Err(e) = guard(&whole.plan, opts.accept_lockout, false)
-    {
-        return early(e);
-    }
-    let mut planned = session.isolate(whole)?;
+    let mut planned = session.isolate(whole, opts.accept_lockout)?;
     rec.plan = Some(for_report(&mut planned.plan));
     let plan = &planned.plan;
     output::plan(plan, args.format)?;
@@ -81,8 +76,8 @@ pub fn run(
         }
         return Ok(exit::OK);
     }
-    // Planned again without the rejected rules: judged again, loudly once.
-    guard(plan, opts.accept_lockout, true)?;
+    // Planned without the refused rules, or the risk accepted: said loudly.
+    guard(plan, opts.accept_lockout)?;
     if !opts.yes {
         output::ask(
             &format!(
@@ -143,11 +138,11 @@ fn strict_refusal(plan: &Plan) -> Error {
     ))
 }
 
-/// The anti-lockout guards' verdict on `plan`: refused unless the operator
-/// accepts the risk, then a warning (printed once, when `warn`).
-fn guard(plan: &Plan, accept: bool, warn: bool) -> Result<(), Error> {
+/// The anti-lockout guards' verdict on the plan to apply: what they refuse
+/// was left out unless the operator accepts the risk, then a warning.
+fn guard(plan: &Plan, accept: bool) -> Result<(), Error> {
     let refusals = Session::lockout_guard(plan, accept)?;
-    if warn && !refusals.is_empty() {
+    if !refusals.is_empty() {
         output::say(&format!(
             "WARNING: applying despite the anti-lockout guard (--i-accept-lockout-risk):\n  {}",
             refusals.join("\n  ")
