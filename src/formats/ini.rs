@@ -1366,7 +1366,9 @@ maxlines: 1
             value in "[!-:<-~]([ !-:<-~]{0,8}[!-:<-~])?",
         ) {
             let (dialect, text) = input;
-            let value = value.trim_end_matches('\\').to_string();
+            // A value may not end in a backslash (systemd continues the line)
+            // nor, once that is cut off, in a space: strip both, as often as needed.
+            let value = value.trim_end_matches(['\\', ' ']).to_string();
             prop_assume!(!value.is_empty());
             let before = IniDoc::parse(&text, dialect).unwrap();
             let mut doc = before.clone();
