@@ -256,7 +256,7 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
         Some(n) if valid_name(n) => dir.join("jail.d").join(format!("harden-{n}.local")),
         Some(n) => return Err(ctx.invalid(format!("`{n}` is not a jail file name"))),
     };
-    if ctx.host.lstat(&dir).map_err(ctx.fs())?.is_none() {
+    if !ctx.exists(&dir)? {
         return Err(ctx.invalid(format!(
             "{} does not exist under the root (is fail2ban installed?)",
             dir.display()

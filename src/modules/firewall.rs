@@ -39,6 +39,7 @@ use serde::Deserialize;
 use super::{Ctx, ModuleError, Out, diff, missing_parents, observed};
 use crate::host::facts::OsFamily;
 use crate::host::runner::Cmd;
+use crate::host::scratch::Scratch;
 use crate::plan::{Change, Handler, NoticeLevel, Op, WriteFile};
 
 /// Which provider manages the firewall.
@@ -299,6 +300,12 @@ pub struct Outcome {
     pub filters_after: bool,
     pub rules_before: Vec<Checked>,
     pub rules_after: Vec<Checked>,
+}
+
+/// A new, empty private stage in which the backend `tool` rewrites copies of
+/// its files.
+fn new_stage(ctx: &Ctx, tool: &str) -> Result<Scratch, ModuleError> {
+    Scratch::new(tool).map_err(|e| ctx.invalid(format!("cannot make a stage for {tool}: {e}")))
 }
 
 /// Runs a firewall tool on the staged copy; its stdout, or an error naming it.

@@ -400,6 +400,14 @@ impl Ctx<'_> {
         }
     }
 
+    /// Whether anything (a symlink too, not followed) is at `path` under the root.
+    ///
+    /// # Errors
+    /// When the path cannot be examined or crosses a symlink on the way.
+    pub fn exists(&self, path: &Path) -> Result<bool, ModuleError> {
+        Ok(self.host.lstat(path).map_err(self.fs())?.is_some())
+    }
+
     /// Wraps a file-system error with this task's rule id.
     pub fn fs(&self) -> impl FnOnce(FsError) -> ModuleError + '_ {
         |source| ModuleError::Fs {

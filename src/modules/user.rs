@@ -210,19 +210,13 @@ fn acc<'a>(ctx: &'a Ctx<'_>) -> impl Fn(AccountsError) -> ModuleError + 'a {
 /// `.lock` file of each database that exists.
 fn locks(ctx: &Ctx) -> Result<Vec<Lock>, ModuleError> {
     let mut out = Vec::new();
-    if ctx.host.is_live()
-        || ctx
-            .host
-            .lstat(Path::new(PWD_LOCK))
-            .map_err(ctx.fs())?
-            .is_some()
-    {
+    if ctx.host.is_live() || ctx.exists(Path::new(PWD_LOCK))? {
         out.push(Lock::Fcntl {
             path: PWD_LOCK.into(),
         });
     }
     for db in [PASSWD, SHADOW, GROUP, GSHADOW] {
-        if ctx.host.lstat(Path::new(db)).map_err(ctx.fs())?.is_some() {
+        if ctx.exists(Path::new(db))? {
             out.push(Lock::PidFile { path: db.into() });
         }
     }

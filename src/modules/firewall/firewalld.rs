@@ -9,8 +9,8 @@
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-use super::run_tool;
 use super::{Checked, Ctx, ModuleError, Out, Outcome, Params, Policy, file_change, rule_diff};
+use super::{new_stage, run_tool};
 use crate::host::fs::Kind;
 use crate::host::scratch::Scratch;
 use crate::plan::{Handler, NoticeLevel, Verb};
@@ -21,17 +21,12 @@ const WANTS: &str = "/etc/systemd/system/multi-user.target.wants/firewalld.servi
 
 /// Whether firewalld is installed under the root.
 pub fn installed(ctx: &Ctx) -> Result<bool, ModuleError> {
-    Ok(ctx.host.lstat(Path::new(USR)).map_err(ctx.fs())?.is_some()
-        || ctx.host.lstat(Path::new(ETC)).map_err(ctx.fs())?.is_some())
+    Ok(ctx.exists(Path::new(USR))? || ctx.exists(Path::new(ETC))?)
 }
 
 /// Whether the firewalld unit is enabled under the root.
 pub fn active(ctx: &Ctx) -> Result<bool, ModuleError> {
-    Ok(ctx
-        .host
-        .lstat(Path::new(WANTS))
-        .map_err(ctx.fs())?
-        .is_some())
+    ctx.exists(Path::new(WANTS))
 }
 
 /// The private stage: a copy of the root's `/etc/firewalld`.
@@ -43,8 +38,7 @@ struct Stage {
 
 impl Stage {
     fn new(ctx: &Ctx) -> Result<Self, ModuleError> {
-        let tree = Scratch::new("firewalld")
-            .map_err(|e| ctx.invalid(format!("cannot make a stage for firewalld: {e}")))?;
+        let tree = new_stage(ctx, "firewalld")?;
         tree.make_dir(Path::new(ETC))
             .and_then(|()| tree.copy_from(ctx.host, Path::new(ETC), true))
             .map_err(|e| ctx.invalid(e.to_string()))?;

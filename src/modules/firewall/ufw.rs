@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use super::{Checked, Ctx, ModuleError, Out, Outcome, Params, Policy, file_change, rule_diff};
-use super::{run_tool, words};
+use super::{new_stage, run_tool, words};
 use crate::host::scratch::{Scratch, ScratchError};
 use crate::plan::Handler;
 
@@ -85,8 +85,7 @@ struct Stage {
 
 impl Stage {
     fn new(ctx: &Ctx) -> Result<Self, ModuleError> {
-        let data = Scratch::new("ufw")
-            .map_err(|e| ctx.invalid(format!("cannot make a stage for ufw: {e}")))?;
+        let data = new_stage(ctx, "ufw")?;
         let staged = |r: Result<(), ScratchError>| r.map_err(|e| ctx.invalid(e.to_string()));
         for sub in [ETC_UFW, "/etc/ufw/applications.d"] {
             staged(data.copy_from(ctx.host, Path::new(sub), false))?;
