@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::keyvalue::{Current, current, single_line, single_line_settings};
+use super::keyvalue::{Current, current, push_edit, single_line, single_line_settings};
 use super::{Ctx, ModuleError, Out};
 use crate::formats::ini::{IniDialect, IniDoc};
 use crate::plan::VarValue;
@@ -72,13 +72,8 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
     let Current { before, text } = current(ctx, &path, p.create)?;
     let (after, touched) = edit(&text, &p.section, &p.settings)
         .map_err(|m| ctx.invalid(format!("{}: {m}", path.display())))?;
-    let Some(mut c) = ctx.edit_change(&path, before.as_deref(), after.as_bytes(), "file")? else {
-        return Ok(());
-    };
-    c.summary = format!("{}: [{}] set {}", c.summary, p.section, touched.join(", "));
-    c.handlers.extend(handler);
-    out.changes.push(c);
-    Ok(())
+    let detail = format!("[{}] set {}", p.section, touched.join(", "));
+    push_edit(ctx, out, &path, before.as_deref(), &after, &detail, handler)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 //! module only plans: it reads through the [`Ctx`] and never writes.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer};
 
@@ -157,10 +157,25 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
     let Current { before, text } = current(ctx, &path, p.create)?;
     let (after, touched) = edit(&text, dialect, &p.separator, &p.settings)
         .map_err(|m| ctx.invalid(format!("{}: {m}", path.display())))?;
-    let Some(mut c) = ctx.edit_change(&path, before.as_deref(), after.as_bytes(), "file")? else {
+    let detail = format!("set {}", touched.join(", "));
+    push_edit(ctx, out, &path, before.as_deref(), &after, &detail, handler)
+}
+
+/// Records the rewrite of the text file `path` from `before` to `after` (nothing
+/// when they are the same), its summary followed by `detail`, notifying `handler`.
+pub(super) fn push_edit(
+    ctx: &Ctx,
+    out: &mut Out,
+    path: &Path,
+    before: Option<&[u8]>,
+    after: &str,
+    detail: &str,
+    handler: Option<Handler>,
+) -> Result<(), ModuleError> {
+    let Some(mut c) = ctx.edit_change(path, before, after.as_bytes(), "file")? else {
         return Ok(());
     };
-    c.summary = format!("{}: set {}", c.summary, touched.join(", "));
+    c.summary = format!("{}: {detail}", c.summary);
     c.handlers.extend(handler);
     out.changes.push(c);
     Ok(())
