@@ -1190,32 +1190,27 @@ maxlines: 1
 
     #[test]
     fn invalid_edits_are_rejected_without_change() {
+        let kind = |e: EditError| match e {
+            EditError::InvalidSection(_) => "section",
+            EditError::InvalidKey(_) => "key",
+            EditError::InvalidValue(_) => "value",
+            EditError::Conflict => "conflict",
+        };
         let mut doc = sd(DROPIN);
-        assert!(matches!(
-            doc.set("Service", "A=B", "x"),
-            Err(EditError::InvalidKey(_))
-        ));
-        assert!(matches!(
-            doc.set("Ser]vice", "A", "x"),
-            Err(EditError::InvalidSection(_))
-        ));
-        assert!(matches!(
-            doc.set("Service", "A", "x\ny"),
-            Err(EditError::InvalidValue(_))
-        ));
-        assert!(matches!(
-            doc.set("Service", "A", "x\\"),
-            Err(EditError::InvalidValue(_))
-        ));
+        for (section, key, value, want) in [
+            ("Service", "A=B", "x", "key"),
+            ("Ser]vice", "A", "x", "section"),
+            ("Service", "A", "x\ny", "value"),
+            ("Service", "A", "x\\", "value"),
+        ] {
+            let got = doc.set(section, key, value).map_err(kind);
+            assert_eq!(got, Err(want), "[{section}] {key}={value:?}");
+        }
         let mut py_doc = py(FILTER);
-        assert!(matches!(
-            py_doc.set("Definition", "mode", "a ;b"),
-            Err(EditError::InvalidValue(_))
-        ));
-        assert!(matches!(
-            py_doc.set("Definition", "mode", "a\n#b"),
-            Err(EditError::InvalidValue(_))
-        ));
+        for value in ["a ;b", "a\n#b"] {
+            let got = py_doc.set("Definition", "mode", value).map_err(kind);
+            assert_eq!(got, Err("value"), "{value:?}");
+        }
         // A dangling continuation at the end of the file would swallow the new line.
         let text = "[S]\nA=x \\\n# c";
         let mut dangling = sd(text);
