@@ -489,28 +489,21 @@ impl IniDoc {
     fn edit_span(&mut self, span: &Span, value: &str) {
         let mut parts = value.split('\n');
         let first = parts.next().unwrap_or_default();
-        let line = &self.lines[span.key_line];
-        let Kind::Entry {
-            sep,
-            value_start,
-            value_end,
-            ..
-        } = line.kind
-        else {
+        let Some((line, sep, value_start, value_end)) = self.entry_at(span) else {
             return;
         };
-        let mut text = line.text[..value_start].to_string();
-        let spaced = line.text[..sep].ends_with(char::is_whitespace);
+        let mut text = line[..value_start].to_string();
+        let spaced = line[..sep].ends_with(char::is_whitespace);
         if !first.is_empty() && value_start == value_end && value_start == sep + 1 && spaced {
             text.push(' ');
         }
         text.push_str(first);
-        let suffix = &line.text[value_end..];
+        let suffix = &line[value_end..];
         if !first.is_empty() && suffix.starts_with(';') {
             text.push(' ');
         }
         text.push_str(suffix);
-        let indent = &line.text[..line.text.len() - line.text.trim_start().len()];
+        let indent = &line[..line.len() - line.trim_start().len()];
         let cont = continuation_lines(parts, indent);
         let kind = entry_kind(self.dialect, &text, sep);
         self.lines[span.key_line].text = text;
@@ -638,21 +631,29 @@ impl IniDoc {
             .collect()
     }
 
-    fn style_of(&self, span: &Span) -> SepStyle {
+    /// The assignment line that starts `span`: its text, the separator's byte
+    /// index and where its value starts and ends (`None` for any other line).
+    fn entry_at(&self, span: &Span) -> Option<(&str, usize, usize, usize)> {
         let line = &self.lines[span.key_line];
-        let Kind::Entry {
-            sep,
-            value_start,
-            value_end,
-            ..
-        } = line.kind
-        else {
+        match line.kind {
+            Kind::Entry {
+                sep,
+                value_start,
+                value_end,
+                ..
+            } => Some((line.text.as_str(), sep, value_start, value_end)),
+            _ => None,
+        }
+    }
+
+    fn style_of(&self, span: &Span) -> SepStyle {
+        let Some((line, sep, value_start, value_end)) = self.entry_at(span) else {
             return SepStyle::canonical(self.dialect);
         };
-        let before = line.text[..sep].ends_with(char::is_whitespace);
+        let before = line[..sep].ends_with(char::is_whitespace);
         SepStyle {
             before,
-            ch: line.text[sep..].chars().next().unwrap_or('='),
+            ch: line[sep..].chars().next().unwrap_or('='),
             after: if value_start == value_end {
                 before
             } else {
@@ -662,19 +663,13 @@ impl IniDoc {
     }
 
     fn value_of(&self, span: &Span) -> String {
-        let line = &self.lines[span.key_line];
-        let Kind::Entry {
-            value_start,
-            value_end,
-            ..
-        } = line.kind
-        else {
+        let Some((line, _, value_start, value_end)) = self.entry_at(span) else {
             return String::new();
         };
         let rest = self.lines[span.key_line + 1..span.end].iter();
         match self.dialect {
             IniDialect::Python => {
-                let mut parts = vec![&line.text[value_start..value_end]];
+                let mut parts = vec![&line[value_start..value_end]];
                 for l in rest {
                     match l.kind {
                         Kind::Blank => parts.push(""),
@@ -688,7 +683,7 @@ impl IniDoc {
             }
             IniDialect::Systemd => {
                 let mut out = String::new();
-                let texts = std::iter::once(&line.text[value_start..]);
+                let texts = std::iter::once(&line[value_start..]);
                 let conts = rest
                     .filter(|l| l.kind == Kind::Continuation)
                     .map(|l| l.text.as_str());
