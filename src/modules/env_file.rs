@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use super::keyvalue::handler;
 use super::{Ctx, ModuleError, Out, diff, write_op};
 use crate::formats::keyvalue::{KvDialect, KvDoc};
 use crate::plan::VarValue;
@@ -74,12 +75,7 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
     if p.set.is_empty() && p.remove.is_empty() {
         return Err(ctx.invalid("nothing to do: give `set` and/or `remove`"));
     }
-    let handler = p
-        .handler
-        .as_deref()
-        .map(super::managed_block::parse_handler)
-        .transpose()
-        .map_err(|m| ctx.invalid(m))?;
+    let handler = handler(ctx, p.handler.as_deref())?;
     let meta = ctx.regular_or_absent(&path)?;
     let before = ctx.read_planned(&path)?;
     let text = match &before {

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::keyvalue::{Current, current, push_edit, single_line, single_line_settings};
+use super::keyvalue::{Current, current, handler, push_edit, single_line, single_line_settings};
 use super::{Ctx, ModuleError, Out};
 use crate::formats::ini::{IniDialect, IniDoc};
 use crate::plan::VarValue;
@@ -63,12 +63,7 @@ pub fn plan(ctx: &Ctx, p: &Params, out: &mut Out) -> Result<(), ModuleError> {
     if p.settings.is_empty() {
         return Err(ctx.invalid("nothing to do: `settings` is empty"));
     }
-    let handler = p
-        .handler
-        .as_deref()
-        .map(super::managed_block::parse_handler)
-        .transpose()
-        .map_err(|m| ctx.invalid(m))?;
+    let handler = handler(ctx, p.handler.as_deref())?;
     let Current { before, text } = current(ctx, &path, p.create)?;
     let (after, touched) = edit(&text, &p.section, &p.settings)
         .map_err(|m| ctx.invalid(format!("{}: {m}", path.display())))?;

@@ -110,7 +110,8 @@ fn edit(
     Ok((doc.render(), touched))
 }
 
-fn handler(ctx: &Ctx, given: Option<&str>) -> Result<Option<Handler>, ModuleError> {
+/// The `handler:` parameter of an edit task, parsed (an invalid one fails the rule).
+pub(super) fn handler(ctx: &Ctx, given: Option<&str>) -> Result<Option<Handler>, ModuleError> {
     given
         .map(super::managed_block::parse_handler)
         .transpose()
