@@ -13,6 +13,8 @@ pub mod loaded;
 pub mod lock_intent;
 pub mod redact;
 pub mod render;
+#[cfg(test)]
+mod service_live_tests;
 pub mod snapshot;
 pub mod state;
 pub mod step;
