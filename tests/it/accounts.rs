@@ -164,8 +164,9 @@ fn locking_the_sessions_own_account_or_root_is_refused() {
         .env("SUDO_USER", "alice")
         .playbook(&lock_alice);
     let before = alice.tree();
+    // The guard fails the rule alone (exit 6) and writes nothing.
     assert_has(
-        &alice.apply().code(1).both(),
+        &alice.apply().code(6).both(),
         "the account running this session",
     );
     assert_eq!(alice.tree(), before);
@@ -176,7 +177,7 @@ fn locking_the_sessions_own_account_or_root_is_refused() {
         "user",
         json!({ "name": "root", "shell": "/usr/sbin/nologin" }),
     ));
-    assert_has(&alice.apply().code(1).both(), "it is root");
+    assert_has(&alice.apply().code(6).both(), "it is root");
     assert_eq!(alice.tree(), before);
 
     // Another user's session may lock alice.
