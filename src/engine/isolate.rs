@@ -160,7 +160,10 @@ pub fn refused(plan: &Plan, accept_lockout: bool) -> BTreeMap<String, String> {
                 .unwrap_or(&n.message),
         );
     }
-    for why in out.values_mut() {
+    for why in out
+        .values_mut()
+        .filter(|w| !w.contains("--i-accept-lockout-risk"))
+    {
         why.push_str(
             " (not applied: fix the playbook or the host, or accept the risk: \
              --i-accept-lockout-risk, i_accept_lockout_risk in Ansible)",
