@@ -452,6 +452,56 @@ mod tests {
     }
 
     #[test]
+    fn a_rule_the_anti_lockout_guard_refuses_fails_alone_in_check_mode_and_apply() {
+        let t = tempfile::tempdir().unwrap();
+        let (root, _) = root_with_secret(t.path());
+        std::fs::create_dir_all(root.join("etc/ssh")).unwrap();
+        std::fs::write(
+            root.join("etc/ssh/sshd_config"),
+            "PasswordAuthentication yes\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(root.join("root")).unwrap();
+        let pb = t.path().join("guard.yml");
+        std::fs::write(
+            &pb,
+            "tasks:\n  - {name: motd, id: motd, file: {path: /etc/motd, content: \"m\\n\"}}\n  - {name: ssh, id: ssh.keys, sshd: {settings: {PasswordAuthentication: false, KbdInteractiveAuthentication: false}}}\n",
+        )
+        .unwrap();
+        let state = t.path().join("state");
+        // Check mode names the refused rule, and the one change apply would make.
+        let args =
+            json!({"playbook": pb, "root": root, "state_dir": state, "_ansible_check_mode": true});
+        let out = run_file(&write_args(t.path(), &args));
+        assert_eq!(out["failed"], json!(true), "{out}");
+        assert_eq!(
+            out["harden"]["errors"][0]["rule_id"],
+            json!("ssh.keys"),
+            "{out}"
+        );
+        let msg = out["msg"].as_str().unwrap();
+        assert!(msg.contains("ssh.keys: anti-lockout:"), "{msg}");
+        assert!(
+            msg.contains("(the other rules: 1 change(s) would be applied)"),
+            "{msg}"
+        );
+        assert!(!root.join("etc/motd").exists(), "check mode wrote");
+        // Apply: the refused rule writes nothing, the other is applied.
+        let args = json!({"playbook": pb, "root": root, "state_dir": state});
+        let out = run_file(&write_args(t.path(), &args));
+        assert_eq!(out["failed"], json!(true), "{out}");
+        assert_eq!(out["changed"], json!(true), "{out}");
+        assert_eq!(
+            std::fs::read_to_string(root.join("etc/ssh/sshd_config")).unwrap(),
+            "PasswordAuthentication yes\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(root.join("etc/motd")).unwrap(),
+            "m\n"
+        );
+    }
+
+    #[test]
     fn an_undeclared_var_fails_with_a_suggestion() {
         let t = tempfile::tempdir().unwrap();
         let (root, _) = root_with_secret(t.path());
