@@ -199,8 +199,7 @@ pub fn take(
     touches: &[Touch<'_>],
 ) -> Result<Vec<Entry>, SnapshotError> {
     let mut entries = Vec::with_capacity(touches.len());
-    // Each directory is resolved once for all the paths in it.
-    let mut dirs = fs::Dirs::new(root);
+    let mut metas = lstat_all(root, touches)?.into_iter();
     for &t in touches {
         entries.push(match t {
             Touch::Sysctl(key) => Entry::Sysctl {
@@ -216,7 +215,10 @@ pub fn take(
                 })?,
             },
             Touch::Path { path, content } => {
-                let saved = match dirs.lstat(path)? {
+                let Some(meta) = metas.next() else {
+                    unreachable!("one lstat per path touch")
+                };
+                let saved = match meta {
                     None => Saved::Absent,
                     Some(m) => match m.kind {
                         Kind::File => {
@@ -263,6 +265,36 @@ pub fn take(
         });
     }
     Ok(entries)
+}
+
+/// The metadata of every path of `touches`, in order: read in parallel, in runs
+/// of paths each read by one thread (which resolves each directory once for the
+/// paths in it, as [`fs::Dirs`] does). Only reads: content and blobs are saved
+/// by [`take`], in order, by one thread.
+fn lstat_all(root: &Path, touches: &[Touch<'_>]) -> Result<Vec<Option<fs::Meta>>, FsError> {
+    use rayon::prelude::*;
+    /// Paths a thread reads in one go: enough to share each directory among
+    /// its paths, small enough to spread a tree over the cores.
+    const RUN: usize = 4096;
+    let paths: Vec<&Path> = touches
+        .iter()
+        .filter_map(|t| match t {
+            Touch::Path { path, .. } => Some(*path),
+            Touch::Sysctl(_) | Touch::Packages => None,
+        })
+        .collect();
+    let runs: Vec<Result<Vec<Option<fs::Meta>>, FsError>> = paths
+        .par_chunks(RUN)
+        .map(|run| {
+            let mut dirs = fs::Dirs::new(root);
+            run.iter().map(|p| dirs.lstat(p)).collect()
+        })
+        .collect();
+    let mut out = Vec::with_capacity(paths.len());
+    for r in runs {
+        out.extend(r?);
+    }
+    Ok(out)
 }
 
 /// Writes a live kernel parameter.

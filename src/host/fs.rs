@@ -144,7 +144,11 @@ pub fn open_dir(root: &Path, dir: &Path) -> Result<Option<OwnedFd>> {
 
 /// Opens the directory `name` in the directory `fd`, never through a symlink;
 /// `None` when it does not exist. `walked` names it in errors.
-fn open_child(fd: &OwnedFd, name: &OsStr, walked: impl Fn() -> PathBuf) -> Result<Option<OwnedFd>> {
+pub(super) fn open_child(
+    fd: &OwnedFd,
+    name: &OsStr,
+    walked: impl Fn() -> PathBuf,
+) -> Result<Option<OwnedFd>> {
     match openat(
         fd.as_fd(),
         name,
@@ -250,20 +254,7 @@ impl<'r> Dirs<'r> {
         let Some(fd) = self.dir(dir)? else {
             return Ok(None);
         };
-        let mut out = Vec::new();
-        for name in names(fd, dir)? {
-            match fstatat(fd.as_fd(), name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
-                Ok(st) => out.push(Listed {
-                    meta: Meta::from_stat(&st),
-                    dev: st.st_dev,
-                    name,
-                }),
-                Err(Errno::ENOENT) => {}
-                Err(e) => return Err(sys(&dir.join(&name), "stat")(e)),
-            }
-        }
-        out.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-        Ok(Some(out))
+        list_at(fd, dir).map(Some)
     }
 
     /// The file system (`st_dev`) of directory `dir`; `None` when it does not exist.
@@ -372,6 +363,26 @@ pub struct Listed {
     pub meta: Meta,
     /// The file system it is on (`st_dev`).
     pub dev: u64,
+}
+
+/// The entries of the directory open at `fd` (`dir`, for errors), sorted by
+/// name, each with its metadata (never following a symlink) and the file system
+/// it is on. An entry removed while listing is left out.
+pub fn list_at(fd: &OwnedFd, dir: &Path) -> Result<Vec<Listed>> {
+    let mut out = Vec::new();
+    for name in names(fd, dir)? {
+        match fstatat(fd.as_fd(), name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) => out.push(Listed {
+                meta: Meta::from_stat(&st),
+                dev: st.st_dev,
+                name,
+            }),
+            Err(Errno::ENOENT) => {}
+            Err(e) => return Err(sys(&dir.join(&name), "stat")(e)),
+        }
+    }
+    out.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
 }
 
 /// The names in the directory open at `fd` (`dir`, for errors), without `.` and

@@ -17,6 +17,7 @@ pub mod runner;
 pub mod scratch;
 pub mod service;
 pub mod tools;
+pub mod walk;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

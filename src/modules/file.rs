@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Deserializer};
 
 use super::{Ctx, FileWrite, ModuleError, Out, missing_parents, observed};
-use crate::host::fs::{self, Kind, Meta};
+use crate::host::fs::{self, Kind, Listed, Meta};
+use crate::host::walk;
 use crate::plan::{MakeDir, Observed, Op, Remove, SetMeta, Validator};
 
 /// An octal permission mode, written as a quoted string (`"0640"`).
@@ -385,6 +386,71 @@ fn plan_file(
 /// and plans one change holding every metadata fix. Each directory is opened from
 /// its parent's fd ([`fs::Dirs`]) and listed in name order, so the plan's order
 /// does not depend on the order the file system lists names in.
+/// What a recursive rule keeps of one directory of its tree: the ops of the
+/// entries that change (the directory's own change is its parent's entry), the
+/// first few described, and the counts for the summary.
+#[derive(Default)]
+struct Listing {
+    ops: Vec<Op>,
+    examples: Vec<String>,
+    seen: usize,
+    skipped_links: usize,
+}
+
+/// The modes and owner a recursive rule wants below its top, and the file
+/// system the walk stays on.
+struct TreeRule {
+    files: Wanted,
+    dirs: Wanted,
+    dev: u64,
+}
+
+/// Paths described in a recursive change's summary; words for every path of a
+/// big tree would cost more than the walk.
+const EXAMPLES: usize = 3;
+
+impl walk::Visitor for TreeRule {
+    type Out = Listing;
+
+    fn descend(&self, entry: &Listed) -> bool {
+        entry.dev == self.dev
+    }
+
+    fn visit(&self, dir: &Path, entries: Vec<Listed>) -> Listing {
+        let mut l = Listing {
+            seen: entries.len(),
+            ..Listing::default()
+        };
+        for entry in entries {
+            let wanted = match entry.meta.kind {
+                Kind::Symlink => {
+                    l.skipped_links += 1;
+                    continue;
+                }
+                Kind::Dir if entry.dev != self.dev => continue,
+                Kind::Dir => &self.dirs,
+                Kind::File => &self.files,
+                Kind::Other => continue,
+            };
+            // A converged path costs no path: the names of a tree are joined
+            // only for what changes.
+            if !wanted.differs(&entry.meta) {
+                continue;
+            }
+            let logical = dir.join(&entry.name);
+            if l.examples.len() < EXAMPLES {
+                l.examples.push(format!(
+                    "{}: {}",
+                    logical.display(),
+                    wanted.describe(&entry.meta)
+                ));
+            }
+            l.ops.extend(wanted.set_meta(logical, &entry.meta));
+        }
+        l
+    }
+}
+
 fn plan_tree(
     ctx: &Ctx,
     p: &Params,
@@ -393,64 +459,34 @@ fn plan_tree(
     gid: Option<u32>,
     out: &mut Out,
 ) -> Result<(), ModuleError> {
-    let files = Wanted {
-        mode: p.file_mode.or(p.mode).map(|m| m.0),
-        uid,
-        gid,
+    let rule = TreeRule {
+        files: Wanted {
+            mode: p.file_mode.or(p.mode).map(|m| m.0),
+            uid,
+            gid,
+        },
+        dirs: Wanted {
+            mode: p.dir_mode.or(p.mode).map(|m| m.0),
+            uid,
+            gid,
+        },
+        dev: fs::Dirs::new(&ctx.host.root)
+            .dev(top)
+            .map_err(ctx.fs())?
+            .ok_or_else(|| ctx.invalid(format!("{}: no such directory", top.display())))?,
     };
-    let dirs = Wanted {
-        mode: p.dir_mode.or(p.mode).map(|m| m.0),
-        uid,
-        gid,
-    };
-    let mut open = fs::Dirs::new(&ctx.host.root);
-    let dev = open
-        .dev(top)
+    let listings = walk::tree(&ctx.host.root, top, &rule)
         .map_err(ctx.fs())?
         .ok_or_else(|| ctx.invalid(format!("{}: no such directory", top.display())))?;
-    let mut ops = Vec::new();
+    // In walk order: the examples are the first paths that change.
+    let mut ops = Vec::with_capacity(listings.iter().map(|l| l.ops.len()).sum());
     let mut examples = Vec::new();
     let (mut seen, mut skipped_links) = (0usize, 0usize);
-    let mut stack = vec![top.to_path_buf()];
-    let mut below = Vec::new();
-    while let Some(dir) = stack.pop() {
-        let listed = open
-            .list(&dir)
-            .map_err(ctx.fs())?
-            .ok_or_else(|| ctx.invalid(format!("{}: no such directory", dir.display())))?;
-        for entry in listed {
-            seen += 1;
-            let wanted = match entry.meta.kind {
-                Kind::Symlink => {
-                    skipped_links += 1;
-                    continue;
-                }
-                Kind::Dir if entry.dev != dev => continue,
-                Kind::Dir => &dirs,
-                Kind::File => &files,
-                Kind::Other => continue,
-            };
-            let is_dir = entry.meta.kind == Kind::Dir;
-            // A converged file costs no path: the names of a tree are joined only
-            // for what changes or is walked into.
-            if !is_dir && !wanted.differs(&entry.meta) {
-                continue;
-            }
-            let logical = dir.join(&entry.name);
-            if is_dir {
-                below.push(logical.clone());
-            }
-            // Only the first few are described: words for every path of a big
-            // tree would cost more than the walk.
-            if examples.len() < 3
-                && let Some((_, what)) = wanted.meta_op(&logical, &entry.meta)
-            {
-                examples.push(format!("{}: {what}", logical.display()));
-            }
-            ops.extend(wanted.set_meta(logical, &entry.meta));
-        }
-        // Depth first, in name order.
-        stack.extend(below.drain(..).rev());
+    for l in listings {
+        ops.extend(l.ops);
+        examples.extend(l.examples.into_iter().take(EXAMPLES - examples.len()));
+        seen += l.seen;
+        skipped_links += l.skipped_links;
     }
     if !ops.is_empty() {
         let more = ops.len().saturating_sub(examples.len());
