@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 
-use crate::plan::{Op, Plan, RuleError, Skip};
+use crate::plan::{Change, Op, Plan, RuleError, Skip};
 
 use crate::host::Host;
 use crate::modules::{self, ModuleError};
@@ -125,8 +125,12 @@ fn claim_key(path: &std::path::Path) -> Cow<'_, [u8]> {
 /// Only a broken module catalogue, which no rule could plan past.
 pub fn plan(host: &Host, playbook: &Playbook, filter: &Filter) -> Result<Plan, ModuleError> {
     let mut out = Plan::new(playbook.name.clone(), host.root.clone());
-    // Hashed: a recursive rule claims every path of its tree.
-    let mut owners: HashMap<Vec<u8>, &str> = HashMap::new();
+    // The changes of the rules accepted so far, in order: they stay where the
+    // arena put them, so the claims borrow their paths instead of copying each
+    // (a recursive rule claims every path of its tree).
+    let accepted: typed_arena::Arena<Vec<Change>> = typed_arena::Arena::new();
+    // Hashed: one lookup per path, however many rules came before.
+    let mut owners: HashMap<Cow<[u8]>, &str> = HashMap::new();
     let mut made_dirs: BTreeSet<PathBuf> = BTreeSet::new();
     let mut pending = modules::Pending::default();
     for task in &playbook.tasks {
@@ -174,7 +178,6 @@ pub fn plan(host: &Host, playbook: &Playbook, filter: &Filter) -> Result<Plan, M
         // Claims are checked for the whole rule before any is recorded, so a
         // rule refused for a conflict leaves no trace for the rules after it.
         let mut dirs = made_dirs.clone();
-        let mut claims: Vec<Cow<[u8]>> = Vec::new();
         // Paths of earlier rules this one continues (a chained write), which
         // its later ops may change again.
         let mut shared: HashSet<Cow<[u8]>> = HashSet::new();
@@ -188,14 +191,7 @@ pub fn plan(host: &Host, playbook: &Playbook, filter: &Filter) -> Result<Plan, M
                 _ => true,
             });
             for op in &change.ops {
-                let path = match op {
-                    Op::WriteFile(w) => &w.path,
-                    Op::SetMeta(m) => &m.path,
-                    Op::MakeDir(d) => &d.path,
-                    Op::Remove(r) => &r.path,
-                    Op::Symlink(l) => &l.path,
-                    Op::SetSysctl(_) | Op::Package(_) => continue,
-                };
+                let Some(path) = op_path(op) else { continue };
                 let key = claim_key(path);
                 if let Some(other) = owners.get(key.as_ref()) {
                     if matches!(op, Op::WriteFile(w) if pending.continues(w)) {
@@ -208,7 +204,6 @@ pub fn plan(host: &Host, playbook: &Playbook, filter: &Filter) -> Result<Plan, M
                         break 'changes;
                     }
                 }
-                claims.push(key);
             }
         }
         if let Some(message) = conflict {
@@ -216,19 +211,33 @@ pub fn plan(host: &Host, playbook: &Playbook, filter: &Filter) -> Result<Plan, M
             continue;
         }
         made_dirs = dirs;
-        for key in claims {
-            owners.insert(key.into_owned(), &task.id);
-        }
-        for op in planned.changes.iter().flat_map(|c| &c.ops) {
+        let changes: &Vec<Change> = accepted.alloc(planned.changes);
+        for op in changes.iter().flat_map(|c| &c.ops) {
+            if let Some(path) = op_path(op) {
+                owners.insert(claim_key(path), &task.id);
+            }
             if let Op::WriteFile(w) = op {
                 pending.record(w);
             }
         }
-        out.changes.extend(planned.changes);
         out.notices.extend(planned.notices);
         out.planned.push(task.id.clone());
     }
+    drop(owners);
+    out.changes = accepted.into_vec().into_iter().flatten().collect();
     Ok(out)
+}
+
+/// The path an op changes, if it changes one.
+fn op_path(op: &Op) -> Option<&std::path::Path> {
+    match op {
+        Op::WriteFile(w) => Some(&w.path),
+        Op::SetMeta(m) => Some(&m.path),
+        Op::MakeDir(d) => Some(&d.path),
+        Op::Remove(r) => Some(&r.path),
+        Op::Symlink(l) => Some(&l.path),
+        Op::SetSysctl(_) | Op::Package(_) => None,
+    }
 }
 
 #[cfg(test)]
