@@ -572,9 +572,14 @@ impl Plan {
         out
     }
 
-    /// Every primitive operation in order.
-    pub fn ops(&self) -> impl Iterator<Item = &Op> {
-        self.changes.iter().flat_map(|c| &c.ops)
+    /// Every primitive operation in order; it knows how many there are, so a
+    /// pass that indexes them (the snapshot's touches) sizes its tables once.
+    #[must_use]
+    pub fn ops(&self) -> impl ExactSizeIterator<Item = &Op> {
+        Counted {
+            left: self.changes.iter().map(|c| c.ops.len()).sum(),
+            ops: self.changes.iter().flat_map(|c| &c.ops),
+        }
     }
 
     /// The guard refusals in this plan.
@@ -737,3 +742,27 @@ pub struct Rule {
     /// The module's task key.
     pub module: &'static str,
 }
+
+/// An iterator whose length is known in advance ([`Plan::ops`]).
+struct Counted<I> {
+    left: usize,
+    ops: I,
+}
+
+impl<I: Iterator> Iterator for Counted<I> {
+    type Item = I::Item;
+
+    fn next(&mut self) -> Option<I::Item> {
+        let next = self.ops.next();
+        if next.is_some() {
+            self.left -= 1;
+        }
+        next
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl<I: Iterator> ExactSizeIterator for Counted<I> {}

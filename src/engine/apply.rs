@@ -6,10 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::lock_intent;
 use super::snapshot::{self, Entry, Manifest, Saved, SnapshotError};
 use super::state::{Journal, Outcome, StateDir, StateError, TxnKind, TxnResult, now_rfc3339};
 use super::step::{Foreign, StepError};
+use super::{lock_intent, manifest};
 use crate::host::Host;
 use crate::host::fs::{self, Kind, Owner};
 use crate::host::kernel::read_live;
@@ -439,7 +439,7 @@ fn begin<'a>(host: &'a Host, state: &'a StateDir, b: Begin) -> Result<Txn<'a>, T
         locks,
         entries,
     };
-    state.put_json(&dir, "manifest.json", &manifest)?;
+    state.put_with(&dir, manifest::FILE, &mut |w| manifest::write(w, &manifest))?;
     crash_point("after-snapshot");
     state.set_journal(&Journal {
         txn: id.clone(),
@@ -748,15 +748,21 @@ fn load_manifest(
     dir: &Path,
     target: &str,
 ) -> Result<Manifest, TxnError> {
-    let manifest: Manifest = state.get_json(dir, "manifest.json")?.ok_or_else(|| {
-        TxnError::NothingToRollBack(format!("transaction {target} has no snapshot manifest"))
-    })?;
-    crate::engine::loaded::manifest(
-        &manifest,
-        &dir.join("manifest.json"),
-        &host.root,
-        &state.path,
-    )?;
+    let (manifest, file) = if let Some(bytes) = state.get_bytes(dir, manifest::FILE)? {
+        let file = dir.join(manifest::FILE);
+        let m = manifest::read(&bytes).map_err(|e| StateError::Corrupt {
+            path: file.clone(),
+            message: e,
+        })?;
+        (m, file)
+    } else {
+        // Written by a version before the line format.
+        let m: Manifest = state.get_json(dir, manifest::FILE_V1)?.ok_or_else(|| {
+            TxnError::NothingToRollBack(format!("transaction {target} has no snapshot manifest"))
+        })?;
+        (m, dir.join(manifest::FILE_V1))
+    };
+    crate::engine::loaded::manifest(&manifest, &file, &host.root, &state.path)?;
     Ok(manifest)
 }
 
@@ -855,8 +861,9 @@ pub struct HistoryLine {
     pub message: Option<String>,
 }
 
-/// What `history` shows of a manifest: its entries are skipped while reading,
-/// never collected (a recursive rule's lists every path of its tree).
+/// What `history` shows of a manifest written before the line format: its
+/// entries are skipped while reading, never collected (a recursive rule's lists
+/// every path of its tree).
 #[derive(serde::Deserialize)]
 struct ManifestHead {
     kind: TxnKind,
@@ -865,6 +872,25 @@ struct ManifestHead {
     changes: usize,
     #[serde(default)]
     restores: Option<String>,
+}
+
+/// The header of transaction `dir`'s manifest, in either form; `None` when it
+/// has none (a transaction that ended before its snapshot was saved).
+fn manifest_head(state: &StateDir, dir: &Path) -> Result<Option<ManifestHead>, TxnError> {
+    let Some(bytes) = state.get_bytes(dir, manifest::FILE)? else {
+        return Ok(state.get_json::<ManifestHead>(dir, manifest::FILE_V1)?);
+    };
+    let h = manifest::read_head(&bytes).map_err(|e| StateError::Corrupt {
+        path: dir.join(manifest::FILE),
+        message: e,
+    })?;
+    Ok(Some(ManifestHead {
+        kind: h.kind,
+        started: h.started,
+        playbook: h.playbook,
+        changes: h.changes,
+        restores: h.restores,
+    }))
 }
 
 /// The transactions of a state directory, oldest first.
@@ -877,7 +903,7 @@ pub fn history(state: &StateDir) -> Result<Vec<HistoryLine>, TxnError> {
     let mut out = Vec::new();
     for id in state.txn_ids()? {
         let dir = state.txn_dir(&id)?;
-        let Some(m) = state.get_json::<ManifestHead>(&dir, "manifest.json")? else {
+        let Some(m) = manifest_head(state, &dir)? else {
             continue;
         };
         let r: Option<TxnResult> = state.get_json(&dir, "result.json")?;

@@ -11,6 +11,7 @@ pub mod confirm;
 pub mod isolate;
 pub mod loaded;
 pub mod lock_intent;
+pub mod manifest;
 pub mod redact;
 pub mod render;
 #[cfg(test)]

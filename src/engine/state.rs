@@ -437,6 +437,35 @@ impl StateDir {
         Self::write_json(&txn_dir.join(name), value)
     }
 
+    /// Writes a file of a transaction directory atomically, streamed from
+    /// `content`.
+    ///
+    /// # Errors
+    /// When it cannot be written.
+    pub fn put_with(
+        &self,
+        txn_dir: &Path,
+        name: &str,
+        content: &mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>,
+    ) -> Result<()> {
+        fs::write_atomic_with(
+            Path::new("/"),
+            &txn_dir.join(name),
+            Self::owner(),
+            "harden-state",
+            content,
+        )?;
+        Ok(())
+    }
+
+    /// Reads a file of a transaction directory; `None` when it does not exist.
+    ///
+    /// # Errors
+    /// When it cannot be read.
+    pub fn get_bytes(&self, txn_dir: &Path, name: &str) -> Result<Option<Vec<u8>>> {
+        Ok(fs::read(Path::new("/"), &txn_dir.join(name))?)
+    }
+
     /// Reads a JSON document of a transaction directory.
     ///
     /// # Errors

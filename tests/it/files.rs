@@ -163,3 +163,32 @@ tasks:
         "{err}"
     );
 }
+
+/// Old backup trees hold names in Latin-1, with spaces and newlines: the
+/// snapshot saves such a path like any other (JSON could not hold it, and the
+/// whole apply failed), and rollback restores it.
+#[test]
+fn a_tree_with_names_that_are_not_utf8_converges_and_rolls_back() {
+    use std::os::unix::ffi::OsStrExt;
+    let env = Test::new()
+        .file("srv/backup/ok", "x\n")
+        .playbook_yaml(
+            r#"
+tasks:
+  - name: Backups private
+    id: backup.private
+    file: { path: /srv/backup, state: directory, recurse: true, file_mode: "0600", dir_mode: "0700" }
+"#,
+        );
+    let odd = env
+        .path("srv/backup")
+        .join(std::ffi::OsStr::from_bytes(b"caf\xe9 \\x41\nold.tar"));
+    std::fs::write(&odd, "y\n").unwrap();
+    env.chmod("srv/backup/ok", 0o644);
+    std::fs::set_permissions(&odd, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    env.converge(|_| {
+        assert_eq!(env.mode("srv/backup/ok"), 0o600);
+        assert_eq!(std::fs::metadata(&odd).unwrap().mode() & 0o7777, 0o600);
+    });
+    assert_eq!(std::fs::metadata(&odd).unwrap().mode() & 0o7777, 0o644);
+}

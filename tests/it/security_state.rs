@@ -205,6 +205,50 @@ fn finding_2_rollback_refuses_paths_blobs_and_ids_that_leave_their_place() {
     assert!(stderr(&out).contains("journal"), "{}", stderr(&out));
 }
 
+/// The line-format manifest is read as strictly: the same refusals, and a path
+/// spelled with escapes that decode to `..` is still `..`.
+#[test]
+fn finding_2_a_planted_line_manifest_is_refused_the_same_way() {
+    let env = Env::new();
+    env.write("etc/motd", "image motd\n");
+    let head = serde_json::json!({
+        "id": "20260101-000000-000", "kind": "apply", "started": "2026-01-01T00:00:00.000Z",
+        "playbook": "planted", "root": std::fs::canonicalize(&env.root).unwrap(),
+        "changes": 1, "rules": ["planted"], "handlers": [], "locks": [],
+    });
+    for entry in [
+        "A etc/motd",
+        "A /etc/..\\x2f..\\x2fx",
+        "A /etc/\\x2e\\x2e/\\x2e\\x2e/x",
+        "F 644 0 0 ../../../../../../etc/hostname /etc/motd",
+        "F 17777 0 0 - /etc/motd",
+        "J {\"kind\":\"sysctl\",\"key\":\"/../../x\",\"value\":\"1\"}",
+        "A /etc/motd trailing",
+    ] {
+        let _ = std::fs::remove_dir_all(&env.state);
+        let dir = env.state.join("txn/20260101-000000-000");
+        std::fs::create_dir_all(dir.join("blobs")).unwrap();
+        std::fs::write(
+            dir.join("manifest"),
+            format!("harden-manifest 2\n{head}\n{entry}\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("result.json"),
+            r#"{"outcome":"committed","finished":"2026-01-01T00:00:01.000Z"}"#,
+        )
+        .unwrap();
+        let out = env.harden(&["rollback", "--yes"]);
+        expect_code(&out, 1);
+        assert_eq!(env.read("etc/motd"), "image motd\n", "{entry}");
+        assert!(
+            stderr(&out).contains("manifest"),
+            "{entry}: {}",
+            stderr(&out)
+        );
+    }
+}
+
 /// A playbook that writes `CANARY` into `root`, and module arguments running it.
 fn planted_args(env: &Env) -> serde_json::Value {
     let pb = env.playbook(
