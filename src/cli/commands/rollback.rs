@@ -2,6 +2,8 @@
 //! by default), showing what it restores and asking first, like `apply`;
 //! `--dry-run` only shows it.
 
+use std::io::Write;
+
 use crate::cli::output;
 use crate::cli::record::Recorder;
 use crate::engine::apply::RollbackTarget;
@@ -35,9 +37,13 @@ fn show(session: &Session, t: &RollbackTarget) -> usize {
         esc(&session.host.root.display().to_string())
     );
     let lines = snapshot::preview(&session.host, &m.entries);
+    // One write per line would be one system call per path of a tree.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for l in &lines {
-        println!("  {}", esc(l));
+        // A closed stdout (a pager quit early) is no reason to stop here.
+        let _ = writeln!(out, "  {}", esc(l));
     }
+    let _ = out.flush();
     lines.len()
 }
 
