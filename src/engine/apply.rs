@@ -273,6 +273,57 @@ fn perform(
     Ok(r?)
 }
 
+/// Metadata changes a thread makes in one go ([`perform_meta`]): enough to
+/// share each directory among its paths.
+const META_CHUNK: usize = 256;
+/// Metadata changes made in parallel before all threads meet again
+/// ([`perform_meta`]).
+const META_BATCH: usize = 4096;
+
+/// How many ops at the start of `ops` are metadata changes of distinct paths
+/// (`touch_of`: the snapshot entry of each op), which may be made in any order:
+/// a recursive rule's tree, one op per path.
+fn meta_run(ops: &[&Op], touch_of: &[usize]) -> usize {
+    let mut seen = std::collections::HashSet::new();
+    ops.iter()
+        .zip(touch_of)
+        .take_while(|(op, t)| matches!(op, Op::SetMeta(_)) && seen.insert(**t))
+        .count()
+}
+
+/// Makes a run of metadata changes of distinct paths ([`meta_run`]; `first` is
+/// the index of its first op in the plan), on the cores available: in batches,
+/// each spread over the threads in chunks of paths. A batch is finished by
+/// every thread before the next starts, and a crash point (debug builds) falls
+/// only between batches: a kill there leaves every path old or new, as between
+/// two ops written one by one. The error reported is the first in plan order;
+/// a restore undoes whatever else the batch did.
+fn perform_meta(host: &Host, run: &[&Op], first: usize) -> Result<(), StepError> {
+    use rayon::prelude::*;
+    for (b, batch) in run.chunks(META_BATCH).enumerate() {
+        let done: Vec<Result<(), StepError>> = batch
+            .par_chunks(META_CHUNK)
+            .map(|chunk| {
+                let mut dirs = fs::Dirs::new(&host.root);
+                for op in chunk {
+                    if let Op::SetMeta(m) = op {
+                        dirs.change_meta(&m.path, m.mode, (m.uid, m.gid), m.expect.0)?;
+                    }
+                }
+                Ok(())
+            })
+            .collect();
+        done.into_iter().collect::<Result<(), StepError>>()?;
+        if cfg!(debug_assertions) {
+            let start = first + b * META_BATCH;
+            for i in start..start + batch.len() {
+                crash_point(&format!("op-{i}-done"));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Every package op of the plan in one package manager call per direction (after
 /// `apt-get update` when the root has no package lists yet).
 fn perform_packages(host: &Host, plan: &Plan) -> Result<(), StepError> {
@@ -527,7 +578,7 @@ pub fn apply_armed(
             locks: plan_locks,
         },
     )?;
-    drop((touches, touch_of));
+    drop(touches);
     if let Err(e) = arm(&txn.id) {
         return Ok(txn.recover(&StepError::Arm(e), Vec::new()));
     }
@@ -549,7 +600,18 @@ pub fn apply_armed(
     }
     let mut packages_done = false;
     let mut dirs = fs::Dirs::new(&host.root);
-    for (i, op) in plan.ops().enumerate() {
+    let ops: Vec<&Op> = plan.ops().collect();
+    let mut i = 0;
+    while i < ops.len() {
+        let run = meta_run(&ops[i..], &touch_of[i..]);
+        if run > 1 {
+            if let Err(e) = perform_meta(host, &ops[i..i + run], i) {
+                return Ok(txn.recover(&e, Vec::new()));
+            }
+            i += run;
+            continue;
+        }
+        let op = ops[i];
         if matches!(op, Op::Package(_)) && !packages_done {
             packages_done = true;
             if let Err(e) = perform_packages(host, plan) {
@@ -562,7 +624,9 @@ pub fn apply_armed(
         if cfg!(debug_assertions) {
             crash_point(&format!("op-{i}-done"));
         }
+        i += 1;
     }
+    drop(touch_of);
     crash_point("before-handlers");
     let ran = run_handlers(host, &handlers);
     if let Some(e) = failed_handler(&ran) {
@@ -1067,6 +1131,116 @@ mod tests {
         )
         .unwrap();
         path
+    }
+
+    #[test]
+    fn only_metadata_changes_of_distinct_paths_run_in_parallel() {
+        let meta = |p: &str| {
+            Op::SetMeta(crate::plan::SetMeta {
+                path: p.into(),
+                mode: Some(0o600),
+                uid: None,
+                gid: None,
+                expect: (0o644, 0, 0),
+            })
+        };
+        let write = Op::WriteFile(WriteFile {
+            path: "/etc/x".into(),
+            content: b"x".to_vec(),
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            expect: crate::plan::Observed::Absent,
+            validators: Vec::new(),
+        });
+        let ops = [meta("/a"), meta("/b"), meta("/a"), write, meta("/c")];
+        let ops: Vec<&Op> = ops.iter().collect();
+        let (_, touch_of) = snapshot::touches_indexed(ops.iter().copied());
+        // `/a` again is the same snapshot entry: from there, one by one.
+        assert_eq!(meta_run(&ops, &touch_of), 2);
+        assert_eq!(meta_run(&ops[2..], &touch_of[2..]), 1);
+        assert_eq!(meta_run(&ops[3..], &touch_of[3..]), 0);
+        assert_eq!(meta_run(&ops[4..], &touch_of[4..]), 1);
+    }
+
+    /// A path that fails in the middle of a parallel batch: the error is the
+    /// one reported, and every path the batch (or an earlier one) changed is
+    /// restored.
+    #[test]
+    fn a_failure_inside_a_parallel_batch_restores_every_path() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let (t, host, state, plan) = setup(Arc::new(RecordingRunner::new()));
+        let root = host.root.clone();
+        let n = META_BATCH + 1000;
+        let mut ops = Vec::new();
+        for i in 0..n {
+            let rel = format!("srv/d{}/f{i}", i / 500);
+            std::fs::create_dir_all(root.join(&rel).parent().unwrap()).unwrap();
+            std::fs::write(root.join(&rel), "x").unwrap();
+            std::fs::set_permissions(root.join(&rel), PermissionsExt::from_mode(0o644)).unwrap();
+            ops.push(Op::SetMeta(crate::plan::SetMeta {
+                path: PathBuf::from("/").join(&rel),
+                mode: Some(0o600),
+                uid: None,
+                gid: None,
+                expect: (
+                    0o644,
+                    nix::unistd::getuid().as_raw(),
+                    nix::unistd::getgid().as_raw(),
+                ),
+            }));
+        }
+        let plan = Plan {
+            changes: vec![Change {
+                ops,
+                handlers: Vec::new(),
+                ..plan.changes[0].clone()
+            }],
+            ..plan
+        };
+        // After the snapshot and before the first write, a path of the second
+        // batch becomes a symlink: its change is refused.
+        let bad = root.join(format!(
+            "srv/d{}/f{}",
+            (META_BATCH + 10) / 500,
+            META_BATCH + 10
+        ));
+        let arm = |_: &str| {
+            std::fs::remove_file(&bad).unwrap();
+            std::os::unix::fs::symlink(t.path().join("elsewhere"), &bad).unwrap();
+            Ok(())
+        };
+        let report = apply_armed(&host, &state, &plan, &|| Ok(empty(&plan)), &arm).unwrap();
+        let why = report.message.unwrap_or_default();
+        assert!(
+            why.contains(&format!("f{}: is a symlink", META_BATCH + 10)),
+            "{why}"
+        );
+        // The planted symlink itself is never followed, not even to restore it.
+        assert_eq!(report.outcome, Outcome::RollbackFailed);
+        assert_eq!(
+            report.restore_problems.len(),
+            1,
+            "{:?}",
+            report.restore_problems
+        );
+        assert!(
+            report.restore_problems[0].contains(&format!("f{}: not the file", META_BATCH + 10)),
+            "{:?}",
+            report.restore_problems
+        );
+        for i in (0..n).step_by(97).chain([n - 1]) {
+            let p = root.join(format!("srv/d{}/f{i}", i / 500));
+            if p == bad {
+                continue;
+            }
+            assert_eq!(
+                std::fs::symlink_metadata(&p).unwrap().mode() & 0o7777,
+                0o644,
+                "{}",
+                p.display()
+            );
+        }
     }
 
     #[test]

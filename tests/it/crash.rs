@@ -257,6 +257,9 @@ fn a_10k_file_recursive_apply_killed_anywhere_is_old_or_new_and_rolls_back() {
     assert_eq!(env.tree(), before);
 
     // Op 0 is the top directory's own change; ops 1.. walk the tree below it.
+    // They change distinct paths' metadata, so they are made in parallel
+    // batches, and a crash point falls only between two batches: every path
+    // is still old or new there, but op 1's point comes after the first batch.
     let last = TREE_FILES + 100 + 10;
     let points = [
         "after-journal".to_string(),
@@ -276,9 +279,8 @@ fn a_10k_file_recursive_apply_killed_anywhere_is_old_or_new_and_rolls_back() {
         let (old, new) = every_path_old_or_new(&env, point, &before, &after);
         match point.as_str() {
             "after-journal" => assert_eq!(new, 0, "{point}"),
-            "op-1-done" => assert_eq!(new, 2, "{point}"),
             p if p.ends_with("-done") && p != format!("op-{last}-done") => {
-                assert!(old > 0 && new > 0, "{point}: {old} old, {new} new");
+                assert!(old > 0 && new >= 2, "{point}: {old} old, {new} new");
             }
             _ => assert_eq!(old, 0, "{point}"),
         }
