@@ -1,11 +1,12 @@
 //! Mutation fuzzing of everything harden parses from the world: the playbook
-//! loader and the six lossless formats (`sshd_config`, INI, key=value, the account
-//! databases, fstab, sysctl). It runs on the stable toolchain: a seeded corpus of
-//! real files, mutated by byte, character and line operations (flips, inserts of
-//! the characters these formats care about, deletions, duplicated and spliced
-//! lines), inputs that parse kept in the corpus. Each input must never panic; one
-//! that parses must render back byte for byte; an edit of a parsed file must
-//! render text that parses again and reads back the edited value.
+//! loader, the six lossless formats (`sshd_config`, INI, key=value, the account
+//! databases, fstab, sysctl) and the transaction manifest a state directory holds.
+//! It runs on the stable toolchain: a seeded corpus of real files, mutated by byte,
+//! character and line operations (flips, inserts of the characters these formats
+//! care about, deletions, duplicated and spliced lines), inputs that parse kept in
+//! the corpus. Each input must never panic; one that parses must render back byte
+//! for byte; an edit of a parsed file must render text that parses again and reads
+//! back the edited value.
 //!
 //! These tests are `#[ignore]`d in the normal run; `scripts/fuzz` runs them for
 //! `HARDEN_FUZZ_SECS` seconds each (CI: 60) and prints the exec counts.
@@ -482,6 +483,50 @@ fn fuzz_playbook() {
         // Planning a loaded playbook against an empty root must not panic either
         // (its errors are per-rule results).
         let _ = harden::engine::plan(&host, &pb, &harden::engine::Filter::default());
+        Ok(true)
+    });
+}
+
+/// The transaction manifest is read back from a state directory that an image
+/// can carry (`--root IMG` brings its own `var/lib/harden`): its reader must
+/// never panic, and what it reads must write back in a form that reads to the
+/// same manifest and writes to the same bytes again.
+#[test]
+#[ignore = "fuzzing: run by scripts/fuzz"]
+fn fuzz_manifest() {
+    use harden::engine::manifest;
+    let head = r#"{"id":"20260101-000000000-000","kind":"apply","started":"2026-01-01T00:00:00.000Z","playbook":"p","root":"/","restores":"20251231-000000000-000","changes":3,"rules":["a","b"],"handlers":[{"handler":"systemctl","verb":"reload","unit":"ssh.service"},{"handler":"daemon-reload"}],"locks":[{"kind":"fcntl","path":"/etc/.pwd.lock"}]}"#;
+    let seeds = vec![
+        format!(
+            "harden-manifest 2\n{head}\nD 755 0 0 /srv/tree\nF 644 65534 65534 - /srv/tree/caf\\xe9\\x20x\nF 600 0 0 {} /etc/ssh/sshd_config\nA /etc/motd.d/harden\nL ../a\\x20b /etc/link\nJ {{\"kind\":\"sysctl\",\"key\":\"net.ipv4.ip_forward\",\"value\":\"0\"}}\nJ {{\"kind\":\"packages\",\"installed\":{{\"tree\":\"2.1.0-1\"}}}}\n",
+            "ab".repeat(32)
+        ),
+        "harden-manifest 2\n{\"id\":\"x\",\"kind\":\"rollback\",\"started\":\"s\",\"playbook\":\"\",\"root\":\"/r\",\"changes\":0,\"rules\":[],\"handlers\":[]}\n".into(),
+    ];
+    for s in &seeds {
+        manifest::read(s.as_bytes()).unwrap_or_else(|e| panic!("seed: {e}"));
+    }
+    fuzz("manifest", &seeds, &|s| {
+        let Ok(m) = manifest::read(s.as_bytes()) else {
+            return Ok(false);
+        };
+        let write = |m: &harden::engine::snapshot::Manifest| {
+            let mut out = Vec::new();
+            manifest::write(&mut out, m).map(|()| out)
+        };
+        let out = write(&m).map_err(|e| format!("a manifest that reads does not write: {e}"))?;
+        let again = manifest::read(&out)
+            .map_err(|e| format!("a written manifest does not read: {e}: {out:?}"))?;
+        if again.entries != m.entries
+            || (&again.id, &again.rules, &again.root, again.changes)
+                != (&m.id, &m.rules, &m.root, m.changes)
+        {
+            return Err(format!("the manifest reads back otherwise: {out:?}"));
+        }
+        let twice = write(&again).map_err(|e| e.to_string())?;
+        if twice != out {
+            return Err(format!("writing is not stable: {out:?} then {twice:?}"));
+        }
         Ok(true)
     });
 }
