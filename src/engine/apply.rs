@@ -273,13 +273,6 @@ fn perform(
     Ok(r?)
 }
 
-/// Metadata changes a thread makes in one go ([`perform_meta`]): enough to
-/// share each directory among its paths.
-const META_CHUNK: usize = 256;
-/// Metadata changes made in parallel before all threads meet again
-/// ([`perform_meta`]).
-const META_BATCH: usize = 4096;
-
 /// How many ops at the start of `ops` are metadata changes of distinct paths
 /// (`touch_of`: the snapshot entry of each op), which may be made in any order:
 /// a recursive rule's tree, one op per path.
@@ -300,9 +293,9 @@ fn meta_run(ops: &[&Op], touch_of: &[usize]) -> usize {
 /// a restore undoes whatever else the batch did.
 fn perform_meta(host: &Host, run: &[&Op], first: usize) -> Result<(), StepError> {
     use rayon::prelude::*;
-    for (b, batch) in run.chunks(META_BATCH).enumerate() {
+    for (b, batch) in run.chunks(snapshot::BATCH).enumerate() {
         let done: Vec<Result<(), StepError>> = batch
-            .par_chunks(META_CHUNK)
+            .par_chunks(snapshot::CHUNK)
             .map(|chunk| {
                 let mut dirs = fs::Dirs::new(&host.root);
                 for op in chunk {
@@ -315,7 +308,7 @@ fn perform_meta(host: &Host, run: &[&Op], first: usize) -> Result<(), StepError>
             .collect();
         done.into_iter().collect::<Result<(), StepError>>()?;
         if cfg!(debug_assertions) {
-            let start = first + b * META_BATCH;
+            let start = first + b * snapshot::BATCH;
             for i in start..start + batch.len() {
                 crash_point(&format!("op-{i}-done"));
             }
@@ -1171,7 +1164,7 @@ mod tests {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let (t, host, state, plan) = setup(Arc::new(RecordingRunner::new()));
         let root = host.root.clone();
-        let n = META_BATCH + 1000;
+        let n = snapshot::BATCH + 1000;
         let mut ops = Vec::new();
         for i in 0..n {
             let rel = format!("srv/d{}/f{i}", i / 500);
@@ -1202,8 +1195,8 @@ mod tests {
         // batch becomes a symlink: its change is refused.
         let bad = root.join(format!(
             "srv/d{}/f{}",
-            (META_BATCH + 10) / 500,
-            META_BATCH + 10
+            (snapshot::BATCH + 10) / 500,
+            snapshot::BATCH + 10
         ));
         let arm = |_: &str| {
             std::fs::remove_file(&bad).unwrap();
@@ -1213,7 +1206,7 @@ mod tests {
         let report = apply_armed(&host, &state, &plan, &|| Ok(empty(&plan)), &arm).unwrap();
         let why = report.message.unwrap_or_default();
         assert!(
-            why.contains(&format!("f{}: is a symlink", META_BATCH + 10)),
+            why.contains(&format!("f{}: is a symlink", snapshot::BATCH + 10)),
             "{why}"
         );
         // The planted symlink itself is never followed, not even to restore it.
@@ -1225,7 +1218,8 @@ mod tests {
             report.restore_problems
         );
         assert!(
-            report.restore_problems[0].contains(&format!("f{}: not the file", META_BATCH + 10)),
+            report.restore_problems[0]
+                .contains(&format!("f{}: not the file", snapshot::BATCH + 10)),
             "{:?}",
             report.restore_problems
         );

@@ -464,7 +464,25 @@ pub fn restore(
             problems.push(e.to_string());
         }
     }
-    for (n, e) in entries.iter().rev().enumerate() {
+    let backwards: Vec<&Entry> = entries.iter().rev().collect();
+    let mut n = 0;
+    while n < backwards.len() {
+        let run = backwards[n..]
+            .iter()
+            .take_while(|e| metadata_only(e))
+            .count();
+        if run > 1 {
+            problems.extend(restore_metadata(
+                root,
+                state,
+                txn_dir,
+                &backwards[n..n + run],
+                n,
+            ));
+            n += run;
+            continue;
+        }
+        let e = backwards[n];
         if let Entry::Packages { installed } = e {
             problems.extend(restore_packages(host, installed));
             // apt changed the tree: the directories held open may be gone.
@@ -474,6 +492,62 @@ pub fn restore(
         }
         if cfg!(debug_assertions) {
             crate::host::crash::crash_point(&format!("restore-{n}-done"));
+        }
+        n += 1;
+    }
+    problems
+}
+
+/// Changes of distinct paths' metadata made in parallel before all threads
+/// meet again: by apply's writes and by a restore.
+pub const BATCH: usize = 4096;
+/// Paths a thread changes in one go, with its own directory fds.
+pub const CHUNK: usize = 256;
+
+/// Whether restoring `e` sets only a path's mode and owner (a directory is
+/// made again if it is gone): such entries of distinct paths (a manifest has
+/// one per path) restore in any order.
+fn metadata_only(e: &Entry) -> bool {
+    matches!(
+        e,
+        Entry::Path {
+            saved: Saved::Dir { .. } | Saved::File { blob: None, .. },
+            ..
+        }
+    )
+}
+
+/// Restores a run of [`metadata_only`] entries (`first`: the position of the
+/// first in restore order) on the cores available, in batches of [`BATCH`]
+/// every thread finishes before the next starts; crash points (debug builds)
+/// fall between batches. Returns the problems in restore order.
+fn restore_metadata(
+    root: &Path,
+    state: &StateDir,
+    txn_dir: &Path,
+    run: &[&Entry],
+    first: usize,
+) -> Vec<String> {
+    use rayon::prelude::*;
+    let mut problems = Vec::new();
+    for (b, batch) in run.chunks(BATCH).enumerate() {
+        let found: Vec<Vec<String>> = batch
+            .par_chunks(CHUNK)
+            .map(|chunk| {
+                let mut dirs = fs::Dirs::new(root);
+                chunk
+                    .iter()
+                    .filter_map(|e| restore_one(root, &mut dirs, state, txn_dir, e).err())
+                    .map(|e| e.to_string())
+                    .collect()
+            })
+            .collect();
+        problems.extend(found.into_iter().flatten());
+        if cfg!(debug_assertions) {
+            let start = first + b * BATCH;
+            for n in start..start + batch.len() {
+                crate::host::crash::crash_point(&format!("restore-{n}-done"));
+            }
         }
     }
     problems
