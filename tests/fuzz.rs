@@ -9,7 +9,7 @@
 //! back the edited value.
 //!
 //! These tests are `#[ignore]`d in the normal run; `scripts/fuzz` runs them for
-//! `HARDEN_FUZZ_SECS` seconds each (CI: 60) and prints the exec counts.
+//! `HARDEN_FUZZ_SECS` seconds each (CI: 50) and prints the exec counts.
 //! `HARDEN_FUZZ_SEED` replays a run. A failing input is written to
 //! `target/fuzz-failures/TARGET-SEED.txt` and printed escaped.
 
