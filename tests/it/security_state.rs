@@ -205,6 +205,35 @@ fn finding_2_rollback_refuses_paths_blobs_and_ids_that_leave_their_place() {
     assert!(stderr(&out).contains("journal"), "{}", stderr(&out));
 }
 
+/// A transaction an earlier version recorded (`manifest.json`, one JSON
+/// document) is still listed by `history` and restored by `rollback`.
+#[test]
+fn a_manifest_an_earlier_version_wrote_is_listed_and_rolled_back() {
+    use std::os::unix::fs::MetadataExt;
+    let env = Env::new();
+    env.write("etc/motd", "image motd\n");
+    env.chmod("etc/motd", 0o600);
+    let (uid, gid) = (
+        nix::unistd::getuid().as_raw(),
+        nix::unistd::getgid().as_raw(),
+    );
+    plant_txn(
+        &env.state,
+        &env.root,
+        &serde_json::json!([{ "kind": "path", "path": "/etc/motd", "saved": {
+            "state": "file", "mode": 0o644, "uid": uid, "gid": gid } }]),
+    );
+    let hist = stdout(&env.harden(&["history"]));
+    assert!(
+        hist.contains("20260101-000000-000") && hist.contains("planted"),
+        "{hist}"
+    );
+    expect_code(&env.harden(&["rollback", "--yes"]), 0);
+    let m = std::fs::metadata(env.path("etc/motd")).unwrap();
+    assert_eq!(m.mode() & 0o7777, 0o644);
+    assert_eq!(env.read("etc/motd"), "image motd\n");
+}
+
 /// The line-format manifest is read as strictly: the same refusals, and a path
 /// spelled with escapes that decode to `..` is still `..`.
 #[test]
