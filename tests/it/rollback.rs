@@ -176,3 +176,37 @@ fn a_plan_file_for_another_root_names_the_root_to_use() {
     );
     assert_eq!(other.tree(), before);
 }
+
+/// The preview is what the operator agrees to: when it cannot be written
+/// (stdout on a full disk, a closed pipe), the rollback stops with the error
+/// before restoring anything, and `--dry-run` does not claim success.
+#[test]
+fn a_preview_that_cannot_be_written_stops_the_rollback_before_any_change() {
+    let (env, _) = applied();
+    let (root, state) = (env.tree(), state_tree(&env));
+    for args in [&["rollback", "--dry-run"][..], &["rollback", "--yes"]] {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_harden"));
+        cmd.args(&args[..1])
+            .arg("--root")
+            .arg(&env.root)
+            .arg("--state-dir")
+            .arg(&env.state)
+            .args(&args[1..])
+            .env("NO_COLOR", "1")
+            .stdout(std::fs::File::create("/dev/full").unwrap());
+        let out = cmd.output().unwrap();
+        expect_code(&out, 1);
+        assert!(
+            stderr(&out).contains("<stdout>"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        assert_eq!(env.tree(), root, "{args:?}");
+        // No transaction: only the run's report (as every run leaves) is new.
+        let mut now = state_tree(&env);
+        now.retain(|k, _| !k.starts_with("reports/"));
+        let mut was = state.clone();
+        was.retain(|k, _| !k.starts_with("reports/"));
+        assert_eq!(now, was, "{args:?}");
+    }
+}

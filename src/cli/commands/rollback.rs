@@ -3,6 +3,7 @@
 //! `--dry-run` only shows it.
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use crate::cli::output;
 use crate::cli::record::Recorder;
@@ -17,34 +18,43 @@ pub fn preview(target: &Target, txn: Option<&str>) -> Result<i32, Error> {
     let session = Session::open(target)?;
     let state = session.state()?;
     let t = session.rollback_target(&state, txn)?;
-    let entries = show(&session, &t);
-    println!(
+    let entries = show(&session, &t)?;
+    stdout_or_error(writeln!(
+        std::io::stdout(),
         "\nRollback would restore {entries} entries of {} change(s); nothing was written.",
         t.manifest.changes
-    );
+    ))?;
     Ok(exit::OK)
 }
 
-/// Prints what rolling back `t` restores; returns the number of entries.
-fn show(session: &Session, t: &RollbackTarget) -> usize {
+/// Prints what rolling back `t` restores; returns the number of entries. The
+/// preview is what the operator agrees to: when it cannot be written, that is
+/// the error, before anything is restored.
+fn show(session: &Session, t: &RollbackTarget) -> Result<usize, Error> {
     let m = &t.manifest;
-    println!(
+    let lines = snapshot::preview(&session.host, &m.entries);
+    // One write per line would be one system call per path of a tree.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = writeln!(
+        out,
         "harden: rollback of transaction {} ({} of {}, started {}) on {}\n",
         esc(&t.id),
         format!("{:?}", m.kind).to_lowercase(),
         esc(&m.playbook),
         esc(&m.started),
         esc(&session.host.root.display().to_string())
-    );
-    let lines = snapshot::preview(&session.host, &m.entries);
-    // One write per line would be one system call per path of a tree.
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for l in &lines {
-        // A closed stdout (a pager quit early) is no reason to stop here.
-        let _ = writeln!(out, "  {}", esc(l));
-    }
-    let _ = out.flush();
-    lines.len()
+    )
+    .and_then(|()| lines.iter().try_for_each(|l| writeln!(out, "  {}", esc(l))))
+    .and_then(|()| out.flush());
+    stdout_or_error(written)?;
+    Ok(lines.len())
+}
+
+fn stdout_or_error(written: std::io::Result<()>) -> Result<(), Error> {
+    written.map_err(|source| Error::Io {
+        path: PathBuf::from("<stdout>"),
+        source,
+    })
 }
 
 pub fn run(
@@ -58,7 +68,7 @@ pub fn run(
     // Shown (and asked) before anything is written; when there is nothing to
     // roll back, the rollback below says so after sweeping stale locks.
     if let Ok(t) = session.rollback_target(&state, txn) {
-        show(&session, &t);
+        show(&session, &t)?;
         rec.changes = t.manifest.changes;
         if !yes {
             output::ask(
