@@ -15,7 +15,7 @@ use crate::host::fs::{self, Kind, Owner};
 use crate::host::kernel::read_live;
 use crate::host::locks::{self, LockError};
 use crate::host::service;
-use crate::plan::{Handler, Lock, Observed, Op, Plan, sha256_hex};
+use crate::plan::{Handler, Lock, Observed, Op, Plan, SetMeta, sha256_hex};
 
 /// Why a transaction could not start (nothing was changed).
 #[derive(Debug, thiserror::Error)]
@@ -273,15 +273,18 @@ fn perform(
     Ok(r?)
 }
 
-/// How many ops at the start of `ops` are metadata changes of distinct paths
-/// (`touch_of`: the snapshot entry of each op), which may be made in any order:
-/// a recursive rule's tree, one op per path.
-fn meta_run(ops: &[&Op], touch_of: &[usize]) -> usize {
+/// The metadata changes of distinct paths the ops start with (`touch_of`: the
+/// snapshot entry of each op), which may be made in any order: a recursive
+/// rule's tree, one op per path.
+fn meta_run<'p>(ops: &[&'p Op], touch_of: &[usize]) -> Vec<&'p SetMeta> {
     let mut seen = std::collections::HashSet::new();
     ops.iter()
         .zip(touch_of)
-        .take_while(|(op, t)| matches!(op, Op::SetMeta(_)) && seen.insert(**t))
-        .count()
+        .map_while(|(op, t)| match op {
+            Op::SetMeta(m) if seen.insert(*t) => Some(m),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Makes a run of metadata changes of distinct paths ([`meta_run`]; `first` is
@@ -291,17 +294,15 @@ fn meta_run(ops: &[&Op], touch_of: &[usize]) -> usize {
 /// only between batches: a kill there leaves every path old or new, as between
 /// two ops written one by one. The error reported is the first in plan order;
 /// a restore undoes whatever else the batch did.
-fn perform_meta(host: &Host, run: &[&Op], first: usize) -> Result<(), StepError> {
+fn perform_meta(host: &Host, run: &[&SetMeta], first: usize) -> Result<(), StepError> {
     use rayon::prelude::*;
     for (b, batch) in run.chunks(snapshot::BATCH).enumerate() {
         let done: Vec<Result<(), StepError>> = batch
             .par_chunks(snapshot::CHUNK)
             .map(|chunk| {
                 let mut dirs = fs::Dirs::new(&host.root);
-                for op in chunk {
-                    if let Op::SetMeta(m) = op {
-                        dirs.change_meta(&m.path, m.mode, (m.uid, m.gid), m.expect.0)?;
-                    }
+                for m in chunk {
+                    dirs.change_meta(&m.path, m.mode, (m.uid, m.gid), m.expect.0)?;
                 }
                 Ok(())
             })
@@ -597,11 +598,11 @@ pub fn apply_armed(
     let mut i = 0;
     while i < ops.len() {
         let run = meta_run(&ops[i..], &touch_of[i..]);
-        if run > 1 {
-            if let Err(e) = perform_meta(host, &ops[i..i + run], i) {
+        if run.len() > 1 {
+            if let Err(e) = perform_meta(host, &run, i) {
                 return Ok(txn.recover(&e, Vec::new()));
             }
-            i += run;
+            i += run.len();
             continue;
         }
         let op = ops[i];
@@ -1150,10 +1151,16 @@ mod tests {
         let ops: Vec<&Op> = ops.iter().collect();
         let (_, touch_of) = snapshot::touches_indexed(ops.iter().copied());
         // `/a` again is the same snapshot entry: from there, one by one.
-        assert_eq!(meta_run(&ops, &touch_of), 2);
-        assert_eq!(meta_run(&ops[2..], &touch_of[2..]), 1);
-        assert_eq!(meta_run(&ops[3..], &touch_of[3..]), 0);
-        assert_eq!(meta_run(&ops[4..], &touch_of[4..]), 1);
+        let paths = |from: usize| -> Vec<&Path> {
+            meta_run(&ops[from..], &touch_of[from..])
+                .iter()
+                .map(|m| m.path.as_path())
+                .collect()
+        };
+        assert_eq!(paths(0), [Path::new("/a"), Path::new("/b")]);
+        assert_eq!(paths(2), [Path::new("/a")]);
+        assert!(paths(3).is_empty());
+        assert_eq!(paths(4), [Path::new("/c")]);
     }
 
     /// A path that fails in the middle of a parallel batch: the error is the
