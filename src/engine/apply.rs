@@ -919,36 +919,19 @@ pub struct HistoryLine {
     pub message: Option<String>,
 }
 
-/// What `history` shows of a manifest written before the line format: its
-/// entries are skipped while reading, never collected (a recursive rule's lists
-/// every path of its tree).
-#[derive(serde::Deserialize)]
-struct ManifestHead {
-    kind: TxnKind,
-    started: String,
-    playbook: String,
-    changes: usize,
-    #[serde(default)]
-    restores: Option<String>,
-}
-
-/// The header of transaction `dir`'s manifest, in either form; `None` when it
-/// has none (a transaction that ended before its snapshot was saved).
-fn manifest_head(state: &StateDir, dir: &Path) -> Result<Option<ManifestHead>, TxnError> {
+/// The header of transaction `dir`'s manifest, in either form (an earlier
+/// version's `manifest.json` has the same fields; its entries are skipped while
+/// reading, never collected); `None` when it has none (a transaction that ended
+/// before its snapshot was saved).
+fn manifest_head(state: &StateDir, dir: &Path) -> Result<Option<manifest::Head>, TxnError> {
     let Some(bytes) = state.get_bytes(dir, manifest::FILE)? else {
-        return Ok(state.get_json::<ManifestHead>(dir, manifest::FILE_V1)?);
+        return Ok(state.get_json::<manifest::Head>(dir, manifest::FILE_V1)?);
     };
-    let h = manifest::read_head(&bytes).map_err(|e| StateError::Corrupt {
+    let head = manifest::read_head(&bytes).map_err(|e| StateError::Corrupt {
         path: dir.join(manifest::FILE),
         message: e,
     })?;
-    Ok(Some(ManifestHead {
-        kind: h.kind,
-        started: h.started,
-        playbook: h.playbook,
-        changes: h.changes,
-        restores: h.restores,
-    }))
+    Ok(Some(head))
 }
 
 /// The transactions of a state directory, oldest first.
